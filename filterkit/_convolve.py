@@ -1,0 +1,335 @@
+"""2-D convolution and correlation: the public entry points of the core."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple, Union
+
+import numpy as np
+
+from . import _core
+from ._threads import get_num_threads, portable_kernels
+from ._validate import (
+    DTYPE_CODES,
+    MODE_CODES,
+    SUPPORTED_DTYPES,
+    check_image,
+    check_mask,
+    check_mode,
+    check_output_dtype,
+    describe,
+    fail,
+)
+from .kernels import separate
+
+METHODS = ("auto", "direct", "separable")
+_METHOD_NAMES = ", ".join(repr(m) for m in METHODS)
+
+#: ``method="auto"`` runs a rank-1 mask as two 1-D passes when
+#: ``h + w + SEPARABLE_OVERHEAD`` is less than the number of non-zero taps:
+#: the extra pass over a padded row costs about this many taps (measured
+#: with ``python -m benchmarks``; see the README).
+SEPARABLE_OVERHEAD = 2
+
+OutputArg = Union[None, np.ndarray, type, np.dtype, str]
+
+
+def _check_method(method: Any) -> str:
+    if not isinstance(method, str):
+        raise fail("method", f"one of {_METHOD_NAMES}", describe(method), TypeError)
+    if method not in METHODS:
+        raise fail("method", f"one of {_METHOD_NAMES}", repr(method))
+    return method
+
+
+def _spatial_shape(shape: Tuple[int, ...], axis: Optional[int]) -> Tuple[int, int]:
+    if axis is None:
+        return shape[0], shape[1]
+    rest = [n for i, n in enumerate(shape) if i != axis]
+    return rest[0], rest[1]
+
+
+def _with_channels(hw: Tuple[int, int], shape: Tuple[int, ...], axis: Optional[int]) -> Tuple[int, ...]:
+    if axis is None:
+        return hw
+    out = list(hw)
+    out.insert(axis, shape[axis])
+    return tuple(out)
+
+
+def _writable_directly(target: np.ndarray, image: np.ndarray) -> bool:
+    """Can the core write into `target` while reading `image`?"""
+    return (
+        target.dtype.isnative
+        and target.flags.aligned
+        and not np.may_share_memory(target, image)
+    )
+
+
+def _resolve_output(output: OutputArg, shape: Tuple[int, ...], default: np.dtype) -> np.ndarray:
+    if output is None:
+        return np.empty(shape, dtype=default)
+    if isinstance(output, np.ndarray):
+        if output.shape != shape:
+            raise fail("output", f"an array of shape {shape} (the result's shape)",
+                       f"shape {output.shape}")
+        if output.dtype.newbyteorder("=") not in DTYPE_CODES:
+            raise fail("output", f"an array of one of the dtypes {SUPPORTED_DTYPES}",
+                       f"dtype {output.dtype}", TypeError)
+        if not output.flags.writeable:
+            raise fail("output", "a writeable array", "a read-only array")
+        return output
+    return np.empty(shape, dtype=check_output_dtype(output))
+
+
+def _filter2d(image: Any, mask: Any, *, flip: bool, mode: str, cval: float,
+              output: OutputArg, method: str, channel_axis: Optional[int]) -> np.ndarray:
+    arr, axis = check_image(image, channel_axis)
+    weights = check_mask(mask)
+    mode, cval = check_mode(mode, cval)
+    method = _check_method(method)
+    if flip:
+        # true convolution: f'(x, y) = sum_ij f(x - i, y - j) g(i, j) is the
+        # correlation with the mask mirrored horizontally and vertically
+        weights = weights[::-1, ::-1]
+    H, W = _spatial_shape(arr.shape, axis)
+    kh, kw = weights.shape
+    if mode == "valid":
+        hw = (H - kh + 1, W - kw + 1)
+        if hw[0] < 1 or hw[1] < 1:
+            raise fail("mask", f"no larger than the image with mode='valid' (image {H}x{W})",
+                       f"shape {weights.shape}")
+        oy, pl, pr = 0, 0, 0
+    else:
+        hw = (H, W)
+        oy, pl, pr = kh // 2, kw // 2, kw // 2
+    shape = _with_channels(hw, arr.shape, axis)
+
+    default = np.dtype(np.float64 if arr.dtype == np.float64 else np.float32)
+    target = _resolve_output(output, shape, default)
+    double = arr.dtype == np.float64 or target.dtype == np.float64
+    cdtype = np.float64 if double else np.float32
+
+    factors = None
+    if method != "direct":
+        factors = separate(mask)
+        if factors is not None and flip:
+            factors = (factors[0][::-1], factors[1][::-1])
+        if method == "separable" and factors is None:
+            raise fail("mask", "rank 1 (an outer product of a column and a row) with "
+                       "method='separable'", f"a {kh}x{kw} mask of higher rank")
+        if method == "auto" and factors is not None:
+            taps = int(np.count_nonzero(weights))
+            if kh == 1 or kw == 1 or kh + kw + SEPARABLE_OVERHEAD >= taps:
+                factors = None
+
+    if not (arr.dtype.isnative and arr.flags.aligned):
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    dst = target if _writable_directly(target, arr) else np.empty(shape, target.dtype.newbyteorder("="))
+
+    if factors is None:
+        kernel, col, row = np.ascontiguousarray(weights, dtype=cdtype), None, None
+    else:
+        kernel = None
+        col = np.ascontiguousarray(factors[0], dtype=cdtype)
+        row = np.ascontiguousarray(factors[1], dtype=cdtype)
+
+    src_code = DTYPE_CODES[arr.dtype]
+    dst_code = DTYPE_CODES[dst.dtype]
+    mode_code = MODE_CODES[mode] if mode != "valid" else 0
+    nthreads = get_num_threads()
+    portable = portable_kernels()
+    channels = 1 if axis is None else arr.shape[axis]
+    for c in range(channels):
+        if axis is None:
+            src2d, dst2d = arr, dst
+        else:
+            index = [slice(None)] * 3
+            index[axis] = c
+            src2d, dst2d = arr[tuple(index)], dst[tuple(index)]
+        _core.correlate_rows(src2d, dst2d, src_code, dst_code, kernel, col, row, kh, kw,
+                             oy, pl, pr, mode_code, cval, double, nthreads, portable)
+    if dst is not target:
+        np.copyto(target, dst, casting="unsafe")
+    return target
+
+
+_DOC_PARAMETERS = """
+    Parameters
+    ----------
+    image : array_like, shape (H, W) or (H, W, C)
+        The image: uint8, int8, uint16, int16, uint32, int32, uint64, int64,
+        float16, float32 or float64 (bool and complex are refused).  Any
+        strides, negative ones and Fortran order included.  It is never
+        modified.
+    mask : array_like, shape (h, w)
+        The filter mask, any real dtype.  Height and width must be odd (1, 3,
+        5, ...), not necessarily equal; the centre is at (h // 2, w // 2).  It
+        may be larger than the image.  NaN or inf is refused.
+    mode : str, optional
+        How the image is extended beyond its border (default ``'reflect'``),
+        scipy.ndimage's names::
+
+            'constant'  k k k | a b c d | k k k    (k = cval; zero padding)
+            'nearest'   a a a | a b c d | d d d
+            'reflect'   c b a | a b c d | d c b    (edge pixel repeated)
+            'mirror'    d c b | a b c d | c b a    (edge pixel not repeated)
+            'wrap'      b c d | a b c d | a b c
+
+        Aliases: 'replicate'/'edge' = 'nearest', 'symmetric' = 'reflect',
+        'reflect101'/'reflect_101' = 'mirror' (OpenCV's default),
+        'circular' = 'wrap', 'zero'/'zeros' = 'constant' with cval 0.
+        ``'valid'`` computes only where the mask lies inside the image: the
+        result is (H - h + 1) x (W - w + 1), (h - 1) / 2 rows lost at the top
+        and at the bottom, as in the lecture's "values lost at the border".
+    cval : float, optional
+        The value outside the image with ``mode='constant'`` (default 0).
+    output : ndarray or dtype, optional
+        An array of the result's shape to write into (it may be the image
+        itself), or the dtype of a new result.  By default the result is
+        float64 for float64 input and float32 otherwise: it never wraps.
+        Integer outputs are rounded half to even and saturated (NaN
+        becomes 0).
+    method : {'auto', 'direct', 'separable'}, optional
+        ``'direct'`` sums every non-zero tap; ``'separable'`` runs a rank-1
+        mask (mean, Gaussian, Sobel) as a vertical then a horizontal 1-D
+        pass (a ``ValueError`` for other masks); ``'auto'`` (default) takes
+        the separable passes when the mask is rank 1 and they need fewer
+        operations.
+    channel_axis : int or None, optional
+        None (default) for a 2-D image.  For a 3-D image the axis that holds
+        the channels (e.g. -1 for (H, W, C)); each channel is filtered on its
+        own.  A 3-D image without `channel_axis` is an error: the channels
+        are never guessed from the shape.
+
+    Returns
+    -------
+    ndarray
+        The filtered image (`output` itself when it is an array).
+
+    Raises
+    ------
+    ValueError, TypeError
+        For any invalid argument; the message names the parameter, what it
+        must be and what was given.
+"""
+
+_DOC_NOTES_COMMON = """
+    Arithmetic is float32 for integer, float16 and float32 images and
+    float64 for float64 images or a float64 `output`.  int32 and 64-bit
+    integer values beyond 2**24 lose precision in float32: pass
+    ``output=np.float64`` to compute in float64.  Taps whose weight is
+    exactly 0 are skipped (as scipy.ndimage does), so a NaN under a zero
+    weight does not spread.  The work runs in C without the GIL, on
+    :func:`filterkit.get_num_threads` threads; the result does not depend on
+    the thread count.
+"""
+
+
+def convolve(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0,
+             output: OutputArg = None, method: str = "auto",
+             channel_axis: Optional[int] = None) -> np.ndarray:
+    r"""Convolve an image with a mask: true 2-D convolution, mask mirrored.
+
+    .. math:: f'(x, y) = \sum_{i=-r}^{r} \sum_{j=-s}^{s} f(x - i, y - j)\, g(i, j)
+
+    with x the column (to the right), y the row (down), and (i, j) the mask
+    coordinates with (0, 0) at the mask's centre.
+    {parameters}
+    See Also
+    --------
+    correlate : the same without mirroring the mask.
+
+    Notes
+    -----
+    The mask is mirrored horizontally and vertically and then slid over the
+    image: ``convolve(f, g) == correlate(f, g[::-1, ::-1])``.  This matches
+    ``scipy.ndimage.convolve`` and ``scipy.signal.convolve2d`` (with the same
+    border handling); OpenCV's ``cv2.filter2D`` and ``scipy.ndimage.correlate``
+    do *not* mirror and match :func:`correlate` instead.  For a symmetric
+    mask (mean, Gaussian) the two are the same; for Sobel they differ in sign.
+    {notes}
+    Examples
+    --------
+    A mask whose only weight sits left of the centre, g(-1, 0) = 1, gives
+    f'(x, y) = f(x + 1, y): every pixel takes the value of its right
+    neighbour (the mirrored mask reaches to the right).
+
+    >>> import numpy as np
+    >>> import filterkit
+    >>> f = np.arange(25, dtype=np.float32).reshape(5, 5)
+    >>> f
+    array([[ 0.,  1.,  2.,  3.,  4.],
+           [ 5.,  6.,  7.,  8.,  9.],
+           [10., 11., 12., 13., 14.],
+           [15., 16., 17., 18., 19.],
+           [20., 21., 22., 23., 24.]], dtype=float32)
+    >>> g = [[0, 0, 0],
+    ...      [1, 0, 0],
+    ...      [0, 0, 0]]
+    >>> filterkit.convolve(f, g, mode="constant")
+    array([[ 1.,  2.,  3.,  4.,  0.],
+           [ 6.,  7.,  8.,  9.,  0.],
+           [11., 12., 13., 14.,  0.],
+           [16., 17., 18., 19.,  0.],
+           [21., 22., 23., 24.,  0.]], dtype=float32)
+
+    The lecture's Sobel mask for f_x on this ramp (f grows by 1 per column):
+    f_x = 8 everywhere inside, and ``mode="valid"`` drops the border ring.
+
+    >>> sobel_x = [[1, 0, -1], [2, 0, -2], [1, 0, -1]]
+    >>> filterkit.convolve(f, sobel_x, mode="valid")
+    array([[8., 8., 8.],
+           [8., 8., 8.],
+           [8., 8., 8.]], dtype=float32)
+    """
+    return _filter2d(image, mask, flip=True, mode=mode, cval=cval, output=output,
+                     method=method, channel_axis=channel_axis)
+
+
+def correlate(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0,
+              output: OutputArg = None, method: str = "auto",
+              channel_axis: Optional[int] = None) -> np.ndarray:
+    r"""Correlate an image with a mask: the mask slides over the image unmirrored.
+
+    .. math:: f'(x, y) = \sum_{i=-r}^{r} \sum_{j=-s}^{s} f(x + i, y + j)\, g(i, j)
+
+    with x the column (to the right), y the row (down), and (i, j) the mask
+    coordinates with (0, 0) at the mask's centre.
+    {parameters}
+    See Also
+    --------
+    convolve : true convolution, the mask mirrored.
+
+    Notes
+    -----
+    ``correlate(f, g) == convolve(f, g[::-1, ::-1])``.  This is what OpenCV's
+    ``cv2.filter2D``, ``scipy.ndimage.correlate`` and the "convolution" layers
+    of deep-learning frameworks compute.
+    {notes}
+    Examples
+    --------
+    The same mask as in :func:`convolve`'s example, g(-1, 0) = 1, now gives
+    f'(x, y) = f(x - 1, y): every pixel takes its left neighbour's value.
+
+    >>> import numpy as np
+    >>> import filterkit
+    >>> f = np.arange(25, dtype=np.float32).reshape(5, 5)
+    >>> g = [[0, 0, 0],
+    ...      [1, 0, 0],
+    ...      [0, 0, 0]]
+    >>> filterkit.correlate(f, g, mode="constant")
+    array([[ 0.,  0.,  1.,  2.,  3.],
+           [ 0.,  5.,  6.,  7.,  8.],
+           [ 0., 10., 11., 12., 13.],
+           [ 0., 15., 16., 17., 18.],
+           [ 0., 20., 21., 22., 23.]], dtype=float32)
+    >>> filterkit.correlate(f, g, mode="nearest", output=np.uint8)[0]
+    array([0, 0, 1, 2, 3], dtype=uint8)
+    """
+    return _filter2d(image, mask, flip=False, mode=mode, cval=cval, output=output,
+                     method=method, channel_axis=channel_axis)
+
+
+for _fn in (convolve, correlate):
+    _fn.__doc__ = _fn.__doc__.replace("{parameters}", _DOC_PARAMETERS).replace(
+        "{notes}", _DOC_NOTES_COMMON)

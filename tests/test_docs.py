@@ -1,0 +1,25 @@
+"""The docstrings' examples run as doctests against the installed package."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["filterkit", "filterkit._convolve", "filterkit._threads", "filterkit.kernels"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0
+
+
+def test_public_functions_have_examples():
+    import filterkit
+
+    for name in ["convolve", "correlate", "set_num_threads", "get_num_threads"]:
+        doc = getattr(filterkit, name).__doc__
+        assert "Examples" in doc and ">>>" in doc, name
