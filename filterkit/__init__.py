@@ -4,22 +4,48 @@ The public API:
 
 - :func:`convolve` and :func:`correlate`: 2-D filtering with any odd mask,
   every border mode, every common dtype, multi-threaded.
-- :func:`set_num_threads` / :func:`get_num_threads`.
+- :func:`set_num_threads` / :func:`get_num_threads`, :func:`build_info`.
 - :mod:`filterkit.kernels`: masks and mask algebra.
 """
 
 from . import kernels
 from ._convolve import convolve, correlate
-from ._core import openmp_enabled
-from ._threads import get_num_threads, set_num_threads
+from ._core import cpu_path, openmp_enabled
+from ._threads import get_num_threads, portable_kernels, set_num_threads
 
 __version__ = "0.1.0"
 
+
+def build_info() -> dict:
+    """Describe this build of filterkit's core.
+
+    Returns
+    -------
+    dict
+        ``version``; ``openmp`` (True when the core was compiled with
+        OpenMP, else it runs one thread); ``kernels`` (``'avx2+fma'`` or
+        ``'portable'``, the kernels this CPU runs, see ``FILTERKIT_CPU``);
+        ``threads`` (:func:`get_num_threads`).
+
+    Examples
+    --------
+    >>> import filterkit
+    >>> sorted(filterkit.build_info())
+    ['kernels', 'openmp', 'threads', 'version']
+    """
+    return {
+        "version": __version__,
+        "openmp": openmp_enabled(),
+        "kernels": cpu_path(portable_kernels()),
+        "threads": get_num_threads(),
+    }
+
+
 __all__ = [
+    "build_info",
     "convolve",
     "correlate",
     "get_num_threads",
     "kernels",
-    "openmp_enabled",
     "set_num_threads",
 ]

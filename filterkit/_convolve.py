@@ -28,7 +28,7 @@ _METHOD_NAMES = ", ".join(repr(m) for m in METHODS)
 #: ``h + w + SEPARABLE_OVERHEAD`` is less than the number of non-zero taps:
 #: the extra pass over a padded row costs about this many taps (measured
 #: with ``python -m benchmarks``; see the README).
-SEPARABLE_OVERHEAD = 2
+SEPARABLE_OVERHEAD = 4
 
 OutputArg = Union[None, np.ndarray, type, np.dtype, str]
 
@@ -153,7 +153,16 @@ def _filter2d(image: Any, mask: Any, *, flip: bool, mode: str, cval: float,
     return target
 
 
-_DOC_PARAMETERS = """
+def convolve(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0,
+             output: OutputArg = None, method: str = "auto",
+             channel_axis: Optional[int] = None) -> np.ndarray:
+    r"""Convolve an image with a mask: true 2-D convolution, mask mirrored.
+
+    .. math:: f'(x, y) = \sum_{i=-r}^{r} \sum_{j=-s}^{s} f(x - i, y - j)\, g(i, j)
+
+    with x the column (to the right), y the row (down), and (i, j) the mask
+    coordinates with (0, 0) at the mask's centre.
+
     Parameters
     ----------
     image : array_like, shape (H, W) or (H, W, C)
@@ -211,30 +220,6 @@ _DOC_PARAMETERS = """
     ValueError, TypeError
         For any invalid argument; the message names the parameter, what it
         must be and what was given.
-"""
-
-_DOC_NOTES_COMMON = """
-    Arithmetic is float32 for integer, float16 and float32 images and
-    float64 for float64 images or a float64 `output`.  int32 and 64-bit
-    integer values beyond 2**24 lose precision in float32: pass
-    ``output=np.float64`` to compute in float64.  Taps whose weight is
-    exactly 0 are skipped (as scipy.ndimage does), so a NaN under a zero
-    weight does not spread.  The work runs in C without the GIL, on
-    :func:`filterkit.get_num_threads` threads; the result does not depend on
-    the thread count.
-"""
-
-
-def convolve(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0,
-             output: OutputArg = None, method: str = "auto",
-             channel_axis: Optional[int] = None) -> np.ndarray:
-    r"""Convolve an image with a mask: true 2-D convolution, mask mirrored.
-
-    .. math:: f'(x, y) = \sum_{i=-r}^{r} \sum_{j=-s}^{s} f(x - i, y - j)\, g(i, j)
-
-    with x the column (to the right), y the row (down), and (i, j) the mask
-    coordinates with (0, 0) at the mask's centre.
-    {parameters}
     See Also
     --------
     correlate : the same without mirroring the mask.
@@ -247,7 +232,15 @@ def convolve(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0,
     border handling); OpenCV's ``cv2.filter2D`` and ``scipy.ndimage.correlate``
     do *not* mirror and match :func:`correlate` instead.  For a symmetric
     mask (mean, Gaussian) the two are the same; for Sobel they differ in sign.
-    {notes}
+
+    Arithmetic is float32 for integer, float16 and float32 images and
+    float64 for float64 images or a float64 `output`.  int32 and 64-bit
+    integer values beyond 2**24 lose precision in float32: pass
+    ``output=np.float64`` to compute in float64.  Taps whose weight is
+    exactly 0 are skipped (as scipy.ndimage does), so a NaN under a zero
+    weight does not spread.  The work runs in C without the GIL, on
+    :func:`filterkit.get_num_threads` threads; the result does not depend on
+    the thread count.
     Examples
     --------
     A mask whose only weight sits left of the centre, g(-1, 0) = 1, gives
@@ -295,7 +288,64 @@ def correlate(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0
 
     with x the column (to the right), y the row (down), and (i, j) the mask
     coordinates with (0, 0) at the mask's centre.
-    {parameters}
+
+    Parameters
+    ----------
+    image : array_like, shape (H, W) or (H, W, C)
+        The image: uint8, int8, uint16, int16, uint32, int32, uint64, int64,
+        float16, float32 or float64 (bool and complex are refused).  Any
+        strides, negative ones and Fortran order included.  It is never
+        modified.
+    mask : array_like, shape (h, w)
+        The filter mask, any real dtype.  Height and width must be odd (1, 3,
+        5, ...), not necessarily equal; the centre is at (h // 2, w // 2).  It
+        may be larger than the image.  NaN or inf is refused.
+    mode : str, optional
+        How the image is extended beyond its border (default ``'reflect'``),
+        scipy.ndimage's names::
+
+            'constant'  k k k | a b c d | k k k    (k = cval; zero padding)
+            'nearest'   a a a | a b c d | d d d
+            'reflect'   c b a | a b c d | d c b    (edge pixel repeated)
+            'mirror'    d c b | a b c d | c b a    (edge pixel not repeated)
+            'wrap'      b c d | a b c d | a b c
+
+        Aliases: 'replicate'/'edge' = 'nearest', 'symmetric' = 'reflect',
+        'reflect101'/'reflect_101' = 'mirror' (OpenCV's default),
+        'circular' = 'wrap', 'zero'/'zeros' = 'constant' with cval 0.
+        ``'valid'`` computes only where the mask lies inside the image: the
+        result is (H - h + 1) x (W - w + 1), (h - 1) / 2 rows lost at the top
+        and at the bottom, as in the lecture's "values lost at the border".
+    cval : float, optional
+        The value outside the image with ``mode='constant'`` (default 0).
+    output : ndarray or dtype, optional
+        An array of the result's shape to write into (it may be the image
+        itself), or the dtype of a new result.  By default the result is
+        float64 for float64 input and float32 otherwise: it never wraps.
+        Integer outputs are rounded half to even and saturated (NaN
+        becomes 0).
+    method : {'auto', 'direct', 'separable'}, optional
+        ``'direct'`` sums every non-zero tap; ``'separable'`` runs a rank-1
+        mask (mean, Gaussian, Sobel) as a vertical then a horizontal 1-D
+        pass (a ``ValueError`` for other masks); ``'auto'`` (default) takes
+        the separable passes when the mask is rank 1 and they need fewer
+        operations.
+    channel_axis : int or None, optional
+        None (default) for a 2-D image.  For a 3-D image the axis that holds
+        the channels (e.g. -1 for (H, W, C)); each channel is filtered on its
+        own.  A 3-D image without `channel_axis` is an error: the channels
+        are never guessed from the shape.
+
+    Returns
+    -------
+    ndarray
+        The filtered image (`output` itself when it is an array).
+
+    Raises
+    ------
+    ValueError, TypeError
+        For any invalid argument; the message names the parameter, what it
+        must be and what was given.
     See Also
     --------
     convolve : true convolution, the mask mirrored.
@@ -305,7 +355,15 @@ def correlate(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0
     ``correlate(f, g) == convolve(f, g[::-1, ::-1])``.  This is what OpenCV's
     ``cv2.filter2D``, ``scipy.ndimage.correlate`` and the "convolution" layers
     of deep-learning frameworks compute.
-    {notes}
+
+    Arithmetic is float32 for integer, float16 and float32 images and
+    float64 for float64 images or a float64 `output`.  int32 and 64-bit
+    integer values beyond 2**24 lose precision in float32: pass
+    ``output=np.float64`` to compute in float64.  Taps whose weight is
+    exactly 0 are skipped (as scipy.ndimage does), so a NaN under a zero
+    weight does not spread.  The work runs in C without the GIL, on
+    :func:`filterkit.get_num_threads` threads; the result does not depend on
+    the thread count.
     Examples
     --------
     The same mask as in :func:`convolve`'s example, g(-1, 0) = 1, now gives
@@ -328,8 +386,3 @@ def correlate(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0
     """
     return _filter2d(image, mask, flip=False, mode=mode, cval=cval, output=output,
                      method=method, channel_axis=channel_axis)
-
-
-for _fn in (convolve, correlate):
-    _fn.__doc__ = _fn.__doc__.replace("{parameters}", _DOC_PARAMETERS).replace(
-        "{notes}", _DOC_NOTES_COMMON)

@@ -41,7 +41,7 @@ cdef extern from "fk_plan.h" nogil:
     void fk_run_d(const fk_plan *p, void *ws, Py_ssize_t sw, Py_ssize_t y0,
                   Py_ssize_t y1, Py_ssize_t x0, Py_ssize_t x1, int inplace)
     const int FK_HAVE_OPENMP
-    int fk_use_avx2(int force_portable)
+    int fk_cpu_level(int force_portable)
 
 
 def openmp_enabled():
@@ -50,8 +50,8 @@ def openmp_enabled():
 
 
 def cpu_path(bint force_portable=False):
-    """Name the kernels this CPU runs: ``'avx2+fma'`` or ``'portable'``."""
-    return "avx2+fma" if fk_use_avx2(force_portable) else "portable"
+    """Name the kernels this CPU runs: ``'avx512vl'``, ``'avx2+fma'`` or ``'portable'``."""
+    return ("portable", "avx2+fma", "avx512vl")[fk_cpu_level(force_portable)]
 
 
 cdef inline const void *_data_or_null(object arr):

@@ -1,0 +1,1 @@
+"""filterkit's benchmark suite: ``python -m benchmarks [--quick]``."""
