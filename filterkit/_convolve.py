@@ -98,10 +98,10 @@ def _filter2d(image: Any, mask: Any, *, flip: bool, mode: str, cval: float,
         if hw[0] < 1 or hw[1] < 1:
             raise fail("mask", f"no larger than the image with mode='valid' (image {H}x{W})",
                        f"shape {weights.shape}")
-        oy, pl, pr = 0, 0, 0
+        oy, pl = 0, 0
     else:
         hw = (H, W)
-        oy, pl, pr = kh // 2, kw // 2, kw // 2
+        oy, pl = kh // 2, kw // 2
     shape = _with_channels(hw, arr.shape, axis)
 
     default = np.dtype(np.float64 if arr.dtype == np.float64 else np.float32)
@@ -147,7 +147,7 @@ def _filter2d(image: Any, mask: Any, *, flip: bool, mode: str, cval: float,
             index[axis] = c
             src2d, dst2d = arr[tuple(index)], dst[tuple(index)]
         _core.correlate_rows(src2d, dst2d, src_code, dst_code, kernel, col, row, kh, kw,
-                             oy, pl, pr, mode_code, cval, double, nthreads, portable)
+                             oy, pl, mode_code, cval, double, nthreads, portable)
     if dst is not target:
         np.copyto(target, dst, casting="unsafe")
     return target

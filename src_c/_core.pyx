@@ -9,7 +9,7 @@ workspace.
 """
 
 from cython.parallel cimport parallel, prange
-from libc.stdlib cimport calloc, free, malloc
+from libc.stdlib cimport calloc, free
 
 cimport numpy as cnp
 
@@ -27,19 +27,15 @@ cdef extern from "fk_plan.h" nogil:
         const void *k
         const void *col
         const void *row
-        Py_ssize_t oy, pl, pr
+        Py_ssize_t oy, pl
         int mode
         double cval
         int force_portable
 
-    Py_ssize_t fk_max_strips(const fk_plan *p)
-    Py_ssize_t fk_plan_strips(const fk_plan *p, size_t elem, Py_ssize_t *bounds,
-                              unsigned char *inplace, Py_ssize_t *ring_sw)
-    size_t fk_workspace_bytes(const fk_plan *p, Py_ssize_t sw, size_t elem)
-    void fk_run_f(const fk_plan *p, void *ws, Py_ssize_t sw, Py_ssize_t y0,
-                  Py_ssize_t y1, Py_ssize_t x0, Py_ssize_t x1, int inplace)
-    void fk_run_d(const fk_plan *p, void *ws, Py_ssize_t sw, Py_ssize_t y0,
-                  Py_ssize_t y1, Py_ssize_t x0, Py_ssize_t x1, int inplace)
+    void fk_plan_init(fk_plan *p, size_t elem)
+    size_t fk_workspace_bytes(const fk_plan *p)
+    void fk_run_f(const fk_plan *p, void *ws, Py_ssize_t y0, Py_ssize_t y1)
+    void fk_run_d(const fk_plan *p, void *ws, Py_ssize_t y0, Py_ssize_t y1)
     const int FK_HAVE_OPENMP
     int fk_cpu_level(int force_portable)
 
@@ -62,25 +58,22 @@ cdef inline const void *_data_or_null(object arr):
 
 def correlate_rows(cnp.ndarray src, cnp.ndarray dst, int src_code, int dst_code,
                    object kernel, object col, object row, int kh, int kw,
-                   Py_ssize_t oy, Py_ssize_t pl, Py_ssize_t pr, int mode,
-                   double cval, bint double_precision, int nthreads,
-                   bint force_portable=False):
+                   Py_ssize_t oy, Py_ssize_t pl, int mode, double cval,
+                   bint double_precision, int nthreads, bint force_portable=False):
     """Correlate the 2-D ``src`` into the 2-D ``dst`` (no checks here).
 
     ``kernel`` is the kh x kw correlation mask (C-contiguous, compute dtype)
     or None when ``col`` and ``row`` (its separable factors) are given.
-    Output row y reads virtual source rows y - oy + a (a < kh); padded rows
-    hold ``pl`` columns before the image and ``pr`` after it.
+    Output pixel (y, x) reads the virtual source pixels (y - oy + a,
+    x - pl + b), a < kh, b < kw; virtual pixels outside the source follow
+    the border ``mode``.
     """
     cdef fk_plan p
-    cdef size_t elem = sizeof(double) if double_precision else sizeof(float)
     cdef size_t wsbytes
-    cdef Py_ssize_t nblocks, nstrips, sw, item, b, st, y0, y1, x0, x1
+    cdef Py_ssize_t nblocks, b, y0, y1
     cdef int failed = 0
     cdef int *failp = &failed
     cdef void *ws
-    cdef Py_ssize_t *bounds
-    cdef unsigned char *inplace
 
     p.src = <const char *>cnp.PyArray_DATA(src)
     p.H = src.shape[0]
@@ -101,46 +94,32 @@ def correlate_rows(cnp.ndarray src, cnp.ndarray dst, int src_code, int dst_code,
     p.row = _data_or_null(row)
     p.oy = oy
     p.pl = pl
-    p.pr = pr
     p.mode = mode
     p.cval = cval
     p.force_portable = force_portable
-
     if p.Ho < 1 or p.Wo < 1:
         return
     if nthreads < 1:
         nthreads = 1
-    bounds = <Py_ssize_t *>malloc((fk_max_strips(&p) + 1) * sizeof(Py_ssize_t))
-    inplace = <unsigned char *>malloc(fk_max_strips(&p) + 1)
-    if bounds == NULL or inplace == NULL:
-        free(bounds)
-        free(inplace)
-        raise MemoryError("filterkit: could not allocate the strip table")
-    nstrips = fk_plan_strips(&p, elem, bounds, inplace, &sw)
-    wsbytes = fk_workspace_bytes(&p, sw, elem)
-    # Work items are (row block, column strip).  One row block per thread
-    # keeps the ring reloads (kh - 1 rows per item) to a minimum; a few per
-    # thread even out the load on a busy machine.
+    fk_plan_init(&p, sizeof(double) if double_precision else sizeof(float))
+    wsbytes = fk_workspace_bytes(&p)
+    # One row block per thread keeps the ring reloads (kh - 1 rows per
+    # block) to a minimum; a few per thread even out the load on a busy
+    # machine.  The split never changes a result.
     nblocks = 1 if nthreads == 1 else min(p.Ho, 4 * nthreads)
 
     with nogil, parallel(num_threads=nthreads):
         ws = calloc(wsbytes, 1)
         if ws == NULL:
             failp[0] = 1
-        for item in prange(nblocks * nstrips, schedule='dynamic'):
+        for b in prange(nblocks, schedule='dynamic'):
             if ws != NULL:
-                b = item // nstrips
-                st = item % nstrips
                 y0 = (b * p.Ho) // nblocks
                 y1 = ((b + 1) * p.Ho) // nblocks
-                x0 = bounds[st]
-                x1 = bounds[st + 1]
                 if double_precision:
-                    fk_run_d(&p, ws, sw, y0, y1, x0, x1, inplace[st])
+                    fk_run_d(&p, ws, y0, y1)
                 else:
-                    fk_run_f(&p, ws, sw, y0, y1, x0, x1, inplace[st])
+                    fk_run_f(&p, ws, y0, y1)
         free(ws)
-    free(bounds)
-    free(inplace)
     if failed:
         raise MemoryError(f"filterkit: could not allocate a {wsbytes}-byte workspace")

@@ -76,6 +76,7 @@ typedef double fk_v2d __attribute__((vector_size(16), aligned(8), may_alias));
 ATTR static void NAME(T *restrict out, const T *const *rows, const T *k,        \
                       int kh, int kw, ptrdiff_t n, const T *pf)                 \
 {                                                                               \
+    T lag[8 * L];                                                               \
     ptrdiff_t x;                                                                \
     for (x = 0; x < n; x += 8 * L) {                                            \
         if (pf != NULL) {                                                       \
@@ -105,19 +106,32 @@ ATTR static void NAME(T *restrict out, const T *const *rows, const T *k,        
                 c7 += w * *(const VT *)(p + 7 * L);                             \
             }                                                                   \
         }                                                                       \
-        {                                                                       \
-            T tmp[8 * L];                                                       \
-            T *o = (x + 8 * L <= n) ? out + x : tmp;                            \
-            *(VT *)(o) = c0;                                                    \
-            *(VT *)(o + L) = c1;                                                \
-            *(VT *)(o + 2 * L) = c2;                                            \
-            *(VT *)(o + 3 * L) = c3;                                            \
-            *(VT *)(o + 4 * L) = c4;                                            \
-            *(VT *)(o + 5 * L) = c5;                                            \
-            *(VT *)(o + 6 * L) = c6;                                            \
-            *(VT *)(o + 7 * L) = c7;                                            \
-            if (o == tmp) memcpy(out + x, tmp, (size_t)(n - x) * sizeof(T));   \
+        /* store the previous block now: its stores then trail this block's  \
+         * loads by a whole block, so they never alias in the low 12 address  \
+         * bits with the loads that follow (rows 4 KiB-multiples apart)      */ \
+        if (x > 0) {                                                            \
+            T *o = out + x - 8 * L;                                             \
+            *(VT *)(o) = *(VT *)(lag);                                          \
+            *(VT *)(o + L) = *(VT *)(lag + L);                                  \
+            *(VT *)(o + 2 * L) = *(VT *)(lag + 2 * L);                          \
+            *(VT *)(o + 3 * L) = *(VT *)(lag + 3 * L);                          \
+            *(VT *)(o + 4 * L) = *(VT *)(lag + 4 * L);                          \
+            *(VT *)(o + 5 * L) = *(VT *)(lag + 5 * L);                          \
+            *(VT *)(o + 6 * L) = *(VT *)(lag + 6 * L);                          \
+            *(VT *)(o + 7 * L) = *(VT *)(lag + 7 * L);                          \
         }                                                                       \
+        *(VT *)(lag) = c0;                                                      \
+        *(VT *)(lag + L) = c1;                                                  \
+        *(VT *)(lag + 2 * L) = c2;                                              \
+        *(VT *)(lag + 3 * L) = c3;                                              \
+        *(VT *)(lag + 4 * L) = c4;                                              \
+        *(VT *)(lag + 5 * L) = c5;                                              \
+        *(VT *)(lag + 6 * L) = c6;                                              \
+        *(VT *)(lag + 7 * L) = c7;                                              \
+    }                                                                           \
+    if (n > 0) {                                                                \
+        const ptrdiff_t last = ((n - 1) / (8 * L)) * (8 * L);                   \
+        memcpy(out + last, lag, (size_t)(n - last) * sizeof(T));                \
     }                                                                           \
 }
 

@@ -6,17 +6,25 @@
  * output rows [y0, y1) with a per-thread workspace; the Cython layer
  * splits the rows among OpenMP threads and allocates the workspaces.
  *
- * Borders never need a padded copy of the image: each thread keeps a ring
- * of kh rows of a column strip, converted to the compute type and padded
- * horizontally by the border mode, and loads one new row per output row.
- * Rows and columns outside the image are mapped by the same border rule
- * (or filled with cval).
+ * Borders never need a padded copy of the image.  Each output row is
+ * computed in up to three column strips, left to right:
+ *   - when the source already has the compute type and contiguous rows, the
+ *     interior strip reads the source rows in place (rows above and below
+ *     the image are mapped by the border rule, or point to a row of cval):
+ *     no copy at all, and the next source row is prefetched meanwhile;
+ *   - the border columns (or the whole row for other sources) go through a
+ *     ring of kh rows per strip, converted to the compute type and padded
+ *     by the border mode; one new row is loaded per output row.
+ * Strips are visited row by row, so the source and the output are streamed
+ * once, in order.
  */
 #ifndef FK_PLAN_H
 #define FK_PLAN_H
 
 #include <stdlib.h>
 #include "fk_kernels.h"
+
+#define FK_MAX_STRIPS 3
 
 typedef struct {
     /* source: H x W elements of dtype src_code, byte strides ss0 (rows), ss1 */
@@ -33,20 +41,21 @@ typedef struct {
     const void *col; /* kh weights of the vertical pass (separable)   */
     const void *row; /* kw weights of the horizontal pass (separable) */
     /* geometry: output row y reads virtual source rows y - oy + a (a < kh);
-     * padded rows hold pl virtual columns before the image and pr after */
-    ptrdiff_t oy, pl, pr;
+     * output column x reads virtual source columns x - pl + b (b < kw) */
+    ptrdiff_t oy, pl;
     int mode;
     double cval;
     int force_portable; /* 1: never use the AVX2 kernels */
-} fk_plan;
 
-/* Output columns are processed in strips of sw pixels so that the ring of
- * kh padded rows stays in the first-level cache.  A strip's rows hold the
- * virtual columns [x0 - pl, x1 - pl + kw - 1). */
-static inline ptrdiff_t fk_rowlen(const fk_plan *p, ptrdiff_t sw)
-{
-    return sw + p->kw - 1 + FK_SLACK;
-}
+    /* derived by fk_plan_init: the column strips [xb[i], xb[i + 1]) */
+    int nstrips;
+    ptrdiff_t xb[FK_MAX_STRIPS + 1];
+    int inplace[FK_MAX_STRIPS];
+    size_t ring_off[FK_MAX_STRIPS]; /* element offsets of the rings */
+    ptrdiff_t rl[FK_MAX_STRIPS];    /* ring row length (elements)   */
+    size_t tmp_off, obuf_off, cvrow_off, ws_elems;
+    size_t elem;
+} fk_plan;
 
 /* the row-pointer array at the start of a workspace, rounded to 64 bytes */
 static inline size_t fk_rows_bytes(const fk_plan *p)
@@ -54,87 +63,52 @@ static inline size_t fk_rows_bytes(const fk_plan *p)
     return ((sizeof(void *) * (size_t)p->kh + 63) / 64) * 64;
 }
 
-/* bytes of one thread's workspace: row pointers, ring, separable tmp, obuf,
- * and a row of cval for the strips that read the source in place */
-static inline size_t fk_workspace_bytes(const fk_plan *p, ptrdiff_t sw, size_t elem)
+/* bytes of one thread's workspace (after fk_plan_init) */
+static inline size_t fk_workspace_bytes(const fk_plan *p)
 {
-    size_t rl = (size_t)fk_rowlen(p, sw);
-    return fk_rows_bytes(p) + elem * ((size_t)p->kh * rl + rl + (size_t)sw + FK_SLACK
-                                      + (size_t)(p->Wo + p->kw + FK_SLACK));
+    return fk_rows_bytes(p) + p->elem * p->ws_elems;
 }
 
-/* Strip width: the ring (kh rows) should fit in about FK_RING_BYTES (the
- * second-level cache); strips much narrower than a row defeat the hardware
- * prefetcher on the source rows, so they are rare and never
- * narrower than FK_MIN_STRIP pixels (the halo of kw - 1 columns is loaded
- * once per strip), and a multiple of 64 pixels (whole kernel blocks). */
-#define FK_RING_BYTES (256 * 1024)
-#define FK_MIN_STRIP 1024
-static inline ptrdiff_t fk_strip_width(const fk_plan *p, size_t elem)
+static void fk_add_strip(fk_plan *p, ptrdiff_t x0, ptrdiff_t x1, int inplace)
 {
-    ptrdiff_t sw = (ptrdiff_t)(FK_RING_BYTES / (elem * (size_t)p->kh)) - (p->kw - 1);
-    if (sw < FK_MIN_STRIP) sw = FK_MIN_STRIP;
-    sw = (sw / 64) * 64;
-    /* spread the columns evenly over the strips */
-    {
-        ptrdiff_t nstrips = (p->Wo + sw - 1) / sw;
-        sw = (p->Wo + nstrips - 1) / nstrips;
-        sw = ((sw + 63) / 64) * 64;
-    }
-    return sw < p->Wo ? sw : p->Wo;
+    if (x1 <= x0) return;
+    p->inplace[p->nstrips] = inplace;
+    p->xb[p->nstrips] = x0;
+    p->xb[++p->nstrips] = x1;
 }
 
-/* Split [a, b) into near-equal strips of at most sw columns. */
-static ptrdiff_t fk_split(ptrdiff_t a, ptrdiff_t b, ptrdiff_t sw, ptrdiff_t *bounds,
-                          unsigned char *inplace, ptrdiff_t ns)
-{
-    ptrdiff_t k, m;
-    if (b <= a) return ns;
-    m = (b - a + sw - 1) / sw;
-    for (k = 0; k < m; k++) {
-        inplace[ns] = 0;
-        bounds[ns++] = a + ((b - a) * k) / m;
-    }
-    bounds[ns] = b;
-    return ns;
-}
-
-/* Upper bound of the number of strips fk_plan_strips makes. */
-static inline ptrdiff_t fk_max_strips(const fk_plan *p)
-{
-    return p->Wo / FK_MIN_STRIP + 4;
-}
-
-/*
- * The column strips of a plan: strip i covers output columns
- * [bounds[i], bounds[i + 1]).  When the source already has the compute
- * type and contiguous rows, the interior strip reads the source rows in
- * place (inplace[i] = 1): no copy at all, only the border columns go
- * through the ring.  Its width is a multiple of 64 so that the kernel's
- * block reads never leave the row.  *ring_sw gets the widest ring strip.
- */
-static ptrdiff_t fk_plan_strips(const fk_plan *p, size_t elem, ptrdiff_t *bounds,
-                                unsigned char *inplace, ptrdiff_t *ring_sw)
+/* Split the columns into strips and lay out the workspace. */
+static void fk_plan_init(fk_plan *p, size_t elem)
 {
     const int own = elem == sizeof(float) ? FK_F32 : FK_F64;
-    const ptrdiff_t sw = fk_strip_width(p, elem);
-    ptrdiff_t ns = 0, nmid = 0, xl = p->pl, k, widest = 0;
+    ptrdiff_t nmid = 0;
+    size_t off = 0;
+    int i;
+    p->elem = elem;
+    p->nstrips = 0;
+    /* The in-place strip is a multiple of 64 columns wide so that the
+     * kernel's block reads (8 vectors past each start) never leave the row. */
     if (p->src_code == own && p->ss1 == (ptrdiff_t)elem && p->W >= p->kw)
         nmid = ((p->W - p->kw + 1) / 64) * 64;
     if (nmid > 0) {
-        ns = fk_split(0, xl, sw, bounds, inplace, ns);
-        inplace[ns] = 1;
-        bounds[ns++] = xl;
-        bounds[ns] = xl + nmid;
-        ns = fk_split(xl + nmid, p->Wo, sw, bounds, inplace, ns);
+        fk_add_strip(p, 0, p->pl, 0);
+        fk_add_strip(p, p->pl, p->pl + nmid, 1);
+        fk_add_strip(p, p->pl + nmid, p->Wo, 0);
     } else {
-        ns = fk_split(0, p->Wo, sw, bounds, inplace, ns);
+        fk_add_strip(p, 0, p->Wo, 0);
     }
-    for (k = 0; k < ns; k++)
-        if (!inplace[k] && bounds[k + 1] - bounds[k] > widest)
-            widest = bounds[k + 1] - bounds[k];
-    *ring_sw = widest > 0 ? widest : 1;
-    return ns;
+    for (i = 0; i < p->nstrips; i++) {
+        p->rl[i] = p->xb[i + 1] - p->xb[i] + p->kw - 1 + FK_SLACK;
+        p->ring_off[i] = off;
+        if (!p->inplace[i]) off += (size_t)p->kh * (size_t)p->rl[i];
+    }
+    p->tmp_off = off;
+    off += (size_t)(p->Wo + p->kw - 1 + FK_SLACK);
+    p->obuf_off = off;
+    off += (size_t)(p->Wo + FK_SLACK);
+    p->cvrow_off = off;
+    off += (size_t)(p->Wo + p->kw - 1 + FK_SLACK);
+    p->ws_elems = off;
 }
 
 /* Load virtual row v (virtual columns [c0, c1)) into slot[0 .. c1 - c0). */
@@ -166,56 +140,57 @@ static void NAME(const fk_plan *p, ptrdiff_t v, ptrdiff_t c0, ptrdiff_t c1,     
 FK_DEFINE_LOAD_VROW(fk_load_vrow_f, float, f, fk_loader_f)
 FK_DEFINE_LOAD_VROW(fk_load_vrow_d, double, d, fk_loader_d)
 
-/* Compute output rows [y0, y1), columns [x0, x1). */
+/* Compute output rows [y0, y1), all columns. */
 #define FK_DEFINE_RUN(NAME, T, SUF, STORER, LOADROW, CORR, OWN_CODE)            \
-static void NAME(const fk_plan *p, void *ws, ptrdiff_t sw, ptrdiff_t y0,        \
-                 ptrdiff_t y1, ptrdiff_t x0, ptrdiff_t x1, int inplace)         \
+static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)       \
 {                                                                               \
-    const ptrdiff_t rl = fk_rowlen(p, sw);                                      \
-    const ptrdiff_t n = x1 - x0;                                                \
-    const ptrdiff_t c0 = x0 - p->pl, c1 = x1 - p->pl + p->kw - 1;               \
     const int kh = p->kh;                                                       \
     const T **rows = (const T **)ws;                                            \
-    T *ring = (T *)((char *)ws + fk_rows_bytes(p));                             \
-    T *tmp = ring + (ptrdiff_t)kh * rl;                                         \
-    T *obuf = tmp + rl;                                                         \
-    T *cvrow = obuf + sw + FK_SLACK;                                            \
+    T *base = (T *)((char *)ws + fk_rows_bytes(p));                             \
+    T *tmp = base + p->tmp_off;                                                 \
+    T *obuf = base + p->obuf_off;                                               \
+    T *cvrow = base + p->cvrow_off;                                             \
     const fk_store_##SUF##_t store = STORER(p->dst_code);                       \
     const fk_corr_##SUF##_t corr = CORR(p->force_portable);                     \
     const int direct_out = (p->dst_code == OWN_CODE) &&                         \
                            (p->ds1 == (ptrdiff_t)sizeof(T));                    \
-    const T *pf;                                                                \
     ptrdiff_t y, a;                                                             \
+    int i;                                                                      \
+    for (a = 0; a < p->Wo + p->kw - 1 + FK_SLACK; a++) cvrow[a] = (T)p->cval;   \
     for (y = y0; y < y1; y++) {                                                 \
         const ptrdiff_t vfirst = y - p->oy;                                     \
-        char *drow = p->dst + y * p->ds0 + x0 * p->ds1;                         \
-        T *out = direct_out ? (T *)drow : obuf;                                 \
-        pf = NULL;                                                              \
-        if (inplace) {                                                          \
-            /* rows straight from the source (mapped by the border mode) */     \
-            if (y == y0)                                                        \
-                for (a = 0; a < c1 - c0 + FK_SLACK; a++) cvrow[a] = (T)p->cval; \
-            for (a = 0; a <= kh; a++) {                                         \
-                const ptrdiff_t s = fk_map_index(vfirst + a, p->H, p->mode);    \
-                const T *r = s < 0 ? cvrow : (const T *)(p->src + s * p->ss0) + c0; \
-                if (a < kh) rows[a] = r;                                        \
-                else if (y + 1 < y1 && s >= 0) pf = r;                          \
+        char *drow = p->dst + y * p->ds0;                                       \
+        for (i = 0; i < p->nstrips; i++) {                                      \
+            const ptrdiff_t x0 = p->xb[i], n = p->xb[i + 1] - x0;               \
+            const ptrdiff_t c0 = x0 - p->pl, c1 = c0 + n + p->kw - 1;           \
+            T *out = direct_out ? (T *)(drow + x0 * p->ds1) : obuf + x0;        \
+            const T *pf = NULL;                                                 \
+            if (p->inplace[i]) {                                                \
+                /* rows straight from the source, mapped by the border mode */  \
+                for (a = 0; a <= kh; a++) {                                     \
+                    const ptrdiff_t s = fk_map_index(vfirst + a, p->H, p->mode); \
+                    const T *r = s < 0 ? cvrow : (const T *)(p->src + s * p->ss0) + c0; \
+                    if (a < kh) rows[a] = r;                                    \
+                    else if (y + 1 < y1 && s >= 0) pf = r;                      \
+                }                                                               \
+            } else {                                                            \
+                T *ring = base + p->ring_off[i];                                \
+                const ptrdiff_t rl = p->rl[i];                                  \
+                /* load the rows this output row needs and the last did not */  \
+                for (a = (y == y0 ? 0 : kh - 1); a < kh; a++)                   \
+                    LOADROW(p, vfirst + a, c0, c1, ring + fk_pmod(vfirst + a, kh) * rl); \
+                for (a = 0; a < kh; a++)                                        \
+                    rows[a] = ring + fk_pmod(vfirst + a, kh) * rl;              \
             }                                                                   \
-        } else {                                                                \
-            /* load the rows this output row needs and the previous did not */  \
-            for (a = (y == y0 ? 0 : kh - 1); a < kh; a++)                       \
-                LOADROW(p, vfirst + a, c0, c1, ring + fk_pmod(vfirst + a, kh) * rl); \
-            for (a = 0; a < kh; a++)                                            \
-                rows[a] = ring + fk_pmod(vfirst + a, kh) * rl;                  \
+            if (p->col != NULL) {                                               \
+                const T *tp = tmp;                                              \
+                corr(tmp, rows, (const T *)p->col, kh, 1, c1 - c0, pf);         \
+                corr(out, &tp, (const T *)p->row, 1, p->kw, n, NULL);           \
+            } else {                                                            \
+                corr(out, rows, (const T *)p->k, kh, p->kw, n, pf);             \
+            }                                                                   \
         }                                                                       \
-        if (p->col != NULL) {                                                   \
-            const T *tp = tmp;                                                  \
-            corr(tmp, rows, (const T *)p->col, kh, 1, c1 - c0, pf);                 \
-            corr(out, &tp, (const T *)p->row, 1, p->kw, n, NULL);                 \
-        } else {                                                                \
-            corr(out, rows, (const T *)p->k, kh, p->kw, n, pf);                 \
-        }                                                                       \
-        if (!direct_out) store(obuf, n, drow, p->ds1);                          \
+        if (!direct_out) store(obuf, p->Wo, drow, p->ds1);                      \
     }                                                                           \
 }
 
