@@ -135,19 +135,115 @@ ATTR static void NAME(T *restrict out, const T *const *rows, const T *k,        
     }                                                                           \
 }
 
+/*
+ * Two output rows at once: out0 from rows[0 .. kh), out1 from rows[1 .. kh].
+ * Each source row is loaded once for both outputs, which halves the loads
+ * of a tall mask (they come from the second-level cache for wide images).
+ * Four accumulators per output row.  Each output pixel sees exactly the
+ * operations, in the same order, that the one-row kernel applies, so the
+ * results are bit-identical whichever kernel computes a row.
+ */
+#define FK_ACC4(A0, A1, A2, A3, W, V0, V1, V2, V3)                              \
+    do { A0 += (W) * (V0); A1 += (W) * (V1); A2 += (W) * (V2); A3 += (W) * (V3); } while (0)
+
+#define FK_LAG4(T, VT, L, OUT, LAG, X, C0, C1, C2, C3)                             \
+    do {                                                                        \
+        if ((X) > 0) {                                                          \
+            T *o_ = (OUT) + (X) - 4 * L;                                        \
+            *(VT *)(o_) = *(VT *)(LAG);                                         \
+            *(VT *)(o_ + L) = *(VT *)((LAG) + L);                               \
+            *(VT *)(o_ + 2 * L) = *(VT *)((LAG) + 2 * L);                       \
+            *(VT *)(o_ + 3 * L) = *(VT *)((LAG) + 3 * L);                       \
+        }                                                                       \
+        *(VT *)(LAG) = C0;                                                      \
+        *(VT *)((LAG) + L) = C1;                                                \
+        *(VT *)((LAG) + 2 * L) = C2;                                            \
+        *(VT *)((LAG) + 3 * L) = C3;                                            \
+    } while (0)
+
+#define FK_DEFINE_CORR2(NAME, ATTR, T, VT, L)                                   \
+ATTR static void NAME(T *restrict out0, T *restrict out1, const T *const *rows, \
+                      const T *k, int kh, int kw, ptrdiff_t n,                  \
+                      const T *pf0, const T *pf1)                               \
+{                                                                               \
+    T lag0[4 * L], lag1[4 * L];                                                 \
+    ptrdiff_t x;                                                                \
+    for (x = 0; x < n; x += 4 * L) {                                            \
+        VT a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};                              \
+        VT b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};                              \
+        int r, b;                                                               \
+        if (pf0 != NULL) {                                                      \
+            __builtin_prefetch((const char *)(pf0 + x));                        \
+            __builtin_prefetch((const char *)(pf0 + x) + 64);                   \
+        }                                                                       \
+        if (pf1 != NULL) {                                                      \
+            __builtin_prefetch((const char *)(pf1 + x));                        \
+            __builtin_prefetch((const char *)(pf1 + x) + 64);                   \
+        }                                                                       \
+        for (b = 0; b < kw; b++) { /* first row: out0 only, mask row 0 */      \
+            const T w = k[b];                                                   \
+            const T *p = rows[0] + x + b;                                       \
+            if (w == (T)0) continue;                                            \
+            FK_ACC4(a0, a1, a2, a3, w, *(const VT *)(p), *(const VT *)(p + L),  \
+                    *(const VT *)(p + 2 * L), *(const VT *)(p + 3 * L));        \
+        }                                                                       \
+        for (r = 1; r < kh; r++) { /* out0 mask row r, out1 mask row r - 1 */   \
+            const T *kr = k + (ptrdiff_t)r * kw;                                \
+            for (b = 0; b < kw; b++) {                                          \
+                const T w0 = kr[b], w1 = kr[b - kw];                            \
+                const T *p = rows[r] + x + b;                                   \
+                VT v0, v1, v2, v3;                                              \
+                if (w0 == (T)0 && w1 == (T)0) continue;                         \
+                v0 = *(const VT *)(p);                                          \
+                v1 = *(const VT *)(p + L);                                      \
+                v2 = *(const VT *)(p + 2 * L);                                  \
+                v3 = *(const VT *)(p + 3 * L);                                  \
+                if (w0 != (T)0) FK_ACC4(a0, a1, a2, a3, w0, v0, v1, v2, v3);    \
+                if (w1 != (T)0) FK_ACC4(b0, b1, b2, b3, w1, v0, v1, v2, v3);    \
+            }                                                                   \
+        }                                                                       \
+        for (b = 0; b < kw; b++) { /* last row: out1 only, mask row kh - 1 */  \
+            const T w = k[(ptrdiff_t)(kh - 1) * kw + b];                        \
+            const T *p = rows[kh] + x + b;                                      \
+            if (w == (T)0) continue;                                            \
+            FK_ACC4(b0, b1, b2, b3, w, *(const VT *)(p), *(const VT *)(p + L),  \
+                    *(const VT *)(p + 2 * L), *(const VT *)(p + 3 * L));        \
+        }                                                                       \
+        FK_LAG4(T, VT, L, out0, lag0, x, a0, a1, a2, a3);                       \
+        FK_LAG4(T, VT, L, out1, lag1, x, b0, b1, b2, b3);                       \
+    }                                                                           \
+    if (n > 0) {                                                                \
+        const ptrdiff_t last = ((n - 1) / (4 * L)) * (4 * L);                   \
+        memcpy(out0 + last, lag0, (size_t)(n - last) * sizeof(T));              \
+        memcpy(out1 + last, lag1, (size_t)(n - last) * sizeof(T));              \
+    }                                                                           \
+}
+
 typedef void (*fk_corr_f_t)(float *restrict, const float *const *, const float *,
                             int, int, ptrdiff_t, const float *);
 typedef void (*fk_corr_d_t)(double *restrict, const double *const *, const double *,
                             int, int, ptrdiff_t, const double *);
+typedef void (*fk_corr2_f_t)(float *restrict, float *restrict, const float *const *,
+                             const float *, int, int, ptrdiff_t, const float *,
+                             const float *);
+typedef void (*fk_corr2_d_t)(double *restrict, double *restrict, const double *const *,
+                             const double *, int, int, ptrdiff_t, const double *,
+                             const double *);
 
 FK_DEFINE_CORR(fk_corr_rows_f_base, , float, fk_v4f, 4)
 FK_DEFINE_CORR(fk_corr_rows_d_base, , double, fk_v2d, 2)
+FK_DEFINE_CORR2(fk_corr2_rows_f_base, , float, fk_v4f, 4)
+FK_DEFINE_CORR2(fk_corr2_rows_d_base, , double, fk_v2d, 2)
 #ifdef FK_X86_DISPATCH
 FK_DEFINE_CORR(fk_corr_rows_f_avx2, FK_TARGET_AVX2, float, fk_v8f, 8)
 FK_DEFINE_CORR(fk_corr_rows_d_avx2, FK_TARGET_AVX2, double, fk_v4d, 4)
 /* the same ymm code with AVX-512VL encodings: 32 vector registers */
 FK_DEFINE_CORR(fk_corr_rows_f_avx512, FK_TARGET_AVX512, float, fk_v8f, 8)
 FK_DEFINE_CORR(fk_corr_rows_d_avx512, FK_TARGET_AVX512, double, fk_v4d, 4)
+FK_DEFINE_CORR2(fk_corr2_rows_f_avx2, FK_TARGET_AVX2, float, fk_v8f, 8)
+FK_DEFINE_CORR2(fk_corr2_rows_d_avx2, FK_TARGET_AVX2, double, fk_v4d, 4)
+FK_DEFINE_CORR2(fk_corr2_rows_f_avx512, FK_TARGET_AVX512, float, fk_v8f, 8)
+FK_DEFINE_CORR2(fk_corr2_rows_d_avx512, FK_TARGET_AVX512, double, fk_v4d, 4)
 #endif
 
 /* Runtime CPU dispatch.  force_portable (FILTERKIT_CPU=baseline) lets the
@@ -177,6 +273,30 @@ static fk_corr_f_t fk_corr_f(int force_portable)
 #endif
     (void)force_portable;
     return fk_corr_rows_f_base;
+}
+
+static fk_corr2_f_t fk_corr2_f(int force_portable)
+{
+#ifdef FK_X86_DISPATCH
+    switch (fk_cpu_level(force_portable)) {
+    case 2: return fk_corr2_rows_f_avx512;
+    case 1: return fk_corr2_rows_f_avx2;
+    }
+#endif
+    (void)force_portable;
+    return fk_corr2_rows_f_base;
+}
+
+static fk_corr2_d_t fk_corr2_d(int force_portable)
+{
+#ifdef FK_X86_DISPATCH
+    switch (fk_cpu_level(force_portable)) {
+    case 2: return fk_corr2_rows_d_avx512;
+    case 1: return fk_corr2_rows_d_avx2;
+    }
+#endif
+    (void)force_portable;
+    return fk_corr2_rows_d_base;
 }
 
 static fk_corr_d_t fk_corr_d(int force_portable)

@@ -100,12 +100,13 @@ static void fk_plan_init(fk_plan *p, size_t elem)
     for (i = 0; i < p->nstrips; i++) {
         p->rl[i] = p->xb[i + 1] - p->xb[i] + p->kw - 1 + FK_SLACK;
         p->ring_off[i] = off;
-        if (!p->inplace[i]) off += (size_t)p->kh * (size_t)p->rl[i];
+        if (!p->inplace[i]) off += (size_t)(p->kh + 1) * (size_t)p->rl[i];
     }
+    /* two rows of tmp and of obuf: output rows are computed in pairs */
     p->tmp_off = off;
-    off += (size_t)(p->Wo + p->kw - 1 + FK_SLACK);
+    off += 2 * (size_t)(p->Wo + p->kw - 1 + FK_SLACK);
     p->obuf_off = off;
-    off += (size_t)(p->Wo + FK_SLACK);
+    off += 2 * (size_t)(p->Wo + FK_SLACK);
     p->cvrow_off = off;
     off += (size_t)(p->Wo + p->kw - 1 + FK_SLACK);
     p->ws_elems = off;
@@ -140,11 +141,15 @@ static void NAME(const fk_plan *p, ptrdiff_t v, ptrdiff_t c0, ptrdiff_t c1,     
 FK_DEFINE_LOAD_VROW(fk_load_vrow_f, float, f, fk_loader_f)
 FK_DEFINE_LOAD_VROW(fk_load_vrow_d, double, d, fk_loader_d)
 
-/* Compute output rows [y0, y1), all columns. */
-#define FK_DEFINE_RUN(NAME, T, SUF, STORER, LOADROW, CORR, OWN_CODE)            \
+/* Compute output rows [y0, y1), all columns, two rows at a time where
+ * the mask is taller than one row (each source row is then read once for
+ * both); ring strips hold kh + 1 rows. */
+#define FK_DEFINE_RUN(NAME, T, SUF, STORER, LOADROW, CORR, CORR2, OWN_CODE)     \
 static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)       \
 {                                                                               \
     const int kh = p->kh;                                                       \
+    const ptrdiff_t nring = kh + 1;                                             \
+    const ptrdiff_t tmplen = p->Wo + p->kw - 1 + FK_SLACK;                      \
     const T **rows = (const T **)ws;                                            \
     T *base = (T *)((char *)ws + fk_rows_bytes(p));                             \
     T *tmp = base + p->tmp_off;                                                 \
@@ -152,49 +157,69 @@ static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)       \
     T *cvrow = base + p->cvrow_off;                                             \
     const fk_store_##SUF##_t store = STORER(p->dst_code);                       \
     const fk_corr_##SUF##_t corr = CORR(p->force_portable);                     \
+    const fk_corr2_##SUF##_t corr2 = CORR2(p->force_portable);                  \
     const int direct_out = (p->dst_code == OWN_CODE) &&                         \
                            (p->ds1 == (ptrdiff_t)sizeof(T));                    \
-    ptrdiff_t y, a;                                                             \
-    int i;                                                                      \
+    ptrdiff_t y, a, vnext = y0 - p->oy;                                         \
+    int i, R;                                                                   \
     for (a = 0; a < p->Wo + p->kw - 1 + FK_SLACK; a++) cvrow[a] = (T)p->cval;   \
-    for (y = y0; y < y1; y++) {                                                 \
+    for (y = y0; y < y1; y += R) {                                              \
         const ptrdiff_t vfirst = y - p->oy;                                     \
-        char *drow = p->dst + y * p->ds0;                                       \
+        ptrdiff_t vend, vload;                                                  \
+        char *drow0 = p->dst + y * p->ds0;                                      \
+        char *drow1;                                                            \
+        R = (y + 1 < y1 && kh > 1) ? 2 : 1;                                     \
+        drow1 = drow0 + p->ds0;                                                 \
+        vend = vfirst + kh + R - 1;           /* rows [vfirst, vend) needed */  \
+        vload = vend - vnext < nring ? vnext : vend - nring;                    \
         for (i = 0; i < p->nstrips; i++) {                                      \
             const ptrdiff_t x0 = p->xb[i], n = p->xb[i + 1] - x0;               \
             const ptrdiff_t c0 = x0 - p->pl, c1 = c0 + n + p->kw - 1;           \
-            T *out = direct_out ? (T *)(drow + x0 * p->ds1) : obuf + x0;        \
-            const T *pf = NULL;                                                 \
+            T *out0 = direct_out ? (T *)(drow0 + x0 * p->ds1) : obuf + x0;      \
+            T *out1 = direct_out ? (T *)(drow1 + x0 * p->ds1)                   \
+                                 : obuf + (p->Wo + FK_SLACK) + x0;              \
+            const T *pf[2] = {NULL, NULL};                                      \
             if (p->inplace[i]) {                                                \
                 /* rows straight from the source, mapped by the border mode */  \
-                for (a = 0; a <= kh; a++) {                                     \
+                for (a = 0; a < kh + R - 1 + R; a++) {                          \
                     const ptrdiff_t s = fk_map_index(vfirst + a, p->H, p->mode); \
                     const T *r = s < 0 ? cvrow : (const T *)(p->src + s * p->ss0) + c0; \
-                    if (a < kh) rows[a] = r;                                    \
-                    else if (y + 1 < y1 && s >= 0) pf = r;                      \
+                    if (a < kh + R - 1) rows[a] = r;                            \
+                    else if (y + R < y1 && s >= 0) pf[a - (kh + R - 1)] = r;    \
                 }                                                               \
             } else {                                                            \
                 T *ring = base + p->ring_off[i];                                \
                 const ptrdiff_t rl = p->rl[i];                                  \
-                /* load the rows this output row needs and the last did not */  \
-                for (a = (y == y0 ? 0 : kh - 1); a < kh; a++)                   \
-                    LOADROW(p, vfirst + a, c0, c1, ring + fk_pmod(vfirst + a, kh) * rl); \
-                for (a = 0; a < kh; a++)                                        \
-                    rows[a] = ring + fk_pmod(vfirst + a, kh) * rl;              \
+                ptrdiff_t v;                                                    \
+                for (v = vload; v < vend; v++)                                  \
+                    LOADROW(p, v, c0, c1, ring + fk_pmod(v, nring) * rl);       \
+                for (a = 0; a < kh + R - 1; a++)                                \
+                    rows[a] = ring + fk_pmod(vfirst + a, nring) * rl;           \
             }                                                                   \
             if (p->col != NULL) {                                               \
-                const T *tp = tmp;                                              \
-                corr(tmp, rows, (const T *)p->col, kh, 1, c1 - c0, pf);         \
-                corr(out, &tp, (const T *)p->row, 1, p->kw, n, NULL);           \
+                const T *t0 = tmp, *t1 = tmp + tmplen;                          \
+                if (R == 2) {                                                   \
+                    corr2(tmp, tmp + tmplen, rows, (const T *)p->col, kh, 1, c1 - c0, pf[0], pf[1]); \
+                    corr(out1, &t1, (const T *)p->row, 1, p->kw, n, NULL);      \
+                } else {                                                        \
+                    corr(tmp, rows, (const T *)p->col, kh, 1, c1 - c0, pf[0]);  \
+                }                                                               \
+                corr(out0, &t0, (const T *)p->row, 1, p->kw, n, NULL);          \
+            } else if (R == 2) {                                                \
+                corr2(out0, out1, rows, (const T *)p->k, kh, p->kw, n, pf[0], pf[1]); \
             } else {                                                            \
-                corr(out, rows, (const T *)p->k, kh, p->kw, n, pf);             \
+                corr(out0, rows, (const T *)p->k, kh, p->kw, n, pf[0]);         \
             }                                                                   \
         }                                                                       \
-        if (!direct_out) store(obuf, p->Wo, drow, p->ds1);                      \
+        vnext = vend;                                                           \
+        if (!direct_out) {                                                      \
+            store(obuf, p->Wo, drow0, p->ds1);                                  \
+            if (R == 2) store(obuf + (p->Wo + FK_SLACK), p->Wo, drow1, p->ds1); \
+        }                                                                       \
     }                                                                           \
 }
 
-FK_DEFINE_RUN(fk_run_f, float, f, fk_storer_f, fk_load_vrow_f, fk_corr_f, FK_F32)
-FK_DEFINE_RUN(fk_run_d, double, d, fk_storer_d, fk_load_vrow_d, fk_corr_d, FK_F64)
+FK_DEFINE_RUN(fk_run_f, float, f, fk_storer_f, fk_load_vrow_f, fk_corr_f, fk_corr2_f, FK_F32)
+FK_DEFINE_RUN(fk_run_d, double, d, fk_storer_d, fk_load_vrow_d, fk_corr_d, fk_corr2_d, FK_F64)
 
 #endif /* FK_PLAN_H */
