@@ -78,7 +78,8 @@ ATTR static void NAME(T *restrict out, const T *const *rows, const T *k,        
 {                                                                               \
     T lag[8 * L];                                                               \
     ptrdiff_t x;                                                                \
-    for (x = 0; x < n; x += 8 * L) {                                            \
+    int a, b;                                                                   \
+    for (x = 0; x + 8 * L <= n; x += 8 * L) {                                   \
         if (pf != NULL) {                                                       \
             const char *q = (const char *)(pf + x);                             \
             __builtin_prefetch(q);                                              \
@@ -88,7 +89,6 @@ ATTR static void NAME(T *restrict out, const T *const *rows, const T *k,        
         }                                                                       \
         VT c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0};                              \
         VT c4 = {0}, c5 = {0}, c6 = {0}, c7 = {0};                              \
-        int a, b;                                                               \
         for (a = 0; a < kh; a++) {                                              \
             const T *r = rows[a] + x;                                           \
             const T *ka = k + (ptrdiff_t)a * kw;                                \
@@ -129,9 +129,18 @@ ATTR static void NAME(T *restrict out, const T *const *rows, const T *k,        
         *(VT *)(lag + 6 * L) = c6;                                              \
         *(VT *)(lag + 7 * L) = c7;                                              \
     }                                                                           \
-    if (n > 0) {                                                                \
-        const ptrdiff_t last = ((n - 1) / (8 * L)) * (8 * L);                   \
-        memcpy(out + last, lag, (size_t)(n - last) * sizeof(T));                \
+    if (x > 0) memcpy(out + x - 8 * L, lag, sizeof lag);                        \
+    /* the last columns (and narrow border strips): one vector at a time */    \
+    for (; x < n; x += L) {                                                     \
+        VT c = {0};                                                             \
+        for (a = 0; a < kh; a++) {                                              \
+            const T *r = rows[a] + x;                                           \
+            const T *ka = k + (ptrdiff_t)a * kw;                                \
+            for (b = 0; b < kw; b++)                                            \
+                if (ka[b] != (T)0) c += ka[b] * *(const VT *)(r + b);           \
+        }                                                                       \
+        if (x + L <= n) *(VT *)(out + x) = c;                                   \
+        else memcpy(out + x, &c, (size_t)(n - x) * sizeof(T));                  \
     }                                                                           \
 }
 
@@ -168,10 +177,10 @@ ATTR static void NAME(T *restrict out0, T *restrict out1, const T *const *rows, 
 {                                                                               \
     T lag0[4 * L], lag1[4 * L];                                                 \
     ptrdiff_t x;                                                                \
-    for (x = 0; x < n; x += 4 * L) {                                            \
+    int r, b;                                                                   \
+    for (x = 0; x + 4 * L <= n; x += 4 * L) {                                   \
         VT a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};                              \
         VT b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};                              \
-        int r, b;                                                               \
         if (pf0 != NULL) {                                                      \
             __builtin_prefetch((const char *)(pf0 + x));                        \
             __builtin_prefetch((const char *)(pf0 + x) + 64);                   \
@@ -212,10 +221,28 @@ ATTR static void NAME(T *restrict out0, T *restrict out1, const T *const *rows, 
         FK_LAG4(T, VT, L, out0, lag0, x, a0, a1, a2, a3);                       \
         FK_LAG4(T, VT, L, out1, lag1, x, b0, b1, b2, b3);                       \
     }                                                                           \
-    if (n > 0) {                                                                \
-        const ptrdiff_t last = ((n - 1) / (4 * L)) * (4 * L);                   \
-        memcpy(out0 + last, lag0, (size_t)(n - last) * sizeof(T));              \
-        memcpy(out1 + last, lag1, (size_t)(n - last) * sizeof(T));              \
+    if (x > 0) {                                                                \
+        memcpy(out0 + x - 4 * L, lag0, sizeof lag0);                            \
+        memcpy(out1 + x - 4 * L, lag1, sizeof lag1);                            \
+    }                                                                           \
+    /* the last columns (and narrow border strips): one vector at a time */    \
+    for (; x < n; x += L) {                                                     \
+        VT c = {0}, d = {0};                                                    \
+        for (r = 0; r <= kh; r++) {                                             \
+            const T *kr = k + (ptrdiff_t)r * kw;                                \
+            for (b = 0; b < kw; b++) {                                          \
+                const VT v = *(const VT *)(rows[r] + x + b);                    \
+                if (r < kh && kr[b] != (T)0) c += kr[b] * v;                    \
+                if (r > 0 && kr[b - kw] != (T)0) d += kr[b - kw] * v;           \
+            }                                                                   \
+        }                                                                       \
+        if (x + L <= n) {                                                       \
+            *(VT *)(out0 + x) = c;                                              \
+            *(VT *)(out1 + x) = d;                                              \
+        } else {                                                                \
+            memcpy(out0 + x, &c, (size_t)(n - x) * sizeof(T));                  \
+            memcpy(out1 + x, &d, (size_t)(n - x) * sizeof(T));                  \
+        }                                                                       \
     }                                                                           \
 }
 
