@@ -193,7 +193,7 @@ def run(quick: bool) -> dict:
         results.append(case_separable(image, out, k, repeat))
     for k in ([3] if quick else [3, 7]):
         print(f"threads {k}x{k} ...", file=sys.stderr, flush=True)
-        results.append(case_threads(image, out, k, repeat))
+        results.append(case_threads(image, out, k, 2 * repeat))
     memory = []
     for k, method, threads in ([(7, "direct", 2)] if quick else
                                [(3, "direct", 1), (21, "direct", 2), (7, "separable", 2)]):

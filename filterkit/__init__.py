@@ -8,9 +8,20 @@ The public API:
 - :mod:`filterkit.kernels`: masks and mask algebra.
 """
 
+import os as _os
+
+try:
+    from ._core import cpu_path, openmp_enabled
+except ImportError as _exc:  # a source checkout whose core was never compiled
+    raise ImportError(
+        "filterkit's compiled core (filterkit._core) is missing in "
+        f"{_os.path.dirname(_os.path.abspath(__file__))}: this looks like a source "
+        "checkout that shadows the installed package.  Build it in place with "
+        "`pip install -e .`, or run Python from another directory after `pip install .`."
+    ) from _exc
+
 from . import kernels
 from ._convolve import convolve, correlate
-from ._core import cpu_path, openmp_enabled
 from ._threads import get_num_threads, portable_kernels, set_num_threads
 
 __version__ = "0.1.0"

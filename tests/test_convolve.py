@@ -50,6 +50,20 @@ def test_convolve_matches_scipy_ndimage(mode, dtype, shape):
     np.testing.assert_allclose(got, want, rtol=0, atol=error_bound(mask, image, dtype=got.dtype))
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.uint32, np.int64, np.uint64, np.float16])
+def test_less_common_dtypes_compute_in_float32(dtype):
+    rng = np.random.default_rng(17)
+    image = random_image(rng, (30, 41), np.int8).astype(dtype) if dtype != np.float16 else \
+        rng.standard_normal((30, 41)).astype(np.float16)
+    if dtype in (np.uint32, np.uint64):
+        image = np.abs(image.astype(np.int64)).astype(dtype)
+    mask = rng.standard_normal((5, 3))
+    got = filterkit.convolve(image, mask, mode="wrap")
+    want = ndi.convolve(image.astype(np.float64), mask, mode="wrap")
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=0, atol=error_bound(mask, image))
+
+
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("shape", MASK_SHAPES)
 def test_correlate_matches_scipy_ndimage(mode, shape):

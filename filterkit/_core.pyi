@@ -1,0 +1,26 @@
+"""Type stub of the compiled core (src_c/_core.pyx)."""
+
+from typing import Optional
+
+import numpy as np
+
+def openmp_enabled() -> bool: ...
+def cpu_path(force_portable: bool = ...) -> str: ...
+def correlate_rows(
+    src: np.ndarray,
+    dst: np.ndarray,
+    src_code: int,
+    dst_code: int,
+    kernel: Optional[np.ndarray],
+    col: Optional[np.ndarray],
+    row: Optional[np.ndarray],
+    kh: int,
+    kw: int,
+    oy: int,
+    pl: int,
+    mode: int,
+    cval: float,
+    double_precision: bool,
+    nthreads: int,
+    force_portable: bool = ...,
+) -> None: ...
