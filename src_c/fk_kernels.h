@@ -290,53 +290,30 @@ static int fk_cpu_level(int force_portable)
 #endif
 }
 
-static fk_corr_f_t fk_corr_f(int force_portable)
-{
+/* NAME(force_portable) returns the best of STEM_avx512, STEM_avx2, STEM_base */
 #ifdef FK_X86_DISPATCH
-    switch (fk_cpu_level(force_portable)) {
-    case 2: return fk_corr_rows_f_avx512;
-    case 1: return fk_corr_rows_f_avx2;
-    }
-#endif
-    (void)force_portable;
-    return fk_corr_rows_f_base;
+#define FK_DEFINE_DISPATCH(NAME, FTYPE, STEM)                                   \
+static FTYPE NAME(int force_portable)                                           \
+{                                                                               \
+    switch (fk_cpu_level(force_portable)) {                                     \
+    case 2: return STEM##_avx512;                                               \
+    case 1: return STEM##_avx2;                                                 \
+    default: return STEM##_base;                                                \
+    }                                                                           \
 }
+#else
+#define FK_DEFINE_DISPATCH(NAME, FTYPE, STEM)                                   \
+static FTYPE NAME(int force_portable)                                           \
+{                                                                               \
+    (void)force_portable;                                                       \
+    return STEM##_base;                                                         \
+}
+#endif
 
-static fk_corr2_f_t fk_corr2_f(int force_portable)
-{
-#ifdef FK_X86_DISPATCH
-    switch (fk_cpu_level(force_portable)) {
-    case 2: return fk_corr2_rows_f_avx512;
-    case 1: return fk_corr2_rows_f_avx2;
-    }
-#endif
-    (void)force_portable;
-    return fk_corr2_rows_f_base;
-}
-
-static fk_corr2_d_t fk_corr2_d(int force_portable)
-{
-#ifdef FK_X86_DISPATCH
-    switch (fk_cpu_level(force_portable)) {
-    case 2: return fk_corr2_rows_d_avx512;
-    case 1: return fk_corr2_rows_d_avx2;
-    }
-#endif
-    (void)force_portable;
-    return fk_corr2_rows_d_base;
-}
-
-static fk_corr_d_t fk_corr_d(int force_portable)
-{
-#ifdef FK_X86_DISPATCH
-    switch (fk_cpu_level(force_portable)) {
-    case 2: return fk_corr_rows_d_avx512;
-    case 1: return fk_corr_rows_d_avx2;
-    }
-#endif
-    (void)force_portable;
-    return fk_corr_rows_d_base;
-}
+FK_DEFINE_DISPATCH(fk_corr_f, fk_corr_f_t, fk_corr_rows_f)
+FK_DEFINE_DISPATCH(fk_corr_d, fk_corr_d_t, fk_corr_rows_d)
+FK_DEFINE_DISPATCH(fk_corr2_f, fk_corr2_f_t, fk_corr2_rows_f)
+FK_DEFINE_DISPATCH(fk_corr2_d, fk_corr2_d_t, fk_corr2_rows_d)
 
 /* ------------------------------------------------------------------ */
 /* Border modes: map a virtual index i (may be < 0 or >= n) to [0, n), */
@@ -387,6 +364,18 @@ enum {
     FK_U64 = 6, FK_I64 = 7, FK_F32 = 8, FK_F64 = 9, FK_NDTYPES = 10
 };
 
+/* NAME(code) returns the function for dtype code (FK_U8 ... FK_F64), or 0 */
+#define FK_DEFINE_TABLE(NAME, FTYPE, KIND, SUF)                                 \
+static FTYPE NAME(int code)                                                     \
+{                                                                               \
+    static const FTYPE table[FK_NDTYPES] = {                                    \
+        fk_##KIND##_u8_##SUF, fk_##KIND##_i8_##SUF, fk_##KIND##_u16_##SUF,      \
+        fk_##KIND##_i16_##SUF, fk_##KIND##_u32_##SUF, fk_##KIND##_i32_##SUF,    \
+        fk_##KIND##_u64_##SUF, fk_##KIND##_i64_##SUF, fk_##KIND##_f32_##SUF,    \
+        fk_##KIND##_f64_##SUF};                                                 \
+    return (code >= 0 && code < FK_NDTYPES) ? table[code] : 0;                  \
+}
+
 /* loaders: dst[i] = (T) src[i * stride_bytes],  0 <= i < n */
 typedef void (*fk_load_f_t)(const char *src, ptrdiff_t stride, ptrdiff_t n, float *dst);
 typedef void (*fk_load_d_t)(const char *src, ptrdiff_t stride, ptrdiff_t n, double *dst);
@@ -418,21 +407,9 @@ FK_DEFINE_LOAD(fk_load_f64_##SUF, double, T)
 FK_DEFINE_LOADERS(float, f)
 FK_DEFINE_LOADERS(double, d)
 
-static fk_load_f_t fk_loader_f(int code)
-{
-    static const fk_load_f_t table[FK_NDTYPES] = {
-        fk_load_u8_f, fk_load_i8_f, fk_load_u16_f, fk_load_i16_f, fk_load_u32_f,
-        fk_load_i32_f, fk_load_u64_f, fk_load_i64_f, fk_load_f32_f, fk_load_f64_f};
-    return (code >= 0 && code < FK_NDTYPES) ? table[code] : 0;
-}
+FK_DEFINE_TABLE(fk_loader_f, fk_load_f_t, load, f)
 
-static fk_load_d_t fk_loader_d(int code)
-{
-    static const fk_load_d_t table[FK_NDTYPES] = {
-        fk_load_u8_d, fk_load_i8_d, fk_load_u16_d, fk_load_i16_d, fk_load_u32_d,
-        fk_load_i32_d, fk_load_u64_d, fk_load_i64_d, fk_load_f32_d, fk_load_f64_d};
-    return (code >= 0 && code < FK_NDTYPES) ? table[code] : 0;
-}
+FK_DEFINE_TABLE(fk_loader_d, fk_load_d_t, load, d)
 
 /* storers: dst[i * stride_bytes] = convert(src[i]),  0 <= i < n.
  * Integer targets: round half to even (rint), saturate, NaN -> 0. */
@@ -483,20 +460,8 @@ FK_DEFINE_STORE_FLOAT(fk_store_f64_##SUF, T, double)
 FK_DEFINE_STORERS(float, f)
 FK_DEFINE_STORERS(double, d)
 
-static fk_store_f_t fk_storer_f(int code)
-{
-    static const fk_store_f_t table[FK_NDTYPES] = {
-        fk_store_u8_f, fk_store_i8_f, fk_store_u16_f, fk_store_i16_f, fk_store_u32_f,
-        fk_store_i32_f, fk_store_u64_f, fk_store_i64_f, fk_store_f32_f, fk_store_f64_f};
-    return (code >= 0 && code < FK_NDTYPES) ? table[code] : 0;
-}
+FK_DEFINE_TABLE(fk_storer_f, fk_store_f_t, store, f)
 
-static fk_store_d_t fk_storer_d(int code)
-{
-    static const fk_store_d_t table[FK_NDTYPES] = {
-        fk_store_u8_d, fk_store_i8_d, fk_store_u16_d, fk_store_i16_d, fk_store_u32_d,
-        fk_store_i32_d, fk_store_u64_d, fk_store_i64_d, fk_store_f32_d, fk_store_f64_d};
-    return (code >= 0 && code < FK_NDTYPES) ? table[code] : 0;
-}
+FK_DEFINE_TABLE(fk_storer_d, fk_store_d_t, store, d)
 
 #endif /* FK_KERNELS_H */
