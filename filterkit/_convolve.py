@@ -104,23 +104,22 @@ def _filter2d(image: Any, mask: Any, *, flip: bool, mode: str, cval: float,
         oy, pl = kh // 2, kw // 2
     shape = _with_channels(hw, arr.shape, axis)
 
+    factors = None
+    taps = int(np.count_nonzero(weights))
+    if method == "separable" or (
+        method == "auto" and kh > 1 and kw > 1 and kh + kw + SEPARABLE_OVERHEAD < taps
+    ):
+        factors = separate(mask)
+        if factors is None and method == "separable":
+            raise fail("mask", "rank 1 (an outer product of a column and a row) with "
+                       "method='separable'", f"a {kh}x{kw} mask of higher rank")
+        if factors is not None and flip:
+            factors = (factors[0][::-1], factors[1][::-1])
+
     default = np.dtype(np.float64 if arr.dtype == np.float64 else np.float32)
     target = _resolve_output(output, shape, default)
     double = arr.dtype == np.float64 or target.dtype == np.float64
     cdtype = np.float64 if double else np.float32
-
-    factors = None
-    if method != "direct":
-        factors = separate(mask)
-        if factors is not None and flip:
-            factors = (factors[0][::-1], factors[1][::-1])
-        if method == "separable" and factors is None:
-            raise fail("mask", "rank 1 (an outer product of a column and a row) with "
-                       "method='separable'", f"a {kh}x{kw} mask of higher rank")
-        if method == "auto" and factors is not None:
-            taps = int(np.count_nonzero(weights))
-            if kh == 1 or kw == 1 or kh + kw + SEPARABLE_OVERHEAD >= taps:
-                factors = None
 
     if not (arr.dtype.isnative and arr.flags.aligned):
         arr = arr.astype(arr.dtype.newbyteorder("="))
