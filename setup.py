@@ -65,7 +65,7 @@ extensions = [
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=cflags,
         extra_link_args=lflags,
-        depends=["src_c/fk_kernels.h", "src_c/fk_plan.h"],
+        depends=["src_c/fk_kernels.h", "src_c/fk_plan.h", "src_c/fk_box.h"],
     )
 ]
 

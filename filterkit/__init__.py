@@ -5,6 +5,8 @@ The public API:
 - :func:`convolve` and :func:`correlate`: 2-D filtering with any odd mask,
   every border mode, every common dtype, multi-threaded.
 - :func:`set_num_threads` / :func:`get_num_threads`, :func:`build_info`.
+- :func:`mean`, :func:`gaussian`, :func:`sobel_x`, :func:`sobel_y`,
+  :func:`sobel`, :func:`gradient`, :func:`laplace`: the lecture's filters.
 - :mod:`filterkit.kernels`: masks and mask algebra.
 """
 
@@ -22,6 +24,7 @@ except ImportError as _exc:  # a source checkout whose core was never compiled
 
 from . import kernels
 from ._convolve import convolve, correlate
+from ._filters import gaussian, gradient, laplace, mean, sobel, sobel_x, sobel_y
 from ._threads import get_num_threads, portable_kernels, set_num_threads
 
 __version__ = "0.1.0"
@@ -56,7 +59,14 @@ __all__ = [
     "build_info",
     "convolve",
     "correlate",
+    "gaussian",
     "get_num_threads",
+    "gradient",
     "kernels",
+    "laplace",
+    "mean",
     "set_num_threads",
+    "sobel",
+    "sobel_x",
+    "sobel_y",
 ]

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple, Union
+from typing import Any, List, Optional
 
 import numpy as np
 
 from . import _core
-from ._threads import get_num_threads, portable_kernels
-from ._validate import (
-    DTYPE_CODES,
-    MODE_CODES,
-    SUPPORTED_DTYPES,
-    check_image,
-    check_mask,
-    check_mode,
-    check_output_dtype,
-    describe,
-    fail,
-)
+from ._engine import Job, OutputArg
+from ._validate import DTYPE_CODES, check_mask, describe, fail
 from .kernels import separate
 
 METHODS = ("auto", "direct", "separable")
@@ -30,8 +20,6 @@ _METHOD_NAMES = ", ".join(repr(m) for m in METHODS)
 #: with ``python -m benchmarks``; see the README).
 SEPARABLE_OVERHEAD = 4
 
-OutputArg = Union[None, np.ndarray, type, np.dtype, str]
-
 
 def _check_method(method: Any) -> str:
     if not isinstance(method, str):
@@ -41,68 +29,16 @@ def _check_method(method: Any) -> str:
     return method
 
 
-def _spatial_shape(shape: Tuple[int, ...], axis: Optional[int]) -> Tuple[int, int]:
-    if axis is None:
-        return shape[0], shape[1]
-    rest = [n for i, n in enumerate(shape) if i != axis]
-    return rest[0], rest[1]
-
-
-def _with_channels(hw: Tuple[int, int], shape: Tuple[int, ...], axis: Optional[int]) -> Tuple[int, ...]:
-    if axis is None:
-        return hw
-    out = list(hw)
-    out.insert(axis, shape[axis])
-    return tuple(out)
-
-
-def _writable_directly(target: np.ndarray, image: np.ndarray) -> bool:
-    """Can the core write into `target` while reading `image`?"""
-    return (
-        target.dtype.isnative
-        and target.flags.aligned
-        and not np.may_share_memory(target, image)
-    )
-
-
-def _resolve_output(output: OutputArg, shape: Tuple[int, ...], default: np.dtype) -> np.ndarray:
-    if output is None:
-        return np.empty(shape, dtype=default)
-    if isinstance(output, np.ndarray):
-        if output.shape != shape:
-            raise fail("output", f"an array of shape {shape} (the result's shape)",
-                       f"shape {output.shape}")
-        if output.dtype.newbyteorder("=") not in DTYPE_CODES:
-            raise fail("output", f"an array of one of the dtypes {SUPPORTED_DTYPES}",
-                       f"dtype {output.dtype}", TypeError)
-        if not output.flags.writeable:
-            raise fail("output", "a writeable array", "a read-only array")
-        return output
-    return np.empty(shape, dtype=check_output_dtype(output))
-
-
-def _filter2d(image: Any, mask: Any, *, flip: bool, mode: str, cval: float,
-              output: OutputArg, method: str, channel_axis: Optional[int]) -> np.ndarray:
-    arr, axis = check_image(image, channel_axis)
+def _filter2d(image: Any, mask: Any, *, flip: bool, mode: Any, cval: Any,
+              output: OutputArg, method: Any, channel_axis: Any) -> np.ndarray:
     weights = check_mask(mask)
-    mode, cval = check_mode(mode, cval)
+    job = Job(image, weights.shape, mode=mode, cval=cval, channel_axis=channel_axis)
     method = _check_method(method)
     if flip:
         # true convolution: f'(x, y) = sum_ij f(x - i, y - j) g(i, j) is the
         # correlation with the mask mirrored horizontally and vertically
         weights = weights[::-1, ::-1]
-    H, W = _spatial_shape(arr.shape, axis)
     kh, kw = weights.shape
-    if mode == "valid":
-        hw = (H - kh + 1, W - kw + 1)
-        if hw[0] < 1 or hw[1] < 1:
-            raise fail("mask", f"no larger than the image with mode='valid' (image {H}x{W})",
-                       f"shape {weights.shape}")
-        oy, pl = 0, 0
-    else:
-        hw = (H, W)
-        oy, pl = kh // 2, kw // 2
-    shape = _with_channels(hw, arr.shape, axis)
 
     factors = None
     taps = int(np.count_nonzero(weights))
@@ -116,39 +52,23 @@ def _filter2d(image: Any, mask: Any, *, flip: bool, mode: str, cval: float,
         if factors is not None and flip:
             factors = (factors[0][::-1], factors[1][::-1])
 
-    default = np.dtype(np.float64 if arr.dtype == np.float64 else np.float32)
-    target = _resolve_output(output, shape, default)
-    double = arr.dtype == np.float64 or target.dtype == np.float64
+    target = job.output(output)
+    double = job.double(target)
     cdtype = np.float64 if double else np.float32
-
-    if not (arr.dtype.isnative and arr.flags.aligned):
-        arr = arr.astype(arr.dtype.newbyteorder("="))
-    dst = target if _writable_directly(target, arr) else np.empty(shape, target.dtype.newbyteorder("="))
-
     if factors is None:
         kernel, col, row = np.ascontiguousarray(weights, dtype=cdtype), None, None
     else:
         kernel = None
         col = np.ascontiguousarray(factors[0], dtype=cdtype)
         row = np.ascontiguousarray(factors[1], dtype=cdtype)
+    src_code = DTYPE_CODES[job.arr.dtype]
 
-    src_code = DTYPE_CODES[arr.dtype]
-    dst_code = DTYPE_CODES[dst.dtype]
-    mode_code = MODE_CODES[mode] if mode != "valid" else 0
-    nthreads = get_num_threads()
-    portable = portable_kernels()
-    channels = 1 if axis is None else arr.shape[axis]
-    for c in range(channels):
-        if axis is None:
-            src2d, dst2d = arr, dst
-        else:
-            index = [slice(None)] * 3
-            index[axis] = c
-            src2d, dst2d = arr[tuple(index)], dst[tuple(index)]
-        _core.correlate_rows(src2d, dst2d, src_code, dst_code, kernel, col, row, kh, kw,
-                             oy, pl, mode_code, cval, double, nthreads, portable)
-    if dst is not target:
-        np.copyto(target, dst, casting="unsafe")
+    def call(src: np.ndarray, dsts: List[np.ndarray], codes: List[int]) -> None:
+        _core.correlate_rows(src, dsts[0], src_code, codes[0], kernel, col, row, kh, kw,
+                             job.oy, job.pl, job.mode_code, job.cval, double,
+                             job.nthreads, job.portable)
+
+    job.run([target], call)
     return target
 
 

@@ -23,4 +23,8 @@ def correlate_rows(
     double_precision: bool,
     nthreads: int,
     force_portable: bool = ...,
+    kernel2: Optional[np.ndarray] = ...,
+    combine: int = ...,
+    dst2: Optional[np.ndarray] = ...,
+    dst2_code: int = ...,
 ) -> None: ...

@@ -5,11 +5,296 @@ All masks are float64 arrays of odd height and width, centre in the middle.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple
+import math
+from typing import Any, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ._validate import check_mask, fail
+from ._validate import check_mask, describe, fail
+
+Size = Union[int, Tuple[int, int]]
+
+def check_size(size: Any, name: str = "size") -> Tuple[int, int]:
+    """An odd positive mask size, int or (height, width); return (h, w)."""
+    pair = size if isinstance(size, (tuple, list)) else (size, size)
+    if len(pair) != 2 or any(isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer))
+                             for n in pair):
+        raise fail(name, "an odd positive integer or a pair (height, width) of them",
+                   describe(size), TypeError)
+    h, w = int(pair[0]), int(pair[1])
+    if h < 1 or w < 1 or h % 2 == 0 or w % 2 == 0:
+        raise fail(name, "odd and positive (1, 3, 5, ...) so that the mask has a centre pixel",
+                   repr(size))
+    return h, w
+
+
+def _check_sigma(sigma: Any) -> Tuple[float, float]:
+    pair = sigma if isinstance(sigma, (tuple, list)) else (sigma, sigma)
+    if len(pair) != 2 or any(isinstance(s, (bool, np.bool_)) or
+                             not isinstance(s, (int, float, np.integer, np.floating)) for s in pair):
+        raise fail("sigma", "a positive number or a pair (sigma_y, sigma_x) of them",
+                   describe(sigma), TypeError)
+    sy, sx = float(pair[0]), float(pair[1])
+    if not (sy > 0 and sx > 0 and math.isfinite(sy) and math.isfinite(sx)):
+        raise fail("sigma", "positive and finite", repr(sigma))
+    return sy, sx
+
+
+def mean(size: Size = 3) -> np.ndarray:
+    """The mean (box) mask: every weight 1 / (h * w).
+
+    Parameters
+    ----------
+    size : int or (int, int), optional
+        Odd height and width (default 3).
+
+    Returns
+    -------
+    ndarray of float64, shape (h, w)
+
+    Examples
+    --------
+    >>> from filterkit import kernels
+    >>> kernels.mean(3) * 9
+    array([[1., 1., 1.],
+           [1., 1., 1.],
+           [1., 1., 1.]])
+    >>> kernels.mean((1, 5)).shape
+    (1, 5)
+    """
+    h, w = check_size(size)
+    return np.full((h, w), 1.0 / (h * w))
+
+
+def _binomial_1d(n: int) -> np.ndarray:
+    row = np.array([math.comb(n - 1, k) for k in range(n)], dtype=np.float64)
+    return row / row.sum()
+
+
+def binomial(n: int = 3) -> np.ndarray:
+    """The binomial mask: the outer product of two rows of Pascal's triangle.
+
+    The discrete approximation of a Gaussian of variance (n - 1) / 4 that the
+    lecture calls "3x3 Gaussian": n = 3 gives 1/16 [[1, 2, 1], [2, 4, 2],
+    [1, 2, 1]].
+
+    Parameters
+    ----------
+    n : int, optional
+        Odd size (default 3).
+
+    Returns
+    -------
+    ndarray of float64, shape (n, n), summing to 1
+
+    Examples
+    --------
+    >>> from filterkit import kernels
+    >>> kernels.binomial(3) * 16
+    array([[1., 2., 1.],
+           [2., 4., 2.],
+           [1., 2., 1.]])
+    """
+    h, _ = check_size(n, "n")
+    if isinstance(n, (tuple, list)):
+        raise fail("n", "an odd positive integer", describe(n), TypeError)
+    b = _binomial_1d(h)
+    return np.outer(b, b)
+
+
+def _gaussian_1d(size: int, sigma: float, sampling: str) -> np.ndarray:
+    r = size // 2
+    x = np.arange(-r, r + 1, dtype=np.float64)
+    if sampling == "point":
+        g = np.exp(-0.5 * (x / sigma) ** 2)
+    else:
+        # the integral of the Gaussian over each pixel [x - 1/2, x + 1/2]
+        edges = np.arange(-r - 0.5, r + 1.0, 1.0) / (sigma * math.sqrt(2.0))
+        cdf = np.array([math.erf(e) for e in edges])
+        g = np.diff(cdf)
+    return g / g.sum()
+
+
+def gaussian_size(sigma: float) -> int:
+    """The default Gaussian mask size for `sigma`: 2 ceil(3 sigma) + 1.
+
+    Examples
+    --------
+    >>> from filterkit.kernels import gaussian_size
+    >>> gaussian_size(1.0), gaussian_size(5.0)
+    (7, 31)
+    """
+    return 2 * math.ceil(3.0 * sigma) + 1
+
+
+def gaussian_factors(size: Optional[Size] = None, *, sigma: Any = 1.0,
+                     sampling: str = "integral") -> Tuple[np.ndarray, np.ndarray]:
+    """The column and the row whose outer product is :func:`gaussian`'s mask.
+
+    Same parameters as :func:`gaussian`.
+
+    Examples
+    --------
+    >>> from filterkit import kernels
+    >>> col, row = kernels.gaussian_factors(3, sigma=1.0)
+    >>> bool(abs(col.sum() - 1) < 1e-15), col.shape
+    (True, (3,))
+    """
+    sy, sx = _check_sigma(sigma)
+    if sampling not in ("integral", "point"):
+        raise fail("sampling", "'integral' or 'point'", repr(sampling))
+    if size is None:
+        h, w = gaussian_size(sy), gaussian_size(sx)
+    else:
+        h, w = check_size(size)
+    return _gaussian_1d(h, sy, sampling), _gaussian_1d(w, sx, sampling)
+
+
+def gaussian(size: Optional[Size] = None, *, sigma: Any = 1.0,
+             sampling: str = "integral") -> np.ndarray:
+    """The Gaussian mask, normalised to sum 1.
+
+    Parameters
+    ----------
+    size : int or (int, int), optional
+        Odd height and width.  Default ``2 * ceil(3 * sigma) + 1`` on each
+        axis (7 for sigma = 1, 31 for sigma = 5).
+    sigma : float or (float, float), optional
+        Standard deviation in pixels (default 1), or (sigma_y, sigma_x).
+    sampling : {'integral', 'point'}, optional
+        ``'integral'`` (default): each weight is the Gaussian integrated over
+        that pixel's area (differences of erf), which is how the lecture's
+        5x5, sigma = 1 table (1/273 ...) is made.  ``'point'``: the Gaussian
+        sampled at the pixel centres, as OpenCV and scipy do.
+
+    Returns
+    -------
+    ndarray of float64, shape (h, w)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from filterkit import kernels
+    >>> np.rint(kernels.gaussian(5, sigma=1.0) * 273).astype(int)
+    array([[ 1,  4,  6,  4,  1],
+           [ 4, 16, 26, 16,  4],
+           [ 6, 26, 41, 26,  6],
+           [ 4, 16, 26, 16,  4],
+           [ 1,  4,  6,  4,  1]])
+
+    Every entry is within 1 of the lecture's table (which has 7 where this
+    has 6: the lecture's table was rounded from a slightly different
+    integration).
+    """
+    col, row = gaussian_factors(size, sigma=sigma, sampling=sampling)
+    return np.outer(col, row)
+
+
+def sobel_x() -> np.ndarray:
+    """The lecture's Sobel mask for f_x (a convolution mask, unnormalised).
+
+    With :func:`filterkit.convolve`, a unit ramp along x (the column, to the
+    right) gives f_x = 8.
+
+    Examples
+    --------
+    >>> from filterkit import kernels
+    >>> kernels.sobel_x()
+    array([[ 1.,  0., -1.],
+           [ 2.,  0., -2.],
+           [ 1.,  0., -1.]])
+    """
+    return np.array([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]])
+
+
+def sobel_y() -> np.ndarray:
+    """The lecture's Sobel mask for f_y (a convolution mask, unnormalised).
+
+    With :func:`filterkit.convolve`, a unit ramp along y (the row, down)
+    gives f_y = 8.
+
+    Examples
+    --------
+    >>> from filterkit import kernels
+    >>> kernels.sobel_y()
+    array([[ 1.,  2.,  1.],
+           [ 0.,  0.,  0.],
+           [-1., -2., -1.]])
+    """
+    return sobel_x().T.copy()
+
+
+def laplace(neighbours: int = 4) -> np.ndarray:
+    """The Laplace mask with the 4- or 8-neighbourhood.
+
+    Parameters
+    ----------
+    neighbours : {4, 8}, optional
+
+    Examples
+    --------
+    >>> from filterkit import kernels
+    >>> kernels.laplace(4)
+    array([[ 0.,  1.,  0.],
+           [ 1., -4.,  1.],
+           [ 0.,  1.,  0.]])
+    >>> float(kernels.laplace(8).sum())
+    0.0
+    """
+    if isinstance(neighbours, (bool, np.bool_)) or neighbours not in (4, 8):
+        raise fail("neighbours", "4 or 8", repr(neighbours))
+    if neighbours == 4:
+        return np.array([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
+    m = np.ones((3, 3))
+    m[1, 1] = -8.0
+    return m
+
+
+def compose(*masks: Any) -> np.ndarray:
+    """Concatenate filters: the one mask whose convolution equals convolving with each in turn.
+
+    The full convolution of the masks: for masks of sizes (h1, w1) and
+    (h2, w2) the result is (h1 + h2 - 1, w1 + w2 - 1), still odd.  Then
+    ``convolve(convolve(f, a), b) == convolve(f, compose(a, b))`` away from
+    the border (everywhere with ``mode='wrap'``), as the lecture states:
+    "filters can be concatenated, resulting in a single new linear filter
+    mask".  Convolution is commutative, so the order does not matter.
+
+    Parameters
+    ----------
+    *masks : array_like
+        One or more 2-D masks with odd sides.
+
+    Returns
+    -------
+    ndarray of float64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from filterkit import kernels
+    >>> box = np.ones((1, 3))
+    >>> kernels.compose(box, box)
+    array([[1., 2., 3., 2., 1.]])
+    >>> kernels.compose([[1, 2, 1]], [[1], [2], [1]]) * 1
+    array([[1., 2., 1.],
+           [2., 4., 2.],
+           [1., 2., 1.]])
+    """
+    from ._convolve import convolve  # the one convolution of the package
+
+    if not masks:
+        raise fail("masks", "at least one mask", "none", TypeError)
+    out = check_mask(masks[0])
+    for m in masks[1:]:
+        b = check_mask(m)
+        h, w = out.shape[0] + b.shape[0] - 1, out.shape[1] + b.shape[1] - 1
+        padded = np.zeros((h, w))
+        ry, rx = b.shape[0] // 2, b.shape[1] // 2
+        padded[ry:ry + out.shape[0], rx:rx + out.shape[1]] = out
+        out = convolve(padded, b, mode="constant", method="direct")
+    return out
+
 
 def default_rtol(dtype: Any, shape: Tuple[int, int]) -> float:
     """The default tolerance of :func:`separate` for a mask of this dtype and shape.

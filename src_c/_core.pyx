@@ -15,7 +15,7 @@ cimport numpy as cnp
 
 cnp.import_array()
 
-cdef extern from "fk_plan.h" nogil:
+cdef extern from "fk_box.h" nogil:
     ctypedef struct fk_plan:
         const char *src
         Py_ssize_t H, W, ss0, ss1
@@ -31,11 +31,19 @@ cdef extern from "fk_plan.h" nogil:
         int mode
         double cval
         int force_portable
+        const void *k2
+        int combine
+        char *dst2
+        Py_ssize_t d2s0, d2s1
+        int dst2_code
 
     void fk_plan_init(fk_plan *p, size_t elem)
     size_t fk_workspace_bytes(const fk_plan *p)
     void fk_run_f(const fk_plan *p, void *ws, Py_ssize_t y0, Py_ssize_t y1)
     void fk_run_d(const fk_plan *p, void *ws, Py_ssize_t y0, Py_ssize_t y1)
+    size_t fk_box_workspace_bytes(const fk_plan *p, size_t elem)
+    void fk_box_run_f(const fk_plan *p, void *ws, Py_ssize_t y0, Py_ssize_t y1)
+    void fk_box_run_d(const fk_plan *p, void *ws, Py_ssize_t y0, Py_ssize_t y1)
     const int FK_HAVE_OPENMP
     int fk_cpu_level(int force_portable)
 
@@ -56,25 +64,9 @@ cdef inline const void *_data_or_null(object arr):
     return cnp.PyArray_DATA(<cnp.ndarray>arr)
 
 
-def correlate_rows(cnp.ndarray src, cnp.ndarray dst, int src_code, int dst_code,
-                   object kernel, object col, object row, int kh, int kw,
-                   Py_ssize_t oy, Py_ssize_t pl, int mode, double cval,
-                   bint double_precision, int nthreads, bint force_portable=False):
-    """Correlate the 2-D ``src`` into the 2-D ``dst`` (no checks here).
-
-    ``kernel`` is the kh x kw correlation mask (C-contiguous, compute dtype)
-    or None when ``col`` and ``row`` (its separable factors) are given.
-    Output pixel (y, x) reads the virtual source pixels (y - oy + a,
-    x - pl + b), a < kh, b < kw; virtual pixels outside the source follow
-    the border ``mode``.
-    """
-    cdef fk_plan p
-    cdef size_t wsbytes
-    cdef Py_ssize_t nblocks, b, y0, y1
-    cdef int failed = 0
-    cdef int *failp = &failed
-    cdef void *ws
-
+cdef void _fill_plan(fk_plan *p, cnp.ndarray src, cnp.ndarray dst, int src_code,
+                     int dst_code, int kh, int kw, Py_ssize_t oy, Py_ssize_t pl,
+                     int mode, double cval, bint force_portable):
     p.src = <const char *>cnp.PyArray_DATA(src)
     p.H = src.shape[0]
     p.W = src.shape[1]
@@ -89,25 +81,41 @@ def correlate_rows(cnp.ndarray src, cnp.ndarray dst, int src_code, int dst_code,
     p.dst_code = dst_code
     p.kh = kh
     p.kw = kw
-    p.k = _data_or_null(kernel)
-    p.col = _data_or_null(col)
-    p.row = _data_or_null(row)
+    p.k = NULL
+    p.col = NULL
+    p.row = NULL
     p.oy = oy
     p.pl = pl
     p.mode = mode
     p.cval = cval
     p.force_portable = force_portable
+    p.k2 = NULL
+    p.combine = 0
+    p.dst2 = NULL
+    p.d2s0 = 0
+    p.d2s1 = 0
+    p.dst2_code = 0
+
+
+ctypedef void (*run_fn)(const fk_plan *p, void *ws, Py_ssize_t y0, Py_ssize_t y1) noexcept nogil
+
+
+cdef void _run_parallel(const fk_plan *p, run_fn run, size_t wsbytes, int nthreads) except *:
+    """Split the output rows among threads, each with its own workspace.
+
+    One row block per thread keeps the per-block start-up (the first kh
+    rows) to a minimum; a few per thread even out the load on a busy
+    machine.  The split never changes a result.
+    """
+    cdef Py_ssize_t nblocks, b, y0, y1
+    cdef int failed = 0
+    cdef int *failp = &failed
+    cdef void *ws
     if p.Ho < 1 or p.Wo < 1:
         return
     if nthreads < 1:
         nthreads = 1
-    fk_plan_init(&p, sizeof(double) if double_precision else sizeof(float))
-    wsbytes = fk_workspace_bytes(&p)
-    # One row block per thread keeps the ring reloads (kh - 1 rows per
-    # block) to a minimum; a few per thread even out the load on a busy
-    # machine.  The split never changes a result.
     nblocks = 1 if nthreads == 1 else min(p.Ho, 4 * nthreads)
-
     with nogil, parallel(num_threads=nthreads):
         ws = calloc(wsbytes, 1)
         if ws == NULL:
@@ -116,10 +124,55 @@ def correlate_rows(cnp.ndarray src, cnp.ndarray dst, int src_code, int dst_code,
             if ws != NULL:
                 y0 = (b * p.Ho) // nblocks
                 y1 = ((b + 1) * p.Ho) // nblocks
-                if double_precision:
-                    fk_run_d(&p, ws, y0, y1)
-                else:
-                    fk_run_f(&p, ws, y0, y1)
+                run(p, ws, y0, y1)
         free(ws)
     if failed:
         raise MemoryError(f"filterkit: could not allocate a {wsbytes}-byte workspace")
+
+
+def correlate_rows(cnp.ndarray src, cnp.ndarray dst, int src_code, int dst_code,
+                   object kernel, object col, object row, int kh, int kw,
+                   Py_ssize_t oy, Py_ssize_t pl, int mode, double cval,
+                   bint double_precision, int nthreads, bint force_portable=False,
+                   object kernel2=None, int combine=0, object dst2=None,
+                   int dst2_code=0):
+    """Correlate the 2-D ``src`` into the 2-D ``dst`` (no checks here).
+
+    ``kernel`` is the kh x kw correlation mask (C-contiguous, compute dtype)
+    or None when ``col`` and ``row`` (its separable factors) are given.
+    Output pixel (y, x) reads the virtual source pixels (y - oy + a,
+    x - pl + b), a < kh, b < kw; virtual pixels outside the source follow
+    the border ``mode``.
+
+    ``combine`` 1 or 2 also correlates with ``kernel2`` (same shape, direct)
+    and writes sqrt(a^2 + b^2) to ``dst``; with 2, atan2(b, a) to ``dst2``.
+    """
+    cdef fk_plan p
+    _fill_plan(&p, src, dst, src_code, dst_code, kh, kw, oy, pl, mode, cval, force_portable)
+    p.k = _data_or_null(kernel)
+    p.col = _data_or_null(col)
+    p.row = _data_or_null(row)
+    p.k2 = _data_or_null(kernel2)
+    p.combine = combine
+    p.dst2_code = dst2_code
+    if dst2 is not None:
+        p.dst2 = <char *>cnp.PyArray_DATA(<cnp.ndarray>dst2)
+        p.d2s0 = (<cnp.ndarray>dst2).strides[0]
+        p.d2s1 = (<cnp.ndarray>dst2).strides[1]
+    fk_plan_init(&p, sizeof(double) if double_precision else sizeof(float))
+    _run_parallel(&p, fk_run_d if double_precision else fk_run_f,
+                  fk_workspace_bytes(&p), nthreads)
+
+
+def box_rows(cnp.ndarray src, cnp.ndarray dst, int src_code, int dst_code, int kh, int kw,
+             Py_ssize_t oy, Py_ssize_t pl, int mode, double cval,
+             bint double_precision, int nthreads):
+    """Mean over kh x kw windows with running sums (no checks here).
+
+    Same geometry as :func:`correlate_rows`; every weight is 1 / (kh * kw).
+    """
+    cdef fk_plan p
+    cdef size_t elem = sizeof(double) if double_precision else sizeof(float)
+    _fill_plan(&p, src, dst, src_code, dst_code, kh, kw, oy, pl, mode, cval, False)
+    _run_parallel(&p, fk_box_run_d if double_precision else fk_box_run_f,
+                  fk_box_workspace_bytes(&p, elem), nthreads)

@@ -26,6 +26,8 @@
 
 #define FK_MAX_STRIPS 3
 
+enum { FK_PLAIN = 0, FK_MAGNITUDE = 1, FK_GRADIENT = 2 };
+
 typedef struct {
     /* source: H x W elements of dtype src_code, byte strides ss0 (rows), ss1 */
     const char *src;
@@ -46,6 +48,14 @@ typedef struct {
     int mode;
     double cval;
     int force_portable; /* 1: never use the AVX2 kernels */
+    /* a second kh x kw mask k2 (direct only), and how the two results a, b
+     * are combined: FK_PLAIN (a to dst), FK_MAGNITUDE (sqrt(a^2 + b^2) to
+     * dst) or FK_GRADIENT (the magnitude to dst, atan2(b, a) to dst2) */
+    const void *k2;
+    int combine;
+    char *dst2;
+    ptrdiff_t d2s0, d2s1;
+    int dst2_code;
 
     /* derived by fk_plan_init: the column strips [xb[i], xb[i + 1]) */
     int nstrips;
@@ -53,14 +63,14 @@ typedef struct {
     int inplace[FK_MAX_STRIPS];
     size_t ring_off[FK_MAX_STRIPS]; /* element offsets of the rings */
     ptrdiff_t rl[FK_MAX_STRIPS];    /* ring row length (elements)   */
-    size_t tmp_off, obuf_off, cvrow_off, ws_elems;
+    size_t tmp_off, obuf_off, obuf2_off, cvrow_off, ws_elems;
     size_t elem;
 } fk_plan;
 
 /* the row-pointer array at the start of a workspace, rounded to 64 bytes */
 static inline size_t fk_rows_bytes(const fk_plan *p)
 {
-    return ((sizeof(void *) * (size_t)p->kh + 63) / 64) * 64;
+    return ((sizeof(void *) * (size_t)(p->kh + 1) + 63) / 64) * 64;
 }
 
 /* bytes of one thread's workspace (after fk_plan_init) */
@@ -107,6 +117,8 @@ static void fk_plan_init(fk_plan *p, size_t elem)
     off += 2 * (size_t)(p->Wo + p->kw - 1 + FK_SLACK);
     p->obuf_off = off;
     off += 2 * (size_t)(p->Wo + FK_SLACK);
+    p->obuf2_off = off;
+    if (p->combine != FK_PLAIN) off += 2 * (size_t)(p->Wo + FK_SLACK);
     p->cvrow_off = off;
     off += (size_t)(p->Wo + p->kw - 1 + FK_SLACK);
     p->ws_elems = off;
@@ -144,7 +156,7 @@ FK_DEFINE_LOAD_VROW(fk_load_vrow_d, double, d, fk_loader_d)
 /* Compute output rows [y0, y1), all columns, two rows at a time where
  * the mask is taller than one row (each source row is then read once for
  * both); ring strips hold kh + 1 rows. */
-#define FK_DEFINE_RUN(NAME, T, SUF, STORER, LOADROW, CORR, CORR2, OWN_CODE)     \
+#define FK_DEFINE_RUN(NAME, T, SUF, STORER, LOADROW, CORR, CORR2, COMBINE, OWN_CODE) \
 static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)       \
 {                                                                               \
     const int kh = p->kh;                                                       \
@@ -154,11 +166,14 @@ static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)       \
     T *base = (T *)((char *)ws + fk_rows_bytes(p));                             \
     T *tmp = base + p->tmp_off;                                                 \
     T *obuf = base + p->obuf_off;                                               \
+    T *obuf2 = base + p->obuf2_off;                                             \
+    const ptrdiff_t ol = p->Wo + FK_SLACK;                                      \
     T *cvrow = base + p->cvrow_off;                                             \
     const fk_store_##SUF##_t store = STORER(p->dst_code);                       \
     const fk_corr_##SUF##_t corr = CORR(p->force_portable);                     \
     const fk_corr2_##SUF##_t corr2 = CORR2(p->force_portable);                  \
-    const int direct_out = (p->dst_code == OWN_CODE) &&                         \
+    const fk_combine_##SUF##_t combine = COMBINE(p->force_portable);            \
+    const int direct_out = p->combine == FK_PLAIN && (p->dst_code == OWN_CODE) && \
                            (p->ds1 == (ptrdiff_t)sizeof(T));                    \
     ptrdiff_t y, a, vnext = y0 - p->oy;                                         \
     int i, R;                                                                   \
@@ -176,8 +191,7 @@ static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)       \
             const ptrdiff_t x0 = p->xb[i], n = p->xb[i + 1] - x0;               \
             const ptrdiff_t c0 = x0 - p->pl, c1 = c0 + n + p->kw - 1;           \
             T *out0 = direct_out ? (T *)(drow0 + x0 * p->ds1) : obuf + x0;      \
-            T *out1 = direct_out ? (T *)(drow1 + x0 * p->ds1)                   \
-                                 : obuf + (p->Wo + FK_SLACK) + x0;              \
+            T *out1 = direct_out ? (T *)(drow1 + x0 * p->ds1) : obuf + ol + x0; \
             const T *pf[2] = {NULL, NULL};                                      \
             if (p->inplace[i]) {                                                \
                 /* rows straight from the source, mapped by the border mode */  \
@@ -207,19 +221,33 @@ static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)       \
                 corr(out0, &t0, (const T *)p->row, 1, p->kw, n, NULL);          \
             } else if (R == 2) {                                                \
                 corr2(out0, out1, rows, (const T *)p->k, kh, p->kw, n, pf[0], pf[1]); \
+                if (p->combine != FK_PLAIN)                                     \
+                    corr2(obuf2 + x0, obuf2 + ol + x0, rows, (const T *)p->k2,  \
+                          kh, p->kw, n, NULL, NULL);                            \
             } else {                                                            \
                 corr(out0, rows, (const T *)p->k, kh, p->kw, n, pf[0]);         \
+                if (p->combine != FK_PLAIN)                                     \
+                    corr(obuf2 + x0, rows, (const T *)p->k2, kh, p->kw, n, NULL); \
             }                                                                   \
         }                                                                       \
         vnext = vend;                                                           \
         if (!direct_out) {                                                      \
-            store(obuf, p->Wo, drow0, p->ds1);                                  \
-            if (R == 2) store(obuf + (p->Wo + FK_SLACK), p->Wo, drow1, p->ds1); \
+            int q;                                                              \
+            for (q = 0; q < R; q++) {                                           \
+                T *a_ = obuf + q * ol, *b_ = obuf2 + q * ol;                    \
+                if (p->combine != FK_PLAIN)                                     \
+                    combine(a_, b_, p->Wo, p->combine == FK_GRADIENT);          \
+                store(a_, p->Wo, drow0 + q * p->ds0, p->ds1);                   \
+                if (p->combine == FK_GRADIENT)                                  \
+                    STORER(p->dst2_code)(b_, p->Wo, p->dst2 + (y + q) * p->d2s0, p->d2s1); \
+            }                                                                   \
         }                                                                       \
     }                                                                           \
 }
 
-FK_DEFINE_RUN(fk_run_f, float, f, fk_storer_f, fk_load_vrow_f, fk_corr_f, fk_corr2_f, FK_F32)
-FK_DEFINE_RUN(fk_run_d, double, d, fk_storer_d, fk_load_vrow_d, fk_corr_d, fk_corr2_d, FK_F64)
+FK_DEFINE_RUN(fk_run_f, float, f, fk_storer_f, fk_load_vrow_f, fk_corr_f, fk_corr2_f,
+              fk_combine_f, FK_F32)
+FK_DEFINE_RUN(fk_run_d, double, d, fk_storer_d, fk_load_vrow_d, fk_corr_d, fk_corr2_d,
+              fk_combine_d, FK_F64)
 
 #endif /* FK_PLAN_H */

@@ -7,7 +7,8 @@ import importlib
 
 import pytest
 
-MODULES = ["filterkit", "filterkit._convolve", "filterkit._threads", "filterkit.kernels"]
+MODULES = ["filterkit", "filterkit._convolve", "filterkit._filters", "filterkit._threads",
+           "filterkit.kernels"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,0 +1,134 @@
+"""The one path from validated arguments to the compiled core.
+
+Every filter (convolve, correlate, mean, gradient, ...) goes through
+:class:`Job`: it validates the image, the border mode and the outputs,
+prepares arrays the core can read and write, runs the core on each channel
+plane and copies back where an output could not be written directly.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from ._threads import get_num_threads, portable_kernels
+from ._validate import (
+    DTYPE_CODES,
+    MODE_CODES,
+    SUPPORTED_DTYPES,
+    check_image,
+    check_mode,
+    check_output_dtype,
+    fail,
+)
+
+OutputArg = Union[None, np.ndarray, type, np.dtype, str]
+
+
+def _spatial_shape(shape: Tuple[int, ...], axis: Optional[int]) -> Tuple[int, int]:
+    rest = [n for i, n in enumerate(shape) if i != axis]
+    return rest[0], rest[1]
+
+
+def _with_channels(hw: Tuple[int, int], shape: Tuple[int, ...], axis: Optional[int]) -> Tuple[int, ...]:
+    if axis is None:
+        return hw
+    out = list(hw)
+    out.insert(axis, shape[axis])
+    return tuple(out)
+
+
+def resolve_output(output: OutputArg, shape: Tuple[int, ...], default: np.dtype,
+                   name: str = "output") -> np.ndarray:
+    """An array to write the result into: `output` itself, or a new one."""
+    if output is None:
+        return np.empty(shape, dtype=default)
+    if isinstance(output, np.ndarray):
+        if output.shape != shape:
+            raise fail(name, f"an array of shape {shape} (the result's shape)",
+                       f"shape {output.shape}")
+        if output.dtype.newbyteorder("=") not in DTYPE_CODES:
+            raise fail(name, f"an array of one of the dtypes {SUPPORTED_DTYPES}",
+                       f"dtype {output.dtype}", TypeError)
+        if not output.flags.writeable:
+            raise fail(name, "a writeable array", "a read-only array")
+        return output
+    return np.empty(shape, dtype=check_output_dtype(output))
+
+
+class Job:
+    """One filtering call: validated image, geometry and outputs.
+
+    Parameters
+    ----------
+    image, mode, cval, channel_axis
+        As the public functions take them.
+    mask_shape : (int, int)
+        The (odd) extent of the neighbourhood; with ``mode='valid'`` the
+        result shrinks by ``mask_shape - 1``.
+    """
+
+    def __init__(self, image: Any, mask_shape: Tuple[int, int], *, mode: Any, cval: Any,
+                 channel_axis: Any) -> None:
+        arr, axis = check_image(image, channel_axis)
+        self.mode, self.cval = check_mode(mode, cval)
+        H, W = _spatial_shape(arr.shape, axis)
+        kh, kw = mask_shape
+        if self.mode == "valid":
+            hw = (H - kh + 1, W - kw + 1)
+            if hw[0] < 1 or hw[1] < 1:
+                raise fail("mask", f"no larger than the image with mode='valid' (image {H}x{W})",
+                           f"shape {tuple(mask_shape)}")
+            self.oy, self.pl = 0, 0
+        else:
+            hw = (H, W)
+            self.oy, self.pl = kh // 2, kw // 2
+        self.kh, self.kw = kh, kw
+        self.axis = axis
+        self.shape = _with_channels(hw, arr.shape, axis)
+        self.input_dtype = arr.dtype
+        if not (arr.dtype.isnative and arr.flags.aligned):
+            arr = arr.astype(arr.dtype.newbyteorder("="))
+        self.arr = arr
+        self.mode_code = MODE_CODES[self.mode] if self.mode != "valid" else 0
+        self.nthreads = get_num_threads()
+        self.portable = portable_kernels()
+
+    def default_dtype(self) -> np.dtype:
+        """float64 for float64 images, float32 otherwise."""
+        return np.dtype(np.float64 if self.input_dtype == np.float64 else np.float32)
+
+    def output(self, output: OutputArg, name: str = "output") -> np.ndarray:
+        return resolve_output(output, self.shape, self.default_dtype(), name)
+
+    def double(self, *targets: np.ndarray) -> bool:
+        """Compute in float64 for a float64 image or any float64 output."""
+        return self.input_dtype == np.float64 or any(t.dtype == np.float64 for t in targets)
+
+    def run(self, targets: Sequence[np.ndarray],
+            call: Callable[[np.ndarray, List[np.ndarray], List[int]], None]) -> None:
+        """Call ``call(src2d, dsts2d, dst_codes)`` per channel plane.
+
+        Targets the core cannot write directly (overlapping the image,
+        byte-swapped, misaligned) are computed into temporaries and copied.
+        """
+        dsts = []
+        for t in targets:
+            direct = t.dtype.isnative and t.flags.aligned and not np.may_share_memory(t, self.arr)
+            dsts.append(t if direct else np.empty(t.shape, t.dtype.newbyteorder("=")))
+        codes = [DTYPE_CODES[d.dtype] for d in dsts]
+        for index in self._planes():
+            call(self.arr[index], [d[index] for d in dsts], codes)
+        for t, d in zip(targets, dsts):
+            if d is not t:
+                np.copyto(t, d, casting="unsafe")
+
+    def _planes(self) -> Iterator[Tuple[Any, ...]]:
+        if self.axis is None:
+            yield (slice(None), slice(None))
+            return
+        for c in range(self.arr.shape[self.axis]):
+            index: List[Any] = [slice(None)] * 3
+            index[self.axis] = c
+            yield tuple(index)
