@@ -28,3 +28,18 @@ def correlate_rows(
     dst2: Optional[np.ndarray] = ...,
     dst2_code: int = ...,
 ) -> None: ...
+def box_rows(
+    src: np.ndarray,
+    dst: np.ndarray,
+    src_code: int,
+    dst_code: int,
+    kh: int,
+    kw: int,
+    oy: int,
+    pl: int,
+    mode: int,
+    cval: float,
+    double_precision: bool,
+    nthreads: int,
+    force_portable: bool = ...,
+) -> None: ...

@@ -63,7 +63,7 @@ def mean(image: Any, size: kernels.Size = 3, *, mode: str = "reflect", cval: flo
 
     def call(src: np.ndarray, dsts: List[np.ndarray], codes: List[int]) -> None:
         _core.box_rows(src, dsts[0], src_code, codes[0], kh, kw, job.oy, job.pl,
-                       job.mode_code, job.cval, double, job.nthreads)
+                       job.mode_code, job.cval, double, job.nthreads, job.portable)
 
     job.run([target], call)
     return target

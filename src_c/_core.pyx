@@ -42,8 +42,9 @@ cdef extern from "fk_box.h" nogil:
     void fk_run_f(const fk_plan *p, void *ws, Py_ssize_t y0, Py_ssize_t y1)
     void fk_run_d(const fk_plan *p, void *ws, Py_ssize_t y0, Py_ssize_t y1)
     size_t fk_box_workspace_bytes(const fk_plan *p, size_t elem)
-    void fk_box_run_f(const fk_plan *p, void *ws, Py_ssize_t y0, Py_ssize_t y1)
-    void fk_box_run_d(const fk_plan *p, void *ws, Py_ssize_t y0, Py_ssize_t y1)
+    ctypedef void (*fk_run_t)(const fk_plan *p, void *ws, Py_ssize_t y0, Py_ssize_t y1) noexcept nogil
+    fk_run_t fk_box_run_f(int force_portable)
+    fk_run_t fk_box_run_d(int force_portable)
     const int FK_HAVE_OPENMP
     int fk_cpu_level(int force_portable)
 
@@ -166,13 +167,14 @@ def correlate_rows(cnp.ndarray src, cnp.ndarray dst, int src_code, int dst_code,
 
 def box_rows(cnp.ndarray src, cnp.ndarray dst, int src_code, int dst_code, int kh, int kw,
              Py_ssize_t oy, Py_ssize_t pl, int mode, double cval,
-             bint double_precision, int nthreads):
+             bint double_precision, int nthreads, bint force_portable=False):
     """Mean over kh x kw windows with running sums (no checks here).
 
     Same geometry as :func:`correlate_rows`; every weight is 1 / (kh * kw).
     """
     cdef fk_plan p
     cdef size_t elem = sizeof(double) if double_precision else sizeof(float)
-    _fill_plan(&p, src, dst, src_code, dst_code, kh, kw, oy, pl, mode, cval, False)
-    _run_parallel(&p, fk_box_run_d if double_precision else fk_box_run_f,
+    _fill_plan(&p, src, dst, src_code, dst_code, kh, kw, oy, pl, mode, cval, force_portable)
+    _run_parallel(&p, <run_fn>(fk_box_run_d(force_portable) if double_precision
+                               else fk_box_run_f(force_portable)),
                   fk_box_workspace_bytes(&p, elem), nthreads)

@@ -28,7 +28,11 @@
 
 enum { FK_PLAIN = 0, FK_MAGNITUDE = 1, FK_GRADIENT = 2 };
 
-typedef struct {
+struct fk_plan_s;
+/* a row-range driver: computes output rows [y0, y1) with one workspace */
+typedef void (*fk_run_t)(const struct fk_plan_s *p, void *ws, ptrdiff_t y0, ptrdiff_t y1);
+
+typedef struct fk_plan_s {
     /* source: H x W elements of dtype src_code, byte strides ss0 (rows), ss1 */
     const char *src;
     ptrdiff_t H, W, ss0, ss1;
