@@ -135,7 +135,7 @@ ATTR static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)   
      * columns are known after the first chunk (not for 'wrap') */            \
     const int early = !narrow && p->mode != FK_WRAP && pl <= FK_BOX_CHUNK;      \
     ptrdiff_t y, x, a;                                                          \
-    const T *row_in = NULL, *row_out = NULL;                                    \
+    const T *row_in = NULL, *row_out = NULL, *row_next = NULL;                  \
     for (x = 0; x < FK_BOX_CHAINS * seg + FK_SLACK; x++) P[x] = 0.0;            \
     for (a = 0; a < kh; a++) {                                                  \
         const ptrdiff_t s = fk_map_index(y0 - p->oy + a, p->H, p->mode);        \
@@ -164,6 +164,10 @@ ATTR static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)   
             if (so < 0) { for (x = 0; x < W; x++) rout[x] = cval; row_out = rout; } \
             else if (direct_src) row_out = (const T *)(p->src + so * p->ss0);   \
             else { load(p->src + so * p->ss0, p->ss1, W, rout); row_out = rout; } \
+            if (direct_src && y + 1 < y1) {                                     \
+                const ptrdiff_t sx = fk_map_index(y - p->oy + kh, p->H, p->mode); \
+                row_next = sx < 0 ? NULL : (const T *)(p->src + sx * p->ss0);   \
+            }                                                                   \
         }                                                                       \
         /* update the column sums chunk by chunk; for narrow windows the       \
          * interior outputs whose columns are all updated follow at once,      \
@@ -174,6 +178,9 @@ ATTR static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)   
                 double *restrict cs = colsum;                                   \
                 const T *restrict ri = row_in, *restrict ro = row_out;          \
                 ptrdiff_t c;                                                    \
+                if (row_next != NULL) /* the row entering next: from memory */  \
+                    for (c = x; c < c1; c += 64 / (ptrdiff_t)sizeof(T))         \
+                        __builtin_prefetch(row_next + c);                       \
                 for (c = x; c < c1; c++) cs[c] += (double)ri[c] - (double)ro[c]; \
             }                                                                   \
             if (narrow) {                                                       \
