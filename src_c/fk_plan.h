@@ -177,8 +177,10 @@ static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)       \
     const fk_corr_##SUF##_t corr = CORR(p->force_portable);                     \
     const fk_corr2_##SUF##_t corr2 = CORR2(p->force_portable);                  \
     const fk_combine_##SUF##_t combine = COMBINE(p->force_portable);            \
-    const int direct_out = p->combine == FK_PLAIN && (p->dst_code == OWN_CODE) && \
-                           (p->ds1 == (ptrdiff_t)sizeof(T));                    \
+    const int direct_s = (p->dst_code == OWN_CODE) && (p->ds1 == (ptrdiff_t)sizeof(T)); \
+    const int direct_d = p->combine == FK_GRADIENT && (p->dst2_code == OWN_CODE) && \
+                         (p->d2s1 == (ptrdiff_t)sizeof(T));                     \
+    const int direct_out = p->combine == FK_PLAIN && direct_s;                  \
     ptrdiff_t y, a, vnext = y0 - p->oy;                                         \
     int i, R;                                                                   \
     for (a = 0; a < p->Wo + p->kw - 1 + FK_SLACK; a++) cvrow[a] = (T)p->cval;   \
@@ -239,11 +241,19 @@ static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)       \
             int q;                                                              \
             for (q = 0; q < R; q++) {                                           \
                 T *a_ = obuf + q * ol, *b_ = obuf2 + q * ol;                    \
-                if (p->combine != FK_PLAIN)                                     \
-                    combine(a_, b_, p->Wo, p->combine == FK_GRADIENT);          \
-                store(a_, p->Wo, drow0 + q * p->ds0, p->ds1);                   \
-                if (p->combine == FK_GRADIENT)                                  \
-                    STORER(p->dst2_code)(b_, p->Wo, p->dst2 + (y + q) * p->d2s0, p->d2s1); \
+                char *srow = drow0 + q * p->ds0;                                \
+                char *drow = p->dst2 + (y + q) * p->d2s0;                       \
+                T *s_ = a_, *d_ = b_;                                           \
+                if (p->combine != FK_PLAIN) {                                   \
+                    /* combined results go straight to rows of the compute   \
+                     * type, else through the row buffers and a conversion */ \
+                    if (direct_s) s_ = (T *)srow;                               \
+                    if (direct_d) d_ = (T *)drow;                               \
+                    combine(a_, b_, p->Wo, p->combine == FK_GRADIENT, s_, d_);  \
+                }                                                               \
+                if (s_ == a_) store(a_, p->Wo, srow, p->ds1);                   \
+                if (p->combine == FK_GRADIENT && d_ == b_)                      \
+                    STORER(p->dst2_code)(b_, p->Wo, drow, p->d2s1);             \
             }                                                                   \
         }                                                                       \
     }                                                                           \
