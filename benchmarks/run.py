@@ -36,6 +36,10 @@ try:
     import scipy.ndimage as ndi
 except ImportError:  # pragma: no cover
     ndi = None
+try:
+    import skimage.filters as skfilters
+except ImportError:  # pragma: no cover
+    skfilters = None
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIZE = 2048
@@ -128,6 +132,48 @@ def case_threads(image, out, k: int, repeat: int) -> dict:
     return {"case": f"threads direct {k}x{k}", "times": res}
 
 
+def case_filters(image, out, repeat: int, quick: bool) -> List[dict]:
+    """The lecture's filters against OpenCV (and scikit-image's Sobel)."""
+    cases = []
+    reflect = cv2.BORDER_REFLECT if cv2 is not None else None
+    for size in ([3, 21] if quick else [3, 5, 11, 21]):
+        fns = {"filterkit": lambda s=size: filterkit.mean(image, s, output=out)}
+        if cv2 is not None:
+            fns["opencv"] = lambda s=size: cv2.blur(image, (s, s), dst=out, borderType=reflect)
+        cases.append({"case": f"mean {size}x{size}", "peer": "cv2.blur",
+                      "times": time_interleaved(fns, repeat)})
+    for sigma in (1.0, 5.0):
+        size = filterkit.kernels.gaussian_size(sigma)
+        fns = {"filterkit": lambda s=sigma: filterkit.gaussian(image, s, output=out)}
+        if cv2 is not None:
+            fns["opencv"] = lambda s=sigma, k=size: cv2.GaussianBlur(
+                image, (k, k), s, dst=out, borderType=reflect)
+        cases.append({"case": f"gaussian sigma={sigma:g} ({size}x{size})",
+                      "peer": "cv2.GaussianBlur", "times": time_interleaved(fns, repeat)})
+    strength, direction = np.empty_like(image), np.empty_like(image)
+    fns = {"filterkit": lambda: filterkit.gradient(image, output=(strength, direction))}
+    if cv2 is not None:
+        def opencv_gradient():
+            fx = cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=3, borderType=reflect)
+            fy = cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=3, borderType=reflect)
+            return cv2.magnitude(fx, fy), cv2.phase(fx, fy)
+        fns["opencv"] = opencv_gradient
+    cases.append({"case": "gradient (strength + direction)",
+                  "peer": "2x cv2.Sobel + cv2.magnitude + cv2.phase",
+                  "times": time_interleaved(fns, repeat)})
+    fns = {"filterkit": lambda: filterkit.sobel(image, output=out)}
+    if skfilters is not None:
+        fns["scikit-image"] = lambda: skfilters.sobel(image)
+    cases.append({"case": "sobel (strength)", "peer": "skimage.filters.sobel",
+                  "times": time_interleaved(fns, max(3, repeat // 4))})
+    fns = {"filterkit": lambda: filterkit.laplace(image, output=out)}
+    if cv2 is not None:
+        fns["opencv"] = lambda: cv2.Laplacian(image, cv2.CV_32F, dst=out, ksize=1, borderType=reflect)
+    cases.append({"case": "laplace (4-neighbour)", "peer": "cv2.Laplacian(ksize=1)",
+                  "times": time_interleaved(fns, repeat)})
+    return cases
+
+
 MEMORY_SCRIPT = r"""
 import numpy as np, filterkit, sys
 k = int(sys.argv[1]); method = sys.argv[2]
@@ -194,6 +240,8 @@ def run(quick: bool) -> dict:
     for k in ([3] if quick else [3, 7]):
         print(f"threads {k}x{k} ...", file=sys.stderr, flush=True)
         results.append(case_threads(image, out, k, 2 * repeat))
+    print("filters ...", file=sys.stderr, flush=True)
+    filters = case_filters(image, out, repeat, quick)
     memory = []
     for k, method, threads in ([(7, "direct", 2)] if quick else
                                [(3, "direct", 1), (21, "direct", 2), (7, "separable", 2)]):
@@ -201,7 +249,7 @@ def run(quick: bool) -> dict:
         if m is not None:
             memory.append(m)
     return {"machine": machine(), "quick": quick, "image": f"float32 {SIZE}x{SIZE}",
-            "results": results, "memory": memory}
+            "results": results, "filters": filters, "memory": memory}
 
 
 def markdown(report: dict) -> str:
@@ -239,6 +287,22 @@ def markdown(report: dict) -> str:
     for mem in report["memory"]:
         lines.append(f"| {mem['case']} | {mem['extra_bytes'] / 1024:.0f} KiB | image 16384 KiB "
                      f"| {100 * mem['fraction_of_image']:.2f} % |")
+    lines += ["", "Filters (same image, one thread each, medians):", "",
+              "| filter | filterkit | peer | ratio filterkit / peer |", "|---|---:|---:|---:|"]
+    means = []
+    for r in report["filters"]:
+        t = r["times"]
+        fk = t["filterkit"]["median"]
+        peers = [k for k in t if k != "filterkit"]
+        if r["case"].startswith("mean"):
+            means.append(fk)
+        if not peers:
+            lines.append(f"| {r['case']} | {fk * 1e3:.2f} ms | ({r['peer']} not installed) | |")
+            continue
+        pt = t[peers[0]]["median"]
+        lines.append(f"| {r['case']} | {fk * 1e3:.2f} ms | {r['peer']} {pt * 1e3:.2f} ms | {fk / pt:.2f} |")
+    if len(means) > 1:
+        lines.append(f"| mean: slowest size / fastest size | {max(means) / min(means):.2f} | | |")
     return "\n".join(lines) + "\n"
 
 
