@@ -246,10 +246,73 @@ ATTR static void NAME(T *restrict out0, T *restrict out1, const T *const *rows, 
     }                                                                           \
 }
 
+/*
+ * One row, horizontal taps of a symmetric (sign = 1) or antisymmetric
+ * (sign = -1) mask of odd width kw = 2h + 1:
+ *   out[x] = sum_{b < h} k[b] (row[x + b] + sign row[x + kw - 1 - b]) + k[h] row[x + h]
+ * Pairing the mirrored taps first moves half the work from the multiply-add
+ * units to the adders, which run in parallel (Gaussian and mean rows are
+ * symmetric, the Sobel derivative row antisymmetric).
+ */
+#define FK_DEFINE_CORR_SYM(NAME, ATTR, T, VT, L)                                \
+ATTR static void NAME(T *restrict out, const T *row, const T *k, int kw, int sign, \
+                      ptrdiff_t n)                                              \
+{                                                                               \
+    const int h = kw / 2;                                                       \
+    ptrdiff_t x;                                                                \
+    int b;                                                                      \
+    for (x = 0; x + 4 * L <= n; x += 4 * L) {                                   \
+        const T *p = row + x;                                                   \
+        VT c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0};                              \
+        if (k[h] != (T)0) {                                                     \
+            const T w = k[h];                                                   \
+            c0 = w * *(const VT *)(p + h);                                      \
+            c1 = w * *(const VT *)(p + h + L);                                  \
+            c2 = w * *(const VT *)(p + h + 2 * L);                              \
+            c3 = w * *(const VT *)(p + h + 3 * L);                              \
+        }                                                                       \
+        for (b = 0; b < h; b++) {                                               \
+            const T w = k[b];                                                   \
+            const T *q = p + b, *r = p + kw - 1 - b;                            \
+            if (w == (T)0) continue;                                            \
+            if (sign > 0) {                                                     \
+                c0 += w * (*(const VT *)(q) + *(const VT *)(r));                \
+                c1 += w * (*(const VT *)(q + L) + *(const VT *)(r + L));        \
+                c2 += w * (*(const VT *)(q + 2 * L) + *(const VT *)(r + 2 * L)); \
+                c3 += w * (*(const VT *)(q + 3 * L) + *(const VT *)(r + 3 * L)); \
+            } else {                                                            \
+                c0 += w * (*(const VT *)(q) - *(const VT *)(r));                \
+                c1 += w * (*(const VT *)(q + L) - *(const VT *)(r + L));        \
+                c2 += w * (*(const VT *)(q + 2 * L) - *(const VT *)(r + 2 * L)); \
+                c3 += w * (*(const VT *)(q + 3 * L) - *(const VT *)(r + 3 * L)); \
+            }                                                                   \
+        }                                                                       \
+        *(VT *)(out + x) = c0;                                                  \
+        *(VT *)(out + x + L) = c1;                                              \
+        *(VT *)(out + x + 2 * L) = c2;                                          \
+        *(VT *)(out + x + 3 * L) = c3;                                          \
+    }                                                                           \
+    for (; x < n; x += L) {                                                     \
+        const T *p = row + x;                                                   \
+        VT c = {0};                                                             \
+        if (k[h] != (T)0) c = k[h] * *(const VT *)(p + h);                      \
+        for (b = 0; b < h; b++)                                                 \
+            if (k[b] != (T)0)                                                   \
+                c += k[b] * (*(const VT *)(p + b) +                             \
+                             (T)sign * *(const VT *)(p + kw - 1 - b));          \
+        if (x + L <= n) *(VT *)(out + x) = c;                                   \
+        else memcpy(out + x, &c, (size_t)(n - x) * sizeof(T));                  \
+    }                                                                           \
+}
+
 typedef void (*fk_corr_f_t)(float *restrict, const float *const *, const float *,
                             int, int, ptrdiff_t, const float *);
 typedef void (*fk_corr_d_t)(double *restrict, const double *const *, const double *,
                             int, int, ptrdiff_t, const double *);
+typedef void (*fk_corr_sym_f_t)(float *restrict, const float *, const float *, int, int,
+                                ptrdiff_t);
+typedef void (*fk_corr_sym_d_t)(double *restrict, const double *, const double *, int, int,
+                                ptrdiff_t);
 typedef void (*fk_corr2_f_t)(float *restrict, float *restrict, const float *const *,
                              const float *, int, int, ptrdiff_t, const float *,
                              const float *);
@@ -260,6 +323,8 @@ typedef void (*fk_corr2_d_t)(double *restrict, double *restrict, const double *c
 FK_DEFINE_CORR(fk_corr_rows_f_base, , float, fk_v4f, 4)
 FK_DEFINE_CORR(fk_corr_rows_d_base, , double, fk_v2d, 2)
 FK_DEFINE_CORR2(fk_corr2_rows_f_base, , float, fk_v4f, 4)
+FK_DEFINE_CORR_SYM(fk_corr_sym_f_base, , float, fk_v4f, 4)
+FK_DEFINE_CORR_SYM(fk_corr_sym_d_base, , double, fk_v2d, 2)
 FK_DEFINE_CORR2(fk_corr2_rows_d_base, , double, fk_v2d, 2)
 #ifdef FK_X86_DISPATCH
 FK_DEFINE_CORR(fk_corr_rows_f_avx2, FK_TARGET_AVX2, float, fk_v8f, 8)
@@ -271,6 +336,10 @@ FK_DEFINE_CORR2(fk_corr2_rows_f_avx2, FK_TARGET_AVX2, float, fk_v8f, 8)
 FK_DEFINE_CORR2(fk_corr2_rows_d_avx2, FK_TARGET_AVX2, double, fk_v4d, 4)
 FK_DEFINE_CORR2(fk_corr2_rows_f_avx512, FK_TARGET_AVX512, float, fk_v8f, 8)
 FK_DEFINE_CORR2(fk_corr2_rows_d_avx512, FK_TARGET_AVX512, double, fk_v4d, 4)
+FK_DEFINE_CORR_SYM(fk_corr_sym_f_avx2, FK_TARGET_AVX2, float, fk_v8f, 8)
+FK_DEFINE_CORR_SYM(fk_corr_sym_d_avx2, FK_TARGET_AVX2, double, fk_v4d, 4)
+FK_DEFINE_CORR_SYM(fk_corr_sym_f_avx512, FK_TARGET_AVX512, float, fk_v8f, 8)
+FK_DEFINE_CORR_SYM(fk_corr_sym_d_avx512, FK_TARGET_AVX512, double, fk_v4d, 4)
 #endif
 
 /* Runtime CPU dispatch.  force_portable (FILTERKIT_CPU=baseline) lets the
@@ -392,6 +461,8 @@ FK_DEFINE_DISPATCH(fk_corr_f, fk_corr_f_t, fk_corr_rows_f)
 FK_DEFINE_DISPATCH(fk_corr_d, fk_corr_d_t, fk_corr_rows_d)
 FK_DEFINE_DISPATCH(fk_corr2_f, fk_corr2_f_t, fk_corr2_rows_f)
 FK_DEFINE_DISPATCH(fk_corr2_d, fk_corr2_d_t, fk_corr2_rows_d)
+FK_DEFINE_DISPATCH(fk_corr_sym_f, fk_corr_sym_f_t, fk_corr_sym_f)
+FK_DEFINE_DISPATCH(fk_corr_sym_d, fk_corr_sym_d_t, fk_corr_sym_d)
 FK_DEFINE_DISPATCH(fk_combine_f, fk_combine_f_t, fk_combine_rows_f)
 
 /* ------------------------------------------------------------------ */

@@ -157,10 +157,26 @@ static void NAME(const fk_plan *p, ptrdiff_t v, ptrdiff_t c0, ptrdiff_t c1,     
 FK_DEFINE_LOAD_VROW(fk_load_vrow_f, float, f, fk_loader_f)
 FK_DEFINE_LOAD_VROW(fk_load_vrow_d, double, d, fk_loader_d)
 
+/* +1 when k[b] == k[n - 1 - b] for all b, -1 when k[b] == -k[n - 1 - b]
+ * (centre 0), 0 otherwise or for n < 3 */
+#define FK_DEFINE_SYMMETRY(NAME, T)                                             \
+static int NAME(const T *k, int n)                                              \
+{                                                                               \
+    int b, sym = 1, anti = 1;                                                   \
+    if (n < 3) return 0;                                                        \
+    for (b = 0; b < n; b++) {                                                   \
+        if (k[b] != k[n - 1 - b]) sym = 0;                                      \
+        if (k[b] != -k[n - 1 - b]) anti = 0;                                    \
+    }                                                                           \
+    return sym ? 1 : (anti ? -1 : 0);                                           \
+}
+FK_DEFINE_SYMMETRY(fk_symmetry_f, float)
+FK_DEFINE_SYMMETRY(fk_symmetry_d, double)
+
 /* Compute output rows [y0, y1), all columns, two rows at a time where
  * the mask is taller than one row (each source row is then read once for
  * both); ring strips hold kh + 1 rows. */
-#define FK_DEFINE_RUN(NAME, T, SUF, STORER, LOADROW, CORR, CORR2, COMBINE, OWN_CODE) \
+#define FK_DEFINE_RUN(NAME, T, SUF, STORER, LOADROW, CORR, CORR2, CORRSYM, COMBINE, OWN_CODE) \
 static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)       \
 {                                                                               \
     const int kh = p->kh;                                                       \
@@ -176,6 +192,9 @@ static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)       \
     const fk_store_##SUF##_t store = STORER(p->dst_code);                       \
     const fk_corr_##SUF##_t corr = CORR(p->force_portable);                     \
     const fk_corr2_##SUF##_t corr2 = CORR2(p->force_portable);                  \
+    const fk_corr_sym_##SUF##_t corrsym = CORRSYM(p->force_portable);           \
+    /* +1 / -1 when the separable row factor is (anti)symmetric, else 0 */     \
+    const int rowsym = p->row == NULL ? 0 : fk_symmetry_##SUF((const T *)p->row, p->kw); \
     const fk_combine_##SUF##_t combine = COMBINE(p->force_portable);            \
     const int direct_s = (p->dst_code == OWN_CODE) && (p->ds1 == (ptrdiff_t)sizeof(T)); \
     const int direct_d = p->combine == FK_GRADIENT && (p->dst2_code == OWN_CODE) && \
@@ -218,13 +237,17 @@ static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)       \
             }                                                                   \
             if (p->col != NULL) {                                               \
                 const T *t0 = tmp, *t1 = tmp + tmplen;                          \
-                if (R == 2) {                                                   \
+                const T *kr = (const T *)p->row;                                \
+                if (R == 2)                                                     \
                     corr2(tmp, tmp + tmplen, rows, (const T *)p->col, kh, 1, c1 - c0, pf[0], pf[1]); \
-                    corr(out1, &t1, (const T *)p->row, 1, p->kw, n, NULL);      \
-                } else {                                                        \
+                else                                                            \
                     corr(tmp, rows, (const T *)p->col, kh, 1, c1 - c0, pf[0]);  \
+                for (a = 0; a < R; a++) {                                       \
+                    T *o = a == 0 ? out0 : out1;                                \
+                    const T *t = a == 0 ? t0 : t1;                              \
+                    if (rowsym != 0) corrsym(o, t, kr, p->kw, rowsym, n);       \
+                    else corr(o, a == 0 ? &t0 : &t1, kr, 1, p->kw, n, NULL);    \
                 }                                                               \
-                corr(out0, &t0, (const T *)p->row, 1, p->kw, n, NULL);          \
             } else if (R == 2) {                                                \
                 corr2(out0, out1, rows, (const T *)p->k, kh, p->kw, n, pf[0], pf[1]); \
                 if (p->combine != FK_PLAIN)                                     \
@@ -260,8 +283,8 @@ static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)       \
 }
 
 FK_DEFINE_RUN(fk_run_f, float, f, fk_storer_f, fk_load_vrow_f, fk_corr_f, fk_corr2_f,
-              fk_combine_f, FK_F32)
+              fk_corr_sym_f, fk_combine_f, FK_F32)
 FK_DEFINE_RUN(fk_run_d, double, d, fk_storer_d, fk_load_vrow_d, fk_corr_d, fk_corr2_d,
-              fk_combine_d, FK_F64)
+              fk_corr_sym_d, fk_combine_d, FK_F64)
 
 #endif /* FK_PLAN_H */

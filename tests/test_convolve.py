@@ -275,6 +275,24 @@ class TestMethods:
         np.testing.assert_allclose(separable, oracle, rtol=0, atol=tol)
         np.testing.assert_allclose(direct, oracle, rtol=0, atol=tol)
 
+    @pytest.mark.parametrize("mode", MODES + ["valid"])
+    @pytest.mark.parametrize("row", [
+        [1.0, 4.0, 6.0, 4.0, 1.0],                 # symmetric: mirrored taps added first
+        [1.0, 2.0, 0.0, -2.0, -1.0],               # antisymmetric: subtracted first
+        [0.25, 0.5, 0.25],
+        [1.0, 0.0, -1.0],
+        [0.1, 0.2, 0.3, 0.4, 0.3, 0.2, 0.1, 0.05, 0.1],  # not symmetric: plain taps
+    ])
+    def test_separable_with_symmetric_rows(self, mode, row):
+        rng = np.random.default_rng(18)
+        image = rng.standard_normal((37, 83)).astype(np.float32)
+        col = np.array([1.0, 3.0, 1.0])
+        mask = np.outer(col, row)
+        got = filterkit.convolve(image, mask, mode=mode, method="separable")
+        want = naive_convolve(image, mask, mode=mode)
+        tol = error_bound(mask, image, taps=len(col) + len(row) + 1, dtype=np.float32)
+        np.testing.assert_allclose(got, want, rtol=0, atol=tol)
+
     def test_auto_picks_separable_for_a_rank_one_mask(self):
         # an integer image and an integer rank-1 mask: both methods are exact
         rng = np.random.default_rng(12)
