@@ -123,8 +123,10 @@ ATTR static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)   
     T *rin = (T *)w8;                                                           \
     T *rout = rin + W + FK_SLACK;                                               \
     double *P = (double *)(((size_t)(rout + W + FK_SLACK) + 63) & ~(size_t)63); \
-    double *S = P + FK_BOX_CHAINS * seg + FK_SLACK;                             \
-    T *obuf = (T *)(S + FK_BOX_CHAINS * seg + FK_SLACK);                        \
+    /* S[1], S[9], ... on 64-byte boundaries: the scan's stores are aligned  \
+     * (S[0] takes the last, unused slot of P's slack) */                     \
+    double *S = P + FK_BOX_CHAINS * seg + FK_SLACK - 1;                         \
+    T *obuf = (T *)(S + 1 + FK_BOX_CHAINS * seg + FK_SLACK);                    \
     double *colsum = P + pl;              /* column sums of the image columns */ \
     const fk_load_##SUF##_t load = LOADER(p->src_code);                         \
     const fk_store_##SUF##_t store = STORER(p->dst_code);                       \
