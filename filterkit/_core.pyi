@@ -27,6 +27,8 @@ def correlate_rows(
     combine: int = ...,
     dst2: Optional[np.ndarray] = ...,
     dst2_code: int = ...,
+    col2: Optional[np.ndarray] = ...,
+    row2: Optional[np.ndarray] = ...,
 ) -> None: ...
 def box_rows(
     src: np.ndarray,

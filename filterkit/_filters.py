@@ -138,8 +138,10 @@ def sobel_x(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: Out
            [8., 8., 8.],
            [8., 8., 8.]])
     """
+    # as two 1-D passes: the antisymmetric one takes differences of equal
+    # neighbours, so a flat image gives exactly 0
     return convolve(image, kernels.sobel_x(), mode=mode, cval=cval, output=output,
-                    channel_axis=channel_axis)
+                    method="separable", channel_axis=channel_axis)
 
 
 def sobel_y(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: OutputArg = None,
@@ -169,28 +171,37 @@ def sobel_y(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: Out
            [8., 8., 8.]])
     """
     return convolve(image, kernels.sobel_y(), mode=mode, cval=cval, output=output,
-                    channel_axis=channel_axis)
+                    method="separable", channel_axis=channel_axis)
 
 
-def _gradient_job(image: Any, mode: Any, cval: Any, channel_axis: Any) -> Tuple[Job, np.ndarray, np.ndarray]:
-    job = Job(image, (3, 3), mode=mode, cval=cval, channel_axis=channel_axis)
-    # correlation masks: the convolution masks mirrored on both axes
-    return job, kernels.sobel_x()[::-1, ::-1], kernels.sobel_y()[::-1, ::-1]
+def _gradient_job(image: Any, mode: Any, cval: Any, channel_axis: Any) -> Job:
+    return Job(image, (3, 3), mode=mode, cval=cval, channel_axis=channel_axis)
 
 
-def _run_gradient(job: Job, kx: np.ndarray, ky: np.ndarray, targets: List[np.ndarray]) -> None:
+def _sobel_factors(dtype: Any) -> Tuple[np.ndarray, ...]:
+    """The correlation factors of f_x and f_y: (col_x, row_x, col_y, row_y).
+
+    The lecture's convolution masks mirrored on both axes, split into a
+    column and a row: f_x = [1, 2, 1] down, [-1, 0, 1] across; f_y = [-1,
+    0, 1] down, [1, 2, 1] across.  The antisymmetric factor takes
+    differences of equal neighbours, so a flat image gives exactly 0.
+    """
+    smooth = np.array([1.0, 2.0, 1.0], dtype=dtype)
+    diff = np.array([-1.0, 0.0, 1.0], dtype=dtype)
+    return smooth, diff, diff.copy(), smooth.copy()
+
+
+def _run_gradient(job: Job, targets: List[np.ndarray]) -> None:
     double = job.double(*targets)
-    cdtype = np.float64 if double else np.float32
-    kx = np.ascontiguousarray(kx, dtype=cdtype)
-    ky = np.ascontiguousarray(ky, dtype=cdtype)
+    col_x, row_x, col_y, row_y = _sobel_factors(np.float64 if double else np.float32)
     src_code = DTYPE_CODES[job.arr.dtype]
     combine = 2 if len(targets) == 2 else 1
 
     def call(src: np.ndarray, dsts: List[np.ndarray], codes: List[int]) -> None:
-        _core.correlate_rows(src, dsts[0], src_code, codes[0], kx, None, None, 3, 3,
+        _core.correlate_rows(src, dsts[0], src_code, codes[0], None, col_x, row_x, 3, 3,
                              job.oy, job.pl, job.mode_code, job.cval, double,
-                             job.nthreads, job.portable, ky, combine,
-                             dsts[1] if combine == 2 else None, codes[-1])
+                             job.nthreads, job.portable, None, combine,
+                             dsts[1] if combine == 2 else None, codes[-1], col_y, row_y)
 
     job.run(targets, call)
 
@@ -220,9 +231,9 @@ def sobel(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: Outpu
     >>> filterkit.sobel(ramp + ramp.T, mode="valid")[0]
     array([11.3137085, 11.3137085, 11.3137085])
     """
-    job, kx, ky = _gradient_job(image, mode, cval, channel_axis)
+    job = _gradient_job(image, mode, cval, channel_axis)
     target = job.output(output)
-    _run_gradient(job, kx, ky, [target])
+    _run_gradient(job, [target])
     return target
 
 
@@ -261,7 +272,7 @@ def gradient(image: Any, *, mode: str = "reflect", cval: float = 0.0,
     >>> s[0], theta[0]
     (array([8., 8., 8.]), array([1.57079633, 1.57079633, 1.57079633]))
     """
-    job, kx, ky = _gradient_job(image, mode, cval, channel_axis)
+    job = _gradient_job(image, mode, cval, channel_axis)
     if isinstance(output, tuple):
         if len(output) != 2:
             raise fail("output", "a dtype or a pair (strength, direction) of arrays",
@@ -274,7 +285,7 @@ def gradient(image: Any, *, mode: str = "reflect", cval: float = 0.0,
     if direction.dtype.kind != "f":
         raise fail("output", "a float dtype for the direction (radians)",
                    f"dtype {direction.dtype}", TypeError)
-    _run_gradient(job, kx, ky, [strength, direction])
+    _run_gradient(job, [strength, direction])
     return strength, direction
 
 

@@ -32,6 +32,8 @@ cdef extern from "fk_box.h" nogil:
         double cval
         int force_portable
         const void *k2
+        const void *col2
+        const void *row2
         int combine
         char *dst2
         Py_ssize_t d2s0, d2s1
@@ -42,6 +44,7 @@ cdef extern from "fk_box.h" nogil:
     void fk_run_f(const fk_plan *p, void *ws, Py_ssize_t y0, Py_ssize_t y1)
     void fk_run_d(const fk_plan *p, void *ws, Py_ssize_t y0, Py_ssize_t y1)
     size_t fk_box_workspace_bytes(const fk_plan *p, size_t elem)
+    const Py_ssize_t FK_BOX_RESTART
     ctypedef void (*fk_run_t)(const fk_plan *p, void *ws, Py_ssize_t y0, Py_ssize_t y1) noexcept nogil
     fk_run_t fk_box_run_f(int force_portable)
     fk_run_t fk_box_run_d(int force_portable)
@@ -91,6 +94,8 @@ cdef void _fill_plan(fk_plan *p, cnp.ndarray src, cnp.ndarray dst, int src_code,
     p.cval = cval
     p.force_portable = force_portable
     p.k2 = NULL
+    p.col2 = NULL
+    p.row2 = NULL
     p.combine = 0
     p.dst2 = NULL
     p.d2s0 = 0
@@ -101,14 +106,16 @@ cdef void _fill_plan(fk_plan *p, cnp.ndarray src, cnp.ndarray dst, int src_code,
 ctypedef void (*run_fn)(const fk_plan *p, void *ws, Py_ssize_t y0, Py_ssize_t y1) noexcept nogil
 
 
-cdef void _run_parallel(const fk_plan *p, run_fn run, size_t wsbytes, int nthreads) except *:
+cdef void _run_parallel(const fk_plan *p, run_fn run, size_t wsbytes, int nthreads,
+                        Py_ssize_t granule=1) except *:
     """Split the output rows among threads, each with its own workspace.
 
     One row block per thread keeps the per-block start-up (the first kh
     rows) to a minimum; a few per thread even out the load on a busy
-    machine.  The split never changes a result.
+    machine.  Blocks start at multiples of ``granule`` rows.  The split
+    never changes a result.
     """
-    cdef Py_ssize_t nblocks, b, y0, y1
+    cdef Py_ssize_t nblocks, ngran, b, y0, y1
     cdef int failed = 0
     cdef int *failp = &failed
     cdef void *ws
@@ -116,15 +123,16 @@ cdef void _run_parallel(const fk_plan *p, run_fn run, size_t wsbytes, int nthrea
         return
     if nthreads < 1:
         nthreads = 1
-    nblocks = 1 if nthreads == 1 else min(p.Ho, 4 * nthreads)
+    ngran = (p.Ho + granule - 1) // granule
+    nblocks = 1 if nthreads == 1 else min(ngran, 4 * nthreads)
     with nogil, parallel(num_threads=nthreads):
         ws = calloc(wsbytes, 1)
         if ws == NULL:
             failp[0] = 1
         for b in prange(nblocks, schedule='dynamic'):
             if ws != NULL:
-                y0 = (b * p.Ho) // nblocks
-                y1 = ((b + 1) * p.Ho) // nblocks
+                y0 = min(((b * ngran) // nblocks) * granule, p.Ho)
+                y1 = min((((b + 1) * ngran) // nblocks) * granule, p.Ho)
                 run(p, ws, y0, y1)
         free(ws)
     if failed:
@@ -136,7 +144,7 @@ def correlate_rows(cnp.ndarray src, cnp.ndarray dst, int src_code, int dst_code,
                    Py_ssize_t oy, Py_ssize_t pl, int mode, double cval,
                    bint double_precision, int nthreads, bint force_portable=False,
                    object kernel2=None, int combine=0, object dst2=None,
-                   int dst2_code=0):
+                   int dst2_code=0, object col2=None, object row2=None):
     """Correlate the 2-D ``src`` into the 2-D ``dst`` (no checks here).
 
     ``kernel`` is the kh x kw correlation mask (C-contiguous, compute dtype)
@@ -145,8 +153,10 @@ def correlate_rows(cnp.ndarray src, cnp.ndarray dst, int src_code, int dst_code,
     x - pl + b), a < kh, b < kw; virtual pixels outside the source follow
     the border ``mode``.
 
-    ``combine`` 1 or 2 also correlates with ``kernel2`` (same shape, direct)
-    and writes sqrt(a^2 + b^2) to ``dst``; with 2, atan2(b, a) to ``dst2``.
+    ``combine`` 1 or 2 also correlates with a second mask of the same shape
+    (``kernel2``, or its factors ``col2`` and ``row2`` when the first is given
+    as factors) and writes sqrt(a^2 + b^2) to ``dst``; with 2, atan2(b, a)
+    to ``dst2``.
     """
     cdef fk_plan p
     _fill_plan(&p, src, dst, src_code, dst_code, kh, kw, oy, pl, mode, cval, force_portable)
@@ -154,6 +164,8 @@ def correlate_rows(cnp.ndarray src, cnp.ndarray dst, int src_code, int dst_code,
     p.col = _data_or_null(col)
     p.row = _data_or_null(row)
     p.k2 = _data_or_null(kernel2)
+    p.col2 = _data_or_null(col2)
+    p.row2 = _data_or_null(row2)
     p.combine = combine
     p.dst2_code = dst2_code
     if dst2 is not None:
@@ -177,4 +189,4 @@ def box_rows(cnp.ndarray src, cnp.ndarray dst, int src_code, int dst_code, int k
     _fill_plan(&p, src, dst, src_code, dst_code, kh, kw, oy, pl, mode, cval, force_portable)
     _run_parallel(&p, <run_fn>(fk_box_run_d(force_portable) if double_precision
                                else fk_box_run_f(force_portable)),
-                  fk_box_workspace_bytes(&p, elem), nthreads)
+                  fk_box_workspace_bytes(&p, elem), nthreads, FK_BOX_RESTART)

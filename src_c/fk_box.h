@@ -108,6 +108,9 @@ typedef long long fk_v8i __attribute__((vector_size(64)));
         }                                                                       \
     } while (0)
 
+/* rows between fresh column sums; blocks of rows start at multiples of it */
+#define FK_BOX_RESTART 128
+
 /* chunk of columns whose column sums are updated and used while in L1 */
 #define FK_BOX_CHUNK 512
 
@@ -139,24 +142,32 @@ ATTR static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)   
     ptrdiff_t y, x, a;                                                          \
     const T *row_in = NULL, *row_out = NULL, *row_next = NULL;                  \
     for (x = 0; x < FK_BOX_CHAINS * seg + FK_SLACK; x++) P[x] = 0.0;            \
-    for (a = 0; a < kh; a++) {                                                  \
-        const ptrdiff_t s = fk_map_index(y0 - p->oy + a, p->H, p->mode);        \
-        if (s < 0) {                                                            \
-            for (x = 0; x < W; x++) colsum[x] += (double)cval;                  \
-        } else if (direct_src) {                                                \
-            const T *restrict r_ = (const T *)(p->src + s * p->ss0);            \
-            for (x = 0; x < W; x++) colsum[x] += (double)r_[x];                 \
-        } else {                                                                \
-            load(p->src + s * p->ss0, p->ss1, W, rin);                          \
-            for (x = 0; x < W; x++) colsum[x] += (double)rin[x];                \
-        }                                                                       \
-    }                                                                           \
     for (y = y0; y < y1; y++) {                                                 \
         T *restrict out = direct_out ? (T *)(p->dst + y * p->ds0) : obuf;       \
         ptrdiff_t done = pl;  /* interior outputs [pl, done) are computed */    \
         ptrdiff_t scanned = 0;  /* prefix sums S[0 .. scanned] are known */     \
         fk_v8d carry = {0};                                                     \
-        if (y > y0) {                                                           \
+        const int fresh = y == y0 || y % FK_BOX_RESTART == 0;                   \
+        if (fresh) {                                                            \
+            /* column sums from scratch: at the start of a block of rows and  \
+             * every FK_BOX_RESTART rows, so no rounding error accumulates    \
+             * and every row is computed the same way however the rows are    \
+             * split among threads (blocks start at multiples of it) */       \
+            for (x = 0; x < W; x++) colsum[x] = 0.0;                            \
+            for (a = 0; a < kh; a++) {                                          \
+                const ptrdiff_t s = fk_map_index(y - p->oy + a, p->H, p->mode); \
+                if (s < 0) {                                                    \
+                    for (x = 0; x < W; x++) colsum[x] += (double)cval;          \
+                } else if (direct_src) {                                        \
+                    const T *restrict r_ = (const T *)(p->src + s * p->ss0);    \
+                    for (x = 0; x < W; x++) colsum[x] += (double)r_[x];         \
+                } else {                                                        \
+                    load(p->src + s * p->ss0, p->ss1, W, rin);                  \
+                    for (x = 0; x < W; x++) colsum[x] += (double)rin[x];        \
+                }                                                               \
+            }                                                                   \
+            row_next = NULL;                                                    \
+        } else {                                                                \
             /* the window moves down one row: add the new, drop the old */     \
             const ptrdiff_t sn = fk_map_index(y - p->oy + kh - 1, p->H, p->mode); \
             const ptrdiff_t so = fk_map_index(y - p->oy - 1, p->H, p->mode);    \
@@ -176,7 +187,7 @@ ATTR static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)   
          * while the chunk is still in the first-level cache */                \
         for (x = 0; x < W; x += FK_BOX_CHUNK) {                                 \
             const ptrdiff_t c1 = x + FK_BOX_CHUNK < W ? x + FK_BOX_CHUNK : W;   \
-            if (y > y0) {                                                       \
+            if (!fresh) {                                                       \
                 double *restrict cs = colsum;                                   \
                 const T *restrict ri = row_in, *restrict ro = row_out;          \
                 ptrdiff_t c;                                                    \

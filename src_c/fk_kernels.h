@@ -361,7 +361,9 @@ static int fk_cpu_level(int force_portable)
 
 /*
  * Gradient strength and direction from f_x (a) and f_y (b):
- * s[i] = sqrt(a^2 + b^2); with `direction`, d[i] = atan2(b, a) in (-pi, pi].
+ * s[i] = sqrt(a^2 + b^2) (as max(|a|, |b|) sqrt(1 + t^2), t = min / max, so
+ * the squares never overflow or underflow); with `direction`,
+ * d[i] = atan2(b, a) in (-pi, pi].
  * s and d may be a and b themselves (each element is read before it is
  * written).  A zero gradient gives strength exactly 0 and direction 0.
  *
@@ -380,17 +382,18 @@ ATTR static void NAME(const float *a, const float *b, ptrdiff_t n, int direction
                       float *s, float *d)                                       \
 {                                                                               \
     ptrdiff_t i;                                                                \
-    if (!direction) {                                                           \
-        for (i = 0; i < n; i++) s[i] = sqrtf(a[i] * a[i] + b[i] * b[i]);        \
-        return;                                                                 \
-    }                                                                           \
     for (i = 0; i < n; i++) {                                                   \
         const float x = a[i], y = b[i];                                         \
         const float ax = fabsf(x), ay = fabsf(y);                               \
         const float mx = ax > ay ? ax : ay, mn = ax > ay ? ay : ax;             \
         const float t = mx > 0.0f ? mn / mx : 0.0f;                             \
         const float z = t * t;                                                  \
-        float r = 2.4567252470e-03f;                                            \
+        float r;                                                                \
+        /* strength as max * sqrt(1 + t^2): no overflow or underflow of the    \
+         * squares, exactly 0 for a zero gradient */                           \
+        s[i] = mx * sqrtf(1.0f + z);                                            \
+        if (!direction) continue;                                               \
+        r = 2.4567252470e-03f;                                                  \
         r = r * z - 1.4401360898e-02f;                                          \
         r = r * z + 3.9781229115e-02f;                                          \
         r = r * z - 7.2348579184e-02f;                                          \
@@ -402,7 +405,6 @@ ATTR static void NAME(const float *a, const float *b, ptrdiff_t n, int direction
         r = ay > ax ? 0.5f * FK_PI_F - r : r;                                   \
         r = x < 0.0f ? FK_PI_F - r : r;                                         \
         r = y < 0.0f ? -r : r;                                                  \
-        s[i] = sqrtf(x * x + y * y);                                            \
         d[i] = r;                                                               \
     }                                                                           \
 }
@@ -413,7 +415,7 @@ static void fk_combine_rows_d(const double *a, const double *b, ptrdiff_t n, int
     ptrdiff_t i;
     for (i = 0; i < n; i++) {
         const double x = a[i], y = b[i];
-        s[i] = sqrt(x * x + y * y);
+        s[i] = hypot(x, y); /* no overflow or underflow of the squares */
         if (direction) {
             const double r = (x == 0.0 && y == 0.0) ? 0.0 : atan2(y, x);
             d[i] = r == -FK_PI_D ? FK_PI_D : r;

@@ -52,10 +52,13 @@ typedef struct fk_plan_s {
     int mode;
     double cval;
     int force_portable; /* 1: never use the AVX2 kernels */
-    /* a second kh x kw mask k2 (direct only), and how the two results a, b
-     * are combined: FK_PLAIN (a to dst), FK_MAGNITUDE (sqrt(a^2 + b^2) to
-     * dst) or FK_GRADIENT (the magnitude to dst, atan2(b, a) to dst2) */
+    /* a second kh x kw mask (k2, or col2 and row2 when the first is given
+     * as factors), and how the two results a, b are combined: FK_PLAIN (a to
+     * dst), FK_MAGNITUDE (sqrt(a^2 + b^2) to dst) or FK_GRADIENT (the
+     * magnitude to dst, atan2(b, a) to dst2) */
     const void *k2;
+    const void *col2;
+    const void *row2;
     int combine;
     char *dst2;
     ptrdiff_t d2s0, d2s1;
@@ -173,6 +176,26 @@ static int NAME(const T *k, int n)                                              
 FK_DEFINE_SYMMETRY(fk_symmetry_f, float)
 FK_DEFINE_SYMMETRY(fk_symmetry_d, double)
 
+/* One separable mask (COL vertical, ROW horizontal) on the R rows of the
+ * current step: the vertical pass into tmp, then the horizontal pass into
+ * O0 (and O1); (anti)symmetric rows add or subtract mirrored taps first,
+ * so an antisymmetric row gives exactly 0 on a flat image. */
+#define FK_SEPARABLE_PASS(T, COL, ROW, SYM, O0, O1, PF0, PF1)                  \
+    do {                                                                        \
+        const T *t0_ = tmp, *t1_ = tmp + tmplen;                                \
+        const T *kr_ = (const T *)(ROW);                                        \
+        int a_;                                                                 \
+        if (R == 2)                                                             \
+            corr2(tmp, tmp + tmplen, rows, (const T *)(COL), kh, 1, c1 - c0, PF0, PF1); \
+        else                                                                    \
+            corr(tmp, rows, (const T *)(COL), kh, 1, c1 - c0, PF0);             \
+        for (a_ = 0; a_ < R; a_++) {                                            \
+            T *o_ = a_ == 0 ? (O0) : (O1);                                      \
+            if ((SYM) != 0) corrsym(o_, a_ == 0 ? t0_ : t1_, kr_, p->kw, SYM, n); \
+            else corr(o_, a_ == 0 ? &t0_ : &t1_, kr_, 1, p->kw, n, NULL);       \
+        }                                                                       \
+    } while (0)
+
 /* Compute output rows [y0, y1), all columns, two rows at a time where
  * the mask is taller than one row (each source row is then read once for
  * both); ring strips hold kh + 1 rows. */
@@ -195,6 +218,7 @@ static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)       \
     const fk_corr_sym_##SUF##_t corrsym = CORRSYM(p->force_portable);           \
     /* +1 / -1 when the separable row factor is (anti)symmetric, else 0 */     \
     const int rowsym = p->row == NULL ? 0 : fk_symmetry_##SUF((const T *)p->row, p->kw); \
+    const int rowsym2 = p->row2 == NULL ? 0 : fk_symmetry_##SUF((const T *)p->row2, p->kw); \
     const fk_combine_##SUF##_t combine = COMBINE(p->force_portable);            \
     const int direct_s = (p->dst_code == OWN_CODE) && (p->ds1 == (ptrdiff_t)sizeof(T)); \
     const int direct_d = p->combine == FK_GRADIENT && (p->dst2_code == OWN_CODE) && \
@@ -236,18 +260,10 @@ static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)       \
                     rows[a] = ring + fk_pmod(vfirst + a, nring) * rl;           \
             }                                                                   \
             if (p->col != NULL) {                                               \
-                const T *t0 = tmp, *t1 = tmp + tmplen;                          \
-                const T *kr = (const T *)p->row;                                \
-                if (R == 2)                                                     \
-                    corr2(tmp, tmp + tmplen, rows, (const T *)p->col, kh, 1, c1 - c0, pf[0], pf[1]); \
-                else                                                            \
-                    corr(tmp, rows, (const T *)p->col, kh, 1, c1 - c0, pf[0]);  \
-                for (a = 0; a < R; a++) {                                       \
-                    T *o = a == 0 ? out0 : out1;                                \
-                    const T *t = a == 0 ? t0 : t1;                              \
-                    if (rowsym != 0) corrsym(o, t, kr, p->kw, rowsym, n);       \
-                    else corr(o, a == 0 ? &t0 : &t1, kr, 1, p->kw, n, NULL);    \
-                }                                                               \
+                FK_SEPARABLE_PASS(T, p->col, p->row, rowsym, out0, out1, pf[0], pf[1]); \
+                if (p->combine != FK_PLAIN)                                     \
+                    FK_SEPARABLE_PASS(T, p->col2, p->row2, rowsym2, obuf2 + x0, \
+                                      obuf2 + ol + x0, NULL, NULL);             \
             } else if (R == 2) {                                                \
                 corr2(out0, out1, rows, (const T *)p->k, kh, p->kw, n, pf[0], pf[1]); \
                 if (p->combine != FK_PLAIN)                                     \
