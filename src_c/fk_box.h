@@ -40,33 +40,30 @@ static inline size_t fk_box_workspace_bytes(const fk_plan *p, size_t elem)
  * step (three shifted adds), then the running total of the vectors before;
  * the totals chain costs one add per 8 elements.  The order of additions
  * depends on n only. */
-typedef double fk_v8d __attribute__((vector_size(64), aligned(8), may_alias));
-typedef long long fk_v8i __attribute__((vector_size(64)));
+typedef double fk_v4dp __attribute__((vector_size(32), aligned(8), may_alias));
+typedef long long fk_v4i __attribute__((vector_size(32)));
 #if defined(__clang__)
 #define FK_SHIFT(V, Z, K) __builtin_shufflevector(V, Z, FK_SHIFT_IDX_##K)
-#define FK_SHIFT_IDX_1 8, 0, 1, 2, 3, 4, 5, 6
-#define FK_SHIFT_IDX_2 8, 8, 0, 1, 2, 3, 4, 5
-#define FK_SHIFT_IDX_4 8, 8, 8, 8, 0, 1, 2, 3
-#define FK_LAST(V) __builtin_shufflevector(V, V, 7, 7, 7, 7, 7, 7, 7, 7)
+#define FK_SHIFT_IDX_1 4, 0, 1, 2
+#define FK_SHIFT_IDX_2 4, 4, 0, 1
+#define FK_LAST(V) __builtin_shufflevector(V, V, 3, 3, 3, 3)
 #else
 #define FK_SHIFT(V, Z, K) __builtin_shuffle(V, Z, FK_SHIFT_MASK_##K)
-#define FK_SHIFT_MASK_1 ((fk_v8i){8, 0, 1, 2, 3, 4, 5, 6})
-#define FK_SHIFT_MASK_2 ((fk_v8i){8, 8, 0, 1, 2, 3, 4, 5})
-#define FK_SHIFT_MASK_4 ((fk_v8i){8, 8, 8, 8, 0, 1, 2, 3})
-#define FK_LAST(V) __builtin_shuffle(V, (fk_v8i){7, 7, 7, 7, 7, 7, 7, 7})
+#define FK_SHIFT_MASK_1 ((fk_v4i){4, 0, 1, 2})
+#define FK_SHIFT_MASK_2 ((fk_v4i){4, 4, 0, 1})
+#define FK_LAST(V) __builtin_shuffle(V, (fk_v4i){3, 3, 3, 3})
 #endif
-/* S[i + 1 .. i + 8] for i = FROM, FROM + 8, ... < TO (FROM a multiple of 8),
- * continuing the running total CARRY (a vector of 8 equal values) */
+/* S[i + 1 .. i + 4] for i = FROM, FROM + 4, ... < TO (FROM a multiple of 4),
+ * continuing the running total CARRY (a vector of 4 equal values) */
 #define FK_BOX_SCAN(P, S, FROM, TO, CARRY)                                      \
     do {                                                                        \
-        const fk_v8d zero_ = {0};                                               \
+        const fk_v4dp zero_ = {0};                                              \
         ptrdiff_t i_;                                                           \
-        for (i_ = (FROM); i_ < (TO); i_ += 8) {                                 \
-            fk_v8d v_ = *(const fk_v8d *)((P) + i_);                            \
+        for (i_ = (FROM); i_ < (TO); i_ += 4) {                                 \
+            fk_v4dp v_ = *(const fk_v4dp *)((P) + i_);                          \
             v_ += FK_SHIFT(v_, zero_, 1);                                       \
             v_ += FK_SHIFT(v_, zero_, 2);                                       \
-            v_ += FK_SHIFT(v_, zero_, 4);                                       \
-            *(fk_v8d *)((S) + i_ + 1) = v_ + (CARRY);                           \
+            *(fk_v4dp *)((S) + i_ + 1) = v_ + (CARRY);                          \
             (CARRY) += FK_LAST(v_);                                             \
         }                                                                       \
     } while (0)
@@ -146,7 +143,7 @@ ATTR static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)   
         T *restrict out = direct_out ? (T *)(p->dst + y * p->ds0) : obuf;       \
         ptrdiff_t done = pl;  /* interior outputs [pl, done) are computed */    \
         ptrdiff_t scanned = 0;  /* prefix sums S[0 .. scanned] are known */     \
-        fk_v8d carry = {0};                                                     \
+        fk_v4dp carry = {0};                                                    \
         const int fresh = y == y0 || y % FK_BOX_RESTART == 0;                   \
         if (fresh) {                                                            \
             /* column sums from scratch: at the start of a block of rows and  \
