@@ -37,8 +37,9 @@ def build_info() -> dict:
     -------
     dict
         ``version``; ``openmp`` (True when the core was compiled with
-        OpenMP, else it runs one thread); ``kernels`` (``'avx2+fma'`` or
-        ``'portable'``, the kernels this CPU runs, see ``FILTERKIT_CPU``);
+        OpenMP, else it runs one thread); ``kernels`` (``'avx512vl'``,
+        ``'avx2+fma'`` or ``'portable'``: the kernels this CPU runs, see
+        ``FILTERKIT_CPU``);
         ``threads`` (:func:`get_num_threads`).
 
     Examples
