@@ -106,7 +106,7 @@ typedef long long fk_v4i __attribute__((vector_size(32)));
     } while (0)
 
 /* rows between fresh column sums; blocks of rows start at multiples of it */
-#define FK_BOX_RESTART 128
+#define FK_BOX_RESTART 256
 
 /* chunk of columns whose column sums are updated and used while in L1 */
 #define FK_BOX_CHUNK 512
