@@ -313,6 +313,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="where to write the JSON results")
     parser.add_argument("--markdown", default=os.path.join(HERE, "results", "latest.md"),
                         help="where to write the Markdown table")
+    parser.add_argument("--readme", metavar="PATH",
+                        help="also put the table into this README, between the lines "
+                             "'<!-- benchmarks:start -->' and '<!-- benchmarks:end -->'")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     report = run(args.quick)
@@ -322,9 +325,24 @@ def main(argv: Optional[List[str]] = None) -> int:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         with open(path, "w") as fh:
             fh.write(text)
+    if args.readme:
+        update_readme(args.readme, table)
     print(table)
     print(f"({report['seconds']:.0f} s; written to {args.json} and {args.markdown})", file=sys.stderr)
     return 0
+
+
+def update_readme(path: str, table: str) -> None:
+    """Replace the text between the benchmark markers of a README."""
+    start, end = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
+    with open(path) as fh:
+        text = fh.read()
+    if start not in text or end not in text:
+        raise SystemExit(f"benchmarks: error: {path} has no '{start}' ... '{end}' markers")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    with open(path, "w") as fh:
+        fh.write(f"{head}{start}\n{table}{end}{tail}")
 
 
 if __name__ == "__main__":
