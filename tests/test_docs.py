@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 MODULES = ["filterkit", "filterkit._convolve", "filterkit._filters", "filterkit._threads",
-           "filterkit.kernels"]
+           "filterkit.kernels", "filterkit.cli"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,0 +1,390 @@
+"""The ``filterkit`` command line: one command per filter, on image files.
+
+Every command calls filterkit's public API; nothing here filters by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+import filterkit
+
+from ._io import (
+    SAMPLES,
+    CLIError,
+    check_output_path,
+    image_files,
+    read_image,
+    same_file,
+    write_image,
+)
+
+#: ITU-R BT.601 luma weights for R, G, B (colour input to high-pass filters)
+LUMA = (0.299, 0.587, 0.114)
+
+
+@dataclass(frozen=True)
+class Command:
+    """A filter command: how to run it and how its result is shown."""
+
+    help: str
+    example: str
+    run: Callable[[np.ndarray, argparse.Namespace, dict], object]
+    kind: str  # "low": keeps range and bit depth; "signed"/"positive": high-pass
+    add_arguments: Callable[[argparse.ArgumentParser], None] = lambda p: None
+
+
+def _size(text: str) -> object:
+    """``--size 5`` or ``--size 3x7`` (height x width)."""
+    try:
+        if "x" in text.lower():
+            h, w = text.lower().split("x")
+            return (int(h), int(w))
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be an odd integer or HxW such as 3x7; got {text!r}") from None
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number; got {text!r}") from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}")
+    return value
+
+
+def _read_mask(path: str) -> np.ndarray:
+    """A mask from a ``.npy`` file or a text file of numbers (one row per line)."""
+    if not os.path.isfile(path):
+        raise CLIError(f"--mask {path}: no such file")
+    try:
+        if path.lower().endswith(".npy"):
+            mask = np.load(path, allow_pickle=False)
+        else:
+            with open(path) as fh:
+                rows = [line.replace(",", " ").split() for line in fh
+                        if line.strip() and not line.lstrip().startswith("#")]
+            if len({len(r) for r in rows}) > 1:
+                raise CLIError(f"--mask {path}: rows of different lengths")
+            mask = np.array([[float(v) for v in r] for r in rows])
+    except ValueError as exc:
+        raise CLIError(f"--mask {path}: not a mask of numbers ({exc})") from None
+    if mask.ndim == 1:
+        mask = mask[np.newaxis, :]
+    return mask
+
+
+def _common(args: argparse.Namespace) -> dict:
+    return {"mode": args.mode, "cval": args.cval}
+
+
+COMMANDS: Dict[str, Command] = {
+    "sobel": Command(
+        "gradient strength sqrt(f_x^2 + f_y^2) with the lecture's Sobel masks",
+        "filterkit sobel photo.png edges.png",
+        lambda f, a, kw: filterkit.sobel(f, **kw), "positive"),
+    "sobel-x": Command(
+        "f_x: convolution with [[1, 0, -1], [2, 0, -2], [1, 0, -1]]",
+        "filterkit sobel-x photo.png fx.png",
+        lambda f, a, kw: filterkit.sobel_x(f, **kw), "signed"),
+    "sobel-y": Command(
+        "f_y: convolution with [[1, 2, 1], [0, 0, 0], [-1, -2, -1]]",
+        "filterkit sobel-y photo.png fy.png",
+        lambda f, a, kw: filterkit.sobel_y(f, **kw), "signed"),
+    "gradient": Command(
+        "gradient strength to OUT; --direction writes the direction as colour "
+        "(hue = angle, brightness = strength)",
+        "filterkit gradient photo.png strength.png --direction direction.png",
+        lambda f, a, kw: filterkit.gradient(f, **kw), "positive",
+        lambda p: p.add_argument("--direction", metavar="DIR.png",
+                                 help="also write the direction as a colour picture")),
+    "laplace": Command(
+        "Laplace filter (edges are zero crossings)",
+        "filterkit laplace photo.png laplace.png --neighbours 8",
+        lambda f, a, kw: filterkit.laplace(f, neighbours=a.neighbours, **kw), "signed",
+        lambda p: p.add_argument("--neighbours", type=int, default=4, choices=(4, 8),
+                                 help="the 4- (default) or 8-neighbour mask")),
+    "mean": Command(
+        "mean (box) filter, any size in constant time per pixel",
+        "filterkit mean photo.png smooth.png --size 5",
+        lambda f, a, kw: filterkit.mean(f, a.size, **kw), "low",
+        lambda p: p.add_argument("--size", type=_size, default=3,
+                                 help="odd window size, N or HxW (default 3)")),
+    "gaussian": Command(
+        "Gaussian low-pass filter",
+        "filterkit gaussian photo.png smooth.png --sigma 5 --size 11",
+        lambda f, a, kw: filterkit.gaussian(f, a.sigma, size=a.size, **kw), "low",
+        lambda p: (p.add_argument("--sigma", type=_float, default=1.0,
+                                  help="standard deviation in pixels (default 1)"),
+                   p.add_argument("--size", type=_size, default=None,
+                                  help="odd mask size (default 2*ceil(3*sigma)+1)"))),
+    "convolve": Command(
+        "true convolution with a mask from a file (text rows of numbers, or .npy)",
+        "filterkit convolve photo.png out.png --mask mask.txt",
+        lambda f, a, kw: filterkit.convolve(f, a.mask_array, **kw), "low",
+        lambda p: p.add_argument("--mask", required=True, metavar="FILE",
+                                 help="the mask: text rows of numbers, or a .npy file")),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``filterkit: error: ...`` and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"filterkit: error: {message}\n")
+        raise SystemExit(2)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="filterkit",
+        description="Classic image filters on image files (PNG, TIFF, JPEG, BMP).",
+        epilog="Example: filterkit sobel sample:camera edges.png   "
+               "(samples: " + ", ".join(SAMPLES) + ")",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name, cmd in COMMANDS.items():
+        p = sub.add_parser(
+            name, help=cmd.help, description=f"{cmd.help}.\n\n" + _OUTPUT_NOTE[cmd.kind],
+            epilog=f"Example: {cmd.example}",
+            formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("paths", nargs="+", metavar="PATH",
+                       help="IN OUT, or with -o: input files or folders "
+                            "(sample:NAME reads a bundled picture)")
+        p.add_argument("-o", "--output-dir", metavar="DIR",
+                       help="write every result into DIR (batch mode)")
+        p.add_argument("--ext", default=".png", help="output extension in batch mode (default .png)")
+        cmd.add_arguments(p)
+        p.add_argument("--mode", default="reflect",
+                       help="border: constant, nearest, reflect (default), mirror, wrap, valid")
+        p.add_argument("--cval", type=_float, default=0.0, help="value outside with --mode constant")
+        p.add_argument("--invert", action="store_true",
+                       help="invert the result (the lecture's figures: edges dark on white)")
+        p.add_argument("--raw", action="store_true",
+                       help="write the float result unchanged (.tif/.tiff/.npy only)")
+        p.add_argument("--threads", type=_positive_int, help="number of threads")
+    samples = sub.add_parser("samples", help="list the bundled sample pictures",
+                             epilog="Example: filterkit samples")
+    samples.set_defaults(paths=[])
+    return parser
+
+
+_OUTPUT_NOTE = {
+    "low": "The result keeps the input's range and bit depth (8 or 16 bit); colour images are "
+           "filtered per channel, alpha is kept unchanged.",
+    "signed": "Colour input is converted to grey first (BT.601 luma 0.299 R + 0.587 G + "
+              "0.114 B). The signed result is scaled to the output's full range with 0 at "
+              "mid-grey: out = 1/2 + v / (2 max|v|). --raw writes the float values.",
+    "positive": "Colour input is converted to grey first (BT.601 luma 0.299 R + 0.587 G + "
+                "0.114 B). The result is scaled to the output's full range: out = v / max v. "
+                "--raw writes the float values.",
+}
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    if image.ndim == 2:
+        return image
+    rgb = image[..., :3].astype(np.float32)
+    return rgb @ np.array(LUMA, dtype=np.float32)
+
+
+def _full(depth16: bool) -> int:
+    return 65535 if depth16 else 255
+
+
+def _scale(values: np.ndarray, kind: str, depth16: bool, invert: bool) -> np.ndarray:
+    """A high-pass result as an 8- or 16-bit picture."""
+    v = values.astype(np.float64)
+    peak = float(np.max(np.abs(v))) if v.size else 0.0
+    if kind == "signed":
+        unit = 0.5 + v / (2 * peak) if peak > 0 else np.full(v.shape, 0.5)
+    else:
+        unit = v / peak if peak > 0 else np.zeros(v.shape)
+    if invert:
+        unit = 1.0 - unit
+    full = _full(depth16)
+    return np.clip(np.rint(unit * full), 0, full).astype(np.uint16 if depth16 else np.uint8)
+
+
+def _direction_picture(strength: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    """Hue = angle, saturation 1, value = strength / max strength, as 8-bit RGB."""
+    peak = float(strength.max()) if strength.size else 0.0
+    h = (direction.astype(np.float64) + np.pi) / (2 * np.pi) * 6.0
+    v = strength / peak if peak > 0 else np.zeros(strength.shape)
+    i = np.floor(h).astype(int) % 6
+    f = h - np.floor(h)
+    p, q, t = np.zeros_like(v), v * (1 - f), v * f
+    r = np.choose(i, [v, q, p, p, t, v])
+    g = np.choose(i, [t, v, v, q, p, p])
+    b = np.choose(i, [p, p, t, v, v, q])
+    return np.clip(np.rint(np.stack([r, g, b], -1) * 255), 0, 255).astype(np.uint8)
+
+
+def _low_pass(cmd: Command, image: np.ndarray, args: argparse.Namespace, invert: bool) -> np.ndarray:
+    kw = _common(args)
+    if image.dtype.kind == "f":
+        out_dtype = np.float32
+    else:
+        out_dtype = image.dtype
+    if image.ndim == 3:
+        channels = image.shape[2]
+        colour = image[..., :-1] if channels in (2, 4) else image  # alpha apart
+        result = cmd.run(colour, args, dict(kw, output=out_dtype, channel_axis=-1))
+        if channels in (2, 4):  # alpha unchanged (cropped like the result in 'valid' mode)
+            alpha = image[..., -1:]
+            if result.shape[:2] != alpha.shape[:2]:
+                dy = (alpha.shape[0] - result.shape[0]) // 2
+                dx = (alpha.shape[1] - result.shape[1]) // 2
+                alpha = alpha[dy:dy + result.shape[0], dx:dx + result.shape[1]]
+            result = np.concatenate([result, alpha.astype(result.dtype)], axis=-1)
+        if channels == 2:
+            result = result[..., 0]
+    else:
+        result = cmd.run(image, args, dict(kw, output=out_dtype))
+    if invert:
+        if result.dtype.kind == "f":
+            result = 1.0 - result
+        else:
+            info = np.iinfo(result.dtype)
+            result = (info.max - result.astype(np.int64) + info.min).astype(result.dtype)
+    return result
+
+
+def _process(name: str, src: str, dst: str, args: argparse.Namespace) -> None:
+    cmd = COMMANDS[name]
+    ext = check_output_path(dst, args.raw)
+    if not src.startswith("sample:") and same_file(src, dst):
+        raise CLIError(f"{dst}: the output would overwrite the input")
+    image = read_image(src)
+    if image.ndim not in (2, 3) or image.size == 0:
+        raise CLIError(f"{src}: not a 2-D grey or colour image (shape {image.shape})")
+    kind = cmd.kind
+    if name == "convolve" and np.any(args.mask_array < 0):
+        kind = "signed"
+    depth16 = image.dtype == np.uint16 and ext in (".png", ".tif", ".tiff")
+    if kind == "low" and not args.raw:
+        result = _low_pass(cmd, image, args, args.invert)
+        if result.dtype.kind == "f":  # float input: [0, 1] shown as 8 bit
+            result = np.clip(np.rint(result * 255), 0, 255).astype(np.uint8)
+        write_image(dst, result)
+        return
+    grey = _grey(image) if kind != "low" else image
+    kw = _common(args)
+    if kind == "low":  # --raw: the float result of the filter, per channel
+        out = cmd.run(image, args, dict(kw, channel_axis=-1 if image.ndim == 3 else None))
+        write_image(dst, np.asarray(out, dtype=np.float32))
+        return
+    out = cmd.run(grey, args, kw)
+    strength, direction = out if isinstance(out, tuple) else (out, None)
+    if args.raw:
+        write_image(dst, np.asarray(strength, dtype=np.float32))
+    else:
+        write_image(dst, _scale(strength, kind, depth16, args.invert))
+    if direction is not None and getattr(args, "direction", None):
+        check_output_path(args.direction, False)
+        write_image(args.direction, _direction_picture(strength, direction))
+
+
+def _jobs(args: argparse.Namespace) -> List[Tuple[str, str]]:
+    paths = args.paths
+    if args.output_dir is None:
+        if len(paths) != 2:
+            raise CLIError(f"give IN OUT, or input files and -o DIR; got {len(paths)} path(s)")
+        return [(paths[0], paths[1])]
+    outdir = args.output_dir
+    if not os.path.isdir(outdir):
+        try:
+            os.makedirs(outdir)
+        except OSError as exc:
+            raise CLIError(f"-o {outdir}: cannot create the folder ({exc.strerror})") from None
+    ext = args.ext if args.ext.startswith(".") else "." + args.ext
+    inputs: List[str] = []
+    for p in paths:
+        inputs.extend(image_files(p) if os.path.isdir(p) else [p])
+    if not inputs:
+        raise CLIError("no input images found")
+    jobs = []
+    for p in inputs:
+        stem = p[len("sample:"):] if p.startswith("sample:") else os.path.splitext(os.path.basename(p))[0]
+        jobs.append((p, os.path.join(outdir, stem + ext)))
+    return jobs
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the ``filterkit`` command line.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 on success, 2 on any error (one ``filterkit: error: ...`` line
+        per problem on stderr, no traceback, no partial output file).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from filterkit.cli import main
+    >>> main(["mean", "--size", "5", "sample:camera", os.path.join(tempfile.mkdtemp(), "m.png")])
+    0
+    """
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "samples":
+        print("\n".join(f"sample:{n}" for n in SAMPLES))
+        return 0
+    failed = 0
+    try:
+        if args.threads:
+            filterkit.set_num_threads(args.threads)
+        if args.command == "convolve":
+            args.mask_array = _read_mask(args.mask)
+        jobs = _jobs(args)
+    except (CLIError, ValueError, TypeError) as exc:
+        sys.stderr.write(f"filterkit: error: {exc}\n")
+        return 2
+    progress = None
+    if len(jobs) > 1:
+        try:
+            from tqdm import tqdm
+
+            progress = tqdm(total=len(jobs), unit="image", file=sys.stderr,
+                            disable=not sys.stderr.isatty())
+        except ImportError:
+            progress = None
+    for src, dst in jobs:
+        try:
+            _process(args.command, src, dst, args)
+        except (CLIError, ValueError, TypeError, MemoryError) as exc:
+            failed += 1
+            where = "" if len(jobs) == 1 else f"{src}: "
+            msg = str(exc)
+            sys.stderr.write(f"filterkit: error: {where if not msg.startswith(src) else ''}{msg}\n")
+        except KeyboardInterrupt:
+            sys.stderr.write("filterkit: error: interrupted\n")
+            return 2
+        if progress is not None:
+            progress.update(1)
+    if progress is not None:
+        progress.close()
+    return 2 if failed else 0
