@@ -175,6 +175,8 @@ def _write_pillow(path: str, data: np.ndarray, fmt: str) -> None:
         data = (data >> 8).astype(np.uint8)  # 16-bit colour or JPEG/BMP: 8 bits
     if data.ndim == 3 and data.shape[2] == 4 and fmt in ("JPEG",):
         data = data[..., :3]
+    if data.dtype != np.uint8:  # other integer images: saturate, never wrap
+        data = np.clip(data, 0, 255)
     Image.fromarray(np.ascontiguousarray(data.astype(np.uint8))).save(path, format=fmt)
 
 

@@ -360,6 +360,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.command == "convolve":
             args.mask_array = _read_mask(args.mask)
         jobs = _jobs(args)
+        if getattr(args, "direction", None) and len(jobs) > 1:
+            raise CLIError("--direction takes one input (it names one output file)")
     except (CLIError, ValueError, TypeError) as exc:
         sys.stderr.write(f"filterkit: error: {exc}\n")
         return 2
