@@ -131,6 +131,7 @@ def write_image(path: str, data: np.ndarray) -> None:
             _write_float_tiff(tmp, data)
         else:
             _write_pillow(tmp, data, FORMATS[ext])
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
         os.replace(tmp, path)
     except CLIError:
         _remove(tmp)
@@ -141,6 +142,12 @@ def write_image(path: str, data: np.ndarray) -> None:
     except BaseException:
         _remove(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _remove(path: str) -> None:

@@ -199,6 +199,14 @@ class TestResults:
         assert code == 0, err
         assert load(tmp_path / "out.png").shape == (camera.shape[0] - 4, camera.shape[1] - 4)
 
+    def test_output_file_gets_the_usual_permissions(self, tmp_path, camera):
+        src = save(tmp_path / "camera.png", camera)
+        code, _, err = run(["mean", src, "out.png"], tmp_path)
+        assert code == 0, err
+        umask = os.umask(0)
+        os.umask(umask)
+        assert os.stat(tmp_path / "out.png").st_mode & 0o777 == 0o666 & ~umask
+
     def test_sample_images_need_no_file(self, tmp_path):
         code, _, err = run(["sobel", "sample:camera", "edges.png"], tmp_path)
         assert code == 0, err
