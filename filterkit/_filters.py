@@ -15,7 +15,7 @@ import numpy as np
 from . import _core, kernels
 from ._convolve import convolve
 from ._engine import Job, OutputArg
-from ._validate import DTYPE_CODES, describe, fail
+from ._validate import DTYPE_CODES, fail
 
 GradientOutput = Union[None, type, np.dtype, str, Tuple[np.ndarray, np.ndarray]]
 

@@ -6,7 +6,7 @@ All masks are float64 arrays of odd height and width, centre in the middle.
 from __future__ import annotations
 
 import math
-from typing import Any, Optional, Sequence, Tuple, Union
+from typing import Any, Optional, Tuple, Union
 
 import numpy as np
 

@@ -17,7 +17,8 @@
 
 #include "fk_plan.h"
 
-/* the prefix sum runs as 8 independent chains over 8 segments of the row */
+/* the column-sum and prefix-sum rows are padded to a multiple of this many
+ * doubles, so the vector scan can read and write whole vectors */
 #define FK_BOX_CHAINS 8
 
 static inline ptrdiff_t fk_box_padw(const fk_plan *p)

@@ -15,7 +15,7 @@ import scipy.ndimage as ndi
 import scipy.signal
 
 import filterkit
-from oracle import error_bound, naive_convolve, naive_correlate
+from oracle import error_bound, naive_convolve
 
 MODES = ["constant", "nearest", "reflect", "mirror", "wrap"]
 DTYPES = [np.uint8, np.uint16, np.int16, np.int32, np.float32, np.float64]

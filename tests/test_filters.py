@@ -25,7 +25,6 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import filterkit
-from filterkit import kernels
 from oracle import error_bound, naive_convolve
 
 MODES = ["constant", "nearest", "reflect", "mirror", "wrap"]
