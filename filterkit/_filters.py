@@ -279,6 +279,9 @@ def gradient(image: Any, *, mode: str = "reflect", cval: float = 0.0,
                        f"a tuple of {len(output)}", TypeError)
         strength = job.output(output[0], "output[0]")
         direction = job.output(output[1], "output[1]")
+        if np.may_share_memory(strength, direction):
+            raise fail("output", "two arrays that do not overlap (strength, direction)",
+                       "overlapping arrays")
     else:
         strength = job.output(output)
         direction = job.output(output if output is not None else None, "output")

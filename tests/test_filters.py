@@ -742,6 +742,12 @@ class TestGradient:
         with pytest.raises(TypeError, match=r"`output` must be a dtype or a pair \(strength, direction\) of arrays; got a tuple of 1\."):
             filterkit.gradient(image, output=(np.empty((5, 6)),))
 
+    def test_output_pair_must_not_overlap(self):
+        image = np.ones((5, 6))
+        both = np.empty((5, 6))
+        with pytest.raises(ValueError, match=r"`output` must be two arrays that do not overlap \(strength, direction\); got overlapping arrays\."):
+            filterkit.gradient(image, output=(both, both))
+
     def test_output_pair_shapes_are_checked(self):
         image = np.ones((5, 6))
         with pytest.raises(ValueError, match=r"`output\[1\]` must be an array of shape \(5, 6\) \(the result's shape\); got shape \(6, 5\)\."):
