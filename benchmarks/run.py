@@ -136,12 +136,20 @@ def case_filters(image, out, repeat: int, quick: bool) -> List[dict]:
     """The lecture's filters against OpenCV (and scikit-image's Sobel)."""
     cases = []
     reflect = cv2.BORDER_REFLECT if cv2 is not None else None
-    for size in ([3, 21] if quick else [3, 5, 11, 21]):
-        fns = {"filterkit": lambda s=size: filterkit.mean(image, s, output=out)}
+    # every size of both libraries in one interleaved group, so that the
+    # size-independence ratio compares timings taken under the same load
+    sizes = [3, 21] if quick else [3, 5, 11, 21]
+    fns = {}
+    for size in sizes:
+        fns[f"filterkit {size}"] = lambda s=size: filterkit.mean(image, s, output=out)
         if cv2 is not None:
-            fns["opencv"] = lambda s=size: cv2.blur(image, (s, s), dst=out, borderType=reflect)
-        cases.append({"case": f"mean {size}x{size}", "peer": "cv2.blur",
-                      "times": time_interleaved(fns, repeat)})
+            fns[f"opencv {size}"] = lambda s=size: cv2.blur(image, (s, s), dst=out, borderType=reflect)
+    times = time_interleaved(fns, repeat)
+    for size in sizes:
+        t = {"filterkit": times[f"filterkit {size}"]}
+        if cv2 is not None:
+            t["opencv"] = times[f"opencv {size}"]
+        cases.append({"case": f"mean {size}x{size}", "peer": "cv2.blur", "times": t})
     for sigma in (1.0, 5.0):
         size = filterkit.kernels.gaussian_size(sigma)
         fns = {"filterkit": lambda s=sigma: filterkit.gaussian(image, s, output=out)}
