@@ -25,7 +25,7 @@ except ImportError as _exc:  # a source checkout whose core was never compiled
 from . import kernels
 from ._convolve import convolve, correlate
 from ._filters import gaussian, gradient, laplace, mean, sobel, sobel_x, sobel_y
-from ._threads import get_num_threads, portable_kernels, set_num_threads
+from ._threads import get_num_threads, cpu_cap, set_num_threads
 
 __version__ = "0.1.0"
 
@@ -51,7 +51,7 @@ def build_info() -> dict:
     return {
         "version": __version__,
         "openmp": openmp_enabled(),
-        "kernels": cpu_path(portable_kernels()),
+        "kernels": cpu_path(cpu_cap()),
         "threads": get_num_threads(),
     }
 

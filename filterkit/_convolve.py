@@ -66,7 +66,7 @@ def _filter2d(image: Any, mask: Any, *, flip: bool, mode: Any, cval: Any,
     def call(src: np.ndarray, dsts: List[np.ndarray], codes: List[int]) -> None:
         _core.correlate_rows(src, dsts[0], src_code, codes[0], kernel, col, row, kh, kw,
                              job.oy, job.pl, job.mode_code, job.cval, double,
-                             job.nthreads, job.portable)
+                             job.nthreads, job.cpu_cap)
 
     job.run([target], call)
     return target

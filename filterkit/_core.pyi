@@ -5,7 +5,7 @@ from typing import Optional
 import numpy as np
 
 def openmp_enabled() -> bool: ...
-def cpu_path(force_portable: bool = ...) -> str: ...
+def cpu_path(cpu_cap: int = ...) -> str: ...
 def correlate_rows(
     src: np.ndarray,
     dst: np.ndarray,
@@ -22,7 +22,7 @@ def correlate_rows(
     cval: float,
     double_precision: bool,
     nthreads: int,
-    force_portable: bool = ...,
+    cpu_cap: int = ...,
     kernel2: Optional[np.ndarray] = ...,
     combine: int = ...,
     dst2: Optional[np.ndarray] = ...,
@@ -43,5 +43,5 @@ def box_rows(
     cval: float,
     double_precision: bool,
     nthreads: int,
-    force_portable: bool = ...,
+    cpu_cap: int = ...,
 ) -> None: ...

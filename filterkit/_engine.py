@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Uni
 
 import numpy as np
 
-from ._threads import get_num_threads, portable_kernels
+from ._threads import get_num_threads, cpu_cap
 from ._validate import (
     DTYPE_CODES,
     MODE_CODES,
@@ -93,7 +93,7 @@ class Job:
         self.arr = arr
         self.mode_code = MODE_CODES[self.mode] if self.mode != "valid" else 0
         self.nthreads = get_num_threads()
-        self.portable = portable_kernels()
+        self.cpu_cap = cpu_cap()
 
     def default_dtype(self) -> np.dtype:
         """float64 for float64 images, float32 otherwise."""

@@ -63,7 +63,7 @@ def mean(image: Any, size: kernels.Size = 3, *, mode: str = "reflect", cval: flo
 
     def call(src: np.ndarray, dsts: List[np.ndarray], codes: List[int]) -> None:
         _core.box_rows(src, dsts[0], src_code, codes[0], kh, kw, job.oy, job.pl,
-                       job.mode_code, job.cval, double, job.nthreads, job.portable)
+                       job.mode_code, job.cval, double, job.nthreads, job.cpu_cap)
 
     job.run([target], call)
     return target
@@ -200,7 +200,7 @@ def _run_gradient(job: Job, targets: List[np.ndarray]) -> None:
     def call(src: np.ndarray, dsts: List[np.ndarray], codes: List[int]) -> None:
         _core.correlate_rows(src, dsts[0], src_code, codes[0], None, col_x, row_x, 3, 3,
                              job.oy, job.pl, job.mode_code, job.cval, double,
-                             job.nthreads, job.portable, None, combine,
+                             job.nthreads, job.cpu_cap, None, combine,
                              dsts[1] if combine == 2 else None, codes[-1], col_y, row_y)
 
     job.run(targets, call)

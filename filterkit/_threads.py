@@ -76,16 +76,19 @@ def get_num_threads() -> int:
 CPU_ENV_VAR = "FILTERKIT_CPU"
 
 
-def portable_kernels() -> bool:
-    """True when ``FILTERKIT_CPU=portable`` asks for the portable kernels.
+# FILTERKIT_CPU values and the cap they pass to the core (FK_CAP_* in fk_kernels.h)
+CPU_CAPS = {"auto": 0, "native": 0, "portable": 1, "baseline": 1, "avx2": 2}
 
-    By default the core picks the AVX2+FMA kernels on CPUs that have them;
-    the portable ones (16-byte vectors) run everywhere.  The variable lets
-    tests and benchmarks run the portable path on an AVX2 machine.
+
+def cpu_cap() -> int:
+    """The best kernels ``FILTERKIT_CPU`` allows: 0 any, 1 portable, 2 AVX2.
+
+    By default the core picks the best kernels the CPU has (AVX-512VL, then
+    AVX2+FMA); the portable ones (16-byte vectors) run everywhere.
+    ``FILTERKIT_CPU=portable`` or ``=avx2`` lets tests and benchmarks run
+    those paths on a machine that has more.
     """
-    value = os.environ.get(CPU_ENV_VAR, "").strip().lower()
-    if value in ("", "auto", "native"):
-        return False
-    if value in ("portable", "baseline"):
-        return True
-    raise fail(CPU_ENV_VAR, "'auto' or 'portable'", repr(value))
+    value = os.environ.get(CPU_ENV_VAR, "").strip().lower() or "auto"
+    if value not in CPU_CAPS:
+        raise fail(CPU_ENV_VAR, "'auto', 'avx2' or 'portable'", repr(value))
+    return CPU_CAPS[value]

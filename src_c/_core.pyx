@@ -30,7 +30,7 @@ cdef extern from "fk_box.h" nogil:
         Py_ssize_t oy, pl
         int mode
         double cval
-        int force_portable
+        int cpu_cap
         const void *k2
         const void *col2
         const void *row2
@@ -46,10 +46,10 @@ cdef extern from "fk_box.h" nogil:
     size_t fk_box_workspace_bytes(const fk_plan *p, size_t elem)
     const Py_ssize_t FK_BOX_RESTART
     ctypedef void (*fk_run_t)(const fk_plan *p, void *ws, Py_ssize_t y0, Py_ssize_t y1) noexcept nogil
-    fk_run_t fk_box_run_f(int force_portable)
-    fk_run_t fk_box_run_d(int force_portable)
+    fk_run_t fk_box_run_f(int cpu_cap)
+    fk_run_t fk_box_run_d(int cpu_cap)
     const int FK_HAVE_OPENMP
-    int fk_cpu_level(int force_portable)
+    int fk_cpu_level(int cpu_cap)
 
 
 def openmp_enabled():
@@ -57,9 +57,9 @@ def openmp_enabled():
     return bool(FK_HAVE_OPENMP)
 
 
-def cpu_path(bint force_portable=False):
-    """Name the kernels this CPU runs: ``'avx512vl'``, ``'avx2+fma'`` or ``'portable'``."""
-    return ("portable", "avx2+fma", "avx512vl")[fk_cpu_level(force_portable)]
+def cpu_path(int cpu_cap=0):
+    """Name the kernels this CPU runs (at most `cpu_cap`, 0 = any): ``'avx512vl'``, ``'avx2+fma'`` or ``'portable'``."""
+    return ("portable", "avx2+fma", "avx512vl")[fk_cpu_level(cpu_cap)]
 
 
 cdef inline const void *_data_or_null(object arr):
@@ -70,7 +70,7 @@ cdef inline const void *_data_or_null(object arr):
 
 cdef void _fill_plan(fk_plan *p, cnp.ndarray src, cnp.ndarray dst, int src_code,
                      int dst_code, int kh, int kw, Py_ssize_t oy, Py_ssize_t pl,
-                     int mode, double cval, bint force_portable):
+                     int mode, double cval, int cpu_cap):
     p.src = <const char *>cnp.PyArray_DATA(src)
     p.H = src.shape[0]
     p.W = src.shape[1]
@@ -92,7 +92,7 @@ cdef void _fill_plan(fk_plan *p, cnp.ndarray src, cnp.ndarray dst, int src_code,
     p.pl = pl
     p.mode = mode
     p.cval = cval
-    p.force_portable = force_portable
+    p.cpu_cap = cpu_cap
     p.k2 = NULL
     p.col2 = NULL
     p.row2 = NULL
@@ -142,7 +142,7 @@ cdef void _run_parallel(const fk_plan *p, run_fn run, size_t wsbytes, int nthrea
 def correlate_rows(cnp.ndarray src, cnp.ndarray dst, int src_code, int dst_code,
                    object kernel, object col, object row, int kh, int kw,
                    Py_ssize_t oy, Py_ssize_t pl, int mode, double cval,
-                   bint double_precision, int nthreads, bint force_portable=False,
+                   bint double_precision, int nthreads, int cpu_cap=0,
                    object kernel2=None, int combine=0, object dst2=None,
                    int dst2_code=0, object col2=None, object row2=None):
     """Correlate the 2-D ``src`` into the 2-D ``dst`` (no checks here).
@@ -159,7 +159,7 @@ def correlate_rows(cnp.ndarray src, cnp.ndarray dst, int src_code, int dst_code,
     to ``dst2``.
     """
     cdef fk_plan p
-    _fill_plan(&p, src, dst, src_code, dst_code, kh, kw, oy, pl, mode, cval, force_portable)
+    _fill_plan(&p, src, dst, src_code, dst_code, kh, kw, oy, pl, mode, cval, cpu_cap)
     p.k = _data_or_null(kernel)
     p.col = _data_or_null(col)
     p.row = _data_or_null(row)
@@ -179,14 +179,14 @@ def correlate_rows(cnp.ndarray src, cnp.ndarray dst, int src_code, int dst_code,
 
 def box_rows(cnp.ndarray src, cnp.ndarray dst, int src_code, int dst_code, int kh, int kw,
              Py_ssize_t oy, Py_ssize_t pl, int mode, double cval,
-             bint double_precision, int nthreads, bint force_portable=False):
+             bint double_precision, int nthreads, int cpu_cap=0):
     """Mean over kh x kw windows with running sums (no checks here).
 
     Same geometry as :func:`correlate_rows`; every weight is 1 / (kh * kw).
     """
     cdef fk_plan p
     cdef size_t elem = sizeof(double) if double_precision else sizeof(float)
-    _fill_plan(&p, src, dst, src_code, dst_code, kh, kw, oy, pl, mode, cval, force_portable)
-    _run_parallel(&p, <run_fn>(fk_box_run_d(force_portable) if double_precision
-                               else fk_box_run_f(force_portable)),
+    _fill_plan(&p, src, dst, src_code, dst_code, kh, kw, oy, pl, mode, cval, cpu_cap)
+    _run_parallel(&p, <run_fn>(fk_box_run_d(cpu_cap) if double_precision
+                               else fk_box_run_f(cpu_cap)),
                   fk_box_workspace_bytes(&p, elem), nthreads, FK_BOX_RESTART)

@@ -4,9 +4,10 @@
  * Running sums: for every output row the column sums of the kh source rows
  * in the window are updated by adding the row that enters and subtracting
  * the row that leaves (float64 accumulators, so integer images sum exactly
- * and float images do not drift); the horizontal window sums are
- * differences of a prefix sum along the row.  Neither step depends on the
- * mask size.  Border rows are mapped by the border mode (or are rows of
+ * and float images do not drift); the horizontal window sums are direct
+ * sums up to 9 columns and beyond that a running sum along the row.
+ * Neither step depends on the mask size.  Windows three rows high, the
+ * commonest, take their column sums directly, two output rows at a time.  Border rows are mapped by the border mode (or are rows of
  * cval); border columns of the column sums are mapped the same way.
  *
  * The plan is an fk_plan with k, col and row unused; each thread needs
@@ -17,10 +18,6 @@
 
 #include "fk_plan.h"
 
-/* the column-sum and prefix-sum rows are padded to a multiple of this many
- * doubles, so the vector scan can read and write whole vectors */
-#define FK_BOX_CHAINS 8
-
 static inline ptrdiff_t fk_box_padw(const fk_plan *p)
 {
     return p->Wo + p->kw - 1; /* padded columns [-pl, Wo - pl + kw - 1) */
@@ -29,44 +26,96 @@ static inline ptrdiff_t fk_box_padw(const fk_plan *p)
 static inline size_t fk_box_workspace_bytes(const fk_plan *p, size_t elem)
 {
     const size_t padw = (size_t)fk_box_padw(p);
-    const size_t seg = (padw + FK_BOX_CHAINS - 1) / FK_BOX_CHAINS;
-    /* two source rows (T); column sums and prefix sums (double); an output row */
-    return elem * 2 * ((size_t)p->W + FK_SLACK)
-           + sizeof(double) * (2 * (FK_BOX_CHAINS * seg + FK_SLACK))
+    /* the running sums: two source rows (T), the column sums (double), an
+     * output row */
+    const size_t running = elem * 2 * ((size_t)p->W + FK_SLACK)
+           + sizeof(double) * (padw + FK_SLACK)
            + elem * ((size_t)p->Wo + FK_SLACK) + 128;
+    /* the three-row path: four source rows, two column-sum rows, two
+     * output rows */
+    const size_t three = elem * 4 * ((size_t)p->W + FK_SLACK)
+           + sizeof(double) * 2 * (padw + FK_SLACK)
+           + elem * 2 * ((size_t)p->Wo + FK_SLACK) + 128;
+    return running > three ? running : three;
 }
 
-/* S[0] = 0, S[j + 1] = P[0] + ... + P[j] for j < n (P is read up to n
- * rounded up to 8, zero beyond n).  An in-register scan of 8 doubles per
- * step (three shifted adds), then the running total of the vectors before;
- * the totals chain costs one add per 8 elements.  The order of additions
- * depends on n only. */
+/* vectors of NV doubles (4 or 8: NV is 8 in the AVX-512 kernels) */
 typedef double fk_v4dp __attribute__((vector_size(32), aligned(8), may_alias));
+typedef double fk_v8dp __attribute__((vector_size(64), aligned(8), may_alias));
 typedef long long fk_v4i __attribute__((vector_size(32)));
+typedef long long fk_v8i __attribute__((vector_size(64)));
+#define fk_vdp_4 fk_v4dp
+#define fk_vdp_8 fk_v8dp
+/* NV values from PTR as float64 (the compiler turns this into one
+ * conversion; __builtin_convertvector of a float vector is split in two
+ * by GCC 12) */
+#define FK_VD_4(PTR) ((fk_v4dp){(double)(PTR)[0], (double)(PTR)[1], (double)(PTR)[2], (double)(PTR)[3]})
+#define FK_VD_8(PTR) ((fk_v8dp){(double)(PTR)[0], (double)(PTR)[1], (double)(PTR)[2], (double)(PTR)[3], \
+                                (double)(PTR)[4], (double)(PTR)[5], (double)(PTR)[6], (double)(PTR)[7]})
+/* FK_SH1/2: the NV values starting 1 and 2 places into the pair A, B;
+ * FK_PREFIX: in-register inclusive prefix sums of V (shifted adds, zeros
+ * in from Z); FK_LAST: the last value in every lane */
 #if defined(__clang__)
-#define FK_SHIFT(V, Z, K) __builtin_shufflevector(V, Z, FK_SHIFT_IDX_##K)
-#define FK_SHIFT_IDX_1 4, 0, 1, 2
-#define FK_SHIFT_IDX_2 4, 4, 0, 1
-#define FK_LAST(V) __builtin_shufflevector(V, V, 3, 3, 3, 3)
+#define FK_SH1_4(A, B) __builtin_shufflevector(A, B, 1, 2, 3, 4)
+#define FK_SH2_4(A, B) __builtin_shufflevector(A, B, 2, 3, 4, 5)
+#define FK_SH1_8(A, B) __builtin_shufflevector(A, B, 1, 2, 3, 4, 5, 6, 7, 8)
+#define FK_SH2_8(A, B) __builtin_shufflevector(A, B, 2, 3, 4, 5, 6, 7, 8, 9)
+#define FK_PREFIX_4(V, Z)                                                       \
+    (V += __builtin_shufflevector(V, Z, 4, 0, 1, 2),                            \
+     V += __builtin_shufflevector(V, Z, 4, 4, 0, 1))
+#define FK_PREFIX_8(V, Z)                                                       \
+    (V += __builtin_shufflevector(V, Z, 8, 0, 1, 2, 3, 4, 5, 6),                \
+     V += __builtin_shufflevector(V, Z, 8, 8, 0, 1, 2, 3, 4, 5),                \
+     V += __builtin_shufflevector(V, Z, 8, 8, 8, 8, 0, 1, 2, 3))
+#define FK_LAST_4(V) __builtin_shufflevector(V, V, 3, 3, 3, 3)
+#define FK_LAST_8(V) __builtin_shufflevector(V, V, 7, 7, 7, 7, 7, 7, 7, 7)
 #else
-#define FK_SHIFT(V, Z, K) __builtin_shuffle(V, Z, FK_SHIFT_MASK_##K)
-#define FK_SHIFT_MASK_1 ((fk_v4i){4, 0, 1, 2})
-#define FK_SHIFT_MASK_2 ((fk_v4i){4, 4, 0, 1})
-#define FK_LAST(V) __builtin_shuffle(V, (fk_v4i){3, 3, 3, 3})
+#define FK_SH1_4(A, B) __builtin_shuffle(A, B, (fk_v4i){1, 2, 3, 4})
+#define FK_SH2_4(A, B) __builtin_shuffle(A, B, (fk_v4i){2, 3, 4, 5})
+#define FK_SH1_8(A, B) __builtin_shuffle(A, B, (fk_v8i){1, 2, 3, 4, 5, 6, 7, 8})
+#define FK_SH2_8(A, B) __builtin_shuffle(A, B, (fk_v8i){2, 3, 4, 5, 6, 7, 8, 9})
+#define FK_PREFIX_4(V, Z)                                                       \
+    (V += __builtin_shuffle(V, Z, (fk_v4i){4, 0, 1, 2}),                        \
+     V += __builtin_shuffle(V, Z, (fk_v4i){4, 4, 0, 1}))
+#define FK_PREFIX_8(V, Z)                                                       \
+    (V += __builtin_shuffle(V, Z, (fk_v8i){8, 0, 1, 2, 3, 4, 5, 6}),            \
+     V += __builtin_shuffle(V, Z, (fk_v8i){8, 8, 0, 1, 2, 3, 4, 5}),            \
+     V += __builtin_shuffle(V, Z, (fk_v8i){8, 8, 8, 8, 0, 1, 2, 3}))
+#define FK_LAST_4(V) __builtin_shuffle(V, (fk_v4i){3, 3, 3, 3})
+#define FK_LAST_8(V) __builtin_shuffle(V, (fk_v8i){7, 7, 7, 7, 7, 7, 7, 7})
 #endif
-/* S[i + 1 .. i + 4] for i = FROM, FROM + 4, ... < TO (FROM a multiple of 4),
- * continuing the running total CARRY (a vector of 4 equal values) */
-#define FK_BOX_SCAN(P, S, FROM, TO, CARRY)                                      \
+
+/* OUT[x] = SCALE * (P[x] + ... + P[x + KW - 1]) for x in [FROM, TO), FROM >= 1,
+ * as a running sum along the row: ACC holds the window sum for x = FROM - 1
+ * and each step adds P[x + KW - 1] - P[x - 1].  The differences of NV
+ * outputs are summed in registers (a prefix of shifted adds), then offset
+ * by ACC.  No stored prefix sums, so no second pass over the row; the chain
+ * of dependent adds is one per NV outputs, shorter than the rest of the
+ * work (unrolling it to one per 4 NV measured 15 % slower).  The order of
+ * additions depends on FROM and TO only. */
+#define FK_BOX_D(P, X, KW, NV)                                                  \
+    ({ fk_vdp_##NV d_ = *(const fk_vdp_##NV *)((P) + (X) - 1 + (KW))            \
+                        - *(const fk_vdp_##NV *)((P) + (X) - 1);                \
+       FK_PREFIX_##NV(d_, zero_);                                               \
+       d_; })
+#define FK_BOX_DSCAN(OUT, P, FROM, TO, ACC, KW, SCALE, T, NV)                   \
     do {                                                                        \
-        const fk_v4dp zero_ = {0};                                              \
-        ptrdiff_t i_;                                                           \
-        for (i_ = (FROM); i_ < (TO); i_ += 4) {                                 \
-            fk_v4dp v_ = *(const fk_v4dp *)((P) + i_);                          \
-            v_ += FK_SHIFT(v_, zero_, 1);                                       \
-            v_ += FK_SHIFT(v_, zero_, 2);                                       \
-            *(fk_v4dp *)((S) + i_ + 1) = v_ + (CARRY);                          \
-            (CARRY) += FK_LAST(v_);                                             \
+        typedef T tv_ __attribute__((vector_size(NV * sizeof(T)), aligned(sizeof(T)), may_alias)); \
+        const fk_vdp_##NV zero_ = {0};                                          \
+        fk_vdp_##NV acc_ = (fk_vdp_##NV){0} + (ACC);                            \
+        ptrdiff_t x_ = (FROM);                                                  \
+        double last_;                                                           \
+        for (; x_ + NV <= (TO); x_ += NV) {                                     \
+            const fk_vdp_##NV a_ = FK_BOX_D(P, x_, KW, NV);                     \
+            *(tv_ *)((OUT) + x_) = __builtin_convertvector((a_ + acc_) * (SCALE), tv_); \
+            acc_ += FK_LAST_##NV(a_);                                           \
         }                                                                       \
+        last_ = acc_[0];                                                        \
+        for (; x_ < (TO); x_++) {                                               \
+            last_ += (P)[x_ - 1 + (KW)] - (P)[x_ - 1];                          \
+            (OUT)[x_] = (T)(last_ * (SCALE));                                   \
+        }                                                                       \
+        (ACC) = last_;                                                          \
     } while (0)
 
 /* the horizontal step sums kw column sums directly up to this width (cheaper
@@ -106,45 +155,164 @@ typedef long long fk_v4i __attribute__((vector_size(32)));
         }                                                                       \
     } while (0)
 
+/* the first output of a row, whose window sum starts the running sum */
+#define FK_BOX_FIRST(T)                                                         \
+    do {                                                                        \
+        double a0_ = 0.0;                                                       \
+        ptrdiff_t j_;                                                           \
+        for (j_ = 0; j_ < kw; j_++) a0_ += P[j_];                               \
+        out[0] = (T)(a0_ * scale);                                              \
+        carry = a0_;                                                            \
+        done = 1;                                                               \
+    } while (0)
+
 /* rows between fresh column sums; blocks of rows start at multiples of it */
 #define FK_BOX_RESTART 256
 
-/* chunk of columns whose column sums are updated and used while in L1 */
-#define FK_BOX_CHUNK 512
+/* chunk of columns whose column sums are updated and used while in L1
+ * (256 measured 10-15 % faster than 512 for wide windows, same for narrow) */
+#define FK_BOX_CHUNK 256
 
-#define FK_DEFINE_BOX_RUN(NAME, ATTR, T, SUF, LOADER, STORER, OWN_CODE)        \
+/* Three-row windows (kh == 3, kw <= FK_BOX_DIRECT_MAX), the commonest box:
+ * two output rows per pass from four source rows, whose column sums share
+ * the middle pair, (r1 + r2) + r0 and (r1 + r2) + r3, in float64 and with no
+ * running state.  Pairs start at even offsets from y0 (a multiple of
+ * FK_BOX_RESTART), so every row is summed the same way whatever the split
+ * among threads.  For kw == 3 the horizontal sums are taken in registers
+ * from the column sums just computed (two shuffles instead of two unaligned
+ * loads); the order of additions is that of FK_BOX_HSUM. */
+#define FK_DEFINE_BOX3_RUN(NAME, ATTR, T, SUF, LOADER, STORER, OWN_CODE, NV)   \
+ATTR static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)   \
+{                                                                               \
+    typedef T tv_ __attribute__((vector_size(NV * sizeof(T)), aligned(sizeof(T)), may_alias)); \
+    const ptrdiff_t W = p->W, Wo = p->Wo, kw = p->kw, pl = p->pl;               \
+    const ptrdiff_t padw = fk_box_padw(p);                                      \
+    const double scale = 1.0 / (3.0 * (double)kw);                              \
+    const T cval = (T)p->cval;                                                  \
+    T *rb = (T *)ws;                                                            \
+    double *P0 = (double *)(((size_t)(rb + 4 * (W + FK_SLACK)) + 63) & ~(size_t)63); \
+    double *P1 = P0 + padw + FK_SLACK;                                          \
+    T *ob0 = (T *)(P1 + padw + FK_SLACK), *ob1 = ob0 + Wo + FK_SLACK;           \
+    double *c0 = P0 + pl, *c1 = P1 + pl;                                        \
+    const fk_load_##SUF##_t load = LOADER(p->src_code);                         \
+    const fk_store_##SUF##_t store = STORER(p->dst_code);                       \
+    const int direct_src = p->src_code == OWN_CODE && p->ss1 == (ptrdiff_t)sizeof(T); \
+    const int direct_out = p->dst_code == OWN_CODE && p->ds1 == (ptrdiff_t)sizeof(T); \
+    ptrdiff_t y, x, a;                                                          \
+    for (x = 0; x < 2 * (padw + FK_SLACK); x++) P0[x] = 0.0;                    \
+    for (y = y0; y < y1; y += 2) {                                              \
+        const int two = y + 1 < y1;                                             \
+        const T *r[4];                                                          \
+        /* a lone last row is computed as the first of a pair whose second    \
+         * row goes to a scratch buffer */                                     \
+        T *restrict out0 = direct_out ? (T *)(p->dst + y * p->ds0) : ob0;       \
+        T *restrict out1 = direct_out && two ? (T *)(p->dst + (y + 1) * p->ds0) : ob1; \
+        ptrdiff_t done = pl;  /* interior outputs [pl, done) are computed */    \
+        ptrdiff_t cdone = 0;  /* column sums [0, cdone) are computed */        \
+        for (a = 0; a < 4; a++) {                                               \
+            const ptrdiff_t s = fk_map_index(y - p->oy + (a < 3 || two ? a : 2), p->H, p->mode); \
+            T *buf = rb + a * (W + FK_SLACK);                                   \
+            if (s < 0) { for (x = 0; x < W; x++) buf[x] = cval; r[a] = buf; }   \
+            else if (direct_src) r[a] = (const T *)(p->src + s * p->ss0);       \
+            else { load(p->src + s * p->ss0, p->ss1, W, buf); r[a] = buf; }     \
+        }                                                                       \
+        if (kw == 3 && W >= 2 * NV) {                                                \
+            const T *restrict a0 = r[0], *restrict a1 = r[1];                   \
+            const T *restrict a2 = r[2], *restrict a3 = r[3];                   \
+            fk_vdp_##NV m, v0, v1, n0, n1;                                          \
+            ptrdiff_t c;                                                        \
+            m = FK_VD_##NV(a1)              \
+                + FK_VD_##NV(a2);           \
+            v0 = m + FK_VD_##NV(a0);        \
+            v1 = m + FK_VD_##NV(a3);        \
+            *(fk_vdp_##NV *)c0 = v0;                                                \
+            *(fk_vdp_##NV *)c1 = v1;                                                \
+            for (c = 0; c + 2 * NV <= W; c += NV) {                                   \
+                m = FK_VD_##NV(a1 + c + NV) \
+                    + FK_VD_##NV(a2 + c + NV); \
+                n0 = m + FK_VD_##NV(a0 + c + NV); \
+                n1 = m + FK_VD_##NV(a3 + c + NV); \
+                *(fk_vdp_##NV *)(c0 + c + NV) = n0;                                  \
+                *(fk_vdp_##NV *)(c1 + c + NV) = n1;                                  \
+                *(tv_ *)(out0 + c + pl) = __builtin_convertvector(              \
+                    (v0 + FK_SH1_##NV(v0, n0) + FK_SH2_##NV(v0, n0)) * scale, tv_);       \
+                *(tv_ *)(out1 + c + pl) = __builtin_convertvector(              \
+                    (v1 + FK_SH1_##NV(v1, n1) + FK_SH2_##NV(v1, n1)) * scale, tv_);       \
+                v0 = n0;                                                        \
+                v1 = n1;                                                        \
+            }                                                                   \
+            cdone = c + NV;                                                      \
+            done = c + pl;                                                      \
+        }                                                                       \
+        for (x = cdone; x < W; x += FK_BOX_CHUNK) {                             \
+            const ptrdiff_t ce = x + FK_BOX_CHUNK < W ? x + FK_BOX_CHUNK : W;   \
+            const T *restrict a0 = r[0], *restrict a1 = r[1];                   \
+            const T *restrict a2 = r[2], *restrict a3 = r[3];                   \
+            double *restrict s0 = c0, *restrict s1 = c1;                        \
+            ptrdiff_t c, end = ce + pl - kw + 1;  /* outputs needing < ce */    \
+            for (c = x; c < ce; c++) {                                          \
+                const double m = (double)a1[c] + (double)a2[c];                 \
+                s0[c] = m + (double)a0[c];                                      \
+                s1[c] = m + (double)a3[c];                                      \
+            }                                                                   \
+            if (end > Wo) end = Wo;                                             \
+            if (end > done) {                                                   \
+                FK_BOX_HSUM_ANY(out0 + done, P0 + done, end - done, scale, T, kw); \
+                FK_BOX_HSUM_ANY(out1 + done, P1 + done, end - done, scale, T, kw); \
+                done = end;                                                     \
+            }                                                                   \
+        }                                                                       \
+        /* border columns of the column sums, by the border mode */            \
+        for (x = pl > 0 ? -pl : W; x < padw - pl; x = x == -1 ? W : x + 1) {    \
+            const ptrdiff_t mi = fk_map_index(x, W, p->mode);                   \
+            c0[x] = mi < 0 ? 3.0 * (double)cval : c0[mi];                       \
+            c1[x] = mi < 0 ? 3.0 * (double)cval : c1[mi];                       \
+        }                                                                       \
+        {   /* the border outputs, which read padded columns */                \
+            const ptrdiff_t left = pl < Wo ? pl : Wo;                           \
+            FK_BOX_HSUM_ANY(out0, P0, left, scale, T, kw);                      \
+            FK_BOX_HSUM_ANY(out1, P1, left, scale, T, kw);                      \
+            if (done < Wo) {                                                    \
+                FK_BOX_HSUM_ANY(out0 + done, P0 + done, Wo - done, scale, T, kw); \
+                FK_BOX_HSUM_ANY(out1 + done, P1 + done, Wo - done, scale, T, kw); \
+            }                                                                   \
+        }                                                                       \
+        if (!direct_out) {                                                      \
+            store(ob0, Wo, p->dst + y * p->ds0, p->ds1);                        \
+            if (two) store(ob1, Wo, p->dst + (y + 1) * p->ds0, p->ds1);         \
+        }                                                                       \
+    }                                                                           \
+}
+
+#define FK_DEFINE_BOX_RUN(NAME, ATTR, T, SUF, LOADER, STORER, OWN_CODE, NV)    \
+FK_DEFINE_BOX3_RUN(NAME##_3, ATTR, T, SUF, LOADER, STORER, OWN_CODE, NV)       \
 ATTR static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)   \
 {                                                                               \
     const ptrdiff_t W = p->W, Wo = p->Wo, kh = p->kh, kw = p->kw, pl = p->pl;   \
     const ptrdiff_t padw = fk_box_padw(p);                                      \
-    const ptrdiff_t seg = (padw + FK_BOX_CHAINS - 1) / FK_BOX_CHAINS;           \
     const double scale = 1.0 / ((double)kh * (double)kw);                       \
     const T cval = (T)p->cval;                                                  \
-    char *w8 = (char *)ws;                                                      \
-    T *rin = (T *)w8;                                                           \
+    T *rin = (T *)ws;                                                           \
     T *rout = rin + W + FK_SLACK;                                               \
     double *P = (double *)(((size_t)(rout + W + FK_SLACK) + 63) & ~(size_t)63); \
-    /* S[1], S[9], ... on 64-byte boundaries: the scan's stores are aligned  \
-     * (S[0] takes the last, unused slot of P's slack) */                     \
-    double *S = P + FK_BOX_CHAINS * seg + FK_SLACK - 1;                         \
-    T *obuf = (T *)(S + 1 + FK_BOX_CHAINS * seg + FK_SLACK);                    \
+    T *obuf = (T *)(P + padw + FK_SLACK);                                       \
     double *colsum = P + pl;              /* column sums of the image columns */ \
     const fk_load_##SUF##_t load = LOADER(p->src_code);                         \
     const fk_store_##SUF##_t store = STORER(p->dst_code);                       \
     const int direct_src = p->src_code == OWN_CODE && p->ss1 == (ptrdiff_t)sizeof(T); \
     const int direct_out = p->dst_code == OWN_CODE && p->ds1 == (ptrdiff_t)sizeof(T); \
     const int narrow = kw <= FK_BOX_DIRECT_MAX;                                 \
-    /* wide windows scan prefix sums chunk by chunk when the left border      \
+    /* wide windows run along the row chunk by chunk when the left border     \
      * columns are known after the first chunk (not for 'wrap') */            \
     const int early = !narrow && p->mode != FK_WRAP && pl <= FK_BOX_CHUNK;      \
     ptrdiff_t y, x, a;                                                          \
     const T *row_in = NULL, *row_out = NULL, *row_next = NULL;                  \
-    for (x = 0; x < FK_BOX_CHAINS * seg + FK_SLACK; x++) P[x] = 0.0;            \
+    if (kh == 3 && narrow) { NAME##_3(p, ws, y0, y1); return; }                 \
+    for (x = 0; x < padw + FK_SLACK; x++) P[x] = 0.0;                           \
     for (y = y0; y < y1; y++) {                                                 \
         T *restrict out = direct_out ? (T *)(p->dst + y * p->ds0) : obuf;       \
         ptrdiff_t done = pl;  /* interior outputs [pl, done) are computed */    \
-        ptrdiff_t scanned = 0;  /* prefix sums S[0 .. scanned] are known */     \
-        fk_v4dp carry = {0};                                                    \
+        double carry = 0.0;   /* the running window sum along the row */  \
         const int fresh = y == y0 || y % FK_BOX_RESTART == 0;                   \
         if (fresh) {                                                            \
             /* column sums from scratch: at the start of a block of rows and  \
@@ -189,10 +357,14 @@ ATTR static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)   
                 double *restrict cs = colsum;                                   \
                 const T *restrict ri = row_in, *restrict ro = row_out;          \
                 ptrdiff_t c;                                                    \
-                if (row_next != NULL) /* the row entering next: from memory */  \
+                /* the row entering next, from memory into the second-level    \
+                 * cache (the first level would evict it before its turn) */   \
+                if (row_next != NULL)                                           \
                     for (c = x; c < c1; c += 64 / (ptrdiff_t)sizeof(T))         \
-                        __builtin_prefetch(row_next + c);                       \
-                for (c = x; c < c1; c++) cs[c] += (double)ri[c] - (double)ro[c]; \
+                        __builtin_prefetch(row_next + c, 0, 2);                 \
+                for (c = x; c + NV <= c1; c += NV)                              \
+                    *(fk_vdp_##NV *)(cs + c) += FK_VD_##NV(ri + c) - FK_VD_##NV(ro + c); \
+                for (; c < c1; c++) cs[c] += (double)ri[c] - (double)ro[c];     \
             }                                                                   \
             if (narrow) {                                                       \
                 ptrdiff_t end = c1 + pl - kw + 1;   /* outputs needing < c1 */  \
@@ -202,16 +374,14 @@ ATTR static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)   
                     done = end;                                                 \
                 }                                                               \
             } else if (early) {                                                 \
-                ptrdiff_t to = ((c1 + pl) / 8) * 8, end;                        \
-                if (x == 0) FK_BOX_PAD_LEFT();                                  \
-                if (c1 == W) to = scanned; /* the right border comes last */    \
-                FK_BOX_SCAN(P, S, scanned, to, carry);                          \
-                if (to > scanned) scanned = to;                                 \
-                end = scanned - kw + 1;                                         \
+                ptrdiff_t end = c1 + pl - kw + 1;   /* outputs needing < c1 */  \
                 if (end > Wo) end = Wo;                                         \
-                if (x == 0) done = 0;                                           \
-                for (; done < end; done++)                                      \
-                    out[done] = (T)((S[done + kw] - S[done]) * scale);          \
+                if (x == 0) { FK_BOX_PAD_LEFT(); done = 0; }                    \
+                if (end > 0 && done == 0) FK_BOX_FIRST(T);                       \
+                if (end > done) {                                               \
+                    FK_BOX_DSCAN(out, P, done, end, carry, kw, scale, T, NV);   \
+                    done = end;                                                 \
+                }                                                               \
             }                                                                   \
         }                                                                       \
         /* border columns of the column sums, by the border mode */            \
@@ -227,20 +397,20 @@ ATTR static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)   
             if (done < Wo) FK_BOX_HSUM_ANY(out + done, P + done, Wo - done, scale, T, kw); \
         } else {                                                                \
             if (!early) done = 0;                                               \
-            FK_BOX_SCAN(P, S, scanned, padw, carry);                            \
-            for (x = done; x < Wo; x++) out[x] = (T)((S[x + kw] - S[x]) * scale); \
+            if (Wo > 0 && done == 0) FK_BOX_FIRST(T);                            \
+            if (done < Wo) FK_BOX_DSCAN(out, P, done, Wo, carry, kw, scale, T, NV); \
         }                                                                       \
         if (!direct_out) store(obuf, Wo, p->dst + y * p->ds0, p->ds1);          \
     }                                                                           \
 }
 
-FK_DEFINE_BOX_RUN(fk_box_run_f_base, , float, f, fk_loader_f, fk_storer_f, FK_F32)
-FK_DEFINE_BOX_RUN(fk_box_run_d_base, , double, d, fk_loader_d, fk_storer_d, FK_F64)
+FK_DEFINE_BOX_RUN(fk_box_run_f_base, , float, f, fk_loader_f, fk_storer_f, FK_F32, 4)
+FK_DEFINE_BOX_RUN(fk_box_run_d_base, , double, d, fk_loader_d, fk_storer_d, FK_F64, 4)
 #ifdef FK_X86_DISPATCH
-FK_DEFINE_BOX_RUN(fk_box_run_f_avx2, FK_TARGET_AVX2, float, f, fk_loader_f, fk_storer_f, FK_F32)
-FK_DEFINE_BOX_RUN(fk_box_run_d_avx2, FK_TARGET_AVX2, double, d, fk_loader_d, fk_storer_d, FK_F64)
-FK_DEFINE_BOX_RUN(fk_box_run_f_avx512, FK_TARGET_AVX512, float, f, fk_loader_f, fk_storer_f, FK_F32)
-FK_DEFINE_BOX_RUN(fk_box_run_d_avx512, FK_TARGET_AVX512, double, d, fk_loader_d, fk_storer_d, FK_F64)
+FK_DEFINE_BOX_RUN(fk_box_run_f_avx2, FK_TARGET_AVX2, float, f, fk_loader_f, fk_storer_f, FK_F32, 4)
+FK_DEFINE_BOX_RUN(fk_box_run_d_avx2, FK_TARGET_AVX2, double, d, fk_loader_d, fk_storer_d, FK_F64, 4)
+FK_DEFINE_BOX_RUN(fk_box_run_f_avx512, FK_TARGET_AVX512, float, f, fk_loader_f, fk_storer_f, FK_F32, 8)
+FK_DEFINE_BOX_RUN(fk_box_run_d_avx512, FK_TARGET_AVX512, double, d, fk_loader_d, fk_storer_d, FK_F64, 8)
 #endif
 FK_DEFINE_DISPATCH(fk_box_run_f, fk_run_t, fk_box_run_f)
 FK_DEFINE_DISPATCH(fk_box_run_d, fk_run_t, fk_box_run_d)

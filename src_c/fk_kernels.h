@@ -342,19 +342,21 @@ FK_DEFINE_CORR_SYM(fk_corr_sym_f_avx512, FK_TARGET_AVX512, float, fk_v8f, 8)
 FK_DEFINE_CORR_SYM(fk_corr_sym_d_avx512, FK_TARGET_AVX512, double, fk_v4d, 4)
 #endif
 
-/* Runtime CPU dispatch.  force_portable (FILTERKIT_CPU=baseline) lets the
- * tests run the portable kernels on a machine that has AVX2. */
+/* Runtime CPU dispatch.  cpu_cap (FILTERKIT_CPU) lets tests and benchmarks
+ * run the portable or the AVX2 kernels on a machine that has more. */
+enum { FK_CAP_AUTO = 0, FK_CAP_PORTABLE = 1, FK_CAP_AVX2 = 2 };
 /* 0: portable, 1: AVX2+FMA, 2: AVX2+FMA with AVX-512VL encodings */
-static int fk_cpu_level(int force_portable)
+static int fk_cpu_level(int cpu_cap)
 {
 #ifdef FK_X86_DISPATCH
-    if (force_portable) return 0;
+    if (cpu_cap == FK_CAP_PORTABLE) return 0;
     __builtin_cpu_init();
     if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) return 0;
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) return 2;
+    if (cpu_cap != FK_CAP_AVX2 && __builtin_cpu_supports("avx512f")
+        && __builtin_cpu_supports("avx512vl")) return 2;
     return 1;
 #else
-    (void)force_portable;
+    (void)cpu_cap;
     return 0;
 #endif
 }
@@ -427,9 +429,9 @@ typedef void (*fk_combine_f_t)(const float *, const float *, ptrdiff_t, int, flo
 typedef void (*fk_combine_d_t)(const double *, const double *, ptrdiff_t, int, double *,
                                double *);
 
-static fk_combine_d_t fk_combine_d(int force_portable)
+static fk_combine_d_t fk_combine_d(int cpu_cap)
 {
-    (void)force_portable;
+    (void)cpu_cap;
     return fk_combine_rows_d;
 }
 
@@ -439,12 +441,12 @@ FK_DEFINE_COMBINE_F(fk_combine_rows_f_avx2, FK_TARGET_AVX2)
 FK_DEFINE_COMBINE_F(fk_combine_rows_f_avx512, FK_TARGET_AVX512)
 #endif
 
-/* NAME(force_portable) returns the best of STEM_avx512, STEM_avx2, STEM_base */
+/* NAME(cpu_cap) returns the best of STEM_avx512, STEM_avx2, STEM_base */
 #ifdef FK_X86_DISPATCH
 #define FK_DEFINE_DISPATCH(NAME, FTYPE, STEM)                                   \
-static FTYPE NAME(int force_portable)                                           \
+static FTYPE NAME(int cpu_cap)                                           \
 {                                                                               \
-    switch (fk_cpu_level(force_portable)) {                                     \
+    switch (fk_cpu_level(cpu_cap)) {                                     \
     case 2: return STEM##_avx512;                                               \
     case 1: return STEM##_avx2;                                                 \
     default: return STEM##_base;                                                \
@@ -452,9 +454,9 @@ static FTYPE NAME(int force_portable)                                           
 }
 #else
 #define FK_DEFINE_DISPATCH(NAME, FTYPE, STEM)                                   \
-static FTYPE NAME(int force_portable)                                           \
+static FTYPE NAME(int cpu_cap)                                           \
 {                                                                               \
-    (void)force_portable;                                                       \
+    (void)cpu_cap;                                                       \
     return STEM##_base;                                                         \
 }
 #endif

@@ -51,7 +51,7 @@ typedef struct fk_plan_s {
     ptrdiff_t oy, pl;
     int mode;
     double cval;
-    int force_portable; /* 1: never use the AVX2 kernels */
+    int cpu_cap; /* FK_CAP_*: the best kernels allowed (FILTERKIT_CPU) */
     /* a second kh x kw mask (k2, or col2 and row2 when the first is given
      * as factors), and how the two results a, b are combined: FK_PLAIN (a to
      * dst), FK_MAGNITUDE (sqrt(a^2 + b^2) to dst) or FK_GRADIENT (the
@@ -213,13 +213,13 @@ static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)       \
     const ptrdiff_t ol = p->Wo + FK_SLACK;                                      \
     T *cvrow = base + p->cvrow_off;                                             \
     const fk_store_##SUF##_t store = STORER(p->dst_code);                       \
-    const fk_corr_##SUF##_t corr = CORR(p->force_portable);                     \
-    const fk_corr2_##SUF##_t corr2 = CORR2(p->force_portable);                  \
-    const fk_corr_sym_##SUF##_t corrsym = CORRSYM(p->force_portable);           \
+    const fk_corr_##SUF##_t corr = CORR(p->cpu_cap);                     \
+    const fk_corr2_##SUF##_t corr2 = CORR2(p->cpu_cap);                  \
+    const fk_corr_sym_##SUF##_t corrsym = CORRSYM(p->cpu_cap);           \
     /* +1 / -1 when the separable row factor is (anti)symmetric, else 0 */     \
     const int rowsym = p->row == NULL ? 0 : fk_symmetry_##SUF((const T *)p->row, p->kw); \
     const int rowsym2 = p->row2 == NULL ? 0 : fk_symmetry_##SUF((const T *)p->row2, p->kw); \
-    const fk_combine_##SUF##_t combine = COMBINE(p->force_portable);            \
+    const fk_combine_##SUF##_t combine = COMBINE(p->cpu_cap);            \
     const int direct_s = (p->dst_code == OWN_CODE) && (p->ds1 == (ptrdiff_t)sizeof(T)); \
     const int direct_d = p->combine == FK_GRADIENT && (p->dst2_code == OWN_CODE) && \
                          (p->d2s1 == (ptrdiff_t)sizeof(T));                     \

@@ -354,11 +354,13 @@ class TestThreads:
             filterkit.set_num_threads(n)
 
 
+@pytest.mark.parametrize("cpu", ["portable", "avx2"])
 @pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64])
 @pytest.mark.parametrize("mode", MODES)
-def test_portable_kernels_match_the_oracle(monkeypatch, dtype, mode):
-    # FILTERKIT_CPU=portable runs the SSE2/NEON kernels on an AVX2 machine
-    monkeypatch.setenv("FILTERKIT_CPU", "portable")
+def test_portable_and_avx2_kernels_match_the_oracle(monkeypatch, cpu, dtype, mode):
+    # FILTERKIT_CPU=portable runs the SSE2/NEON kernels, =avx2 the AVX2
+    # kernels, on a machine that has more
+    monkeypatch.setenv("FILTERKIT_CPU", cpu)
     rng = np.random.default_rng(14)
     image = random_image(rng, (50, 150), dtype)
     for shape in [(3, 3), (5, 1), (1, 9)]:
@@ -370,7 +372,7 @@ def test_portable_kernels_match_the_oracle(monkeypatch, dtype, mode):
 
 def test_bad_cpu_variable(monkeypatch):
     monkeypatch.setenv("FILTERKIT_CPU", "avx9000")
-    with pytest.raises(ValueError, match=r"`FILTERKIT_CPU` must be 'auto' or 'portable'; got 'avx9000'"):
+    with pytest.raises(ValueError, match=r"`FILTERKIT_CPU` must be 'auto', 'avx2' or 'portable'; got 'avx9000'"):
         filterkit.convolve(np.ones((3, 3)), [[1]])
 
 

@@ -98,6 +98,47 @@ class TestMean:
         assert got.shape == image.shape
         np.testing.assert_allclose(got, want, rtol=0, atol=error_bound(box(size), image, dtype=got.dtype))
 
+    @pytest.mark.parametrize("cpu", ["auto", "avx2", "portable"])
+    @pytest.mark.parametrize("mode", MODES + ["valid"])
+    @pytest.mark.parametrize("width", [1, 2, 3, 7, 8, 15, 16, 17, 33, 70])
+    @pytest.mark.parametrize("kw", [1, 3, 5, 9, 11, 21])
+    def test_short_and_wide_windows_every_width_and_row_parity(self, monkeypatch, cpu, mode, width, kw):
+        # three-row windows take their own path (rows in pairs, vector
+        # horizontal sums for kw == 3 with a scalar tail) and windows wider
+        # than 9 a running sum along the row (vectors of 4 or 8 with a scalar
+        # tail): every width around the vector lengths, odd and even heights,
+        # a strided input, on every kernel path
+        monkeypatch.setenv("FILTERKIT_CPU", cpu)
+        rng = np.random.default_rng(width * 10 + kw)
+        for kh, height in [(3, 1), (3, 2), (3, 5), (3, 6), (7, 9), (7, 12)]:
+            if mode == "valid" and (height < kh or width < kw):
+                continue
+            mask = box((kh, kw))
+            image = (rng.standard_normal((height, 2 * width)) * 50)[:, ::2]
+            got = filterkit.mean(image, (kh, kw), mode=mode, cval=1.5)
+            if mode == "valid":
+                want = scipy.signal.convolve2d(image, mask, mode="valid")
+            else:
+                want = naive_convolve(image, mask, mode=mode, cval=1.5)
+            np.testing.assert_allclose(got, want, rtol=0, atol=error_bound(mask, image, dtype=np.float64))
+            got32 = filterkit.mean(image.astype(np.float32), (kh, kw), mode=mode, cval=1.5)
+            np.testing.assert_allclose(got32, want, rtol=0, atol=error_bound(mask, image, dtype=np.float32))
+
+    def test_three_row_windows_are_the_same_for_any_thread_count(self):
+        # rows are summed in pairs from the start of each block of rows, so
+        # splitting 1000 rows among threads must not change a bit
+        rng = np.random.default_rng(31)
+        image = rng.standard_normal((1001, 203)).astype(np.float32) * 1e3
+        old = filterkit.get_num_threads()
+        try:
+            filterkit.set_num_threads(1)
+            one = filterkit.mean(image, 3)
+            filterkit.set_num_threads(2)
+            two = filterkit.mean(image, 3)
+        finally:
+            filterkit.set_num_threads(old)
+        np.testing.assert_array_equal(one, two)
+
     def test_size_one_is_the_identity(self):
         rng = np.random.default_rng(1)
         for dtype in (np.uint8, np.int16, np.uint16):
@@ -892,10 +933,11 @@ class TestPortableKernels:
         left = filterkit.gradient((50 - x).astype(np.float32), mode="valid")[1]
         np.testing.assert_allclose(left, math.pi, rtol=0, atol=DIRECTION_TOL_F32)
 
+    @pytest.mark.parametrize("cpu", ["portable", "avx2"])
     @pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64])
-    @pytest.mark.parametrize("size", [3, (3, 7), 21])
-    def test_portable_mean_matches_scipy(self, monkeypatch, dtype, size):
-        monkeypatch.setenv("FILTERKIT_CPU", "portable")
+    @pytest.mark.parametrize("size", [3, (3, 7), 21, (5, 11)])
+    def test_portable_and_avx2_mean_match_scipy(self, monkeypatch, cpu, dtype, size):
+        monkeypatch.setenv("FILTERKIT_CPU", cpu)
         rng = np.random.default_rng(74)
         image = random_image(rng, (40, 61), dtype)
         got = filterkit.mean(image, size, mode="nearest")
