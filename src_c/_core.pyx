@@ -52,6 +52,26 @@ cdef extern from "fk_box.h" nogil:
     int fk_cpu_level(int cpu_cap)
 
 
+cdef extern from "fk_color.h" nogil:
+    ctypedef struct fk_color_plan:
+        const char *src
+        Py_ssize_t ss0, ss1, ssc
+        int src_code
+        char *dst
+        Py_ssize_t ds0, ds1, dsc
+        int dst_code
+        int op
+        int alpha
+        double m[9]
+        double wx, wz
+        double in_max
+        const float *lut8
+    ctypedef void (*fk_color_t)(const fk_color_plan *p, Py_ssize_t y, Py_ssize_t x0,
+                                Py_ssize_t x1) noexcept nogil
+    fk_color_t fk_color_f(int cpu_cap)
+    fk_color_t fk_color_d(int cpu_cap)
+
+
 def openmp_enabled():
     """Return True when this build of the core was compiled with OpenMP."""
     return bool(FK_HAVE_OPENMP)
@@ -190,3 +210,49 @@ def box_rows(cnp.ndarray src, cnp.ndarray dst, int src_code, int dst_code, int k
     _run_parallel(&p, <run_fn>(fk_box_run_d(cpu_cap) if double_precision
                                else fk_box_run_f(cpu_cap)),
                   fk_box_workspace_bytes(&p, elem), nthreads, FK_BOX_RESTART)
+
+
+# pixels per work item of a colour conversion: several items per row keep
+# both threads busy on a single row of colours too
+DEF COLOR_ITEM = 4096
+
+
+def color_rows(cnp.ndarray src, cnp.ndarray dst, int src_code, int dst_code, int op,
+               bint alpha, const double[::1] matrix, double wx, double wz, double in_max,
+               const float[::1] lut8, bint double_precision, int nthreads, int cpu_cap=0):
+    """Convert the pixels of ``src`` (rows, columns, channels; any strides)
+    into ``dst`` (same rows and columns) by ``op`` (FK_RGB2XYZ, ...)."""
+    cdef fk_color_plan p
+    cdef fk_color_t fn = fk_color_d(cpu_cap) if double_precision else fk_color_f(cpu_cap)
+    cdef Py_ssize_t R = src.shape[0], W = src.shape[1], nb, items, it, y, x0, x1
+    cdef int k
+    p.src = <const char *>cnp.PyArray_DATA(src)
+    p.ss0 = src.strides[0]
+    p.ss1 = src.strides[1]
+    p.ssc = src.strides[2]
+    p.src_code = src_code
+    p.dst = <char *>cnp.PyArray_DATA(dst)
+    p.ds0 = dst.strides[0]
+    p.ds1 = dst.strides[1]
+    p.dsc = dst.strides[2]
+    p.dst_code = dst_code
+    p.op = op
+    p.alpha = alpha
+    for k in range(9):
+        p.m[k] = matrix[k]
+    p.wx = wx
+    p.wz = wz
+    p.in_max = in_max
+    p.lut8 = &lut8[0] if lut8 is not None else NULL
+    if R < 1 or W < 1:
+        return
+    nb = (W + COLOR_ITEM - 1) // COLOR_ITEM
+    items = R * nb
+    if nthreads < 1 or items < 2:
+        nthreads = 1
+    with nogil:
+        for it in prange(items, schedule='static', num_threads=nthreads):
+            y = it // nb
+            x0 = (it % nb) * COLOR_ITEM
+            x1 = min(x0 + COLOR_ITEM, W)
+            fn(&p, y, x0, x1)
