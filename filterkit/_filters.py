@@ -15,13 +15,29 @@ import numpy as np
 from . import _core, kernels
 from ._convolve import convolve
 from ._engine import Job, OutputArg
-from ._validate import DTYPE_CODES, fail
+from ._spaces import check_space, colour_gradient, highpass_channels, lowpass
+from ._validate import DTYPE_CODES, describe, fail
 
 GradientOutput = Union[None, type, np.dtype, str, Tuple[np.ndarray, np.ndarray]]
 
 
+def _highpass_input(image: Any, space: Any, channel_axis: Any) -> Tuple[Any, Optional[int]]:
+    """The image (and channel axis) a per-channel high-pass filter sees: as
+    it is, converted to the colour `space`, or the luma (2-D) for 'gray'."""
+    space = check_space(space, channel_axis)
+    if space is None:
+        return image, channel_axis
+    chans, axis = highpass_channels(image, space, channel_axis)
+    if space == "gray":
+        return np.take(chans, 0, axis=axis), None
+    return chans, axis
+
+
+
+
 def mean(image: Any, size: kernels.Size = 3, *, mode: str = "reflect", cval: float = 0.0,
-         output: OutputArg = None, channel_axis: Optional[int] = None) -> np.ndarray:
+         output: OutputArg = None, channel_axis: Optional[int] = None,
+         space: Optional[str] = None) -> np.ndarray:
     """Mean (box) filter: the average over a size x size window.
 
     Runs in O(1) work per pixel whatever the size (running sums in float64:
@@ -36,11 +52,17 @@ def mean(image: Any, size: kernels.Size = 3, *, mode: str = "reflect", cval: flo
         Odd window height and width (default 3).
     mode, cval, output, channel_axis
         As in :func:`filterkit.convolve` (default mode ``'reflect'``).
+    space : {None, 'rgb', 'lab', 'luv', 'gray'}, optional
+        For a colour image (RGB or RGBA along `channel_axis`): filter in
+        this colour space and convert back to sRGB in the input's dtype
+        (``'gray'``: filter the luma, a 2-D result); alpha passes through
+        unchanged. None (default) filters every channel as it is.
 
     Returns
     -------
     ndarray
-        float32 (float64 for float64 input) unless `output` says otherwise.
+        float32 (float64 for float64 input) unless `output` says otherwise;
+        with a `space`, the input's dtype.
 
     Examples
     --------
@@ -56,6 +78,9 @@ def mean(image: Any, size: kernels.Size = 3, *, mode: str = "reflect", cval: flo
            [ 0.,  0.,  0.,  0.,  0.]], dtype=float32)
     """
     kh, kw = kernels.check_size(size)
+    space = check_space(space, channel_axis)
+    if space is not None:
+        return lowpass(mean, image, space, channel_axis, output, size=size, mode=mode, cval=cval)
     job = Job(image, (kh, kw), mode=mode, cval=cval, channel_axis=channel_axis)
     target = job.output(output)
     double = job.double(target)
@@ -71,7 +96,8 @@ def mean(image: Any, size: kernels.Size = 3, *, mode: str = "reflect", cval: flo
 
 def gaussian(image: Any, sigma: Any = 1.0, *, size: Optional[kernels.Size] = None,
              sampling: str = "integral", mode: str = "reflect", cval: float = 0.0,
-             output: OutputArg = None, channel_axis: Optional[int] = None) -> np.ndarray:
+             output: OutputArg = None, channel_axis: Optional[int] = None,
+             space: Optional[str] = None) -> np.ndarray:
     """Gaussian low-pass filter, run as two 1-D passes.
 
     Parameters
@@ -88,6 +114,9 @@ def gaussian(image: Any, sigma: Any = 1.0, *, size: Optional[kernels.Size] = Non
         How the mask is made, see :func:`filterkit.kernels.gaussian`.
     mode, cval, output, channel_axis
         As in :func:`filterkit.convolve`.
+    space : {None, 'rgb', 'lab', 'luv', 'gray'}, optional
+        As in :func:`mean`: filter a colour image in this space and convert
+        back to sRGB in the input's dtype.
 
     Returns
     -------
@@ -107,13 +136,17 @@ def gaussian(image: Any, sigma: Any = 1.0, *, size: Optional[kernels.Size] = Non
            [ 0. ,  0. ,  0. ,  0. ,  0. ]])
     """
     col, row = kernels.gaussian_factors(size, sigma=sigma, sampling=sampling)
+    space = check_space(space, channel_axis)
+    if space is not None:
+        return lowpass(gaussian, image, space, channel_axis, output, sigma=sigma, size=size,
+                       sampling=sampling, mode=mode, cval=cval)
     mask = np.outer(col, row)
     return convolve(image, mask, mode=mode, cval=cval, output=output, method="separable",
                     channel_axis=channel_axis)
 
 
 def sobel_x(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: OutputArg = None,
-            channel_axis: Optional[int] = None) -> np.ndarray:
+            channel_axis: Optional[int] = None, space: Optional[str] = None) -> np.ndarray:
     """f_x: convolution with the lecture's Sobel mask [[1, 0, -1], [2, 0, -2], [1, 0, -1]].
 
     Unnormalised: a unit ramp along x (f grows by 1 per column, to the
@@ -123,6 +156,12 @@ def sobel_x(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: Out
     ----------
     image, mode, cval, output, channel_axis
         As in :func:`filterkit.convolve`.
+    space : {None, 'rgb', 'lab', 'luv', 'gray'}, optional
+        For a colour image (RGB or RGBA along `channel_axis`): filter each
+        channel of this colour space (``'rgb'``: the image's values, alpha
+        dropped; ``'lab'``/``'luv'``: L, a, b or L, u, v), or the luma in
+        the input's units (``'gray'``: a 2-D result). None (default):
+        every channel as it is.
 
     Returns
     -------
@@ -140,12 +179,13 @@ def sobel_x(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: Out
     """
     # as two 1-D passes: the antisymmetric one takes differences of equal
     # neighbours, so a flat image gives exactly 0
+    image, channel_axis = _highpass_input(image, space, channel_axis)
     return convolve(image, kernels.sobel_x(), mode=mode, cval=cval, output=output,
                     method="separable", channel_axis=channel_axis)
 
 
 def sobel_y(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: OutputArg = None,
-            channel_axis: Optional[int] = None) -> np.ndarray:
+            channel_axis: Optional[int] = None, space: Optional[str] = None) -> np.ndarray:
     """f_y: convolution with the lecture's Sobel mask [[1, 2, 1], [0, 0, 0], [-1, -2, -1]].
 
     Unnormalised: a unit ramp along y (f grows by 1 per row, downwards)
@@ -155,6 +195,12 @@ def sobel_y(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: Out
     ----------
     image, mode, cval, output, channel_axis
         As in :func:`filterkit.convolve`.
+    space : {None, 'rgb', 'lab', 'luv', 'gray'}, optional
+        For a colour image (RGB or RGBA along `channel_axis`): filter each
+        channel of this colour space (``'rgb'``: the image's values, alpha
+        dropped; ``'lab'``/``'luv'``: L, a, b or L, u, v), or the luma in
+        the input's units (``'gray'``: a 2-D result). None (default):
+        every channel as it is.
 
     Returns
     -------
@@ -170,8 +216,26 @@ def sobel_y(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: Out
            [8., 8., 8.],
            [8., 8., 8.]])
     """
+    image, channel_axis = _highpass_input(image, space, channel_axis)
     return convolve(image, kernels.sobel_y(), mode=mode, cval=cval, output=output,
                     method="separable", channel_axis=channel_axis)
+
+
+def _gradient_input(image: Any, space: Any, channel_axis: Any,
+                    per_channel: Any) -> Tuple[Any, Optional[int], bool]:
+    """(image, channel_axis, colour): what sobel and gradient compute on,
+    and whether it is the colour gradient of its channels."""
+    if not isinstance(per_channel, (bool, np.bool_)):
+        raise fail("per_channel", "True or False", describe(per_channel), TypeError)
+    space = check_space(space, channel_axis)
+    if channel_axis is None:
+        return image, None, False
+    if space is None:
+        return image, channel_axis, not per_channel
+    chans, axis = highpass_channels(image, space, channel_axis)
+    if space == "gray":
+        return np.take(chans, 0, axis=axis), None, False
+    return chans, axis, not per_channel
 
 
 def _gradient_job(image: Any, mode: Any, cval: Any, channel_axis: Any) -> Job:
@@ -207,17 +271,23 @@ def _run_gradient(job: Job, targets: List[np.ndarray]) -> None:
 
 
 def sobel(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: OutputArg = None,
-          channel_axis: Optional[int] = None) -> np.ndarray:
+          channel_axis: Optional[int] = None, space: Optional[str] = None,
+          per_channel: bool = False) -> np.ndarray:
     """Gradient strength s = sqrt(f_x^2 + f_y^2) with the lecture's Sobel masks.
 
     Computed in one pass: f_x and f_y exist only a row at a time.  The range
     of s for an image in [0, 1] is [0, 4 sqrt(2)]; a flat image gives
-    exactly 0 (no epsilon anywhere).
+    exactly 0 (no epsilon anywhere).  A multi-channel image gives the
+    colour gradient, see :func:`gradient`.
 
     Parameters
     ----------
     image, mode, cval, output, channel_axis
         As in :func:`filterkit.convolve`.
+    space : {None, 'rgb', 'lab', 'luv', 'gray'}, optional
+        As in :func:`gradient`.
+    per_channel : bool, optional
+        As in :func:`gradient`.
 
     Returns
     -------
@@ -231,6 +301,10 @@ def sobel(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: Outpu
     >>> filterkit.sobel(ramp + ramp.T, mode="valid")[0]
     array([11.3137085, 11.3137085, 11.3137085])
     """
+    image, channel_axis, colour = _gradient_input(image, space, channel_axis, per_channel)
+    if colour:
+        return colour_gradient(image, channel_axis, mode=mode, cval=cval, output=output,
+                               direction=False, sobel_x=sobel_x, sobel_y=sobel_y)[0]
     job = _gradient_job(image, mode, cval, channel_axis)
     target = job.output(output)
     _run_gradient(job, [target])
@@ -238,12 +312,22 @@ def sobel(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: Outpu
 
 
 def gradient(image: Any, *, mode: str = "reflect", cval: float = 0.0,
-             output: GradientOutput = None,
-             channel_axis: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
+             output: GradientOutput = None, channel_axis: Optional[int] = None,
+             space: Optional[str] = None,
+             per_channel: bool = False) -> Tuple[np.ndarray, np.ndarray]:
     """Gradient strength and direction, fused in one pass.
 
     strength = sqrt(f_x^2 + f_y^2) and direction = atan2(f_y, f_x), with the
     lecture's Sobel masks.  f_x and f_y exist only a row at a time.
+
+    A multi-channel image (`channel_axis` given) gives the colour gradient
+    of Di Zenzo: per pixel the structure tensor G = sum_c grad f_c
+    grad f_c^T of all channels; strength = sqrt(lambda_max(G) / C), the
+    root mean square over the C channels of the derivative along the
+    direction of greatest change; direction = the angle of lambda_max's
+    eigenvector, its sign agreeing with sum_c grad f_c.  C equal channels
+    give exactly the grey result's meaning (the same values up to
+    rounding).  Its f_x, f_y are full-size intermediates (2 C planes).
 
     Parameters
     ----------
@@ -252,6 +336,15 @@ def gradient(image: Any, *, mode: str = "reflect", cval: float = 0.0,
     output : dtype or (ndarray, ndarray), optional
         A float dtype for both results, or two arrays (strength, direction)
         to write into.  The direction must be a float array.
+    space : {None, 'rgb', 'lab', 'luv', 'gray'}, optional
+        For a colour image (RGB or RGBA along `channel_axis`): the colour
+        gradient of the sRGB values as they are (``'rgb'``, alpha dropped),
+        of L, a, b (``'lab'``) or L, u, v (``'luv'``), or the grey gradient
+        of the luma in the input's units (``'gray'``).  None (default):
+        the colour gradient of all channels as they are.
+    per_channel : bool, optional
+        True: one strength and direction per channel (of `space`) instead
+        of the colour gradient, with the channel axis kept.
 
     Returns
     -------
@@ -272,6 +365,18 @@ def gradient(image: Any, *, mode: str = "reflect", cval: float = 0.0,
     >>> s[0], theta[0]
     (array([8., 8., 8.]), array([1.57079633, 1.57079633, 1.57079633]))
     """
+    image, channel_axis, colour = _gradient_input(image, space, channel_axis, per_channel)
+    if colour:
+        if isinstance(output, tuple) and len(output) != 2:
+            raise fail("output", "a dtype or a pair (strength, direction) of arrays",
+                       f"a tuple of {len(output)}", TypeError)
+        if isinstance(output, tuple) and np.may_share_memory(output[0], output[1]):
+            raise fail("output", "two arrays that do not overlap (strength, direction)",
+                       "overlapping arrays")
+        s, d = colour_gradient(image, channel_axis, mode=mode, cval=cval, output=output,
+                               direction=True, sobel_x=sobel_x, sobel_y=sobel_y)
+        assert d is not None
+        return s, d
     job = _gradient_job(image, mode, cval, channel_axis)
     if isinstance(output, tuple):
         if len(output) != 2:
@@ -293,7 +398,8 @@ def gradient(image: Any, *, mode: str = "reflect", cval: float = 0.0,
 
 
 def laplace(image: Any, *, neighbours: int = 4, mode: str = "reflect", cval: float = 0.0,
-            output: OutputArg = None, channel_axis: Optional[int] = None) -> np.ndarray:
+            output: OutputArg = None, channel_axis: Optional[int] = None,
+            space: Optional[str] = None) -> np.ndarray:
     """Laplace filter: the second derivatives f_xx + f_yy; edges are zero crossings.
 
     Parameters
@@ -303,6 +409,12 @@ def laplace(image: Any, *, neighbours: int = 4, mode: str = "reflect", cval: flo
     neighbours : {4, 8}, optional
         [[0, 1, 0], [1, -4, 1], [0, 1, 0]] (default) or the 8-neighbour
         mask [[1, 1, 1], [1, -8, 1], [1, 1, 1]].
+    space : {None, 'rgb', 'lab', 'luv', 'gray'}, optional
+        For a colour image (RGB or RGBA along `channel_axis`): filter each
+        channel of this colour space (``'rgb'``: the image's values, alpha
+        dropped; ``'lab'``/``'luv'``: L, a, b or L, u, v), or the luma in
+        the input's units (``'gray'``: a 2-D result). None (default):
+        every channel as it is.
 
     Returns
     -------
@@ -318,5 +430,6 @@ def laplace(image: Any, *, neighbours: int = 4, mode: str = "reflect", cval: flo
            [4., 4., 4.],
            [4., 4., 4.]])
     """
+    image, channel_axis = _highpass_input(image, space, channel_axis)
     return convolve(image, kernels.laplace(neighbours), mode=mode, cval=cval, output=output,
                     channel_axis=channel_axis)

@@ -70,6 +70,10 @@ cdef extern from "fk_color.h" nogil:
                                 Py_ssize_t x1) noexcept nogil
     fk_color_t fk_color_f(int cpu_cap)
     fk_color_t fk_color_d(int cpu_cap)
+    void fk_tensor_row_f(const float *fx, const float *fy, Py_ssize_t plane, int C,
+                         Py_ssize_t n, float *s, float *d, int cpu_cap)
+    void fk_tensor_row_d(const double *fx, const double *fy, Py_ssize_t plane, int C,
+                         Py_ssize_t n, double *s, double *d, int cpu_cap)
 
 
 def openmp_enabled():
@@ -256,3 +260,30 @@ def color_rows(cnp.ndarray src, cnp.ndarray dst, int src_code, int dst_code, int
             x0 = (it % nb) * COLOR_ITEM
             x1 = min(x0 + COLOR_ITEM, W)
             fn(&p, y, x0, x1)
+
+
+def tensor_rows(cnp.ndarray fx, cnp.ndarray fy, cnp.ndarray strength, object direction,
+                bint double_precision, int nthreads, int cpu_cap=0):
+    """The colour gradient from per-channel f_x, f_y: C-contiguous (C, H, W)
+    arrays of the compute type; strength and direction C-contiguous (H, W)
+    arrays of the compute type (direction may be None)."""
+    cdef Py_ssize_t C = fx.shape[0], H = fx.shape[1], W = fx.shape[2], plane = H * W, y
+    cdef char *pfx = <char *>cnp.PyArray_DATA(fx)
+    cdef char *pfy = <char *>cnp.PyArray_DATA(fy)
+    cdef char *ps = <char *>cnp.PyArray_DATA(strength)
+    cdef char *pd = <char *>_data_or_null(direction)
+    cdef int ci = <int>C
+    if H < 1 or W < 1:
+        return
+    if nthreads < 1 or H < 2:
+        nthreads = 1
+    with nogil:
+        for y in prange(H, schedule='static', num_threads=nthreads):
+            if double_precision:
+                fk_tensor_row_d(<const double *>pfx + y * W, <const double *>pfy + y * W, plane, ci, W,
+                                <double *>ps + y * W, <double *>pd + y * W if pd != NULL else NULL,
+                                cpu_cap)
+            else:
+                fk_tensor_row_f(<const float *>pfx + y * W, <const float *>pfy + y * W, plane, ci, W,
+                                <float *>ps + y * W, <float *>pd + y * W if pd != NULL else NULL,
+                                cpu_cap)

@@ -353,4 +353,102 @@ FK_DEFINE_COLOR(fk_color_d_avx512, FK_TARGET_AVX512, double, d)
 FK_DEFINE_DISPATCH(fk_color_f, fk_color_t, fk_color_f)
 FK_DEFINE_DISPATCH(fk_color_d, fk_color_t, fk_color_d)
 
+
+/* ---- the colour gradient (Di Zenzo) --------------------------------- */
+/*
+ * From the f_x and f_y of C channels (planes `plane` elements apart), per
+ * pixel the structure tensor G = sum_c (f_x, f_y)_c (f_x, f_y)_c^T:
+ * strength = sqrt(lambda_max(G) / C), the root mean square over the
+ * channels of the gradient along the best direction, so C equal channels
+ * give the grey strength; direction = the angle of lambda_max's
+ * eigenvector, its sign chosen to agree with sum_c grad f_c (so equal
+ * channels give the grey direction), in (-pi, pi] through the combine
+ * kernel's atan2.  Values are scaled by the pixel's largest |f| first: no
+ * overflow or underflow of the squares; a zero gradient gives exactly 0.
+ */
+#define FK_TENSOR_BLOCK 512
+#define FK_DEFINE_TENSOR(NAME, ATTR, T)                                         \
+ATTR static void NAME(const T *fx, const T *fy, ptrdiff_t plane, int C, ptrdiff_t n, \
+                      T *s, T *vx, T *vy)                                       \
+{                                                                               \
+    ptrdiff_t i;                                                                \
+    int c;                                                                      \
+    for (i = 0; i < n; i++) {                                                   \
+        T m = (T)0.0;                                                           \
+        for (c = 0; c < C; c++) {                                               \
+            const T ax = fx[c * plane + i] < 0 ? -fx[c * plane + i] : fx[c * plane + i]; \
+            const T ay = fy[c * plane + i] < 0 ? -fy[c * plane + i] : fy[c * plane + i]; \
+            m = ax > m ? ax : m;                                                \
+            m = ay > m ? ay : m;                                                \
+        }                                                                       \
+        s[i] = m;                                                               \
+    }                                                                           \
+    for (i = 0; i < n; i++) {                                                   \
+        const T m = s[i], inv = m > (T)0.0 ? (T)1.0 / m : (T)0.0;               \
+        T gxx = 0, gyy = 0, gxy = 0, sx = 0, sy = 0, d, lam, ex, ey, ax, ay;   \
+        for (c = 0; c < C; c++) {                                               \
+            const T a = fx[c * plane + i] * inv, b = fy[c * plane + i] * inv;   \
+            gxx += a * a;                                                       \
+            gyy += b * b;                                                       \
+            gxy += a * b;                                                       \
+            sx += a;                                                            \
+            sy += b;                                                            \
+        }                                                                       \
+        d = gxx - gyy;                                                          \
+        lam = (T)0.5 * ((gxx + gyy) + (T)sqrt((double)(d * d + (T)4.0 * gxy * gxy))); \
+        s[i] = m * (T)sqrt((double)(lam / (T)C));                               \
+        /* the eigenvector from the better-conditioned row of G - lam I */     \
+        ex = gxx >= gyy ? lam - gyy : gxy;                                      \
+        ey = gxx >= gyy ? gxy : lam - gxx;                                      \
+        ax = ex * sx + ey * sy < (T)0.0 ? -ex : ex;                             \
+        ay = ex * sx + ey * sy < (T)0.0 ? -ey : ey;                             \
+        vx[i] = ax;                                                             \
+        vy[i] = ay;                                                             \
+    }                                                                           \
+}
+
+typedef void (*fk_tensor_f_t)(const float *, const float *, ptrdiff_t, int, ptrdiff_t,
+                              float *, float *, float *);
+typedef void (*fk_tensor_d_t)(const double *, const double *, ptrdiff_t, int, ptrdiff_t,
+                              double *, double *, double *);
+FK_DEFINE_TENSOR(fk_tensor_rows_f_base, , float)
+FK_DEFINE_TENSOR(fk_tensor_rows_d_base, , double)
+#ifdef FK_X86_DISPATCH
+FK_DEFINE_TENSOR(fk_tensor_rows_f_avx2, FK_TARGET_AVX2, float)
+FK_DEFINE_TENSOR(fk_tensor_rows_d_avx2, FK_TARGET_AVX2, double)
+FK_DEFINE_TENSOR(fk_tensor_rows_f_avx512, FK_TARGET_AVX512, float)
+FK_DEFINE_TENSOR(fk_tensor_rows_d_avx512, FK_TARGET_AVX512, double)
+#endif
+FK_DEFINE_DISPATCH(fk_tensor_f, fk_tensor_f_t, fk_tensor_rows_f)
+FK_DEFINE_DISPATCH(fk_tensor_d, fk_tensor_d_t, fk_tensor_rows_d)
+
+/* one row of the colour gradient: strength s[0..n) and (if d != NULL)
+ * direction d[0..n), in blocks */
+static void fk_tensor_row_f(const float *fx, const float *fy, ptrdiff_t plane, int C,
+                            ptrdiff_t n, float *s, float *d, int cpu_cap)
+{
+    const fk_tensor_f_t tensor = fk_tensor_f(cpu_cap);
+    const fk_combine_f_t combine = fk_combine_f(cpu_cap);
+    float vx[FK_TENSOR_BLOCK], vy[FK_TENSOR_BLOCK], tmp[FK_TENSOR_BLOCK];
+    ptrdiff_t x;
+    for (x = 0; x < n; x += FK_TENSOR_BLOCK) {
+        const ptrdiff_t b = n - x < FK_TENSOR_BLOCK ? n - x : FK_TENSOR_BLOCK;
+        tensor(fx + x, fy + x, plane, C, b, s + x, vx, vy);
+        if (d != NULL) combine(vx, vy, b, 1, tmp, d + x);
+    }
+}
+
+static void fk_tensor_row_d(const double *fx, const double *fy, ptrdiff_t plane, int C,
+                            ptrdiff_t n, double *s, double *d, int cpu_cap)
+{
+    const fk_tensor_d_t tensor = fk_tensor_d(cpu_cap);
+    double vx[FK_TENSOR_BLOCK], vy[FK_TENSOR_BLOCK], tmp[FK_TENSOR_BLOCK];
+    ptrdiff_t x;
+    for (x = 0; x < n; x += FK_TENSOR_BLOCK) {
+        const ptrdiff_t b = n - x < FK_TENSOR_BLOCK ? n - x : FK_TENSOR_BLOCK;
+        tensor(fx + x, fy + x, plane, C, b, s + x, vx, vy);
+        if (d != NULL) fk_combine_rows_d(vx, vy, b, 1, tmp, d + x);
+    }
+}
+
 #endif /* FK_COLOR_H */

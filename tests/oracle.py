@@ -66,3 +66,146 @@ def error_bound(mask, image, taps=None, dtype=np.float32):
     u = 2.0 ** -24 if np.dtype(dtype) == np.float32 else 2.0 ** -53
     scale = np.abs(k).sum() * max(np.abs(f).max(), 1.0)
     return 4 * (n + 1) * u * scale
+
+
+# --------------------------------------------------------------------------
+# Colour: sRGB (IEC 61966-2-1), CIE XYZ, L*a*b*, L*u*v* in float64, written
+# from the definitions (exact CIE constants, primaries and D65 chromaticities;
+# the matrix derived here, never copied from filterkit).
+
+CIE_EPSILON = 216.0 / 24389.0
+CIE_KAPPA = 24389.0 / 27.0
+SRGB_PRIMARIES = ((0.64, 0.33), (0.30, 0.60), (0.15, 0.06))
+D65_XY = (0.3127, 0.3290)
+
+
+def xy_to_XYZ(x, y):
+    """The XYZ of chromaticity (x, y) with Y = 1."""
+    return np.array([x / y, 1.0, (1.0 - x - y) / y])
+
+
+def srgb_matrix():
+    """RGB -> XYZ: M = P diag(S), P's columns the primaries, S = P^-1 W."""
+    P = np.column_stack([xy_to_XYZ(x, y) for x, y in SRGB_PRIMARIES])
+    W = xy_to_XYZ(*D65_XY)
+    S = np.linalg.solve(P, W)
+    return P * S, W
+
+
+REF_M, REF_WHITE = srgb_matrix()
+REF_M_INV = np.linalg.inv(REF_M)
+
+
+def _channels_last(a, channel_axis):
+    return np.moveaxis(np.asarray(a, dtype=np.float64), channel_axis, -1)
+
+
+def srgb_decode(c):
+    c = np.asarray(c, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        # the power branch only where it is taken (negatives stay linear)
+        hi = ((np.where(c > 0.04045, c, 1.0) + 0.055) / 1.055) ** 2.4
+    return np.where(c <= 0.04045, c / 12.92, np.where(np.isnan(c), np.nan, hi))
+
+
+def srgb_encode(c):
+    c = np.asarray(c, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        hi = 1.055 * np.where(c > 0.0031308, c, 1.0) ** (1 / 2.4) - 0.055
+    return np.where(c <= 0.0031308, 12.92 * c, np.where(np.isnan(c), np.nan, hi))
+
+
+def ref_rgb_to_xyz(rgb):
+    """rgb (..., 3) in [0, 1] (float64, any values) -> XYZ with white Y = 1."""
+    return srgb_decode(rgb) @ REF_M.T
+
+
+def ref_xyz_to_rgb(xyz):
+    return srgb_encode(np.asarray(xyz, np.float64) @ REF_M_INV.T)
+
+
+def _f(t):
+    with np.errstate(invalid="ignore"):
+        cube = np.cbrt(t)
+    return np.where(t > CIE_EPSILON, cube, np.where(np.isnan(t), np.nan, (CIE_KAPPA * t + 16) / 116))
+
+
+def _finv(f):
+    f3 = f ** 3
+    return np.where(f3 > CIE_EPSILON, f3, np.where(np.isnan(f), np.nan, (116 * f - 16) / CIE_KAPPA))
+
+
+def ref_xyz_to_lab(xyz):
+    xyz = np.asarray(xyz, np.float64)
+    fx, fy, fz = (_f(xyz[..., i] / REF_WHITE[i]) for i in range(3))
+    return np.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], axis=-1)
+
+
+def ref_lab_to_xyz(lab):
+    lab = np.asarray(lab, np.float64)
+    fy = (lab[..., 0] + 16) / 116
+    fx = fy + lab[..., 1] / 500
+    fz = fy - lab[..., 2] / 200
+    return np.stack([REF_WHITE[0] * _finv(fx), REF_WHITE[1] * _finv(fy),
+                     REF_WHITE[2] * _finv(fz)], axis=-1)
+
+
+def _uv_prime(xyz):
+    X, Y, Z = xyz[..., 0], xyz[..., 1], xyz[..., 2]
+    d = X + 15 * Y + 3 * Z
+    safe = np.where(d == 0, 1.0, d)
+    return 4 * X / safe, 9 * Y / safe, d == 0
+
+
+def ref_xyz_to_luv(xyz):
+    xyz = np.asarray(xyz, np.float64)
+    L = 116 * _f(xyz[..., 1] / REF_WHITE[1]) - 16
+    up, vp, black = _uv_prime(xyz)
+    upn, vpn, _ = _uv_prime(REF_WHITE)
+    u = np.where(black, 0.0, 13 * L * (up - upn))
+    v = np.where(black, 0.0, 13 * L * (vp - vpn))
+    return np.stack([L, u, v], axis=-1)
+
+
+def ref_luv_to_xyz(luv):
+    luv = np.asarray(luv, np.float64)
+    L, u, v = luv[..., 0], luv[..., 1], luv[..., 2]
+    upn, vpn, _ = _uv_prime(REF_WHITE)
+    zero = L == 0
+    Ls = np.where(zero, 1.0, L)
+    Y = REF_WHITE[1] * _finv((L + 16) / 116)
+    up = u / (13 * Ls) + upn
+    vp = v / (13 * Ls) + vpn
+    X = Y * 9 * up / (4 * vp)
+    Z = Y * (12 - 3 * up - 20 * vp) / (4 * vp)
+    return np.where(zero[..., None], 0.0, np.stack([X, Y, Z], axis=-1))
+
+
+def ref_rgb_to_lab(rgb):
+    return ref_xyz_to_lab(ref_rgb_to_xyz(rgb))
+
+
+def ref_lab_to_rgb(lab):
+    return ref_xyz_to_rgb(ref_lab_to_xyz(lab))
+
+
+def ref_rgb_to_luv(rgb):
+    return ref_xyz_to_luv(ref_rgb_to_xyz(rgb))
+
+
+def ref_luv_to_rgb(luv):
+    return ref_xyz_to_rgb(ref_luv_to_xyz(luv))
+
+
+def ref_rgb_to_gray(rgb):
+    """Luma on the gamma-encoded values (no decoding)."""
+    rgb = np.asarray(rgb, np.float64)
+    return 0.2126 * rgb[..., 0] + 0.7152 * rgb[..., 1] + 0.0722 * rgb[..., 2]
+
+
+def to_unit(image):
+    """float64 values of an image: integers divided by their dtype's maximum."""
+    image = np.asarray(image)
+    if image.dtype.kind in "ui":
+        return image.astype(np.float64) / np.iinfo(image.dtype).max
+    return image.astype(np.float64)

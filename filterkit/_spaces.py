@@ -1,0 +1,188 @@
+"""Filtering colour images in a colour space: the ``space=`` of every filter.
+
+- Low-pass filters (mean, gaussian) run per channel in ``'rgb'``,
+  ``'lab'`` or ``'luv'`` and convert back to sRGB in the input's dtype (or
+  `output`'s); ``'gray'`` filters the luma. Alpha passes through unchanged.
+- High-pass filters take the channels in the space's units: the image's own
+  values for ``'rgb'`` (0-255 for uint8), L/a/b or L/u/v for ``'lab'`` and
+  ``'luv'``, and for ``'gray'`` the luma in the input's units (luma × 255
+  for uint8), so that a grey image gives the same result however it is
+  passed. ``sobel`` and ``gradient`` combine the channels into the colour
+  gradient (:func:`colour_gradient`); the others filter each channel.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Tuple
+
+import numpy as np
+
+from . import _core, color
+from ._engine import OutputArg, resolve_output
+from ._threads import cpu_cap, get_num_threads
+from ._validate import check_image, check_mode, describe, fail
+
+SPACE_NAMES = ", ".join(repr(s) for s in color.SPACES)
+
+
+def check_space(space: Any, channel_axis: Any) -> Optional[str]:
+    """None, or the lower-case name of a colour space for a colour image."""
+    if space is None:
+        return None
+    if not isinstance(space, str) or space.strip().lower() not in color.SPACES:
+        raise fail("space", f"None or one of {SPACE_NAMES}", describe(space),
+                   TypeError if not isinstance(space, str) else ValueError)
+    if channel_axis is None:
+        raise fail("space", "None for an image without channel_axis (a colour space needs "
+                   "a colour image: give channel_axis)", repr(space))
+    return space.strip().lower()
+
+
+def _colour_image(image: Any, channel_axis: int) -> Tuple[np.ndarray, int, bool]:
+    """A 3-D RGB or RGBA image (float16 as float32), its channel axis and
+    whether it has alpha."""
+    arr, axis, alpha = color._check_colour_image(image, channel_axis, "rgb2lab")
+    if arr.ndim != 3:
+        raise fail("image", "3-D (two spatial axes and channel_axis) for a colour space",
+                   f"{arr.ndim}-D with shape {arr.shape}")
+    return arr, axis, alpha
+
+
+def _take(arr: np.ndarray, axis: int, channels: slice) -> np.ndarray:
+    index: list = [slice(None)] * arr.ndim
+    index[axis] = channels
+    return arr[tuple(index)]
+
+
+def _store(result: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Copy a float result into `target`, rounding half to even and
+    saturating for an integer target (NaN becomes 0), as the core does."""
+    if target.dtype.kind in "ui":
+        info = np.iinfo(target.dtype)
+        result = np.nan_to_num(np.clip(np.rint(result), info.min, info.max), nan=0.0)
+    np.copyto(target, result, casting="unsafe")
+    return target
+
+
+def in_range_max(dtype: np.dtype) -> float:
+    """What 1.0 is in the image's units: the dtype's maximum for integers."""
+    return float(np.iinfo(dtype).max) if dtype.kind in "ui" else 1.0
+
+
+def lowpass(fn: Callable[..., np.ndarray], image: Any, space: str, channel_axis: int,
+            output: OutputArg, **kwargs: Any) -> np.ndarray:
+    """``fn(image, channel_axis=, output=, **kwargs)`` run in `space`; the
+    result in sRGB (or luma for 'gray') with the input's dtype by default."""
+    arr, axis, alpha = _colour_image(image, channel_axis)
+    spatial = tuple(n for i, n in enumerate(arr.shape) if i != axis)
+    if space == "gray":
+        luma = color.rgb_to_gray(arr, channel_axis=axis)
+        filtered = fn(luma, channel_axis=None, output=None, **kwargs)
+        target = resolve_output(output, filtered.shape, arr.dtype)
+        scale = in_range_max(target.dtype) if target.dtype.kind in "ui" else 1.0
+        return _store(filtered * scale, target)
+    colours_in = _take(arr, axis, slice(0, 3))
+    if space == "rgb":
+        filtered = fn(colours_in, channel_axis=axis, output=None, **kwargs)
+    else:
+        to_space = color.rgb_to_lab if space == "lab" else color.rgb_to_luv
+        from_space = color.lab_to_rgb if space == "lab" else color.luv_to_rgb
+        filtered = fn(to_space(colours_in, channel_axis=axis), channel_axis=axis, output=None, **kwargs)
+    out_spatial = tuple(n for i, n in enumerate(filtered.shape) if i != axis)
+    shape = list(out_spatial)
+    shape.insert(axis, arr.shape[axis])
+    target = resolve_output(output, tuple(shape), arr.dtype)
+    colours_out = _take(target, axis, slice(0, 3))
+    if space == "rgb":
+        _store(filtered, colours_out)
+    elif target.dtype.kind in "ui" and arr.dtype.kind == "f":
+        # float input is in [0, 1]: an integer output keeps those values
+        _store(from_space(filtered, channel_axis=axis), colours_out)
+    else:
+        from_space(filtered, channel_axis=axis, output=colours_out)
+    if alpha:
+        a_in = _take(arr, axis, slice(3, 4))[_valid_crop(arr.shape, axis, out_spatial)]
+        np.copyto(_take(target, axis, slice(3, 4)), a_in, casting="unsafe")
+    return target
+
+
+def _valid_crop(shape: Tuple[int, ...], axis: int, out_spatial: Tuple[int, ...]) -> Tuple[slice, ...]:
+    spatial_axes = [i for i in range(len(shape)) if i != axis]
+    index = [slice(None)] * len(shape)
+    for i, n in zip(spatial_axes, out_spatial):
+        lo = (shape[i] - n) // 2
+        index[i] = slice(lo, lo + n)
+    return tuple(index)
+
+
+def highpass_channels(image: Any, space: Optional[str], channel_axis: int) -> Tuple[np.ndarray, int]:
+    """The channels a high-pass filter sees, in the space's units, and their axis.
+
+    None: the image's channels as they are (any number); 'rgb': its colour
+    channels (alpha dropped); 'lab'/'luv': converted; 'gray': the luma in
+    the input's units, as a 3-D image with one channel.
+    """
+    if space is None:
+        arr = np.asarray(image)
+        return arr, channel_axis
+    arr, axis, alpha = _colour_image(image, channel_axis)
+    colours = _take(arr, axis, slice(0, 3))
+    if space == "rgb":
+        return colours, axis
+    if space == "gray":
+        luma = color.rgb_to_gray(colours, channel_axis=axis)
+        if arr.dtype.kind in "ui":
+            luma *= np.float32(in_range_max(arr.dtype))
+        return np.expand_dims(luma, axis), axis
+    to_space = color.rgb_to_lab if space == "lab" else color.rgb_to_luv
+    return to_space(colours, channel_axis=axis), axis
+
+
+def colour_gradient(channels: np.ndarray, axis: int, *, mode: Any, cval: Any, output: Any,
+                    direction: bool, sobel_x: Callable[..., np.ndarray],
+                    sobel_y: Callable[..., np.ndarray]) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    """The Di Zenzo colour gradient of `channels` (3-D, channels on `axis`).
+
+    Per pixel the structure tensor G = Σ_c ∇f_c ∇f_cᵀ of the channels' Sobel
+    derivatives: strength = sqrt(λ_max(G) / C), the root mean square over
+    the C channels of the derivative along the direction of greatest
+    change (so C equal channels give the grey strength); direction = the
+    angle of λ_max's eigenvector in (-π, π], its sign agreeing with Σ_c ∇f_c
+    (so equal channels give the grey direction).
+    """
+    arr, axis = check_image(channels, axis)
+    assert axis is not None
+    want64 = arr.dtype == np.float64
+    outs = output if isinstance(output, tuple) else (output, output)
+    for o in outs:
+        if isinstance(o, np.ndarray):
+            want64 = want64 or o.dtype == np.float64
+        elif o is not None:
+            try:
+                want64 = want64 or np.dtype(o) == np.float64
+            except TypeError:
+                pass
+    compute = np.dtype(np.float64 if want64 else np.float32)
+    # f_x, f_y of every channel, as planes: the core writes through the
+    # moved views, so the tensor kernel reads contiguous rows
+    spatial = tuple(n for i, n in enumerate(arr.shape) if i != axis)
+    if check_mode(mode, cval)[0] == "valid":
+        if min(spatial) < 3:  # let the filter say what is wrong
+            sobel_x(arr, mode=mode, cval=cval, channel_axis=axis)
+        spatial = tuple(n - 2 for n in spatial)
+    C = arr.shape[axis]
+    fx = np.empty((C,) + spatial, dtype=compute)
+    fy = np.empty((C,) + spatial, dtype=compute)
+    sobel_x(arr, mode=mode, cval=cval, channel_axis=axis, output=np.moveaxis(fx, 0, axis))
+    sobel_y(arr, mode=mode, cval=cval, channel_axis=axis, output=np.moveaxis(fy, 0, axis))
+    strength = np.empty(spatial, dtype=compute)
+    theta = np.empty(spatial, dtype=compute) if direction else None
+    _core.tensor_rows(fx, fy, strength, theta, compute == np.float64, get_num_threads(), cpu_cap())
+    s_target = resolve_output(outs[0], spatial, compute, "output[0]" if isinstance(output, tuple) else "output")
+    s_result = _store(strength, s_target) if s_target is not strength else strength
+    if not direction:
+        return s_result, None
+    d_target = resolve_output(outs[1], spatial, compute, "output[1]" if isinstance(output, tuple) else "output")
+    if d_target.dtype.kind != "f":
+        raise fail("output", "a float dtype for the direction (radians)", f"dtype {d_target.dtype}", TypeError)
+    return s_result, _store(theta, d_target)
