@@ -8,6 +8,9 @@ The public API:
 - :func:`mean`, :func:`gaussian`, :func:`sobel_x`, :func:`sobel_y`,
   :func:`sobel`, :func:`gradient`, :func:`laplace`: the lecture's filters.
 - :mod:`filterkit.kernels`: masks and mask algebra.
+- :mod:`filterkit.color`: sRGB, XYZ, CIELAB, CIELUV and luma; every filter
+  takes ``space=`` for colour images, and :func:`sobel` / :func:`gradient`
+  give the colour gradient of all channels.
 """
 
 import os as _os
@@ -22,10 +25,10 @@ except ImportError as _exc:  # a source checkout whose core was never compiled
         "`pip install -e .`, or run Python from another directory after `pip install .`."
     ) from _exc
 
-from . import kernels
+from . import color, kernels
 from ._convolve import convolve, correlate
 from ._filters import gaussian, gradient, laplace, mean, sobel, sobel_x, sobel_y
-from ._threads import get_num_threads, cpu_cap, set_num_threads
+from ._threads import cpu_cap, get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
 
@@ -58,6 +61,7 @@ def build_info() -> dict:
 
 __all__ = [
     "build_info",
+    "color",
     "convolve",
     "correlate",
     "gaussian",

@@ -8,6 +8,7 @@ import numpy as np
 
 from . import _core
 from ._engine import Job, OutputArg
+from ._spaces import check_space, lowpass
 from ._validate import DTYPE_CODES, check_mask, describe, fail
 from .kernels import separate
 
@@ -74,7 +75,7 @@ def _filter2d(image: Any, mask: Any, *, flip: bool, mode: Any, cval: Any,
 
 def convolve(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0,
              output: OutputArg = None, method: str = "auto",
-             channel_axis: Optional[int] = None) -> np.ndarray:
+             channel_axis: Optional[int] = None, space: Optional[str] = None) -> np.ndarray:
     r"""Convolve an image with a mask: true 2-D convolution, mask mirrored.
 
     .. math:: f'(x, y) = \sum_{i=-r}^{r} \sum_{j=-s}^{s} f(x - i, y - j)\, g(i, j)
@@ -128,6 +129,12 @@ def convolve(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0,
         the channels (e.g. -1 for (H, W, C)); each channel is filtered on its
         own.  A 3-D image without `channel_axis` is an error: the channels
         are never guessed from the shape.
+    space : {None, 'rgb', 'lab', 'luv', 'gray'}, optional
+        For a colour image (RGB or RGBA along `channel_axis`): filter each
+        channel in this colour space and convert back to sRGB in the
+        input's dtype (``'gray'``: the luma, a 2-D result); alpha passes
+        through unchanged.  Meant for smoothing masks; None (default)
+        filters every channel as it is.
 
     Returns
     -------
@@ -194,13 +201,17 @@ def convolve(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0,
            [8., 8., 8.],
            [8., 8., 8.]], dtype=float32)
     """
+    space = check_space(space, channel_axis)
+    if space is not None:
+        return lowpass(convolve, image, space, channel_axis, output, mask=mask, mode=mode,
+                       cval=cval, method=method)
     return _filter2d(image, mask, flip=True, mode=mode, cval=cval, output=output,
                      method=method, channel_axis=channel_axis)
 
 
 def correlate(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0,
               output: OutputArg = None, method: str = "auto",
-              channel_axis: Optional[int] = None) -> np.ndarray:
+              channel_axis: Optional[int] = None, space: Optional[str] = None) -> np.ndarray:
     r"""Correlate an image with a mask: the mask slides over the image unmirrored.
 
     .. math:: f'(x, y) = \sum_{i=-r}^{r} \sum_{j=-s}^{s} f(x + i, y + j)\, g(i, j)
@@ -254,6 +265,12 @@ def correlate(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0
         the channels (e.g. -1 for (H, W, C)); each channel is filtered on its
         own.  A 3-D image without `channel_axis` is an error: the channels
         are never guessed from the shape.
+    space : {None, 'rgb', 'lab', 'luv', 'gray'}, optional
+        For a colour image (RGB or RGBA along `channel_axis`): filter each
+        channel in this colour space and convert back to sRGB in the
+        input's dtype (``'gray'``: the luma, a 2-D result); alpha passes
+        through unchanged.  Meant for smoothing masks; None (default)
+        filters every channel as it is.
 
     Returns
     -------
@@ -303,5 +320,9 @@ def correlate(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0
     >>> filterkit.correlate(f, g, mode="nearest", output=np.uint8)[0]
     array([0, 0, 1, 2, 3], dtype=uint8)
     """
+    space = check_space(space, channel_axis)
+    if space is not None:
+        return lowpass(correlate, image, space, channel_axis, output, mask=mask, mode=mode,
+                       cval=cval, method=method)
     return _filter2d(image, mask, flip=False, mode=mode, cval=cval, output=output,
                      method=method, channel_axis=channel_axis)

@@ -25,8 +25,8 @@ from ._io import (
     write_image,
 )
 
-#: ITU-R BT.601 luma weights for R, G, B (colour input to high-pass filters)
-LUMA = (0.299, 0.587, 0.114)
+#: the colour space each kind of filter uses on colour input without --space
+DEFAULT_SPACE = {"low": "rgb", "signed": "gray", "positive": "lab"}
 
 
 @dataclass(frozen=True)
@@ -179,6 +179,12 @@ def _parser() -> argparse.ArgumentParser:
                        help="invert the result (the lecture's figures: edges dark on white)")
         p.add_argument("--raw", action="store_true",
                        help="write the float result unchanged (.tif/.tiff/.npy only)")
+        p.add_argument("--space", choices=("rgb", "lab", "luv", "gray"),
+                       help="colour space for colour input (default: " +
+                            {"low": "rgb, per channel",
+                             "signed": "gray, the luma",
+                             "positive": "lab, the colour gradient"}[cmd.kind] +
+                            "); grey input ignores it")
         p.add_argument("--threads", type=_positive_int, help="number of threads")
     samples = sub.add_parser("samples", help="list the bundled sample pictures",
                              epilog="Example: filterkit samples")
@@ -188,21 +194,18 @@ def _parser() -> argparse.ArgumentParser:
 
 _OUTPUT_NOTE = {
     "low": "The result keeps the input's range and bit depth (8 or 16 bit); colour images are "
-           "filtered per channel, alpha is kept unchanged.",
-    "signed": "Colour input is converted to grey first (BT.601 luma 0.299 R + 0.587 G + "
-              "0.114 B). The signed result is scaled to the output's full range with 0 at "
-              "mid-grey: out = 1/2 + v / (2 max|v|). --raw writes the float values.",
-    "positive": "Colour input is converted to grey first (BT.601 luma 0.299 R + 0.587 G + "
-                "0.114 B). The result is scaled to the output's full range: out = v / max v. "
-                "--raw writes the float values.",
+           "filtered per channel (--space rgb, the default), in CIELAB or CIELUV and converted "
+           "back (--space lab|luv), or as luma (--space gray); alpha is kept unchanged.",
+    "signed": "Colour input is converted to luma first (--space gray, the default: "
+              "0.2126 R + 0.7152 G + 0.0722 B); --space rgb|lab|luv filters each channel of that "
+              "space and writes a colour picture. The signed result is scaled to the output's "
+              "full range with 0 at mid-grey: out = 1/2 + v / (2 max|v|). --raw writes the "
+              "float values.",
+    "positive": "Colour input gives the colour gradient of all channels (Di Zenzo's structure "
+                "tensor) in CIELAB by default (--space lab), or in rgb or luv; --space gray "
+                "takes the luma (0.2126 R + 0.7152 G + 0.0722 B). The result is scaled to the "
+                "output's full range: out = v / max v. --raw writes the float values.",
 }
-
-
-def _grey(image: np.ndarray) -> np.ndarray:
-    if image.ndim == 2:
-        return image
-    rgb = image[..., :3].astype(np.float32)
-    return rgb @ np.array(LUMA, dtype=np.float32)
 
 
 def _full(depth16: bool) -> int:
@@ -237,25 +240,24 @@ def _direction_picture(strength: np.ndarray, direction: np.ndarray) -> np.ndarra
     return np.clip(np.rint(np.stack([r, g, b], -1) * 255), 0, 255).astype(np.uint8)
 
 
+def _space(args: argparse.Namespace, kind: str) -> str:
+    return args.space or DEFAULT_SPACE[kind]
+
+
 def _low_pass(cmd: Command, image: np.ndarray, args: argparse.Namespace, invert: bool) -> np.ndarray:
     kw = _common(args)
-    if image.dtype.kind == "f":
-        out_dtype = np.float32
-    else:
-        out_dtype = image.dtype
-    if image.ndim == 3:
-        channels = image.shape[2]
-        colour = image[..., :-1] if channels in (2, 4) else image  # alpha apart
-        result = cmd.run(colour, args, dict(kw, output=out_dtype, channel_axis=-1))
-        if channels in (2, 4):  # alpha unchanged (cropped like the result in 'valid' mode)
-            alpha = image[..., -1:]
-            if result.shape[:2] != alpha.shape[:2]:
-                dy = (alpha.shape[0] - result.shape[0]) // 2
-                dx = (alpha.shape[1] - result.shape[1]) // 2
-                alpha = alpha[dy:dy + result.shape[0], dx:dx + result.shape[1]]
-            result = np.concatenate([result, alpha.astype(result.dtype)], axis=-1)
-        if channels == 2:
-            result = result[..., 0]
+    out_dtype = np.float32 if image.dtype.kind == "f" else image.dtype
+    if image.ndim == 3 and image.shape[2] in (3, 4):
+        # RGB or RGBA: in the colour space (alpha passes through)
+        result = cmd.run(image, args, dict(kw, output=out_dtype, channel_axis=-1,
+                                           space=_space(args, "low")))
+    elif image.ndim == 3:  # grey + alpha: the grey channel, alpha unchanged
+        grey = cmd.run(image[..., 0], args, dict(kw, output=out_dtype))
+        alpha = image[..., 1]
+        if grey.shape != alpha.shape:  # 'valid' mode: the alpha of the pixels kept
+            dy, dx = (alpha.shape[0] - grey.shape[0]) // 2, (alpha.shape[1] - grey.shape[1]) // 2
+            alpha = alpha[dy:dy + grey.shape[0], dx:dx + grey.shape[1]]
+        result = np.stack([grey, alpha.astype(grey.dtype)], axis=-1)
     else:
         result = cmd.run(image, args, dict(kw, output=out_dtype))
     if invert:
@@ -265,6 +267,15 @@ def _low_pass(cmd: Command, image: np.ndarray, args: argparse.Namespace, invert:
             info = np.iinfo(result.dtype)
             result = (info.max - result.astype(np.int64) + info.min).astype(result.dtype)
     return result
+
+
+def _high_pass_call(kind: str, image: np.ndarray, args: argparse.Namespace) -> dict:
+    """The keyword arguments that make a high-pass filter read `image` as
+    the command line does (grey as it is; colour in the colour space)."""
+    kw = _common(args)
+    if image.ndim == 3 and image.shape[2] in (3, 4):
+        kw.update(channel_axis=-1, space=_space(args, kind))
+    return kw
 
 
 def _process(name: str, src: str, dst: str, args: argparse.Namespace) -> None:
@@ -285,13 +296,13 @@ def _process(name: str, src: str, dst: str, args: argparse.Namespace) -> None:
             result = np.clip(np.rint(result * 255), 0, 255).astype(np.uint8)
         write_image(dst, result)
         return
-    grey = _grey(image) if kind != "low" else image
-    kw = _common(args)
     if kind == "low":  # --raw: the float result of the filter, per channel
-        out = cmd.run(image, args, dict(kw, channel_axis=-1 if image.ndim == 3 else None))
+        out = cmd.run(image, args, dict(_common(args), channel_axis=-1 if image.ndim == 3 else None))
         write_image(dst, np.asarray(out, dtype=np.float32))
         return
-    out = cmd.run(grey, args, kw)
+    if image.ndim == 3 and image.shape[2] == 2:  # grey + alpha: the grey channel
+        image = image[..., 0]
+    out = cmd.run(image, args, _high_pass_call(kind, image, args))
     strength, direction = out if isinstance(out, tuple) else (out, None)
     if args.raw:
         write_image(dst, np.asarray(strength, dtype=np.float32))

@@ -137,12 +137,52 @@ class TestResults:
         want = expected_signed(api(camera).astype(np.float64))
         assert np.abs(got - want).max() <= 1
 
-    def test_colour_input_to_a_high_pass_filter_is_converted_to_luma(self, tmp_path, astronaut):
+    def test_colour_input_to_sobel_gives_the_colour_gradient_in_lab(self, tmp_path, astronaut):
         src = save(tmp_path / "astronaut.png", astronaut)
         code, _, err = run(["sobel", "--raw", src, "edges.npy"], tmp_path)
         assert code == 0, err
-        luma = astronaut.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-        np.testing.assert_array_equal(np.load(tmp_path / "edges.npy"), filterkit.sobel(luma))
+        np.testing.assert_array_equal(np.load(tmp_path / "edges.npy"),
+                                      filterkit.sobel(astronaut, channel_axis=-1, space="lab"))
+        for space in ("rgb", "luv", "gray"):
+            code, _, err = run(["gradient", "--raw", "--space", space, src, f"{space}.npy"], tmp_path)
+            assert code == 0, err
+            np.testing.assert_array_equal(np.load(tmp_path / f"{space}.npy"),
+                                          filterkit.gradient(astronaut, channel_axis=-1, space=space)[0])
+
+    def test_colour_input_to_sobel_x_is_luma_unless_a_space_is_given(self, tmp_path, astronaut):
+        src = save(tmp_path / "astronaut.png", astronaut)
+        code, _, err = run(["sobel-x", "--raw", src, "fx.npy"], tmp_path)
+        assert code == 0, err
+        # the luma 0.2126 R + 0.7152 G + 0.0722 B, in the input's units
+        luma = (astronaut.astype(np.float64) @ np.array([0.2126, 0.7152, 0.0722])).astype(np.float32)
+        np.testing.assert_allclose(np.load(tmp_path / "fx.npy"), filterkit.sobel_x(luma), rtol=0, atol=1e-3)
+        code, _, err = run(["laplace", "--space", "lab", src, "lab.png"], tmp_path)
+        assert code == 0, err
+        got = load(tmp_path / "lab.png").astype(np.int64)
+        assert got.shape == astronaut.shape
+        want = expected_signed(filterkit.laplace(astronaut, channel_axis=-1, space="lab").astype(np.float64))
+        assert np.abs(got - want).max() <= 1
+
+    @pytest.mark.parametrize("space", ["lab", "luv", "gray"])
+    def test_low_pass_in_a_colour_space(self, tmp_path, astronaut, space):
+        src = save(tmp_path / "astronaut.png", astronaut)
+        code, _, err = run(["gaussian", "--sigma", "2", "--space", space, src, "out.png"], tmp_path)
+        assert code == 0, err
+        np.testing.assert_array_equal(load(tmp_path / "out.png"),
+                                      filterkit.gaussian(astronaut, 2.0, channel_axis=-1, space=space))
+
+    def test_space_is_ignored_for_grey_input(self, tmp_path, camera):
+        src = save(tmp_path / "camera.png", camera)
+        code, _, err = run(["mean", "--space", "lab", src, "a.png"], tmp_path)
+        assert code == 0, err
+        np.testing.assert_array_equal(load(tmp_path / "a.png"), filterkit.mean(camera, 3, output=np.uint8))
+
+    def test_bad_space_is_one_line(self, tmp_path, camera):
+        src = save(tmp_path / "camera.png", camera)
+        code, _, err = run(["mean", "--space", "hsv", src, "a.png"], tmp_path)
+        assert code == 2
+        assert err.startswith("filterkit: error:") and "--space" in err and err.count("\n") == 1
+        assert "Traceback" not in err
 
     def test_raw_writes_the_float_result_unchanged(self, tmp_path, camera):
         src = save(tmp_path / "camera.png", camera)

@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 MODULES = ["filterkit", "filterkit._convolve", "filterkit._filters", "filterkit._threads",
-           "filterkit.kernels", "filterkit.cli"]
+           "filterkit.kernels", "filterkit.cli", "filterkit.color"]
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -21,6 +21,13 @@ def test_docstring_examples(name):
 def test_public_functions_have_examples():
     import filterkit
 
-    for name in ["convolve", "correlate", "set_num_threads", "get_num_threads"]:
+    for name in ["convolve", "correlate", "set_num_threads", "get_num_threads", "mean",
+                 "gaussian", "sobel_x", "sobel_y", "sobel", "gradient", "laplace"]:
         doc = getattr(filterkit, name).__doc__
         assert "Examples" in doc and ">>>" in doc, name
+    from filterkit import color
+
+    for name in color.__all__:
+        obj = getattr(color, name)
+        if callable(obj):
+            assert "Examples" in obj.__doc__ and ">>>" in obj.__doc__, name
