@@ -24,7 +24,12 @@ import sys
 import time
 from typing import Callable, Dict, List, Optional
 
-import numpy as np
+# OpenBLAS's idle threads spin on a core for a while after numpy starts; on a
+# 2-core machine that steals time from whatever is being timed (nothing here
+# uses BLAS)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
 
 import filterkit
 
@@ -38,8 +43,9 @@ except ImportError:  # pragma: no cover
     ndi = None
 try:
     import skimage.filters as skfilters
+    import skimage.color as skcolor
 except ImportError:  # pragma: no cover
-    skfilters = None
+    skfilters = skcolor = None
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIZE = 2048
@@ -182,6 +188,45 @@ def case_filters(image, out, repeat: int, quick: bool) -> List[dict]:
     return cases
 
 
+def case_colour(repeat: int) -> List[dict]:
+    """Colour conversions and the colour gradient on a 2048x2048x3 picture."""
+    rng = np.random.default_rng(3)
+    rgb = rng.random((SIZE, SIZE, 3), dtype=np.float32)
+    rgb8 = (rgb * 255).astype(np.uint8)
+    out = np.empty_like(rgb)
+    cases = []
+
+    def add(case: str, peer: str, fns: Dict[str, Callable[[], object]], n: int = repeat) -> None:
+        cases.append({"case": case, "peer": peer, "times": time_interleaved(fns, n)})
+
+    fns = {"filterkit": lambda: filterkit.color.rgb_to_lab(rgb, output=out)}
+    if cv2 is not None:
+        fns["opencv"] = lambda: cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab, dst=out)
+    add("rgb_to_lab float32", "cv2.cvtColor RGB2Lab float32", fns)
+    fns = {"filterkit": lambda: filterkit.color.rgb_to_lab(rgb8, output=out)}
+    if cv2 is not None:
+        fns["opencv"] = lambda: cv2.cvtColor(rgb8, cv2.COLOR_RGB2Lab)
+    add("rgb_to_lab uint8 (float32 Lab out)", "cv2.cvtColor RGB2Lab uint8 (8-bit Lab out)", fns)
+    if skcolor is not None:
+        add("rgb_to_lab float32", "skimage.color.rgb2lab",
+            {"filterkit": lambda: filterkit.color.rgb_to_lab(rgb, output=out),
+             "scikit-image": lambda: skcolor.rgb2lab(rgb)}, 3)
+    fns = {"filterkit": lambda: filterkit.color.rgb_to_luv(rgb, output=out)}
+    if cv2 is not None:
+        fns["opencv"] = lambda: cv2.cvtColor(rgb, cv2.COLOR_RGB2Luv, dst=out)
+    add("rgb_to_luv float32", "cv2.cvtColor RGB2Luv float32", fns)
+    lab = filterkit.color.rgb_to_lab(rgb)
+    fns = {"filterkit": lambda: filterkit.color.lab_to_rgb(lab, output=out)}
+    if cv2 is not None:
+        fns["opencv"] = lambda: cv2.cvtColor(lab, cv2.COLOR_Lab2RGB, dst=out)
+    add("lab_to_rgb float32", "cv2.cvtColor Lab2RGB float32", fns)
+    grey = rgb[..., 1].copy()
+    add("colour gradient in Lab (strength + direction)", "filterkit gradient of one grey channel",
+        {"filterkit": lambda: filterkit.gradient(rgb, channel_axis=-1, space="lab"),
+         "filterkit grey": lambda: filterkit.gradient(grey)}, max(3, repeat // 3))
+    return cases
+
+
 MEMORY_SCRIPT = r"""
 import numpy as np, filterkit, sys
 k = int(sys.argv[1]); method = sys.argv[2]
@@ -250,6 +295,8 @@ def run(quick: bool) -> dict:
         results.append(case_threads(image, out, k, 2 * repeat))
     print("filters ...", file=sys.stderr, flush=True)
     filters = case_filters(image, out, repeat, quick)
+    print("colour ...", file=sys.stderr, flush=True)
+    colour = case_colour(max(3, repeat // 3))
     memory = []
     for k, method, threads in ([(7, "direct", 2)] if quick else
                                [(3, "direct", 1), (21, "direct", 2), (7, "separable", 2)]):
@@ -257,7 +304,7 @@ def run(quick: bool) -> dict:
         if m is not None:
             memory.append(m)
     return {"machine": machine(), "quick": quick, "image": f"float32 {SIZE}x{SIZE}",
-            "results": results, "filters": filters, "memory": memory}
+            "results": results, "filters": filters, "colour": colour, "memory": memory}
 
 
 def markdown(report: dict) -> str:
@@ -311,6 +358,19 @@ def markdown(report: dict) -> str:
         lines.append(f"| {r['case']} | {fk * 1e3:.2f} ms | {r['peer']} {pt * 1e3:.2f} ms | {fk / pt:.2f} |")
     if len(means) > 1:
         lines.append(f"| mean: slowest size / fastest size | {max(means) / min(means):.2f} | | |")
+    lines += ["", f"Colour ({SIZE}x{SIZE}x3 random colours, one thread each, medians):", "",
+              "| conversion | filterkit | peer | ratio filterkit / peer |", "|---|---:|---:|---:|"]
+    for r in report.get("colour", []):
+        t = r["times"]
+        fk = t["filterkit"]["median"]
+        peers = [k for k in t if k != "filterkit"]
+        if not peers:
+            lines.append(f"| {r['case']} | {fk * 1e3:.1f} ms | ({r['peer']} not installed) | |")
+            continue
+        pt = t[peers[0]]["median"]
+        faster = f" ({pt / fk:.0f}x faster)" if pt / fk >= 3 else ""
+        lines.append(f"| {r['case']} | {fk * 1e3:.1f} ms | {r['peer']} {pt * 1e3:.1f} ms "
+                     f"| {fk / pt:.2f}{faster} |")
     return "\n".join(lines) + "\n"
 
 

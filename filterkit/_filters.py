@@ -15,7 +15,7 @@ import numpy as np
 from . import _core, kernels
 from ._convolve import convolve
 from ._engine import Job, OutputArg
-from ._spaces import check_space, colour_gradient, highpass_channels, lowpass
+from ._spaces import check_space, colour_gradient, gradient_channels, highpass_channels, lowpass
 from ._validate import DTYPE_CODES, describe, fail
 
 GradientOutput = Union[None, type, np.dtype, str, Tuple[np.ndarray, np.ndarray]]
@@ -221,21 +221,19 @@ def sobel_y(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: Out
                     method="separable", channel_axis=channel_axis)
 
 
-def _gradient_input(image: Any, space: Any, channel_axis: Any,
-                    per_channel: Any) -> Tuple[Any, Optional[int], bool]:
-    """(image, channel_axis, colour): what sobel and gradient compute on,
-    and whether it is the colour gradient of its channels."""
+def _gradient_input(image: Any, space: Any, channel_axis: Any, per_channel: Any) -> Tuple[Any, ...]:
+    """What sobel and gradient compute on: ``(image, channel_axis, None)``
+    for the grey or per-channel gradient, or ``(image, channel_axis,
+    convert)`` for the colour gradient of ``convert(rows)``."""
     if not isinstance(per_channel, (bool, np.bool_)):
         raise fail("per_channel", "True or False", describe(per_channel), TypeError)
     space = check_space(space, channel_axis)
     if channel_axis is None:
-        return image, None, False
-    if space is None:
-        return image, channel_axis, not per_channel
-    chans, axis = highpass_channels(image, space, channel_axis)
-    if space == "gray":
-        return np.take(chans, 0, axis=axis), None, False
-    return chans, axis, not per_channel
+        return image, None, None
+    if space == "gray" or per_channel:
+        image, channel_axis = _highpass_input(image, space, channel_axis)
+        return image, channel_axis, None
+    return gradient_channels(image, space, channel_axis)
 
 
 def _gradient_job(image: Any, mode: Any, cval: Any, channel_axis: Any) -> Job:
@@ -301,9 +299,9 @@ def sobel(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: Outpu
     >>> filterkit.sobel(ramp + ramp.T, mode="valid")[0]
     array([11.3137085, 11.3137085, 11.3137085])
     """
-    image, channel_axis, colour = _gradient_input(image, space, channel_axis, per_channel)
-    if colour:
-        return colour_gradient(image, channel_axis, mode=mode, cval=cval, output=output,
+    image, channel_axis, convert = _gradient_input(image, space, channel_axis, per_channel)
+    if convert is not None:
+        return colour_gradient(image, channel_axis, convert, mode=mode, cval=cval, output=output,
                                direction=False, sobel_x=sobel_x, sobel_y=sobel_y)[0]
     job = _gradient_job(image, mode, cval, channel_axis)
     target = job.output(output)
@@ -365,15 +363,15 @@ def gradient(image: Any, *, mode: str = "reflect", cval: float = 0.0,
     >>> s[0], theta[0]
     (array([8., 8., 8.]), array([1.57079633, 1.57079633, 1.57079633]))
     """
-    image, channel_axis, colour = _gradient_input(image, space, channel_axis, per_channel)
-    if colour:
+    image, channel_axis, convert = _gradient_input(image, space, channel_axis, per_channel)
+    if convert is not None:
         if isinstance(output, tuple) and len(output) != 2:
             raise fail("output", "a dtype or a pair (strength, direction) of arrays",
                        f"a tuple of {len(output)}", TypeError)
         if isinstance(output, tuple) and np.may_share_memory(output[0], output[1]):
             raise fail("output", "two arrays that do not overlap (strength, direction)",
                        "overlapping arrays")
-        s, d = colour_gradient(image, channel_axis, mode=mode, cval=cval, output=output,
+        s, d = colour_gradient(image, channel_axis, convert, mode=mode, cval=cval, output=output,
                                direction=True, sobel_x=sobel_x, sobel_y=sobel_y)
         assert d is not None
         return s, d

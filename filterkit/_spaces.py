@@ -138,10 +138,31 @@ def highpass_channels(image: Any, space: Optional[str], channel_axis: int) -> Tu
     return to_space(colours, channel_axis=axis), axis
 
 
-def colour_gradient(channels: np.ndarray, axis: int, *, mode: Any, cval: Any, output: Any,
-                    direction: bool, sobel_x: Callable[..., np.ndarray],
+def gradient_channels(image: Any, space: Optional[str],
+                      channel_axis: int) -> Tuple[np.ndarray, int, Callable[[np.ndarray], np.ndarray]]:
+    """For the colour gradient: the image, its channel axis, and the function
+    that turns a block of its rows (channels last) into the channels the
+    gradient combines (no conversion of the whole image at once)."""
+    if space is None:
+        arr, axis = check_image(image, channel_axis)
+        assert axis is not None
+        return arr, axis, lambda block: block
+    arr, axis, _ = _colour_image(image, channel_axis)
+    if space == "rgb":
+        return arr, axis, lambda block: block[..., :3]
+    to_space = color.rgb_to_lab if space == "lab" else color.rgb_to_luv
+    return arr, axis, lambda block: to_space(block[..., :3])
+
+
+# rows of the image per block of the colour gradient: about this many pixels
+_STRIP_PIXELS = 1 << 17
+
+
+def colour_gradient(image: np.ndarray, axis: int, convert: Callable[[np.ndarray], np.ndarray], *,
+                    mode: Any, cval: Any, output: Any, direction: bool,
+                    sobel_x: Callable[..., np.ndarray],
                     sobel_y: Callable[..., np.ndarray]) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-    """The Di Zenzo colour gradient of `channels` (3-D, channels on `axis`).
+    """The Di Zenzo colour gradient of ``convert(rows)`` (channels last).
 
     Per pixel the structure tensor G = Σ_c ∇f_c ∇f_cᵀ of the channels' Sobel
     derivatives: strength = sqrt(λ_max(G) / C), the root mean square over
@@ -149,10 +170,18 @@ def colour_gradient(channels: np.ndarray, axis: int, *, mode: Any, cval: Any, ou
     change (so C equal channels give the grey strength); direction = the
     angle of λ_max's eigenvector in (-π, π], its sign agreeing with Σ_c ∇f_c
     (so equal channels give the grey direction).
+
+    The image is processed in blocks of rows (with a row of context above
+    and below), so the converted channels and their derivatives exist a
+    block at a time: memory stays bounded and in cache.
     """
-    arr, axis = check_image(channels, axis)
-    assert axis is not None
-    want64 = arr.dtype == np.float64
+    src = np.moveaxis(image, axis, -1)
+    H, W = src.shape[:2]
+    name = check_mode(mode, cval)[0]
+    if name == "valid" and (H < 3 or W < 3):  # let the filter say what is wrong
+        sobel_x(image, mode=mode, cval=cval, channel_axis=axis)
+    Ho, Wo = (H - 2, W - 2) if name == "valid" else (H, W)
+    want64 = image.dtype == np.float64
     outs = output if isinstance(output, tuple) else (output, output)
     for o in outs:
         if isinstance(o, np.ndarray):
@@ -163,26 +192,35 @@ def colour_gradient(channels: np.ndarray, axis: int, *, mode: Any, cval: Any, ou
             except TypeError:
                 pass
     compute = np.dtype(np.float64 if want64 else np.float32)
-    # f_x, f_y of every channel, as planes: the core writes through the
-    # moved views, so the tensor kernel reads contiguous rows
-    spatial = tuple(n for i, n in enumerate(arr.shape) if i != axis)
-    if check_mode(mode, cval)[0] == "valid":
-        if min(spatial) < 3:  # let the filter say what is wrong
-            sobel_x(arr, mode=mode, cval=cval, channel_axis=axis)
-        spatial = tuple(n - 2 for n in spatial)
-    C = arr.shape[axis]
-    fx = np.empty((C,) + spatial, dtype=compute)
-    fy = np.empty((C,) + spatial, dtype=compute)
-    sobel_x(arr, mode=mode, cval=cval, channel_axis=axis, output=np.moveaxis(fx, 0, axis))
-    sobel_y(arr, mode=mode, cval=cval, channel_axis=axis, output=np.moveaxis(fy, 0, axis))
-    strength = np.empty(spatial, dtype=compute)
-    theta = np.empty(spatial, dtype=compute) if direction else None
-    _core.tensor_rows(fx, fy, strength, theta, compute == np.float64, get_num_threads(), cpu_cap())
-    s_target = resolve_output(outs[0], spatial, compute, "output[0]" if isinstance(output, tuple) else "output")
+    strength = np.empty((Ho, Wo), dtype=compute)
+    theta = np.empty((Ho, Wo), dtype=compute) if direction else None
+    # 'wrap' needs the far rows at the top and bottom: one block
+    rows = Ho if name == "wrap" else max(8, _STRIP_PIXELS // max(W, 1))
+    for y0 in range(0, Ho, rows):
+        y1 = min(y0 + rows, Ho)
+        if name == "valid":
+            s0, s1, keep = y0, y1 + 2, 0          # output row y is source row y + 1
+        else:
+            s0, s1 = max(y0 - 1, 0), min(y1 + 1, H)
+            keep = y0 - s0                        # the block's first row has no row above
+        chans = convert(src[s0:s1])
+        C = chans.shape[-1]
+        hb = s1 - s0 - (2 if name == "valid" else 0)
+        fx = np.empty((C, hb, Wo), dtype=compute)
+        fy = np.empty((C, hb, Wo), dtype=compute)
+        sobel_x(chans, mode=mode, cval=cval, channel_axis=-1, output=np.moveaxis(fx, 0, -1))
+        sobel_y(chans, mode=mode, cval=cval, channel_axis=-1, output=np.moveaxis(fy, 0, -1))
+        n = y1 - y0
+        _core.tensor_rows(fx[:, keep:keep + n], fy[:, keep:keep + n], strength[y0:y1],
+                          None if theta is None else theta[y0:y1], compute == np.float64,
+                          get_num_threads(), cpu_cap())
+    name0 = "output[0]" if isinstance(output, tuple) else "output"
+    s_target = resolve_output(outs[0], (Ho, Wo), compute, name0)
     s_result = _store(strength, s_target) if s_target is not strength else strength
-    if not direction:
+    if theta is None:
         return s_result, None
-    d_target = resolve_output(outs[1], spatial, compute, "output[1]" if isinstance(output, tuple) else "output")
+    name1 = "output[1]" if isinstance(output, tuple) else "output"
+    d_target = resolve_output(outs[1], (Ho, Wo), compute, name1)
     if d_target.dtype.kind != "f":
         raise fail("output", "a float dtype for the direction (radians)", f"dtype {d_target.dtype}", TypeError)
     return s_result, _store(theta, d_target)

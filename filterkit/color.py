@@ -68,17 +68,17 @@ def _xyz_of(x: float, y: float) -> np.ndarray:
 
 
 def _inv3(m: np.ndarray) -> np.ndarray:
-    """Inverse of a 3x3 matrix by cofactors (no LAPACK call at import, whose
-    thread pool would then spin beside the first filters)."""
+    """Inverse of a 3x3 matrix by cofactors (no BLAS or LAPACK call at
+    import: OpenBLAS's threads would then spin beside the first filters)."""
     c = np.array([[m[(i + 1) % 3, (j + 1) % 3] * m[(i + 2) % 3, (j + 2) % 3]
                    - m[(i + 1) % 3, (j + 2) % 3] * m[(i + 2) % 3, (j + 1) % 3]
                    for i in range(3)] for j in range(3)])  # adjugate (transposed cofactors)
-    return c / (m[0] @ c[:, 0])
+    return c / float((m[0] * c[:, 0]).sum())
 
 
 WHITE = _xyz_of(*WHITE_XY)
 _P = np.column_stack([_xyz_of(x, y) for x, y in PRIMARIES])
-SRGB_TO_XYZ = _P * (_inv3(_P) @ WHITE)
+SRGB_TO_XYZ = _P * (_inv3(_P) * WHITE).sum(axis=1)
 XYZ_TO_SRGB = _inv3(SRGB_TO_XYZ)
 for _m in (WHITE, SRGB_TO_XYZ, XYZ_TO_SRGB):
     _m.flags.writeable = False

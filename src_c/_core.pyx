@@ -264,10 +264,15 @@ def color_rows(cnp.ndarray src, cnp.ndarray dst, int src_code, int dst_code, int
 
 def tensor_rows(cnp.ndarray fx, cnp.ndarray fy, cnp.ndarray strength, object direction,
                 bint double_precision, int nthreads, int cpu_cap=0):
-    """The colour gradient from per-channel f_x, f_y: C-contiguous (C, H, W)
-    arrays of the compute type; strength and direction C-contiguous (H, W)
-    arrays of the compute type (direction may be None)."""
-    cdef Py_ssize_t C = fx.shape[0], H = fx.shape[1], W = fx.shape[2], plane = H * W, y
+    """The colour gradient from per-channel f_x, f_y: (C, H, W) arrays of the
+    compute type with unit column stride (fx and fy with the same strides);
+    strength and direction (H, W) arrays of the compute type with unit
+    column stride (direction may be None)."""
+    cdef Py_ssize_t C = fx.shape[0], H = fx.shape[1], W = fx.shape[2], y
+    cdef Py_ssize_t item = fx.itemsize
+    cdef Py_ssize_t plane = fx.strides[0] // item, frow = fx.strides[1] // item
+    cdef Py_ssize_t srow = strength.strides[0] // item
+    cdef Py_ssize_t drow = direction.strides[0] // item if direction is not None else 0
     cdef char *pfx = <char *>cnp.PyArray_DATA(fx)
     cdef char *pfy = <char *>cnp.PyArray_DATA(fy)
     cdef char *ps = <char *>cnp.PyArray_DATA(strength)
@@ -280,10 +285,10 @@ def tensor_rows(cnp.ndarray fx, cnp.ndarray fy, cnp.ndarray strength, object dir
     with nogil:
         for y in prange(H, schedule='static', num_threads=nthreads):
             if double_precision:
-                fk_tensor_row_d(<const double *>pfx + y * W, <const double *>pfy + y * W, plane, ci, W,
-                                <double *>ps + y * W, <double *>pd + y * W if pd != NULL else NULL,
-                                cpu_cap)
+                fk_tensor_row_d(<const double *>pfx + y * frow, <const double *>pfy + y * frow, plane,
+                                ci, W, <double *>ps + y * srow,
+                                <double *>pd + y * drow if pd != NULL else NULL, cpu_cap)
             else:
-                fk_tensor_row_f(<const float *>pfx + y * W, <const float *>pfy + y * W, plane, ci, W,
-                                <float *>ps + y * W, <float *>pd + y * W if pd != NULL else NULL,
-                                cpu_cap)
+                fk_tensor_row_f(<const float *>pfx + y * frow, <const float *>pfy + y * frow, plane,
+                                ci, W, <float *>ps + y * srow,
+                                <float *>pd + y * drow if pd != NULL else NULL, cpu_cap)

@@ -367,43 +367,53 @@ FK_DEFINE_DISPATCH(fk_color_d, fk_color_t, fk_color_d)
  * overflow or underflow of the squares; a zero gradient gives exactly 0.
  */
 #define FK_TENSOR_BLOCK 512
-#define FK_DEFINE_TENSOR(NAME, ATTR, T)                                         \
+/* rows of C channels: channel c of the row starts at fx + c * plane; the
+ * loops run across the block with the channel loop outside, so the
+ * compiler vectorises them */
+#define FK_DEFINE_TENSOR(NAME, ATTR, T, SQRT)                                   \
 ATTR static void NAME(const T *fx, const T *fy, ptrdiff_t plane, int C, ptrdiff_t n, \
                       T *s, T *vx, T *vy)                                       \
 {                                                                               \
+    T m[FK_TENSOR_BLOCK], gxx[FK_TENSOR_BLOCK], gyy[FK_TENSOR_BLOCK];           \
+    T gxy[FK_TENSOR_BLOCK], sx[FK_TENSOR_BLOCK], sy[FK_TENSOR_BLOCK];           \
     ptrdiff_t i;                                                                \
     int c;                                                                      \
     for (i = 0; i < n; i++) {                                                   \
-        T m = (T)0.0;                                                           \
-        for (c = 0; c < C; c++) {                                               \
-            const T ax = fx[c * plane + i] < 0 ? -fx[c * plane + i] : fx[c * plane + i]; \
-            const T ay = fy[c * plane + i] < 0 ? -fy[c * plane + i] : fy[c * plane + i]; \
-            m = ax > m ? ax : m;                                                \
-            m = ay > m ? ay : m;                                                \
+        m[i] = (T)0.0;                                                          \
+        gxx[i] = gyy[i] = gxy[i] = sx[i] = sy[i] = (T)0.0;                      \
+    }                                                                           \
+    for (c = 0; c < C; c++) {                                                   \
+        const T *restrict a = fx + c * plane, *restrict b = fy + c * plane;     \
+        for (i = 0; i < n; i++) {                                               \
+            const T ax = a[i] < (T)0.0 ? -a[i] : a[i];                          \
+            const T ay = b[i] < (T)0.0 ? -b[i] : b[i];                          \
+            const T mx = ax > ay ? ax : ay;                                     \
+            m[i] = mx > m[i] ? mx : m[i];                                       \
         }                                                                       \
-        s[i] = m;                                                               \
+    }                                                                           \
+    for (i = 0; i < n; i++) m[i] = m[i] > (T)0.0 ? (T)1.0 / m[i] : (T)0.0;      \
+    for (c = 0; c < C; c++) {                                                   \
+        const T *restrict a = fx + c * plane, *restrict b = fy + c * plane;     \
+        for (i = 0; i < n; i++) {                                               \
+            const T u = a[i] * m[i], v = b[i] * m[i];                           \
+            gxx[i] += u * u;                                                    \
+            gyy[i] += v * v;                                                    \
+            gxy[i] += u * v;                                                    \
+            sx[i] += u;                                                         \
+            sy[i] += v;                                                         \
+        }                                                                       \
     }                                                                           \
     for (i = 0; i < n; i++) {                                                   \
-        const T m = s[i], inv = m > (T)0.0 ? (T)1.0 / m : (T)0.0;               \
-        T gxx = 0, gyy = 0, gxy = 0, sx = 0, sy = 0, d, lam, ex, ey, ax, ay;   \
-        for (c = 0; c < C; c++) {                                               \
-            const T a = fx[c * plane + i] * inv, b = fy[c * plane + i] * inv;   \
-            gxx += a * a;                                                       \
-            gyy += b * b;                                                       \
-            gxy += a * b;                                                       \
-            sx += a;                                                            \
-            sy += b;                                                            \
-        }                                                                       \
-        d = gxx - gyy;                                                          \
-        lam = (T)0.5 * ((gxx + gyy) + (T)sqrt((double)(d * d + (T)4.0 * gxy * gxy))); \
-        s[i] = m * (T)sqrt((double)(lam / (T)C));                               \
+        const T d = gxx[i] - gyy[i];                                            \
+        const T lam = (T)0.5 * ((gxx[i] + gyy[i]) + SQRT(d * d + (T)4.0 * gxy[i] * gxy[i])); \
+        const T big = m[i] > (T)0.0 ? (T)1.0 / m[i] : (T)0.0;                   \
         /* the eigenvector from the better-conditioned row of G - lam I */     \
-        ex = gxx >= gyy ? lam - gyy : gxy;                                      \
-        ey = gxx >= gyy ? gxy : lam - gxx;                                      \
-        ax = ex * sx + ey * sy < (T)0.0 ? -ex : ex;                             \
-        ay = ex * sx + ey * sy < (T)0.0 ? -ey : ey;                             \
-        vx[i] = ax;                                                             \
-        vy[i] = ay;                                                             \
+        const T ex = gxx[i] >= gyy[i] ? lam - gyy[i] : gxy[i];                  \
+        const T ey = gxx[i] >= gyy[i] ? gxy[i] : lam - gxx[i];                  \
+        const int flip = ex * sx[i] + ey * sy[i] < (T)0.0;                      \
+        s[i] = big * SQRT(lam / (T)C);                                          \
+        vx[i] = flip ? -ex : ex;                                                \
+        vy[i] = flip ? -ey : ey;                                                \
     }                                                                           \
 }
 
@@ -411,13 +421,13 @@ typedef void (*fk_tensor_f_t)(const float *, const float *, ptrdiff_t, int, ptrd
                               float *, float *, float *);
 typedef void (*fk_tensor_d_t)(const double *, const double *, ptrdiff_t, int, ptrdiff_t,
                               double *, double *, double *);
-FK_DEFINE_TENSOR(fk_tensor_rows_f_base, , float)
-FK_DEFINE_TENSOR(fk_tensor_rows_d_base, , double)
+FK_DEFINE_TENSOR(fk_tensor_rows_f_base, , float, sqrtf)
+FK_DEFINE_TENSOR(fk_tensor_rows_d_base, , double, sqrt)
 #ifdef FK_X86_DISPATCH
-FK_DEFINE_TENSOR(fk_tensor_rows_f_avx2, FK_TARGET_AVX2, float)
-FK_DEFINE_TENSOR(fk_tensor_rows_d_avx2, FK_TARGET_AVX2, double)
-FK_DEFINE_TENSOR(fk_tensor_rows_f_avx512, FK_TARGET_AVX512, float)
-FK_DEFINE_TENSOR(fk_tensor_rows_d_avx512, FK_TARGET_AVX512, double)
+FK_DEFINE_TENSOR(fk_tensor_rows_f_avx2, FK_TARGET_AVX2, float, sqrtf)
+FK_DEFINE_TENSOR(fk_tensor_rows_d_avx2, FK_TARGET_AVX2, double, sqrt)
+FK_DEFINE_TENSOR(fk_tensor_rows_f_avx512, FK_TARGET_AVX512, float, sqrtf)
+FK_DEFINE_TENSOR(fk_tensor_rows_d_avx512, FK_TARGET_AVX512, double, sqrt)
 #endif
 FK_DEFINE_DISPATCH(fk_tensor_f, fk_tensor_f_t, fk_tensor_rows_f)
 FK_DEFINE_DISPATCH(fk_tensor_d, fk_tensor_d_t, fk_tensor_rows_d)

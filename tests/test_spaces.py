@@ -253,3 +253,25 @@ class TestSpaces:
     def test_errors(self, call, exc, match):
         with pytest.raises(exc, match=match):
             call()
+
+
+@pytest.mark.parametrize("mode", ["reflect", "constant", "nearest", "mirror", "wrap", "valid"])
+@pytest.mark.parametrize("space", [None, "lab"])
+def test_colour_gradient_in_blocks_of_rows_is_the_same(monkeypatch, mode, space):
+    # the colour gradient runs in blocks of rows with a row of context:
+    # blocks of 8 rows must give bit for bit the one-block result, border
+    # rows (the mode) and 'valid' included
+    import filterkit._spaces as spaces
+
+    rng = np.random.default_rng(20)
+    image = rng.random((45, 37, 3)).astype(np.float32)
+    whole = filterkit.gradient(image, channel_axis=-1, mode=mode, cval=0.5, space=space)
+    monkeypatch.setattr(spaces, "_STRIP_PIXELS", 1)
+    blocks = filterkit.gradient(image, channel_axis=-1, mode=mode, cval=0.5, space=space)
+    for a, b in zip(whole, blocks):
+        np.testing.assert_array_equal(a, b)
+    # and against the oracle, the border rows included
+    if space is None and mode != "valid":
+        want = tensor_oracle(image.astype(np.float64), mode if mode != "constant" else "constant")[0]
+        if mode != "constant":
+            np.testing.assert_allclose(blocks[0], want, rtol=0, atol=2e-5 * want.max())
