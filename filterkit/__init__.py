@@ -8,6 +8,8 @@ The public API:
 - :func:`mean`, :func:`gaussian`, :func:`sobel_x`, :func:`sobel_y`,
   :func:`sobel`, :func:`gradient`, :func:`laplace`: the lecture's filters.
 - :mod:`filterkit.kernels`: masks and mask algebra.
+- :func:`choose_method`, :func:`calibrate`: the cost model behind
+  ``method="auto"`` (direct, separable, box, FFT, tiled FFT).
 - :mod:`filterkit.color`: sRGB, XYZ, CIELAB, CIELUV and luma; every filter
   takes ``space=`` for colour images, and :func:`sobel` / :func:`gradient`
   give the colour gradient of all channels.
@@ -26,6 +28,7 @@ except ImportError as _exc:  # a source checkout whose core was never compiled
     ) from _exc
 
 from . import color, kernels
+from ._choose import MethodChoice, calibrate, calibration_path, choose_method
 from ._convolve import convolve, correlate
 from ._filters import gaussian, gradient, laplace, mean, sobel, sobel_x, sobel_y
 from ._threads import cpu_cap, get_num_threads, set_num_threads
@@ -60,7 +63,11 @@ def build_info() -> dict:
 
 
 __all__ = [
+    "MethodChoice",
     "build_info",
+    "calibrate",
+    "calibration_path",
+    "choose_method",
     "color",
     "convolve",
     "correlate",

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
 from . import _core
+from ._choose import estimate, pick
 from ._engine import Job, OutputArg
+from ._fft import correlate_tiled, correlate_valid, extend
 from ._spaces import check_space, lowpass
 from ._validate import DTYPE_CODES, check_mask, describe, fail
 from .kernels import separate
 
-METHODS = ("auto", "direct", "separable")
+METHODS = ("auto", "direct", "separable", "box", "fft", "oa")
 _METHOD_NAMES = ", ".join(repr(m) for m in METHODS)
-
-#: ``method="auto"`` runs a rank-1 mask as two 1-D passes when
-#: ``h + w + SEPARABLE_OVERHEAD`` is less than the number of non-zero taps:
-#: the extra pass over a padded row costs about this many taps (measured
-#: with ``python -m benchmarks``; see the README).
-SEPARABLE_OVERHEAD = 4
 
 
 def _check_method(method: Any) -> str:
@@ -40,21 +36,30 @@ def _filter2d(image: Any, mask: Any, *, flip: bool, mode: Any, cval: Any,
         # correlation with the mask mirrored horizontally and vertically
         weights = weights[::-1, ::-1]
     kh, kw = weights.shape
-
-    factors = None
-    taps = int(np.count_nonzero(weights))
-    if method == "separable" or (
-        method == "auto" and kh > 1 and kw > 1 and kh + kw + SEPARABLE_OVERHEAD < taps
-    ):
-        factors = separate(mask)
-        if factors is None and method == "separable":
-            raise fail("mask", "rank 1 (an outer product of a column and a row) with "
-                       "method='separable'", f"a {kh}x{kw} mask of higher rank")
-        if factors is not None and flip:
-            factors = (factors[0][::-1], factors[1][::-1])
-
     target = job.output(output)
     double = job.double(target)
+    constant = bool(np.all(weights == weights.flat[0]))
+    factors = None
+    if method == "separable" or (method == "auto" and kh > 1 and kw > 1 and not constant):
+        factors = separate(weights)
+    if method == "separable" and factors is None:
+        raise fail("mask", "rank 1 (an outer product of a column and a row) with "
+                   "method='separable'", f"a {kh}x{kw} mask of higher rank")
+    if method == "box" and not constant:
+        raise fail("method", "'box' only for a constant mask (every weight equal); "
+                   "use 'auto', 'direct' or 'fft'", f"'box' with a {kh}x{kw} mask of unequal weights")
+    if method == "auto":
+        out_hw = _spatial(target, job.axis)
+        costs = estimate(out_hw, (kh, kw), int(np.count_nonzero(weights)), double=double,
+                         threads=job.nthreads, separable=factors is not None, constant=constant,
+                         valid=job.mode == "valid")
+        method = pick(costs)[0]
+    if method == "box":
+        return _box(job, weights, target, double)
+    if method in ("fft", "oa"):
+        return _spectral(job, weights, target, double, tiled=method == "oa")
+    if method == "direct":
+        factors = None
     cdtype = np.float64 if double else np.float32
     if factors is None:
         kernel, col, row = np.ascontiguousarray(weights, dtype=cdtype), None, None
@@ -70,6 +75,69 @@ def _filter2d(image: Any, mask: Any, *, flip: bool, mode: Any, cval: Any,
                              job.nthreads, job.cpu_cap)
 
     job.run([target], call)
+    return target
+
+
+def _spatial(target: np.ndarray, axis: Optional[int]) -> Tuple[int, int]:
+    hw = [n for i, n in enumerate(target.shape) if i != axis]
+    return hw[0], hw[1]
+
+
+def _store_planes(job: Job, target: np.ndarray, compute: Any) -> None:
+    """``compute(plane) -> float result`` for every channel plane, stored in
+    `target` (rounded half to even and saturated for integer targets)."""
+    for index in job._planes():
+        result = compute(job.arr[index])
+        dst = target[index]
+        if dst.dtype.kind in "ui":
+            info = np.iinfo(dst.dtype)
+            result = np.nan_to_num(np.clip(np.rint(result), info.min, info.max), nan=0.0)
+        np.copyto(dst, result, casting="unsafe")
+
+
+def _spectral(job: Job, weights: np.ndarray, target: np.ndarray, double: bool,
+              tiled: bool) -> np.ndarray:
+    """The correlation with `weights` by FFT, whole or in tiles."""
+    cdtype = np.dtype(np.float64 if double else np.float32)
+    kh, kw = weights.shape
+    w = np.ascontiguousarray(weights, dtype=cdtype)
+
+    def compute(plane: np.ndarray, dst: Optional[np.ndarray] = None) -> np.ndarray:
+        padded = extend(plane, job.mode, job.cval, kh, kw, job.oy, job.pl, cdtype)
+        if tiled:
+            return correlate_tiled(padded, w, job.nthreads, out=dst)
+        return correlate_valid(padded, w, job.nthreads)
+
+    if tiled and target.dtype == cdtype and not np.may_share_memory(target, job.arr):
+        for index in job._planes():  # straight into the output
+            compute(job.arr[index], target[index])
+        return target
+    _store_planes(job, target, compute)
+    return target
+
+
+def _box(job: Job, weights: np.ndarray, target: np.ndarray, double: bool) -> np.ndarray:
+    """A constant mask: the running-sum mean times the mask's sum."""
+    kh, kw = weights.shape
+    total = float(weights.flat[0]) * kh * kw
+    cdtype = np.dtype(np.float64 if double else np.float32)
+    src_code = DTYPE_CODES[job.arr.dtype]
+    direct = target.dtype == cdtype and total == 1.0
+    dst = target if direct else np.empty(target.shape, cdtype)
+
+    def call(src: np.ndarray, dsts: List[np.ndarray], codes: List[int]) -> None:
+        _core.box_rows(src, dsts[0], src_code, codes[0], kh, kw, job.oy, job.pl,
+                       job.mode_code, job.cval, double, job.nthreads, job.cpu_cap)
+
+    job.run([dst], call)
+    if direct:
+        return target
+    if total != 1.0:
+        dst *= cdtype.type(total)
+    if target.dtype.kind in "ui":
+        info = np.iinfo(target.dtype)
+        dst = np.nan_to_num(np.clip(np.rint(dst), info.min, info.max), nan=0.0)
+    np.copyto(target, dst, casting="unsafe")
     return target
 
 

@@ -189,6 +189,14 @@ def _parser() -> argparse.ArgumentParser:
     samples = sub.add_parser("samples", help="list the bundled sample pictures",
                              epilog="Example: filterkit samples")
     samples.set_defaults(paths=[])
+    cal = sub.add_parser("calibrate", help="measure this machine for method='auto' and store it",
+                         description="Time every convolution method (direct, separable, box, "
+                                     "FFT, tiled FFT) on this machine with one thread and store "
+                                     "the cost constants where method='auto' finds them "
+                                     "(FILTERKIT_CACHE_DIR, else the user cache folder).",
+                         epilog="Example: filterkit calibrate")
+    cal.add_argument("--quick", action="store_true", help="smaller images, fewer repeats")
+    cal.set_defaults(paths=[])
     return parser
 
 
@@ -363,6 +371,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "samples":
         print("\n".join(f"sample:{n}" for n in SAMPLES))
+        return 0
+    if args.command == "calibrate":
+        try:
+            constants = filterkit.calibrate(quick=args.quick)
+        except (OSError, ValueError) as exc:
+            sys.stderr.write(f"filterkit: error: calibration failed: {exc}\n")
+            return 2
+        for prec, values in constants.items():
+            print(f"{prec}: " + ", ".join(f"{k}={v:.4g}" for k, v in values.items()))
+        print(f"stored in {filterkit.calibration_path()}")
         return 0
     failed = 0
     try:

@@ -1,0 +1,327 @@
+"""``method="auto"``: a cost model of every method, calibrated per machine.
+
+Estimated seconds for an output of N pixels (per channel) and an h x w mask
+with T non-zero taps, in the compute precision:
+
+    direct     N (d0 + d1 T)
+    separable  N (s0 + s1 (h + w))                  rank-1 masks
+    box        N b0                                 constant masks (running sums)
+    fft        f0 P + f2 F log2 F                   P extended pixels, F transform size
+    oa         f0 B + f1 B log2 B + tb per block, plus t0 per band of blocks
+
+(f2 > f1: a whole-image transform runs out of the caches, blocks do not).
+
+divided by the thread count to the power 0.9 (spatial) or 0.6 (FFT). The
+defaults were measured on the development machine; :func:`calibrate`
+measures this one and stores the constants in the user cache directory
+(``$FILTERKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/filterkit``, else
+``~/.cache/filterkit``), where ``auto`` finds them on first use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+import warnings
+from typing import Any, Dict, NamedTuple, Optional, Tuple
+
+import numpy as np
+
+from ._validate import describe, fail
+
+# nanoseconds (tb, t0: per block, per band); measured with calibrate() on
+# the development machine (AMD EPYC, AVX-512, one thread)
+DEFAULTS: Dict[str, Dict[str, float]] = {
+    "float32": {"d0": 0.216, "d1": 0.028, "s0": 0.238, "s1": 0.058, "b0": 0.926,
+                "f0": 0.5, "f1": 0.388, "f2": 0.806, "tb": 0.0, "t0": 0.0},
+    "float64": {"d0": 0.266, "d1": 0.054, "s0": 0.078, "s1": 0.109, "b0": 1.171,
+                "f0": 0.8, "f1": 0.542, "f2": 1.362, "tb": 1358.0, "t0": 155769.0},
+}
+SPATIAL = ("direct", "separable", "box")
+CACHE_ENV = "FILTERKIT_CACHE_DIR"
+_loaded: Optional[Dict[str, Dict[str, float]]] = None
+
+
+class MethodChoice(NamedTuple):
+    """What ``method="auto"`` would do, and why."""
+
+    method: str
+    costs: Dict[str, float]
+    reason: str
+
+
+def calibration_path() -> str:
+    """Where :func:`calibrate` stores this machine's constants.
+
+    ``$FILTERKIT_CACHE_DIR/calibration.json``, else
+    ``$XDG_CACHE_HOME/filterkit/calibration.json``, else
+    ``~/.cache/filterkit/calibration.json``.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> import filterkit
+    >>> filterkit.calibration_path().endswith("calibration.json")
+    True
+    """
+    base = os.environ.get(CACHE_ENV)
+    if not base:
+        xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        base = os.path.join(xdg, "filterkit")
+    return os.path.join(base, "calibration.json")
+
+
+def constants() -> Dict[str, Dict[str, float]]:
+    """The cost constants: this machine's calibration if stored, else the defaults."""
+    global _loaded
+    if _loaded is None:
+        path = calibration_path()
+        _loaded = {k: dict(v) for k, v in DEFAULTS.items()}
+        if os.path.exists(path):
+            try:
+                with open(path) as fh:
+                    stored = json.load(fh)["constants"]
+                for prec in DEFAULTS:
+                    for key in DEFAULTS[prec]:
+                        value = float(stored[prec][key])
+                        if not np.isfinite(value) or value < 0:
+                            raise ValueError(f"{prec}.{key} = {value}")
+                        _loaded[prec][key] = value
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                warnings.warn(f"filterkit: ignoring the calibration file {path} ({exc}); "
+                              "using the default cost constants (run filterkit.calibrate() "
+                              "to measure this machine)", RuntimeWarning, stacklevel=3)
+                _loaded = {k: dict(v) for k, v in DEFAULTS.items()}
+    return _loaded
+
+
+def _fast_len(n: int, real: bool = False) -> int:
+    import scipy.fft
+
+    return int(scipy.fft.next_fast_len(int(n), real=real))
+
+
+def estimate(out_hw: Tuple[int, int], mask_shape: Tuple[int, int], taps: int, *,
+             double: bool, threads: int, separable: bool, constant: bool,
+             valid: bool = False) -> Dict[str, float]:
+    """Estimated seconds of every applicable method for one channel."""
+    c = constants()["float64" if double else "float32"]
+    Ho, Wo = out_hw
+    kh, kw = mask_shape
+    n = float(Ho) * Wo
+    spatial = max(threads, 1) ** 0.9
+    spectral = max(threads, 1) ** 0.6
+    costs = {"direct": n * (c["d0"] + c["d1"] * taps) * 1e-9 / spatial}
+    if separable and kh > 1 and kw > 1:
+        costs["separable"] = n * (c["s0"] + c["s1"] * (kh + kw)) * 1e-9 / spatial
+    if constant:
+        costs["box"] = n * c["b0"] * 1e-9 / spatial
+    Ph, Pw = Ho + kh - 1, Wo + kw - 1
+    F = float(_fast_len(Ph)) * _fast_len(Pw, real=True)
+    costs["fft"] = float((c["f0"] * Ph * Pw + c["f2"] * F * np.log2(F)) * 1e-9 / spectral)
+    from ._fft import tile_shape
+
+    bh, bw = tile_shape(kh, kw, Ho, Wo)
+    ny, nx = -(-Ho // (bh - kh + 1)), -(-Wo // (bw - kw + 1))
+    B = float(bh) * bw
+    costs["oa"] = float((ny * nx * (c["f0"] * B + c["f1"] * B * np.log2(B) + c["tb"]) + ny * c["t0"])
+                        * 1e-9 / spectral)
+    return costs
+
+
+def pick(costs: Dict[str, float]) -> Tuple[str, str]:
+    best = min(costs, key=costs.__getitem__)
+    ranked = sorted(costs, key=costs.__getitem__)
+    reason = ", ".join(f"{m} {costs[m] * 1e3:.3g} ms" for m in ranked)
+    return best, f"estimated {reason}"
+
+
+def _check_shape(value: Any, name: str, odd: bool) -> Tuple[int, int]:
+    what = "a pair of positive odd integers (h, w)" if odd else "a pair of positive integers (H, W)"
+    if (not isinstance(value, (tuple, list)) or len(value) != 2
+            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+                       for v in value)):
+        raise fail(name, what, describe(value), TypeError)
+    h, w = int(value[0]), int(value[1])
+    if h < 1 or w < 1 or (odd and (h % 2 == 0 or w % 2 == 0)):
+        raise fail(name, what, repr(tuple(value)))
+    return h, w
+
+
+def choose_method(image_shape: Any, mask_shape: Any = None, *, mask: Any = None,
+                  dtype: Any = np.float32) -> MethodChoice:
+    """The method ``convolve(..., method="auto")`` takes, with the estimated costs.
+
+    Parameters
+    ----------
+    image_shape : (int, int)
+        Height and width of the image (of one channel).
+    mask_shape : (int, int), optional
+        Odd height and width of the mask; taken from `mask` when that is given.
+    mask : array_like, optional
+        The mask itself: then ``'separable'`` (rank 1) and ``'box'`` (every
+        weight equal) are considered too, and zero weights are not counted.
+    dtype : dtype, optional
+        The compute precision: float64 computes in double, anything else in
+        single precision (default float32).
+
+    Returns
+    -------
+    MethodChoice
+        ``method`` (the cheapest), ``costs`` (estimated seconds of every
+        method considered, with filterkit's current thread count) and
+        ``reason`` (the methods ranked, as text).
+
+    Examples
+    --------
+    >>> import filterkit
+    >>> filterkit.choose_method((2048, 2048), (3, 3)).method
+    'direct'
+    >>> filterkit.choose_method((2048, 2048), (63, 63)).method in ("fft", "oa")
+    True
+    """
+    from ._threads import get_num_threads
+    from ._validate import check_mask
+    from .kernels import separate
+
+    H, W = _check_shape(image_shape, "image_shape", odd=False)
+    separable = constant = False
+    if mask is not None:
+        weights = check_mask(mask)
+        if mask_shape is not None and _check_shape(mask_shape, "mask_shape", odd=True) != weights.shape:
+            raise fail("mask_shape", f"the shape of `mask` {weights.shape}", repr(tuple(mask_shape)))
+        kh, kw = weights.shape
+        taps = int(np.count_nonzero(weights))
+        constant = bool(np.all(weights == weights.flat[0]))
+        separable = kh > 1 and kw > 1 and separate(weights) is not None
+    else:
+        if mask_shape is None:
+            raise fail("mask_shape", "a pair of odd integers (h, w) when `mask` is not given", "None",
+                       TypeError)
+        kh, kw = _check_shape(mask_shape, "mask_shape", odd=True)
+        taps = kh * kw
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise fail("dtype", "a numpy dtype such as np.float32 or np.float64", describe(dtype),
+                   TypeError) from None
+    if dt.kind not in "uif":
+        raise fail("dtype", "a real dtype (float32 computes in single, float64 in double precision)",
+                   f"dtype {dt}", TypeError)
+    costs = estimate((H, W), (kh, kw), taps, double=dt == np.float64, threads=get_num_threads(),
+                     separable=separable, constant=constant)
+    method, reason = pick(costs)
+    return MethodChoice(method, costs, reason)
+
+
+def _timeit(fn: Any, repeat: int) -> float:
+    """The fastest of `repeat` runs: on a shared machine the others measure
+    the neighbours."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.min(times))
+
+
+def calibrate(*, quick: bool = False, save: bool = True) -> Dict[str, Dict[str, float]]:
+    """Measure this machine's cost constants for ``method="auto"``.
+
+    Times every method on a few images and masks with one thread, fits
+    the constants of the cost model (see :mod:`filterkit._choose`) and,
+    with `save`, stores them in :func:`calibration_path`, where ``auto``
+    and :func:`choose_method` find them (also in later sessions).
+
+    Parameters
+    ----------
+    quick : bool, optional
+        Smaller images and fewer repeats (about 1 s instead of 2-3 s).
+    save : bool, optional
+        Store the constants (default True).
+
+    Returns
+    -------
+    dict
+        ``{"float32": {...}, "float64": {...}}``, nanoseconds per unit of work.
+
+    Examples
+    --------
+    >>> import filterkit
+    >>> c = filterkit.calibrate(quick=True, save=False)  # doctest: +SKIP
+    >>> sorted(c)                                        # doctest: +SKIP
+    ['float32', 'float64']
+    """
+    global _loaded
+    from . import _threads
+    from ._convolve import convolve
+
+    side = 256 if quick else 512
+    big = 512 if quick else 1024
+    repeat = 3 if quick else 7
+    rng = np.random.default_rng(0)
+    old = _threads.get_num_threads()
+    result: Dict[str, Dict[str, float]] = {}
+    try:
+        _threads.set_num_threads(1)
+        for prec, dt in (("float32", np.float32), ("float64", np.float64)):
+            img = rng.random((side, side)).astype(dt)
+            img2 = rng.random((big, big)).astype(dt)
+            n = float(side * side)
+            c: Dict[str, float] = {}
+            n2 = float(big * big)
+            t3 = _timeit(lambda: convolve(img2, rng.random((3, 3)), method="direct"), repeat)
+            t15 = _timeit(lambda: convolve(img2, rng.random((15, 15)), method="direct"), repeat)
+            c["d1"] = max((t15 - t3) / (n2 * (225 - 9)), 1e-15) * 1e9
+            c["d0"] = max(t3 / n2 * 1e9 - 9 * c["d1"], 0.0)
+            g5, g21 = np.outer(np.hanning(7)[1:-1], np.hanning(7)[1:-1]), np.outer(np.hanning(23)[1:-1], np.hanning(23)[1:-1])
+            ts5 = _timeit(lambda: convolve(img, g5, method="separable"), repeat)
+            ts21 = _timeit(lambda: convolve(img, g21, method="separable"), repeat)
+            c["s1"] = max((ts21 - ts5) / (n * 32), 1e-15) * 1e9
+            c["s0"] = max(ts5 / n * 1e9 - 10 * c["s1"], 0.0)
+            c["b0"] = _timeit(lambda: convolve(img, np.ones((9, 9)), method="box"), repeat) / n * 1e9
+            # FFT: whole images give f2 (out of the caches) and f0; blocks
+            # (overlap-save on the larger image, two masks) give f1 and t0
+            from ._fft import tile_shape
+
+            _loaded = {p: dict(DEFAULTS[p]) for p in DEFAULTS}
+            k = 31
+            whole = rng.random((2 * big, 2 * big)).astype(dt)  # beyond the caches
+            F = float(_fast_len(2 * big + k - 1)) * _fast_len(2 * big + k - 1, real=True)
+            t = _timeit(lambda: convolve(whole, rng.random((k, k)), method="fft"), max(2, repeat // 2)) * 1e9
+            c["f0"] = DEFAULTS[prec]["f0"]
+            c["f2"] = max(t - c["f0"] * (2 * big + k - 1) ** 2, 0.0) / (F * np.log2(F))
+            rows = []
+            for k in (9, 21, 41):
+                bh, bw = tile_shape(k, k, big, big)
+                ny, nx = -(-big // (bh - k + 1)), -(-big // (bw - k + 1))
+                B = float(bh) * bw
+                t = _timeit(lambda k=k: convolve(img2, rng.random((k, k)), method="oa"), repeat) * 1e9
+                rows.append(([ny * nx * B * np.log2(B), ny * nx, ny], t - c["f0"] * ny * nx * B))
+            A = np.array([r for r, _ in rows])
+            y = np.array([t for _, t in rows])
+            fit = np.linalg.lstsq(A, y, rcond=None)[0]
+            if np.any(fit < 0):  # noisy: all of it per B log B
+                fit = np.array([float(np.mean(y / A[:, 0])), 0.0, 0.0])
+            c["f1"], c["tb"], c["t0"] = (float(v) for v in fit)
+            result[prec] = {key: float(c[key]) for key in DEFAULTS[prec]}
+    finally:
+        _threads.set_num_threads(old)
+        _loaded = None
+    if save:
+        path = calibration_path()
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = path + ".tmp"
+        with open(tmp, "w") as fh:
+            json.dump({"version": 1, "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+                       "machine": platform.platform(), "processor": platform.processor(),
+                       "constants": result}, fh, indent=1)
+        os.replace(tmp, path)
+    _loaded = None  # the stored constants (or the defaults) on next use
+    return result
