@@ -45,18 +45,24 @@ def extend(plane: np.ndarray, mode: str, cval: float, kh: int, kw: int, oy: int,
 
 
 def correlate_valid(padded: np.ndarray, weights: np.ndarray, workers: int) -> np.ndarray:
-    """The 'valid' correlation of `padded` with `weights` by one real FFT."""
+    """The 'valid' correlation of `padded` with `weights` by one real FFT.
+
+    `padded` is consumed (the caller's own extended copy): it is released
+    as soon as it is transformed, and the mask's spectrum as soon as it is
+    applied, so at most about three image-sized arrays exist at once."""
     fft = _fft()
     kh, kw = weights.shape
     Ph, Pw = padded.shape
+    dtype = padded.dtype
     nh = fft.next_fast_len(Ph, real=False)
     nw = fft.next_fast_len(Pw, real=True)
+    f = fft.rfft2(padded, s=(nh, nw), workers=workers)
+    del padded
     # correlation = convolution with the mirrored mask; the circular result
     # is exact from index (kh - 1, kw - 1) on
-    g = fft.rfft2(weights[::-1, ::-1].astype(padded.dtype), s=(nh, nw), workers=workers)
-    f = fft.rfft2(padded, s=(nh, nw), workers=workers)
-    f *= g
-    r = fft.irfft2(f, s=(nh, nw), workers=workers)
+    f *= fft.rfft2(weights[::-1, ::-1].astype(dtype), s=(nh, nw), workers=workers)
+    r = fft.irfft2(f, s=(nh, nw), workers=workers, overwrite_x=True)
+    del f
     return r[kh - 1:Ph, kw - 1:Pw]
 
 
@@ -95,18 +101,21 @@ def correlate_tiled(padded: np.ndarray, weights: np.ndarray, workers: int,
     bh, bw = block if block != (0, 0) else tile_shape(kh, kw, Ho, Wo)
     th, tw = bh - kh + 1, bw - kw + 1          # output rows and columns per block
     ny, nx = -(-Ho // th), -(-Wo // tw)
-    # zero columns/rows so that every block is whole
-    need_h, need_w = ny * th + kh - 1, nx * tw + kw - 1
-    if need_h > Ph or need_w > Pw:
-        padded = np.pad(padded, ((0, need_h - Ph), (0, need_w - Pw)))
     g = fft.rfft2(weights[::-1, ::-1].astype(padded.dtype), s=(bh, bw), workers=workers)
     if out is None:
         out = np.empty((Ho, Wo), dtype=padded.dtype)
-    s0, s1 = padded.strides
+    # a band of rows with zeros beyond the image, so that every block is
+    # whole: one band at a time, not a second copy of the image
+    buf = np.zeros((bh, nx * tw + kw - 1), dtype=padded.dtype)
+    s0, s1 = buf.strides
     for by in range(ny):
         y0 = by * th
+        rows_in = min(bh, Ph - y0)
+        buf[:rows_in, :Pw] = padded[y0:y0 + rows_in]
+        if rows_in < bh:
+            buf[rows_in:] = 0
         # the band's blocks as a (nx, bh, bw) view: no copy until the transform
-        band = np.lib.stride_tricks.as_strided(padded[y0:], shape=(nx, bh, bw),
+        band = np.lib.stride_tricks.as_strided(buf, shape=(nx, bh, bw),
                                                strides=(tw * s1, s0, s1), writeable=False)
         f = fft.rfft2(band, axes=(-2, -1), workers=workers)
         f *= g
