@@ -39,8 +39,12 @@ def extend(plane: np.ndarray, mode: str, cval: float, kh: int, kw: int, oy: int,
         return np.pad(src, pads, mode="constant", constant_values=cval)
     if mode == "mirror" and min(src.shape) == 1:
         # numpy's 'reflect' cannot reflect a single row or column: mirroring
-        # it repeats it, like 'nearest'
-        return np.pad(src, pads, mode="edge")
+        # it repeats it, like 'nearest' (axis by axis)
+        for axis, n in enumerate(src.shape):
+            width = [(0, 0), (0, 0)]
+            width[axis] = pads[axis]
+            src = np.pad(src, width, mode="edge" if n == 1 else "reflect")
+        return src
     return np.pad(src, pads, mode=PAD_MODES[mode])
 
 
