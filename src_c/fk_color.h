@@ -438,32 +438,23 @@ FK_DEFINE_DISPATCH(fk_tensor_f, fk_tensor_f_t, fk_tensor_rows_f)
 FK_DEFINE_DISPATCH(fk_tensor_d, fk_tensor_d_t, fk_tensor_rows_d)
 
 /* one row of the colour gradient: strength s[0..n) and (if d != NULL)
- * direction d[0..n), in blocks */
-static void fk_tensor_row_f(const float *fx, const float *fy, ptrdiff_t plane, int C,
-                            ptrdiff_t n, float *s, float *d, int cpu_cap)
-{
-    const fk_tensor_f_t tensor = fk_tensor_f(cpu_cap);
-    const fk_combine_f_t combine = fk_combine_f(cpu_cap);
-    float vx[FK_TENSOR_BLOCK], vy[FK_TENSOR_BLOCK], tmp[FK_TENSOR_BLOCK];
-    ptrdiff_t x;
-    for (x = 0; x < n; x += FK_TENSOR_BLOCK) {
-        const ptrdiff_t b = n - x < FK_TENSOR_BLOCK ? n - x : FK_TENSOR_BLOCK;
-        tensor(fx + x, fy + x, plane, C, b, s + x, vx, vy);
-        if (d != NULL) combine(vx, vy, b, 1, tmp, d + x);
-    }
+ * direction d[0..n), in blocks; the direction through the combine kernel's
+ * atan2 of the eigenvector */
+#define FK_DEFINE_TENSOR_ROW(SUF, T, COMBINE)                                   \
+static void fk_tensor_row_##SUF(const T *fx, const T *fy, ptrdiff_t plane, int C, \
+                                ptrdiff_t n, T *s, T *d, int cpu_cap)           \
+{                                                                               \
+    const fk_tensor_##SUF##_t tensor = fk_tensor_##SUF(cpu_cap);                \
+    const fk_combine_##SUF##_t combine = COMBINE(cpu_cap);                      \
+    T vx[FK_TENSOR_BLOCK], vy[FK_TENSOR_BLOCK], tmp[FK_TENSOR_BLOCK];           \
+    ptrdiff_t x;                                                                \
+    for (x = 0; x < n; x += FK_TENSOR_BLOCK) {                                  \
+        const ptrdiff_t b = n - x < FK_TENSOR_BLOCK ? n - x : FK_TENSOR_BLOCK;  \
+        tensor(fx + x, fy + x, plane, C, b, s + x, vx, vy);                     \
+        if (d != NULL) combine(vx, vy, b, 1, tmp, d + x);                       \
+    }                                                                           \
 }
-
-static void fk_tensor_row_d(const double *fx, const double *fy, ptrdiff_t plane, int C,
-                            ptrdiff_t n, double *s, double *d, int cpu_cap)
-{
-    const fk_tensor_d_t tensor = fk_tensor_d(cpu_cap);
-    double vx[FK_TENSOR_BLOCK], vy[FK_TENSOR_BLOCK], tmp[FK_TENSOR_BLOCK];
-    ptrdiff_t x;
-    for (x = 0; x < n; x += FK_TENSOR_BLOCK) {
-        const ptrdiff_t b = n - x < FK_TENSOR_BLOCK ? n - x : FK_TENSOR_BLOCK;
-        tensor(fx + x, fy + x, plane, C, b, s + x, vx, vy);
-        if (d != NULL) fk_combine_rows_d(vx, vy, b, 1, tmp, d + x);
-    }
-}
+FK_DEFINE_TENSOR_ROW(f, float, fk_combine_f)
+FK_DEFINE_TENSOR_ROW(d, double, fk_combine_d)
 
 #endif /* FK_COLOR_H */
