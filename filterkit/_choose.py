@@ -198,7 +198,7 @@ def choose_method(image_shape: Any, mask_shape: Any = None, *, mask: Any = None,
         kh, kw = weights.shape
         taps = int(np.count_nonzero(weights))
         constant = bool(np.all(weights == weights.flat[0]))
-        separable = kh > 1 and kw > 1 and separate(weights) is not None
+        separable = kh > 1 and kw > 1 and separate(mask) is not None  # the mask's own dtype
     else:
         if mask_shape is None:
             raise fail("mask_shape", "a pair of odd integers (h, w) when `mask` is not given", "None",

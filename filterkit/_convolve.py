@@ -41,7 +41,10 @@ def _filter2d(image: Any, mask: Any, *, flip: bool, mode: Any, cval: Any,
     constant = bool(np.all(weights == weights.flat[0]))
     factors = None
     if method == "separable" or (method == "auto" and kh > 1 and kw > 1 and not constant):
-        factors = separate(weights)
+        # the tolerance of the rank test follows the mask's own dtype
+        factors = separate(mask)
+        if factors is not None and flip:
+            factors = (factors[0][::-1], factors[1][::-1])
     if method == "separable" and factors is None:
         raise fail("mask", "rank 1 (an outer product of a column and a row) with "
                    "method='separable'", f"a {kh}x{kw} mask of higher rank")

@@ -494,3 +494,17 @@ def test_opencv_filter2d_is_correlation():
     want = cv2.filter2D(image, -1, mask, borderType=cv2.BORDER_REFLECT_101)
     got = filterkit.correlate(image, mask, mode="reflect101")
     np.testing.assert_allclose(got, want, rtol=0, atol=error_bound(mask, image) * 4)
+
+
+def test_float32_rank1_mask_is_separable():
+    # the rank test's tolerance follows the mask's own dtype: a float32
+    # Gaussian outer product (rounded entries, rank 1 to float32 precision)
+    # is separable for method="separable" and for the cost model
+    x = np.exp(-np.arange(-2, 3) ** 2 / 2.0)
+    g = (x / x.sum()).astype(np.float32)
+    mask = np.outer(g, g)
+    image = np.random.default_rng(5).random((30, 40)).astype(np.float32)
+    got = filterkit.convolve(image, mask, method="separable")
+    want = naive_convolve(image, mask.astype(np.float64), mode="reflect")
+    np.testing.assert_allclose(got, want, rtol=0, atol=error_bound(mask, image, dtype=np.float32))
+    assert "separable" in filterkit.choose_method((2048, 2048), mask=mask).costs
