@@ -6,10 +6,11 @@ with T non-zero taps, in the compute precision:
     direct     N (d0 + d1 T)
     separable  N (s0 + s1 (h + w))                  rank-1 masks
     box        N b0                                 constant masks (running sums)
-    fft        f0 P + f2 F log2 F                   P extended pixels, F transform size
+    fft        f0 P + f F log2 F                    P extended pixels, F transform size
     oa         f0 B + f1 B log2 B + tb per block, plus t0 per band of blocks
 
-(f2 > f1: a whole-image transform runs out of the caches, blocks do not).
+where f = f1 for transforms that fit the caches (blocks, small images) and
+rises to f2 for whole images of 2^22 values and more.
 
 divided by the thread count to the power 0.9 (spatial) or 0.6 (FFT). The
 defaults were measured on the development machine; :func:`calibrate`
@@ -123,7 +124,11 @@ def estimate(out_hw: Tuple[int, int], mask_shape: Tuple[int, int], taps: int, *,
         costs["box"] = n * c["b0"] * 1e-9 / spatial
     Ph, Pw = Ho + kh - 1, Wo + kw - 1
     F = float(_fast_len(Ph)) * _fast_len(Pw, real=True)
-    costs["fft"] = float((c["f0"] * Ph * Pw + c["f2"] * F * np.log2(F)) * 1e-9 / spectral)
+    # a transform that fits the caches (up to 2^18 values) costs f1 per
+    # F log F, one far beyond them (2^22 and more) f2; log-linear between
+    blend = min(max((np.log2(F) - 18.0) / 4.0, 0.0), 1.0)
+    f_whole = c["f1"] + (c["f2"] - c["f1"]) * blend
+    costs["fft"] = float((c["f0"] * Ph * Pw + f_whole * F * np.log2(F)) * 1e-9 / spectral)
     from ._fft import tile_shape
 
     bh, bw = tile_shape(kh, kw, Ho, Wo)
