@@ -1,0 +1,872 @@
+"""Spatial vs FFT: filterkit's convolution methods on a grid of masks and images.
+
+    python -m benchmarks.fft_grid                  # the default grid (under 10 minutes)
+    python -m benchmarks.fft_grid --quick          # under 30 s
+    python -m benchmarks.fft_grid --out DIR --readme README.md
+
+Every cell is one image (256^2 ... 4096^2, float32 and float64) and one odd
+mask (3x3 ... 63x63, plus 3x31, 31x3 and 15x41).  In each cell every
+filterkit method is timed with ``convolve(..., mode="reflect", output=out)``:
+``direct``, ``fft``, ``oa`` and ``auto`` on a random normal mask (not
+separable), ``separable`` (and ``auto``) on a rank-1 Gaussian mask of the same
+size, ``box`` (and ``auto``) on a constant mask of the same size; beside them,
+interleaved in the same runs, the peers: ``scipy.ndimage.convolve``
+(reflect), ``scipy.signal.fftconvolve`` / ``oaconvolve`` (``mode="same"``:
+zero border, so they compute less) and OpenCV's ``filter2D`` (DFT from 11x11
+on), ``sepFilter2D`` and ``blur`` when installed.  One thread on every side.
+
+A call whose predicted time exceeds ``--max-call`` seconds (predicted from the
+same call on a smaller image, or from a smaller mask on this image) is not
+run: it is estimated from the same call on a smaller image, time scaled by the
+pixel count, and marked ``estimated``.
+
+Outputs (default ``benchmarks/results/fft_grid.*``): JSON and CSV of every
+cell, a Markdown table (crossover mask sizes; the 2048^2 float32 times and
+the ratios auto / fastest filterkit method and auto / best peer) and, when
+matplotlib is installed, a PNG plot.  Only filterkit's public API is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from typing import Callable, Dict, List, Optional, Tuple, Union
+
+# OpenBLAS's idle threads spin on a core for a while after numpy starts; on a
+# 2-core machine that steals time from whatever is being timed
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+import filterkit  # noqa: E402
+
+try:  # optional peers
+    import cv2
+except ImportError:  # pragma: no cover
+    cv2 = None
+try:
+    import scipy.ndimage as ndi
+    import scipy.signal as signal
+except ImportError:  # pragma: no cover
+    ndi = signal = None
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+RESULTS = os.path.join(HERE, "results")
+
+SQUARE = [3, 5, 7, 9, 11, 15, 21, 31, 41, 51, 63]
+NON_SQUARE = [(3, 31), (31, 3), (15, 41)]
+IMAGES = [256, 512, 1024, 2048, 4096]
+DTYPES = ["float32", "float64"]
+QUICK_IMAGES = [512, 2048]
+QUICK_MASKS = [3, 9, 21, 41]
+FFT_METHODS = ("fft", "oa")
+MARK_START, MARK_END = "<!-- fft:start -->", "<!-- fft:end -->"
+
+Shape = Tuple[int, int]
+
+
+class Spec:
+    """One timed function of a cell: a filterkit method or a peer."""
+
+    def __init__(self, label: str, kind: str, library: str, short: str, note: str = "",
+                 area_scaled: bool = False):
+        self.label = label          # key in the results
+        self.kind = kind            # the mask it runs on: random, rank1 or constant
+        self.library = library
+        self.short = short          # column title
+        self.note = note
+        self.area_scaled = area_scaled  # time grows with the mask's area (for predictions)
+
+
+SPECS = [
+    Spec("direct", "random", "filterkit", "direct", area_scaled=True),
+    Spec("fft", "random", "filterkit", "fft"),
+    Spec("oa", "random", "filterkit", "oa"),
+    Spec("auto", "random", "filterkit", "auto"),
+    Spec("separable", "rank1", "filterkit", "separable", "rank-1 Gaussian mask"),
+    Spec("auto rank-1", "rank1", "filterkit", "auto (rank-1)", "rank-1 Gaussian mask"),
+    Spec("box", "constant", "filterkit", "box", "constant mask"),
+    Spec("auto constant", "constant", "filterkit", "auto (constant)", "constant mask"),
+    Spec("scipy.ndimage.convolve", "random", "scipy", "ndimage", "reflect border",
+         area_scaled=True),
+    Spec("scipy.signal.fftconvolve", "random", "scipy", "fftconvolve",
+         "mode='same': zero border, computes less"),
+    Spec("scipy.signal.oaconvolve", "random", "scipy", "oaconvolve",
+         "mode='same': zero border, computes less"),
+    Spec("cv2.filter2D", "random", "opencv", "cv2.filter2D",
+         "correlates the flipped mask; switches to a DFT from 11x11 on", area_scaled=True),
+    Spec("cv2.sepFilter2D", "rank1", "opencv", "cv2.sepFilter2D", "rank-1 Gaussian mask"),
+    Spec("cv2.blur", "constant", "opencv", "cv2.blur", "constant mask"),
+]
+SPEC = {s.label: s for s in SPECS}
+FK_GENERAL = ("direct", "fft", "oa")          # the filterkit methods for any mask
+PEERS_GENERAL = ("scipy.ndimage.convolve", "scipy.signal.fftconvolve",
+                 "scipy.signal.oaconvolve", "cv2.filter2D")
+
+
+def say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------
+# masks and timed functions
+
+
+def gaussian_1d(k: int) -> np.ndarray:
+    sigma = 0.3 * ((k - 1) * 0.5 - 1) + 0.8  # OpenCV's default sigma for this size
+    x = np.arange(k) - k // 2
+    g = np.exp(-x ** 2 / (2 * sigma ** 2))
+    return g / g.sum()
+
+
+def make_masks(shape: Shape, dtype) -> Dict[str, np.ndarray]:
+    kh, kw = shape
+    rng = np.random.default_rng(1000 * kh + kw)
+    col, row = gaussian_1d(kh), gaussian_1d(kw)
+    m = {
+        "random": rng.standard_normal(shape).astype(dtype),   # not separable
+        # float64 for filterkit: whether a float32-rounded outer product counts
+        # as rank 1 is tested on its own in check_methods
+        "rank1": np.outer(col, row),
+        "constant": np.full(shape, 1.0 / (kh * kw), dtype=dtype),
+        "col": col.astype(dtype),
+        "row": row.astype(dtype),
+    }
+    # filter2D correlates: the flipped mask makes it the same convolution
+    m["random flipped"] = np.ascontiguousarray(m["random"][::-1, ::-1])
+    return m
+
+
+def make_image(shape: Shape, dtype) -> np.ndarray:
+    return np.random.default_rng(shape[0] * 7 + shape[1]).standard_normal(shape).astype(dtype)
+
+
+def build(label: str, image: np.ndarray, out: np.ndarray, masks: Dict[str, np.ndarray]
+          ) -> Callable[[], object]:
+    """The zero-argument function that runs `label` once on this cell."""
+    spec = SPEC[label]
+    mask = masks[spec.kind]
+    if spec.library == "filterkit":
+        method = label.split()[0]
+        return lambda: filterkit.convolve(image, mask, mode="reflect", output=out, method=method)
+    if label == "scipy.ndimage.convolve":
+        return lambda: ndi.convolve(image, mask, output=out, mode="reflect")
+    if label == "scipy.signal.fftconvolve":
+        return lambda: signal.fftconvolve(image, mask, mode="same")
+    if label == "scipy.signal.oaconvolve":
+        return lambda: signal.oaconvolve(image, mask, mode="same")
+    flipped = masks["random flipped"]
+    kh, kw = mask.shape
+    if label == "cv2.filter2D":
+        return lambda: cv2.filter2D(image, -1, flipped, dst=out, borderType=cv2.BORDER_REFLECT)
+    if label == "cv2.sepFilter2D":
+        col, row = masks["col"], masks["row"]
+        return lambda: cv2.sepFilter2D(image, -1, row, col, dst=out, borderType=cv2.BORDER_REFLECT)
+    if label == "cv2.blur":
+        return lambda: cv2.blur(image, (kw, kh), dst=out, borderType=cv2.BORDER_REFLECT)
+    raise KeyError(label)
+
+
+def available_specs() -> Tuple[List[str], Dict[str, str]]:
+    """The labels that run here, and why the others do not."""
+    labels, missing = [], {}
+    image = make_image((40, 48), np.float32)
+    masks = make_masks((5, 7), np.float32)
+    for spec in SPECS:
+        if spec.library == "scipy" and ndi is None:
+            missing[spec.label] = "scipy is not installed"
+            continue
+        if spec.library == "opencv" and cv2 is None:
+            missing[spec.label] = "OpenCV is not installed"
+            continue
+        try:
+            build(spec.label, image, np.empty_like(image), masks)()
+        except Exception as exc:  # a method that is not there (yet)
+            missing[spec.label] = f"{type(exc).__name__}: {exc}"
+            continue
+        labels.append(spec.label)
+    return labels, missing
+
+
+def choices(image_shape: Shape, masks: Dict[str, np.ndarray], dtype) -> Dict[str, dict]:
+    """What ``filterkit.choose_method`` picks for each mask of a cell."""
+    if not hasattr(filterkit, "choose_method"):
+        return {}
+    res = {}
+    for kind in ("random", "rank1", "constant"):
+        try:
+            c = filterkit.choose_method(image_shape, mask=masks[kind], dtype=dtype)
+        except Exception as exc:
+            res[kind] = {"error": f"{type(exc).__name__}: {exc}"}
+            continue
+        res[kind] = {"method": c.method, "reason": c.reason,
+                     "costs": {k: float(v) for k, v in dict(c.costs).items()}}
+    return res
+
+
+# --------------------------------------------------------------------------
+# timing
+
+
+def _malloc_trim() -> Callable[[], object]:
+    try:
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to settle
+        return lambda: None
+    return lambda: trim(0)
+
+
+#: Called before every timed call.  glibc keeps freed memory in the heap or
+#: not depending on what ran before, so a call that follows one that freed
+#: large buffers may or may not fault in fresh pages for its own temporaries:
+#: measured 10-25 % swings at 2048^2 depending on the order alone.  Returning
+#: free memory first (malloc_trim, ~20 us) makes every call pay for its own
+#: allocations whatever ran before it.
+settle = _malloc_trim()
+
+
+def time_interleaved(fns: Dict[str, Callable[[], object]],
+                     repeat: Union[int, Callable[[float], int]]) -> Dict[str, Dict[str, float]]:
+    """Median/min/max seconds of each function, runs interleaved.
+
+    As in ``benchmarks/run.py``, with three additions: the order is shuffled
+    from round to round, :data:`settle` runs before every call, and `repeat` may be a function of the warm-up round's
+    total seconds (fewer runs for slow cells); the warm-up time of each
+    function is kept as ``warmup``.
+    """
+    warm = {}
+    for name, fn in fns.items():  # warm-up: page in, caches, plans, lazy initialisation
+        settle()
+        t0 = time.perf_counter()
+        fn()
+        warm[name] = time.perf_counter() - t0
+    n = repeat(sum(warm.values())) if callable(repeat) else repeat
+    times: Dict[str, List[float]] = {k: [] for k in fns}
+    names = list(fns)
+    order = np.random.default_rng(len(names))
+    for r in range(n):
+        # a new order every round (seeded): a call that follows a whole-image
+        # FFT (which frees large buffers) runs measurably slower (~1.5 ms at
+        # 512^2, 10 % at 2048^2), so no function may always follow the same one
+        for name in (names if r == 0 else [names[i] for i in order.permutation(len(names))]):
+            settle()
+            t0 = time.perf_counter()
+            fns[name]()
+            times[name].append(time.perf_counter() - t0)
+    return {k: {"median": float(np.median(v)), "min": float(np.min(v)), "max": float(np.max(v)),
+                "repeat": n, "warmup": warm[k]} for k, v in times.items()}
+
+
+class Grid:
+    """Runs the cells, keeps the measurements and predicts unmeasured calls."""
+
+    def __init__(self, labels: List[str], max_call: float, target_round: float, max_repeat: int):
+        self.labels = labels
+        self.max_call = max_call
+        self.target_round = target_round
+        self.max_repeat = max_repeat
+        # (label, mask shape, dtype) -> {image shape: stats}, measured only
+        self.measured: Dict[Tuple[str, Shape, str], Dict[Shape, dict]] = {}
+
+    def repeat_for(self, warm_total: float) -> int:
+        return int(min(self.max_repeat, max(3, round(self.target_round / max(warm_total, 1e-9)))))
+
+    def record(self, label: str, mask: Shape, dtype: str, image: Shape, stats: dict) -> None:
+        self.measured.setdefault((label, mask, dtype), {})[image] = stats
+
+    def smaller_image(self, label: str, mask: Shape, dtype: str, image: Shape
+                      ) -> Optional[Tuple[Shape, dict]]:
+        """The largest image smaller than `image` this call was measured on."""
+        runs = self.measured.get((label, mask, dtype), {})
+        px = image[0] * image[1]
+        below = [s for s in runs if s[0] * s[1] < px]
+        if not below:
+            return None
+        s = max(below, key=lambda s: s[0] * s[1])
+        return s, runs[s]
+
+    def predict(self, label: str, mask: Shape, dtype: str, image: Shape) -> Optional[float]:
+        """Seconds of one call, from a smaller image or a smaller mask; None if unknown."""
+        px = image[0] * image[1]
+        got = self.smaller_image(label, mask, dtype, image)
+        if got is not None:
+            s, stats = got
+            return stats["median"] * px / (s[0] * s[1])
+        area = mask[0] * mask[1]
+        best = None
+        for (lab, m, dt), runs in self.measured.items():
+            if lab == label and dt == dtype and image in runs and m[0] * m[1] <= area:
+                if best is None or m[0] * m[1] > best[0][0] * best[0][1]:
+                    best = (m, runs[image])
+        if best is None:
+            return None
+        m, stats = best
+        scale = area / (m[0] * m[1]) if SPEC[label].area_scaled else 1.0
+        return stats["median"] * scale
+
+    def estimate(self, label: str, mask: Shape, dtype: str, image: Shape, predicted: float) -> dict:
+        """Time × pixel ratio from the same call on a smaller image (probed if need be)."""
+        got = self.smaller_image(label, mask, dtype, image)
+        if got is None:
+            # nothing smaller measured: time it on a smaller image made for the purpose
+            ratio = predicted / (self.max_call / 3)
+            halvings = max(1, math.ceil(math.log(max(ratio, 1.0), 4)))
+            shape = (max(16, image[0] >> halvings), max(16, image[1] >> halvings))
+            img = make_image(shape, np.dtype(dtype))
+            masks = make_masks(mask, np.dtype(dtype))
+            stats = time_interleaved({label: build(label, img, np.empty_like(img), masks)}, 3)[label]
+            self.record(label, mask, dtype, shape, stats)
+            got = (shape, stats)
+        s, stats = got
+        f = image[0] * image[1] / (s[0] * s[1])
+        return {"median": stats["median"] * f, "min": stats["min"] * f, "max": stats["max"] * f,
+                "repeat": stats["repeat"], "estimated": True, "estimated_from": list(s)}
+
+    def cell(self, image: np.ndarray, mask: Shape) -> dict:
+        dtype = image.dtype.name
+        shape = image.shape
+        out = np.empty_like(image)
+        masks = make_masks(mask, image.dtype)
+        run, skip = {}, {}
+        for label in self.labels:
+            p = self.predict(label, mask, dtype, shape)
+            if p is not None and p > self.max_call:
+                skip[label] = p
+            else:
+                run[label] = build(label, image, out, masks)
+        times = time_interleaved(run, self.repeat_for) if run else {}
+        for label, stats in times.items():
+            stats["estimated"] = False
+            self.record(label, mask, dtype, shape, stats)
+        for label, p in skip.items():
+            times[label] = self.estimate(label, mask, dtype, shape, p)
+        times = {label: times[label] for label in self.labels}  # the grid's order
+        return {"image": list(shape), "dtype": dtype, "mask": list(mask),
+                "choices": choices(shape, masks, image.dtype), "times": times}
+
+
+# --------------------------------------------------------------------------
+# checks: every method against direct in float64, on a small image
+
+
+def check_methods(labels: List[str], mask: Shape, dtype: str) -> List[dict]:
+    dt = np.dtype(dtype)
+    image = make_image((160, 192), dt)
+    masks = make_masks(mask, dt)
+    found = []
+    for label in labels:
+        spec = SPEC[label]
+        if spec.library != "filterkit" or label == "direct":
+            continue
+        method = label.split()[0]
+        m = masks[spec.kind]
+        ref = filterkit.convolve(image.astype(np.float64), m.astype(np.float64), method="direct")
+        try:
+            res = filterkit.convolve(image, m, mode="reflect", method=method)
+        except Exception as exc:
+            found.append({"method": label, "mask": list(mask), "dtype": dtype,
+                          "error": f"{type(exc).__name__}: {exc}"})
+            continue
+        err = float(np.max(np.abs(res.astype(np.float64) - ref)) / max(np.max(np.abs(ref)), 1e-300))
+        tol = 1e-4 if dt == np.float32 else 1e-9
+        entry = {"method": label, "mask": list(mask), "dtype": dtype, "relative_error": err,
+                 "output_dtype": res.dtype.name}
+        if err > tol or res.dtype != dt:
+            entry["problem"] = (f"relative error {err:.2g} > {tol:g}" if err > tol else
+                                f"{dtype} in, {res.dtype.name} out")
+        found.append(entry)
+    if "separable" in labels and dt == np.float32 and min(mask) > 1:
+        # the rank-1 mask as the user would have it in float32 (rounded entries)
+        m = masks["rank1"].astype(np.float32)
+        entry = {"method": "separable (float32 mask)", "mask": list(mask), "dtype": dtype}
+        try:
+            filterkit.convolve(image, m, method="separable")
+            picks = filterkit.choose_method((2048, 2048), mask=m, dtype=dt).method \
+                if hasattr(filterkit, "choose_method") else None
+            entry["choose_method_2048"] = picks
+        except Exception as exc:
+            entry["problem"] = f"refused: {type(exc).__name__}: {exc}"
+        found.append(entry)
+    return found
+
+
+# --------------------------------------------------------------------------
+# peak memory in a fresh process (Linux only)
+
+
+def _memory_child(label: str, h: str, w: str, dtype: str, kh: str, kw: str) -> None:
+    """Print the peak RSS growth of one call (after a warm-up call), in bytes."""
+    if SPEC[label].library == "filterkit":
+        filterkit.set_num_threads(1)
+    elif cv2 is not None:
+        cv2.setNumThreads(1)
+    image = make_image((int(h), int(w)), np.dtype(dtype))
+    fn = build(label, image, np.empty_like(image), make_masks((int(kh), int(kw)), np.dtype(dtype)))
+    fn()  # load everything once: plans, caches
+
+    def status(key: str) -> int:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(key):
+                    return int(line.split()[1]) * 1024
+        raise KeyError(key)
+
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")  # reset the peak RSS to the current RSS
+    before = status("VmRSS:")
+    fn()
+    print(status("VmHWM:") - before)
+
+
+def peak_memory(label: str, image: Shape, dtype: str, mask: Shape) -> Optional[dict]:
+    if not os.path.exists("/proc/self/clear_refs"):
+        return None
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); "
+            "from benchmarks.fft_grid import _memory_child; _memory_child(*sys.argv[2:])")
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    res = subprocess.run([sys.executable, "-c", code, ROOT, label, str(image[0]), str(image[1]),
+                          dtype, str(mask[0]), str(mask[1])],
+                         capture_output=True, text=True, cwd=ROOT, env=env)
+    if res.returncode != 0:
+        say(f"memory {label}: failed: {res.stderr.strip().splitlines()[-1:]}")
+        return None
+    extra = int(res.stdout.strip().splitlines()[-1])
+    image_bytes = image[0] * image[1] * np.dtype(dtype).itemsize
+    return {"method": label, "image": list(image), "dtype": dtype, "mask": list(mask),
+            "extra_bytes": extra, "fraction_of_image": extra / image_bytes,
+            "note": "returns a new array" if label.startswith("scipy.signal") else "output= given"}
+
+
+# --------------------------------------------------------------------------
+# the run
+
+
+def _run_module():
+    """benchmarks/run.py: its machine description and thread settings."""
+    try:
+        from . import run as module
+    except ImportError:  # run as a script: python benchmarks/fft_grid.py
+        sys.path.insert(0, ROOT)
+        from benchmarks import run as module
+    return module
+
+
+def machine_info() -> Dict[str, object]:
+    machine = _run_module().machine
+
+    m = machine()
+    try:
+        with open("/proc/meminfo") as fh:
+            m["memory_gib"] = round(int(fh.readline().split()[1]) / 2 ** 20, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    m["threads"] = "1 everywhere (filterkit.set_num_threads(1), cv2.setNumThreads(1), scipy.fft workers=1)"
+    return m
+
+
+def mask_list(quick: bool) -> List[Shape]:
+    if quick:
+        return [(k, k) for k in QUICK_MASKS]
+    masks = [(k, k) for k in SQUARE] + NON_SQUARE
+    return sorted(masks, key=lambda m: (m[0] * m[1], m))  # small first: predictions
+
+
+def run(quick: bool, images: List[int], dtypes: List[str], max_call: float, memory: bool) -> dict:
+    single_thread = _run_module().single_thread
+    t_start = time.perf_counter()
+    single_thread()
+    labels, missing = available_specs()
+    for label, why in missing.items():
+        say(f"skipped {label}: {why}")
+    masks = mask_list(quick)
+    grid = Grid(labels, max_call, target_round=0.4 if quick else 1.0, max_repeat=5 if quick else 9)
+    checks = []
+    for dtype in dtypes:
+        for mask in masks:
+            checks += check_methods(labels, mask, dtype)
+    failed: Dict[str, List[dict]] = {}
+    for x in checks:
+        if "problem" in x or "error" in x:
+            failed.setdefault(x["method"], []).append(x)
+    for label, xs in failed.items():
+        x = xs[0]
+        say(f"warning: check {label}: {len(xs)} mask/dtype case(s) failed, e.g. "
+            f"{x['mask'][0]}x{x['mask'][1]} {x['dtype']}: {x.get('problem') or x.get('error')}")
+    cells = []
+    n_cells = len(images) * len(dtypes) * len(masks)
+    for size in images:
+        for dtype in dtypes:
+            image = make_image((size, size), np.dtype(dtype))
+            for mask in masks:
+                cell = grid.cell(image, mask)
+                cells.append(cell)
+                t = cell["times"]
+                parts = [f"{SPEC[k].short} {v['median'] * 1e3:.3g}{'~' if v['estimated'] else ''}"
+                         for k, v in t.items()]
+                pick = cell["choices"].get("random", {}).get("method", "?")
+                say(f"[{len(cells)}/{n_cells} {time.perf_counter() - t_start:.0f} s] "
+                    f"{size}x{size} {dtype} {mask[0]}x{mask[1]} (ms, ~ estimated; auto picks {pick}): "
+                    + ", ".join(parts))
+            del image
+    mem = []
+    if memory:
+        big = max(images)
+        size = 2048 if 2048 in images else big
+        plan = ([((21, 21), ["fft", "oa"])] if quick else
+                [((9, 9), ["direct", "fft", "oa", "auto"]),
+                 ((41, 41), ["direct", "fft", "oa", "auto", "scipy.signal.fftconvolve",
+                             "scipy.signal.oaconvolve", "cv2.filter2D"])])
+        for mask, which in plan:
+            for label in which:
+                if label in labels:
+                    say(f"memory {label} {size}x{size} float32 {mask[0]}x{mask[1]} ...")
+                    m = peak_memory(label, (size, size), "float32", mask)
+                    if m is not None:
+                        mem.append(m)
+    return {"machine": machine_info(), "quick": quick,
+            "grid": {"images": [[s, s] for s in images], "dtypes": dtypes,
+                     "masks": [list(m) for m in masks]},
+            "settings": {"mode": "reflect", "max_call_seconds": max_call,
+                         "before_each_call": "malloc_trim(0) (glibc): order-independent allocation costs",
+                         "order": "shuffled every round (seeded)",
+                         "estimate": "time of the same call on a smaller image x pixel ratio"},
+            "methods": {s.label: {"mask": s.kind, "library": s.library, "note": s.note}
+                        for s in SPECS if s.label in labels},
+            "skipped": missing, "cells": cells, "checks": checks, "memory": mem,
+            "crossovers": crossovers(cells)}
+
+
+# --------------------------------------------------------------------------
+# analysis
+
+
+def crossover(ks: List[int], slow: List[float], fast: List[float]) -> dict:
+    """The mask size from which `fast` stays faster than `slow`."""
+    r = [math.log(a / b) for a, b in zip(slow, fast)]  # > 0: fast wins
+    i = len(ks)
+    while i > 0 and r[i - 1] > 0:
+        i -= 1
+    if i == len(ks):
+        return {"from": None, "text": f"none up to {ks[-1]}", "interpolated": None}
+    if i == 0:
+        return {"from": ks[0], "text": f"<= {ks[0]}", "interpolated": None}
+    lo, hi = ks[i - 1], ks[i]
+    t = -r[i - 1] / (r[i] - r[i - 1])
+    k = math.exp(math.log(lo) + t * (math.log(hi) - math.log(lo)))
+    return {"from": hi, "between": [lo, hi], "interpolated": k, "text": f"{lo}-{hi} (~{k:.0f})"}
+
+
+def crossovers(cells: List[dict]) -> List[dict]:
+    res = []
+    groups: Dict[Tuple[Tuple[int, ...], str], List[dict]] = {}
+    for c in cells:
+        if c["mask"][0] == c["mask"][1]:
+            groups.setdefault((tuple(c["image"]), c["dtype"]), []).append(c)
+    for (image, dtype), cs in groups.items():
+        cs = sorted(cs, key=lambda c: c["mask"][0])
+        ks = [c["mask"][0] for c in cs]
+        entry = {"image": list(image), "dtype": dtype}
+        for fast in FFT_METHODS:
+            if all("direct" in c["times"] and fast in c["times"] for c in cs):
+                x = crossover(ks, [c["times"]["direct"]["median"] for c in cs],
+                              [c["times"][fast]["median"] for c in cs])
+                x["uses_estimates"] = any(c["times"]["direct"]["estimated"] or c["times"][fast]["estimated"]
+                                          for c in cs)
+                entry[f"direct_to_{fast}"] = x
+        picks = [(k, c["choices"].get("random", {}).get("method")) for k, c in zip(ks, cs)]
+        first = next((k for k, p in picks if p in FFT_METHODS), None)
+        entry["auto_picks"] = {str(k): p for k, p in picks}
+        entry["auto_switches_at"] = first
+        res.append(entry)
+    return res
+
+
+def fmt_ms(stats: Optional[dict]) -> str:
+    if stats is None:
+        return ""
+    ms = stats["median"] * 1e3
+    s = f"{ms:.3g}" if ms < 1000 else f"{ms:.0f}"
+    return f"≈{s}" if stats["estimated"] else s
+
+
+def ratio_stats(cell: dict) -> Tuple[Optional[float], Optional[float]]:
+    t = cell["times"]
+    if "auto" not in t:
+        return None, None
+    a = t["auto"]["median"]
+    fk = [t[k]["median"] for k in FK_GENERAL if k in t]
+    peers = [t[k]["median"] for k in PEERS_GENERAL if k in t]
+    return (a / min(fk) if fk else None), (a / min(peers) if peers else None)
+
+
+def summary(values: List[Tuple[str, float]]) -> str:
+    if not values:
+        return "n/a"
+    v = [x for _, x in values]
+    worst = max(values, key=lambda x: x[1])
+    return f"median {float(np.median(v)):.2f}, worst {worst[1]:.2f} ({worst[0]})"
+
+
+def markdown(report: dict) -> str:
+    m = report["machine"]
+    cells = report["cells"]
+    n_rep = sorted({v["repeat"] for c in cells for v in c["times"].values()})
+    lines = [
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m.get('memory_gib', '?')} GiB; filterkit "
+        f"{m['filterkit']} ({m['filterkit_kernels']} kernels), OpenCV {m['opencv']}, SciPy "
+        f"{m['scipy']}, NumPy {m['numpy']}.  One thread everywhere, border `reflect`, output "
+        f"preallocated; medians of {n_rep[0]}-{n_rep[-1]} interleaved runs (shuffled order, heap "
+        f"trimmed before each call) after a warm-up "
+        f"(min/max in the JSON and CSV).  ≈: not run (over {report['settings']['max_call_seconds']:g} s), "
+        "estimated from the same call on a smaller image × the pixel ratio."
+        + ("  **Quick run.**" if report["quick"] else ""),
+        "",
+        "Mask size (square random masks) from which the FFT methods beat `direct`, and from which "
+        "`choose_method` picks one (~: interpolated in log-log; * uses estimated times):",
+        "",
+        "| image | dtype | direct → fft | direct → oa | auto picks fft/oa from |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for x in report["crossovers"]:
+        cols = []
+        for fast in FFT_METHODS:
+            c = x.get(f"direct_to_{fast}")
+            cols.append("" if c is None else c["text"] + (" *" if c["uses_estimates"] else ""))
+        sw = x["auto_switches_at"]
+        lines.append(f"| {x['image'][0]}x{x['image'][1]} | {x['dtype']} | {cols[0]} | {cols[1]} "
+                     f"| {sw if sw is not None else 'never'} |")
+    # the detail table: 2048x2048 float32 (else the largest float32 image)
+    f32 = [c for c in cells if c["dtype"] == "float32"] or cells
+    size = 2048 if any(c["image"][0] == 2048 for c in f32) else max(c["image"][0] for c in f32)
+    rows = [c for c in f32 if c["image"][0] == size]
+    present = [s for s in SPECS if s.label in report["methods"]]
+    general = [s for s in present if s.kind == "random" and s.label != "auto"]
+    special = [s for s in present if s.kind != "random"]
+    head = (["mask"] + [s.short for s in general if s.library == "filterkit"] + ["auto (picks)"]
+            + [s.short + ("†" if s.label.startswith("scipy.signal") else "")
+               for s in general if s.library != "filterkit"]
+            + ["auto / fastest filterkit", "auto / best peer"]
+            + [s.short + "‡" for s in special])
+    lines += ["", f"{size}x{size} float32, milliseconds:", "",
+              "| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+    big_fk, big_peer = [], []
+    for c in rows:
+        t = c["times"]
+        name = f"{c['mask'][0]}x{c['mask'][1]}"
+        pick = c["choices"].get("random", {}).get("method", "?")
+        r_fk, r_peer = ratio_stats(c)
+        if c["mask"][0] * c["mask"][1] >= 15 * 15:
+            if r_fk is not None:
+                big_fk.append((name, r_fk))
+            if r_peer is not None:
+                big_peer.append((name, r_peer))
+        row = ([name] + [fmt_ms(t.get(s.label)) for s in general if s.library == "filterkit"]
+               + [f"{fmt_ms(t.get('auto'))} ({pick})"]
+               + [fmt_ms(t.get(s.label)) for s in general if s.library != "filterkit"]
+               + ["" if r_fk is None else f"{r_fk:.2f}", "" if r_peer is None else f"{r_peer:.2f}"]
+               + [fmt_ms(t.get(s.label)) for s in special])
+        lines.append("| " + " | ".join(row) + " |")
+    lines += ["",
+              "† `mode='same'`: zero border, so they compute less than a reflect border.  "
+              "‡ on a rank-1 Gaussian (separable) or constant (box) mask of that size, not the "
+              "random mask; \"auto\" there is `method='auto'` on that mask.  Ratios use medians; "
+              "\"fastest filterkit\" is the fastest of direct, fft and oa.",
+              "",
+              f"Masks ≥ 15x15 (by area) at {size}x{size} float32: auto / fastest filterkit method "
+              f"{summary(big_fk)}; auto / best peer {summary(big_peer)}."]
+    all_fk = [(f"{c['image'][0]}² {c['dtype']} {c['mask'][0]}x{c['mask'][1]}", ratio_stats(c)[0])
+              for c in cells if c["mask"][0] * c["mask"][1] >= 225 and ratio_stats(c)[0] is not None]
+    if all_fk:
+        lines.append(f"Over the whole grid (masks ≥ 15x15): auto / fastest filterkit method "
+                     f"{summary(all_fk)}.")
+    if report["memory"]:
+        lines += ["", "Peak RSS growth during one call (fresh process, after a warm-up call):", "",
+                  "| method | image | mask | extra | of the image |", "|---|---|---|---:|---:|"]
+        for x in report["memory"]:
+            lines.append(f"| {x['method']} ({x['note']}) | {x['image'][0]}x{x['image'][1]} {x['dtype']} "
+                         f"| {x['mask'][0]}x{x['mask'][1]} | {x['extra_bytes'] / 2 ** 20:.1f} MiB "
+                         f"| {100 * x['fraction_of_image']:.0f} % |")
+    bad: Dict[str, List[dict]] = {}
+    for x in report["checks"]:
+        if "problem" in x or "error" in x:
+            bad.setdefault(x["method"], []).append(x)
+    if bad:
+        lines += ["", "Check failures (each method against `direct` in float64, 160x192 image):", ""]
+        for label, xs in bad.items():
+            cases = ", ".join(f"{x['mask'][0]}x{x['mask'][1]} {x['dtype']}" for x in xs)
+            lines.append(f"- {label}: {xs[0].get('problem') or xs[0].get('error')} "
+                         f"({len(xs)} case(s): {cases})")
+    if report["skipped"]:
+        lines += ["", "Not timed: " + "; ".join(f"{k} ({v})" for k, v in report["skipped"].items())]
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(report: dict, path: str) -> None:
+    mem = {(x["method"], tuple(x["image"]), x["dtype"], tuple(x["mask"])): x["extra_bytes"]
+           for x in report["memory"]}
+    with open(path, "w", newline="") as fh:
+        # the machine description as comment lines: pandas.read_csv(path, comment="#")
+        for k, v in report["machine"].items():
+            fh.write(f"# {k}: {v}\n")
+        w = csv.writer(fh)
+        w.writerow(["image_h", "image_w", "dtype", "mask_h", "mask_w", "mask_kind", "method",
+                    "library", "median_s", "min_s", "max_s", "repeat", "estimated",
+                    "estimated_from", "auto_picks", "peak_extra_bytes", "note"])
+        for c in report["cells"]:
+            for label, t in c["times"].items():
+                spec = SPEC[label]
+                pick = c["choices"].get(spec.kind, {}).get("method", "") if label.startswith("auto") else ""
+                src = t.get("estimated_from")
+                w.writerow([c["image"][0], c["image"][1], c["dtype"], c["mask"][0], c["mask"][1],
+                            spec.kind, label, spec.library, f"{t['median']:.6g}", f"{t['min']:.6g}",
+                            f"{t['max']:.6g}", t["repeat"], int(t["estimated"]),
+                            f"{src[0]}x{src[1]}" if src else "", pick,
+                            mem.get((label, tuple(c["image"]), c["dtype"], tuple(c["mask"])), ""),
+                            spec.note])
+
+
+STYLE = {  # colour, line style
+    "direct": ("C0", "-"), "fft": ("C1", "-"), "oa": ("C2", "-"), "auto": ("k", "-"),
+    "separable": ("C4", ":"), "auto rank-1": ("C4", (0, (1, 3))),
+    "box": ("C5", ":"), "auto constant": ("C5", (0, (1, 3))),
+    "scipy.ndimage.convolve": ("C3", "--"), "scipy.signal.fftconvolve": ("C6", "--"),
+    "scipy.signal.oaconvolve": ("C8", "--"), "cv2.filter2D": ("C9", "--"),
+    "cv2.sepFilter2D": ("C7", ":"), "cv2.blur": ("C7", "-."),
+}
+
+
+def plot(report: dict, path: str) -> bool:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        say("matplotlib is not installed: no plot (pip install matplotlib)")
+        return False
+    cells = [c for c in report["cells"] if c["mask"][0] == c["mask"][1]]
+    sizes = sorted({c["image"][0] for c in cells})
+    dtypes = [d for d in DTYPES if any(c["dtype"] == d for c in cells)]
+    cross = {(x["image"][0], x["dtype"]): x for x in report["crossovers"]}
+    fig, axes = plt.subplots(len(dtypes), len(sizes), figsize=(max(10.0, 3.8 * len(sizes)), 3.4 * len(dtypes) + 1.2),
+                             squeeze=False)
+    for i, dtype in enumerate(dtypes):
+        for j, size in enumerate(sizes):
+            ax = axes[i][j]
+            cs = sorted((c for c in cells if c["dtype"] == dtype and c["image"][0] == size),
+                        key=lambda c: c["mask"][0])
+            ks = [c["mask"][0] for c in cs]
+            for label in report["methods"]:
+                if not all(label in c["times"] for c in cs):
+                    continue
+                t = [c["times"][label] for c in cs]
+                med = np.array([x["median"] for x in t]) * 1e3
+                colour, ls = STYLE.get(label, ("grey", "-"))
+                ax.plot(ks, med, color=colour, linestyle=ls, linewidth=1.4, label=SPEC[label].short)
+                ax.vlines(ks, [x["min"] * 1e3 for x in t], [x["max"] * 1e3 for x in t],
+                          color=colour, linewidth=0.8)
+                est = np.array([x["estimated"] for x in t])
+                ax.plot(np.array(ks)[~est], med[~est], "o", color=colour, markersize=3)
+                ax.plot(np.array(ks)[est], med[est], "o", markerfacecolor="white", color=colour,
+                        markersize=4)
+            x = cross.get((size, dtype), {}).get("direct_to_fft")
+            if x and x.get("interpolated"):
+                ax.axvline(x["interpolated"], color="C1", linewidth=0.9, alpha=0.7)
+                ax.text(x["interpolated"], 0.97, f" direct→fft ≈{x['interpolated']:.0f}",
+                        transform=ax.get_xaxis_transform(), fontsize=7, va="top", color="C1")
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xticks(ks)
+            ax.set_xticklabels([str(k) for k in ks], fontsize=7)
+            ax.minorticks_off()
+            ax.set_title(f"{size}x{size} {dtype}", fontsize=9)
+            if i == len(dtypes) - 1:
+                ax.set_xlabel("mask size k (k x k)", fontsize=8)
+            if j == 0:
+                ax.set_ylabel("ms per call (median)", fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.grid(True, which="major", alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(7, len(labels)), fontsize=8, frameon=False)
+    fig.suptitle("filterkit convolve: spatial vs FFT, one thread\n"
+                 "hollow: estimated; bars: min-max; dotted: rank-1 / constant masks; "
+                 "dashed: peers", fontsize=9)
+    fig.tight_layout(rect=(0, 0.14 if len(dtypes) == 1 else 0.07, 1, 0.93))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def update_readme(path: str, table: str) -> bool:
+    """Replace the text between the fft markers of a README; False if there are none."""
+    if not os.path.exists(path):
+        say(f"warning: {path} does not exist: README not updated")
+        return False
+    with open(path) as fh:
+        text = fh.read()
+    if MARK_START not in text or MARK_END not in text:
+        say(f"warning: {path} has no '{MARK_START}' ... '{MARK_END}' markers: README not updated")
+        return False
+    head, rest = text.split(MARK_START, 1)
+    _, tail = rest.split(MARK_END, 1)
+    with open(path, "w") as fh:
+        fh.write(f"{head}{MARK_START}\n{table}{MARK_END}{tail}")
+    return True
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.fft_grid",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help=f"a short run (under 30 s): {' and '.join(f'{s}x{s}' for s in QUICK_IMAGES)}, "
+                             f"masks {', '.join(map(str, QUICK_MASKS))}, float32")
+    parser.add_argument("--out", default=RESULTS,
+                        help="directory of fft_grid.{json,csv,md,png} (default benchmarks/results)")
+    parser.add_argument("--readme", metavar="PATH",
+                        help=f"also put the table into this README, between '{MARK_START}' and "
+                             f"'{MARK_END}' (nothing is written if the markers are missing)")
+    parser.add_argument("--images", help="image sides, comma-separated (default: the grid's)")
+    parser.add_argument("--dtypes", help="float32,float64 (default: both; --quick: float32)")
+    parser.add_argument("--max-call", type=float, default=None,
+                        help="estimate instead of running calls predicted slower than this "
+                             "(seconds; default 1.0, --quick 0.3)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    args = parser.parse_args(argv)
+    images = ([int(s) for s in args.images.split(",")] if args.images
+              else QUICK_IMAGES if args.quick else IMAGES)
+    dtypes = (args.dtypes.split(",") if args.dtypes else ["float32"] if args.quick else DTYPES)
+    for d in dtypes:
+        if d not in DTYPES:
+            parser.error(f"--dtypes: {d!r} is not one of {', '.join(DTYPES)}")
+    max_call = args.max_call if args.max_call is not None else (0.3 if args.quick else 1.0)
+    t0 = time.perf_counter()
+    report = run(args.quick, sorted(images), dtypes, max_call, memory=not args.no_memory)
+    table = markdown(report)
+    report["seconds"] = time.perf_counter() - t0
+    os.makedirs(args.out, exist_ok=True)
+    base = os.path.join(args.out, "fft_grid")
+    with open(base + ".json", "w") as fh:
+        json.dump(report, fh, indent=1)
+    write_csv(report, base + ".csv")
+    with open(base + ".md", "w") as fh:
+        fh.write(table)
+    written = [base + ext for ext in (".json", ".csv", ".md")]
+    if plot(report, base + ".png"):
+        written.append(base + ".png")
+    if args.readme:
+        update_readme(args.readme, table)
+    print(table)
+    say(f"({time.perf_counter() - t0:.0f} s; written: {', '.join(written)})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
