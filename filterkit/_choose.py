@@ -107,10 +107,19 @@ def _fast_len(n: int, real: bool = False) -> int:
     return int(scipy.fft.next_fast_len(int(n), real=real))
 
 
+def separable_may_win(mask_shape: Tuple[int, int], taps: int, double: bool) -> bool:
+    """Whether two 1-D passes could beat the direct sum (if the mask is rank
+    1): only then is the rank test (an SVD) worth its time."""
+    c = constants()["float64" if double else "float32"]
+    kh, kw = mask_shape
+    return c["s0"] + c["s1"] * (kh + kw) < c["d0"] + c["d1"] * taps
+
+
 def estimate(out_hw: Tuple[int, int], mask_shape: Tuple[int, int], taps: int, *,
              double: bool, threads: int, separable: bool, constant: bool,
-             valid: bool = False) -> Dict[str, float]:
-    """Estimated seconds of every applicable method for one channel."""
+             valid: bool = False, full: bool = False) -> Dict[str, float]:
+    """Estimated seconds of every applicable method for one channel (without
+    `full`, the FFT methods are left out where they cannot win)."""
     c = constants()["float64" if double else "float32"]
     Ho, Wo = out_hw
     kh, kw = mask_shape
@@ -122,6 +131,10 @@ def estimate(out_hw: Tuple[int, int], mask_shape: Tuple[int, int], taps: int, *,
         costs["separable"] = n * (c["s0"] + c["s1"] * (kh + kw)) * 1e-9 / spatial
     if constant:
         costs["box"] = n * c["b0"] * 1e-9 / spatial
+    # the FFT methods cost at least f1 log2(64 x 64) per pixel (blocks of 64
+    # and more): a direct sum below that needs no transform sizes
+    if not full and c["d0"] + c["d1"] * taps < 12.0 * c["f1"] * spatial / spectral:
+        return costs
     Ph, Pw = Ho + kh - 1, Wo + kw - 1
     F = float(_fast_len(Ph)) * _fast_len(Pw, real=True)
     # a transform that fits the caches (up to 2^18 values) costs f1 per
@@ -219,7 +232,7 @@ def choose_method(image_shape: Any, mask_shape: Any = None, *, mask: Any = None,
         raise fail("dtype", "a real dtype (float32 computes in single, float64 in double precision)",
                    f"dtype {dt}", TypeError)
     costs = estimate((H, W), (kh, kw), taps, double=dt == np.float64, threads=get_num_threads(),
-                     separable=separable, constant=constant)
+                     separable=separable, constant=constant, full=True)
     method, reason = pick(costs)
     return MethodChoice(method, costs, reason)
 

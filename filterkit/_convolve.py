@@ -7,7 +7,7 @@ from typing import Any, List, Optional, Tuple
 import numpy as np
 
 from . import _core
-from ._choose import estimate, pick
+from ._choose import estimate, pick, separable_may_win
 from ._engine import Job, OutputArg
 from ._fft import correlate_tiled, correlate_valid, extend
 from ._spaces import check_space, lowpass
@@ -40,7 +40,9 @@ def _filter2d(image: Any, mask: Any, *, flip: bool, mode: Any, cval: Any,
     double = job.double(target)
     constant = bool(np.all(weights == weights.flat[0]))
     factors = None
-    if method == "separable" or (method == "auto" and kh > 1 and kw > 1 and not constant):
+    taps = int(np.count_nonzero(weights))
+    if method == "separable" or (method == "auto" and kh > 1 and kw > 1 and not constant
+                                 and separable_may_win((kh, kw), taps, double)):
         # the tolerance of the rank test follows the mask's own dtype
         factors = separate(mask)
         if factors is not None and flip:
@@ -53,7 +55,7 @@ def _filter2d(image: Any, mask: Any, *, flip: bool, mode: Any, cval: Any,
                    "use 'auto', 'direct' or 'fft'", f"'box' with a {kh}x{kw} mask of unequal weights")
     if method == "auto":
         out_hw = _spatial(target, job.axis)
-        costs = estimate(out_hw, (kh, kw), int(np.count_nonzero(weights)), double=double,
+        costs = estimate(out_hw, (kh, kw), taps, double=double,
                          threads=job.nthreads, separable=factors is not None, constant=constant,
                          valid=job.mode == "valid")
         method = pick(costs)[0]

@@ -352,6 +352,14 @@ def separate(mask: Any, *, rtol: Optional[float] = None) -> Optional[Tuple[np.nd
     if m.shape[0] == 1 or m.shape[1] == 1:
         s_ratio = 0.0
     else:
+        # a quick no before the SVD: the cross through the largest entry
+        # misses a matrix by at most 2 s2 (Goreinov-Tyrtyshnikov), and
+        # s1 <= the Frobenius norm, so a larger miss means s2 > rtol s1
+        i, j = np.unravel_index(np.argmax(np.abs(m)), m.shape)
+        if m[i, j] != 0:
+            miss = np.abs(m - np.outer(m[:, j], m[i, :] / m[i, j])).max()
+            if miss > 2 * rtol * np.linalg.norm(m):
+                return None
         s = np.linalg.svd(m, compute_uv=False)
         if s[0] == 0:
             return np.zeros(m.shape[0]), np.zeros(m.shape[1])
