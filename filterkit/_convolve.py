@@ -111,9 +111,10 @@ def _spectral(job: Job, weights: np.ndarray, target: np.ndarray, double: bool,
     w = np.ascontiguousarray(weights, dtype=cdtype)
 
     def compute(plane: np.ndarray, dst: Optional[np.ndarray] = None) -> np.ndarray:
-        padded = extend(plane, job.mode, job.cval, kh, kw, job.oy, job.pl, cdtype)
         if tiled:
-            return correlate_tiled(padded, w, job.nthreads, out=dst)
+            return correlate_tiled(plane.astype(cdtype, copy=False), w, job.nthreads,
+                                   mode=job.mode, cval=job.cval, oy=job.oy, ox=job.pl, out=dst)
+        padded = extend(plane, job.mode, job.cval, kh, kw, job.oy, job.pl, cdtype)
         return correlate_valid(padded, w, job.nthreads)
 
     if tiled and target.dtype == cdtype and not np.may_share_memory(target, job.arr):

@@ -93,29 +93,70 @@ def tile_shape(kh: int, kw: int, Ho: int, Wo: int) -> Tuple[int, int]:
     return best(kh, Ho), best(kw, Wo)
 
 
-def correlate_tiled(padded: np.ndarray, weights: np.ndarray, workers: int,
-                    block: Tuple[int, int] = (0, 0), out: Optional[np.ndarray] = None) -> np.ndarray:
-    """The 'valid' correlation of `padded` with `weights`, overlap-save in
-    blocks of bh x bw (a band of blocks per transform call), written into
-    `out` (a new array by default)."""
+def map_index(i: np.ndarray, n: int, mode: str) -> np.ndarray:
+    """Indices of an extended axis (any integers) in the image's axis [0, n),
+    by the border mode; -1 where 'constant' takes cval.  The same extension
+    as numpy.pad's (periodic for the reflecting modes)."""
+    if mode == "valid":
+        return i
+    if mode == "constant":
+        return np.where((i >= 0) & (i < n), i, -1)
+    if mode == "nearest" or (mode == "mirror" and n == 1):
+        return np.clip(i, 0, n - 1)
+    if mode == "wrap":
+        return np.mod(i, n)
+    if mode == "reflect":
+        j = np.mod(i, 2 * n)
+        return np.where(j < n, j, 2 * n - 1 - j)
+    j = np.mod(i, 2 * n - 2)  # mirror
+    return np.where(j < n, j, 2 * n - 2 - j)
+
+
+def _gather(src: np.ndarray, rows: np.ndarray, cols: np.ndarray, cval: float,
+            dst: np.ndarray) -> None:
+    """dst = the extended image at (rows, cols); -1 indices take cval."""
+    block = src.take(np.maximum(rows, 0), axis=0).take(np.maximum(cols, 0), axis=1)
+    if (rows < 0).any():
+        block[rows < 0, :] = cval
+    if (cols < 0).any():
+        block[:, cols < 0] = cval
+    dst[...] = block
+
+
+def correlate_tiled(src: np.ndarray, weights: np.ndarray, workers: int, *, mode: str,
+                    cval: float, oy: int, ox: int, block: Tuple[int, int] = (0, 0),
+                    out: Optional[np.ndarray] = None) -> np.ndarray:
+    """The correlation of the plane `src` (extended by `mode`, the mask
+    centred at (oy, ox)) with `weights`, overlap-save in blocks of bh x bw,
+    a band of blocks per transform call, written into `out` (a new array
+    by default).  Each band is gathered from the plane with its border:
+    the extended image never exists as a whole."""
     fft = _fft()
     kh, kw = weights.shape
-    Ph, Pw = padded.shape
-    Ho, Wo = Ph - kh + 1, Pw - kw + 1
+    H, W = src.shape
+    if mode == "valid":
+        Ho, Wo = H - kh + 1, W - kw + 1
+        oy = ox = 0
+    else:
+        Ho, Wo = H, W
+    Pw = Wo + kw - 1
     bh, bw = block if block != (0, 0) else tile_shape(kh, kw, Ho, Wo)
     th, tw = bh - kh + 1, bw - kw + 1          # output rows and columns per block
     ny, nx = -(-Ho // th), -(-Wo // tw)
-    g = fft.rfft2(weights[::-1, ::-1].astype(padded.dtype), s=(bh, bw), workers=workers)
+    dtype = src.dtype
+    g = fft.rfft2(weights[::-1, ::-1].astype(dtype), s=(bh, bw), workers=workers)
     if out is None:
-        out = np.empty((Ho, Wo), dtype=padded.dtype)
-    # a band of rows with zeros beyond the image, so that every block is
-    # whole: one band at a time, not a second copy of the image
-    buf = np.zeros((bh, nx * tw + kw - 1), dtype=padded.dtype)
+        out = np.empty((Ho, Wo), dtype=dtype)
+    cols = map_index(np.arange(Pw) - ox, W, mode)
+    # a band of rows with zeros beyond the extended image, so that every
+    # block is whole
+    buf = np.zeros((bh, nx * tw + kw - 1), dtype=dtype)
     s0, s1 = buf.strides
     for by in range(ny):
         y0 = by * th
-        rows_in = min(bh, Ph - y0)
-        buf[:rows_in, :Pw] = padded[y0:y0 + rows_in]
+        rows_in = min(bh, Ho + kh - 1 - y0)
+        rows = map_index(np.arange(y0, y0 + rows_in) - oy, H, mode)
+        _gather(src, rows, cols, cval, buf[:rows_in, :Pw])
         if rows_in < bh:
             buf[rows_in:] = 0
         # the band's blocks as a (nx, bh, bw) view: no copy until the transform
@@ -124,9 +165,9 @@ def correlate_tiled(padded: np.ndarray, weights: np.ndarray, workers: int,
         f = fft.rfft2(band, axes=(-2, -1), workers=workers)
         f *= g
         r = fft.irfft2(f, s=(bh, bw), axes=(-2, -1), workers=workers, overwrite_x=True)
-        rows = min(th, Ho - y0)
+        n = min(th, Ho - y0)
         for bx in range(nx):
             x0 = bx * tw
-            cols = min(tw, Wo - x0)
-            out[y0:y0 + rows, x0:x0 + cols] = r[bx, kh - 1:kh - 1 + rows, kw - 1:kw - 1 + cols]
+            cw = min(tw, Wo - x0)
+            out[y0:y0 + n, x0:x0 + cw] = r[bx, kh - 1:kh - 1 + n, kw - 1:kw - 1 + cw]
     return out
