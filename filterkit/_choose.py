@@ -81,6 +81,7 @@ def constants() -> Dict[str, Dict[str, float]]:
     """The cost constants: this machine's calibration if stored, else the defaults."""
     global _loaded
     if _loaded is None:
+        _estimates.clear()
         path = calibration_path()
         _loaded = {k: dict(v) for k, v in DEFAULTS.items()}
         if os.path.exists(path):
@@ -120,6 +121,21 @@ def estimate(out_hw: Tuple[int, int], mask_shape: Tuple[int, int], taps: int, *,
              valid: bool = False, full: bool = False) -> Dict[str, float]:
     """Estimated seconds of every applicable method for one channel (without
     `full`, the FFT methods are left out where they cannot win)."""
+    key = (tuple(out_hw), tuple(mask_shape), taps, double, threads, separable, constant, full)
+    cached = _estimates.get(key)
+    if cached is None or _loaded is None:
+        cached = _estimate(*key)
+        if len(_estimates) > 256:
+            _estimates.clear()
+        _estimates[key] = cached
+    return dict(cached)
+
+
+_estimates: Dict[Any, Dict[str, float]] = {}
+
+
+def _estimate(out_hw: Tuple[int, int], mask_shape: Tuple[int, int], taps: int, double: bool,
+              threads: int, separable: bool, constant: bool, full: bool) -> Dict[str, float]:
     c = constants()["float64" if double else "float32"]
     Ho, Wo = out_hw
     kh, kw = mask_shape

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, List, Optional, Tuple
 
 import numpy as np
@@ -44,7 +45,7 @@ def _filter2d(image: Any, mask: Any, *, flip: bool, mode: Any, cval: Any,
     if method == "separable" or (method == "auto" and kh > 1 and kw > 1 and not constant
                                  and separable_may_win((kh, kw), taps, double)):
         # the tolerance of the rank test follows the mask's own dtype
-        factors = separate(mask)
+        factors = _separate_cached(mask)
         if factors is not None and flip:
             factors = (factors[0][::-1], factors[1][::-1])
     if method == "separable" and factors is None:
@@ -84,6 +85,21 @@ def _filter2d(image: Any, mask: Any, *, flip: bool, mode: Any, cval: Any,
 
     job.run([target], call)
     return target
+
+
+@functools.lru_cache(maxsize=64)
+def _separate_key(data: bytes, dtype: str, shape: Tuple[int, int]) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+    return separate(np.frombuffer(data, dtype=np.dtype(dtype)).reshape(shape))
+
+
+def _separate_cached(mask: Any) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+    """kernels.separate, remembered for the last masks (a filter called on
+    many images or tiles with one mask pays for the rank test once)."""
+    m = np.asarray(mask)
+    if m.size > 4096 or m.dtype.kind not in "uif":
+        return separate(mask)
+    factors = _separate_key(np.ascontiguousarray(m).tobytes(), m.dtype.str, m.shape)
+    return None if factors is None else (factors[0].copy(), factors[1].copy())
 
 
 def _spatial(target: np.ndarray, axis: Optional[int]) -> Tuple[int, int]:
