@@ -9,8 +9,8 @@ with T non-zero taps, in the compute precision:
     fft        f0 P + f F log2 F                    P extended pixels, F transform size
     oa         f0 B + f1 B log2 B + tb per block, plus t0 per band of blocks
 
-where f = f1 for transforms that fit the caches (blocks, small images) and
-rises to f2 for whole images of 2^22 values and more.
+where f = f2s for whole images that fit the caches and rises to f2 for
+whole images of 2^22 values and more.
 
 divided by the thread count to the power 0.9 (spatial) or 0.6 (FFT). The
 defaults were measured on the development machine; :func:`calibrate`
@@ -35,10 +35,10 @@ from ._validate import describe, fail
 # nanoseconds (tb, t0: per block, per band); measured with calibrate() on
 # the development machine (AMD EPYC, AVX-512, one thread)
 DEFAULTS: Dict[str, Dict[str, float]] = {
-    "float32": {"d0": 0.216, "d1": 0.028, "s0": 0.238, "s1": 0.058, "b0": 0.926,
-                "f0": 0.5, "f1": 0.388, "f2": 0.806, "tb": 0.0, "t0": 0.0},
-    "float64": {"d0": 0.266, "d1": 0.054, "s0": 0.078, "s1": 0.109, "b0": 1.171,
-                "f0": 0.8, "f1": 0.542, "f2": 1.362, "tb": 1358.0, "t0": 155769.0},
+    "float32": {"d0": 0.198, "d1": 0.028, "s0": 0.146, "s1": 0.054, "b0": 0.911,
+                "f0": 0.5, "f1": 0.328, "f2s": 0.422, "f2": 0.686, "tb": 129.0, "t0": 154614.0},
+    "float64": {"d0": 0.319, "d1": 0.055, "s0": 0.016, "s1": 0.105, "b0": 1.273,
+                "f0": 0.8, "f1": 0.553, "f2s": 0.76, "f2": 1.298, "tb": 82.0, "t0": 135747.0},
 }
 SPATIAL = ("direct", "separable", "box")
 CACHE_ENV = "FILTERKIT_CACHE_DIR"
@@ -103,9 +103,9 @@ def constants() -> Dict[str, Dict[str, float]]:
 
 
 def _fast_len(n: int, real: bool = False) -> int:
-    import scipy.fft
+    from ._fft import fast_len
 
-    return int(scipy.fft.next_fast_len(int(n), real=real))
+    return fast_len(int(n))
 
 
 def separable_may_win(mask_shape: Tuple[int, int], taps: int, double: bool) -> bool:
@@ -153,10 +153,11 @@ def _estimate(out_hw: Tuple[int, int], mask_shape: Tuple[int, int], taps: int, d
         return costs
     Ph, Pw = Ho + kh - 1, Wo + kw - 1
     F = float(_fast_len(Ph)) * _fast_len(Pw, real=True)
-    # a transform that fits the caches (up to 2^18 values) costs f1 per
-    # F log F, one far beyond them (2^22 and more) f2; log-linear between
+    # a whole-image transform (three of them: image, mask, inverse) costs
+    # f2s per F log F up to 2^18 values (in the caches), f2 from 2^22 on;
+    # log-linear between
     blend = min(max((np.log2(F) - 18.0) / 4.0, 0.0), 1.0)
-    f_whole = c["f1"] + (c["f2"] - c["f1"]) * blend
+    f_whole = c["f2s"] + (c["f2"] - c["f2s"]) * blend
     costs["fft"] = float((c["f0"] * Ph * Pw + f_whole * F * np.log2(F)) * 1e-9 / spectral)
     from ._fft import tile_shape
 
@@ -331,6 +332,9 @@ def calibrate(*, quick: bool = False, save: bool = True) -> Dict[str, Dict[str, 
             t = _timeit(lambda: convolve(whole, rng.random((k, k)), method="fft"), max(2, repeat // 2)) * 1e9
             c["f0"] = DEFAULTS[prec]["f0"]
             c["f2"] = max(t - c["f0"] * (2 * big + k - 1) ** 2, 0.0) / (F * np.log2(F))
+            F = float(_fast_len(side + k - 1)) * _fast_len(side + k - 1, real=True)
+            t = _timeit(lambda: convolve(img, rng.random((k, k)), method="fft"), repeat) * 1e9
+            c["f2s"] = max(t - c["f0"] * (side + k - 1) ** 2, 0.0) / (F * np.log2(F))
             rows = []
             for k in (9, 21, 41):
                 bh, bw = tile_shape(k, k, big, big)

@@ -27,6 +27,25 @@ def _fft():  # scipy is imported on first use: the spatial methods do not need i
     return scipy.fft
 
 
+def fast_len(n: int) -> int:
+    """The smallest 2^a 3^b 5^c >= n (and even from 2 on): scipy's
+    next_fast_len also allows factors 7 and 11, which pocketfft transforms
+    up to 1.8 times slower here."""
+    best = 1 << max(int(n - 1).bit_length(), 0)
+    p5 = 1
+    while p5 < 2 * n:
+        p35 = p5
+        while p35 < 2 * n:
+            m = p35
+            while m < n:
+                m *= 2
+            if m % 2 == 0 or m == 1:
+                best = min(best, m)
+            p35 *= 3
+        p5 *= 5
+    return max(best, 1)
+
+
 def extend(plane: np.ndarray, mode: str, cval: float, kh: int, kw: int, oy: int, ox: int,
            dtype: np.dtype) -> np.ndarray:
     """The plane extended by the border mode so that a 'valid' correlation
@@ -58,8 +77,8 @@ def correlate_valid(padded: np.ndarray, weights: np.ndarray, workers: int) -> np
     kh, kw = weights.shape
     Ph, Pw = padded.shape
     dtype = padded.dtype
-    nh = fft.next_fast_len(Ph, real=False)
-    nw = fft.next_fast_len(Pw, real=True)
+    nh = fast_len(Ph)
+    nw = fast_len(Pw)
     f = fft.rfft2(padded, s=(nh, nw), workers=workers)
     del padded
     # correlation = convolution with the mirrored mask; the circular result
@@ -81,10 +100,9 @@ def tile_shape(kh: int, kw: int, Ho: int, Wo: int) -> Tuple[int, int]:
     least 5 times the mask (measured on 2048 x 2048 with masks 21 to 63:
     within 5 % of the best block, where b log b / (b - k + 1) alone picks
     blocks 30 % slower), and no larger than the image needs."""
-    fft = _fft()
 
     def best(k: int, n: int) -> int:
-        whole = fft.next_fast_len(n + k - 1)
+        whole = fast_len(n + k - 1)
         for b in _BLOCKS:
             if b >= 5 * k:
                 return min(b, whole)
