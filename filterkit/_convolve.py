@@ -9,7 +9,7 @@ import numpy as np
 
 from . import _core
 from ._choose import estimate, pick, separable_may_win
-from ._engine import Job, OutputArg
+from ._engine import Job, OutputArg, store
 from ._fft import correlate_tiled, correlate_valid, extend
 from ._spaces import check_space, lowpass
 from ._validate import DTYPE_CODES, check_mask, describe, fail
@@ -111,12 +111,7 @@ def _store_planes(job: Job, target: np.ndarray, compute: Any) -> None:
     """``compute(plane) -> float result`` for every channel plane, stored in
     `target` (rounded half to even and saturated for integer targets)."""
     for index in job._planes():
-        result = compute(job.arr[index])
-        dst = target[index]
-        if dst.dtype.kind in "ui":
-            info = np.iinfo(dst.dtype)
-            result = np.nan_to_num(np.clip(np.rint(result), info.min, info.max), nan=0.0)
-        np.copyto(dst, result, casting="unsafe")
+        store(compute(job.arr[index]), target[index])
 
 
 def _spectral(job: Job, weights: np.ndarray, target: np.ndarray, double: bool,
@@ -159,11 +154,7 @@ def _box(job: Job, weights: np.ndarray, target: np.ndarray, double: bool) -> np.
         return target
     if total != 1.0:
         dst *= cdtype.type(total)
-    if target.dtype.kind in "ui":
-        info = np.iinfo(target.dtype)
-        dst = np.nan_to_num(np.clip(np.rint(dst), info.min, info.max), nan=0.0)
-    np.copyto(target, dst, casting="unsafe")
-    return target
+    return store(dst, target)
 
 
 def convolve(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0,

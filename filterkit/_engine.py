@@ -57,6 +57,16 @@ def resolve_output(output: OutputArg, shape: Tuple[int, ...], default: np.dtype,
     return np.empty(shape, dtype=check_output_dtype(output))
 
 
+def store(result: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Copy a float result into `target` as the core's storers do: integer
+    targets are rounded half to even and saturated, NaN becomes 0."""
+    if target.dtype.kind in "ui":
+        info = np.iinfo(target.dtype)
+        result = np.nan_to_num(np.clip(np.rint(result), info.min, info.max), nan=0.0)
+    np.copyto(target, result, casting="unsafe")
+    return target
+
+
 class Job:
     """One filtering call: validated image, geometry and outputs.
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from . import _core, color
 from ._engine import OutputArg, resolve_output
+from ._engine import store as _store
 from ._threads import cpu_cap, get_num_threads
 from ._validate import check_image, check_mode, describe, fail
 
@@ -52,16 +53,6 @@ def _take(arr: np.ndarray, axis: int, channels: slice) -> np.ndarray:
     index: list = [slice(None)] * arr.ndim
     index[axis] = channels
     return arr[tuple(index)]
-
-
-def _store(result: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Copy a float result into `target`, rounding half to even and
-    saturating for an integer target (NaN becomes 0), as the core does."""
-    if target.dtype.kind in "ui":
-        info = np.iinfo(target.dtype)
-        result = np.nan_to_num(np.clip(np.rint(result), info.min, info.max), nan=0.0)
-    np.copyto(target, result, casting="unsafe")
-    return target
 
 
 def in_range_max(dtype: np.dtype) -> float:

@@ -43,6 +43,7 @@ from typing import Any, Optional, Tuple, Union
 import numpy as np
 
 from . import _core
+from ._engine import store
 from ._threads import cpu_cap, get_num_threads
 from ._validate import DTYPE_CODES, SUPPORTED_DTYPES, describe, fail
 
@@ -237,13 +238,12 @@ def _convert(image: Any, op: str, channel_axis: Any, output: OutputArg) -> np.nd
     if not gray:
         result = np.moveaxis(result, -1, axis)
     if out_dtype.kind in "ui":
-        info = np.iinfo(out_dtype)
-        result = np.clip(np.rint(result * float(info.max)), info.min, info.max)
-        result = np.nan_to_num(result, nan=0.0)
-    if out_arr is not None:
-        out_arr[...] = result
-        return out_arr
-    return result.astype(out_dtype, copy=False)
+        result = result * float(np.iinfo(out_dtype).max)   # [0, 1] in the integer's range
+    elif out_arr is None and out_dtype == result.dtype:
+        return result
+    if out_arr is None:
+        out_arr = np.empty(result.shape, dtype=out_dtype)
+    return store(result, out_arr)
 
 
 # ----------------------------------------------------------------------------
