@@ -33,7 +33,9 @@ import pytest
 import filterkit
 from oracle import error_bound, naive_convolve, naive_correlate
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# the directory the tested filterkit comes from (site-packages in CI, the checkout when built in
+# place), so subprocesses import the same build and never a source tree without its core
+PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(filterkit.__file__)))
 MODES = ["constant", "nearest", "reflect", "mirror", "wrap"]
 ALL_MODES = MODES + ["valid"]
 SPECTRAL = ["fft", "oa"]
@@ -527,7 +529,7 @@ def test_calibrate_writes_the_constants(calibrated):
 
 
 def run_python(code, env_extra, cwd):
-    env = dict(os.environ, PYTHONPATH=REPO, **env_extra)
+    env = dict(os.environ, PYTHONPATH=PKG_ROOT, **env_extra)
     res = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True,
                          text=True, timeout=120)
     assert res.returncode == 0, res.stderr
@@ -587,7 +589,7 @@ def test_corrupt_calibration_file_in_process(monkeypatch, tmp_path, calibrated):
 
 def test_cli_calibrate_quick(tmp_path, calibrated):
     _, _, constants, _ = calibrated
-    env = dict(os.environ, FILTERKIT_CACHE_DIR=str(tmp_path), PYTHONPATH=REPO)
+    env = dict(os.environ, FILTERKIT_CACHE_DIR=str(tmp_path), PYTHONPATH=PKG_ROOT)
     res = subprocess.run([sys.executable, "-m", "filterkit", "calibrate", "--quick"], cwd=tmp_path,
                          env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
