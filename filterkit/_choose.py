@@ -8,6 +8,8 @@ with T non-zero taps, in the compute precision:
     box        N b0                                 constant masks (running sums)
     fft        f0 P + f F log2 F                    P extended pixels, F transform size
     oa         f0 B + f1 B log2 B + tb per block, plus t0 per band of blocks
+               (w1, wb, w0 in place of f1, tb, t0 when the blocks go
+               through FFTW: images from 512 x 512 on, pyFFTW installed)
 
 where f = f2s for whole images that fit the caches and rises to f2 for
 whole images of 2^22 values and more.
@@ -36,10 +38,14 @@ from ._validate import describe, fail
 # the development machine (AMD EPYC, AVX-512, one thread)
 DEFAULTS: Dict[str, Dict[str, float]] = {
     "float32": {"d0": 0.199, "d1": 0.028, "s0": 0.132, "s1": 0.055, "b0": 0.927,
-                "f0": 0.5, "f1": 0.398, "f2s": 0.425, "f2": 0.72, "tb": 0.0, "t0": 0.0},
+                "f0": 0.5, "f1": 0.398, "f2s": 0.425, "f2": 0.72, "tb": 0.0, "t0": 0.0,
+                "w1": 0.31, "wb": 0.0, "w0": 0.0},
     "float64": {"d0": 0.286, "d1": 0.053, "s0": 0.031, "s1": 0.099, "b0": 1.15,
-                "f0": 0.8, "f1": 0.625, "f2s": 0.641, "f2": 1.271, "tb": 0.0, "t0": 0.0},
+                "f0": 0.8, "f1": 0.625, "f2s": 0.641, "f2": 1.271, "tb": 0.0, "t0": 0.0,
+                "w1": 0.42, "wb": 0.0, "w0": 0.0},
 }
+#: the tiled method's constants for pocketfft and for FFTW blocks
+OA_KEYS = {"scipy": ("f1", "tb", "t0"), "fftw": ("w1", "wb", "w0")}
 SPATIAL = ("direct", "separable", "box")
 CACHE_ENV = "FILTERKIT_CACHE_DIR"
 _loaded: Optional[Dict[str, Dict[str, float]]] = None
@@ -90,6 +96,8 @@ def constants() -> Dict[str, Dict[str, float]]:
                     stored = json.load(fh)["constants"]
                 for prec in DEFAULTS:
                     for key in DEFAULTS[prec]:
+                        if key not in stored[prec]:  # a constant of a later version
+                            continue
                         value = float(stored[prec][key])
                         if not np.isfinite(value) or value < 0:
                             raise ValueError(f"{prec}.{key} = {value}")
@@ -121,10 +129,13 @@ def estimate(out_hw: Tuple[int, int], mask_shape: Tuple[int, int], taps: int, *,
              valid: bool = False, full: bool = False) -> Dict[str, float]:
     """Estimated seconds of every applicable method for one channel (without
     `full`, the FFT methods are left out where they cannot win)."""
-    key = (tuple(out_hw), tuple(mask_shape), taps, double, threads, separable, constant, full)
+    from ._fft import backend_setting
+
+    key = (tuple(out_hw), tuple(mask_shape), taps, double, threads, separable, constant, full,
+           backend_setting())
     cached = _estimates.get(key)
     if cached is None or _loaded is None:
-        cached = _estimate(*key)
+        cached = _estimate(*key[:-1])
         if len(_estimates) > 256:
             _estimates.clear()
         _estimates[key] = cached
@@ -159,12 +170,14 @@ def _estimate(out_hw: Tuple[int, int], mask_shape: Tuple[int, int], taps: int, d
     blend = min(max((np.log2(F) - 18.0) / 4.0, 0.0), 1.0)
     f_whole = c["f2s"] + (c["f2"] - c["f2s"]) * blend
     costs["fft"] = float((c["f0"] * Ph * Pw + f_whole * F * np.log2(F)) * 1e-9 / spectral)
-    from ._fft import tile_shape
+    from ._fft import tile_shape, use_fftw
 
-    bh, bw = tile_shape(kh, kw, Ho, Wo)
+    fftw = use_fftw(Ph, Pw)
+    bh, bw = tile_shape(kh, kw, Ho, Wo, fftw)
     ny, nx = -(-Ho // (bh - kh + 1)), -(-Wo // (bw - kw + 1))
     B = float(bh) * bw
-    costs["oa"] = float((ny * nx * (c["f0"] * B + c["f1"] * B * np.log2(B) + c["tb"]) + ny * c["t0"])
+    k1, kb, k0 = OA_KEYS["fftw" if fftw else "scipy"]
+    costs["oa"] = float((ny * nx * (c["f0"] * B + c[k1] * B * np.log2(B) + c[kb]) + ny * c[k0])
                         * 1e-9 / spectral)
     return costs
 
@@ -254,6 +267,13 @@ def choose_method(image_shape: Any, mask_shape: Any = None, *, mask: Any = None,
     return MethodChoice(method, costs, reason)
 
 
+def _backends() -> Tuple[str, ...]:
+    """The FFT libraries the tiled method can use here."""
+    from ._fft import _pyfftw
+
+    return ("scipy", "fftw") if _pyfftw() is not None else ("scipy",)
+
+
 def _timeit(fn: Any, repeat: int) -> float:
     """The fastest of `repeat` runs: on a shared machine the others measure
     the neighbours."""
@@ -323,7 +343,7 @@ def calibrate(*, quick: bool = False, save: bool = True) -> Dict[str, Dict[str, 
             c["b0"] = _timeit(lambda: convolve(img, np.ones((9, 9)), method="box"), repeat) / n * 1e9
             # FFT: whole images give f2 (out of the caches) and f0; blocks
             # (overlap-save on the larger image, two masks) give f1 and t0
-            from ._fft import tile_shape
+            from ._fft import _fftw_state as _fft_state, tile_shape
 
             _loaded = {p: dict(DEFAULTS[p]) for p in DEFAULTS}
             k = 31
@@ -335,21 +355,30 @@ def calibrate(*, quick: bool = False, save: bool = True) -> Dict[str, Dict[str, 
             F = float(_fast_len(side + k - 1)) * _fast_len(side + k - 1, real=True)
             t = _timeit(lambda: convolve(img, rng.random((k, k)), method="fft"), repeat) * 1e9
             c["f2s"] = max(t - c["f0"] * (side + k - 1) ** 2, 0.0) / (F * np.log2(F))
-            rows = []
             n2 = 2 * big  # blocks on an image beyond the caches, like the ones that need them
-            for k in (9, 21, 41):
-                bh, bw = tile_shape(k, k, n2, n2)
-                ny, nx = -(-n2 // (bh - k + 1)), -(-n2 // (bw - k + 1))
-                B = float(bh) * bw
-                t = _timeit(lambda k=k: convolve(whole, rng.random((k, k)), method="oa"),
-                            max(2, repeat // 2)) * 1e9
-                rows.append(([ny * nx * B * np.log2(B), ny * nx, ny], t - c["f0"] * ny * nx * B))
-            A = np.array([r for r, _ in rows])
-            y = np.array([t for _, t in rows])
-            fit = np.linalg.lstsq(A, y, rcond=None)[0]
-            if np.any(fit < 0):  # noisy: all of it per B log B
-                fit = np.array([float(np.mean(y / A[:, 0])), 0.0, 0.0])
-            c["f1"], c["tb"], c["t0"] = (float(v) for v in fit)
+            for backend in _backends():
+                keys = OA_KEYS[backend]
+                _fft_state["override"] = backend
+                try:
+                    rows = []
+                    for k in (9, 21, 41):
+                        bh, bw = tile_shape(k, k, n2, n2, backend == "fftw")
+                        ny, nx = -(-n2 // (bh - k + 1)), -(-n2 // (bw - k + 1))
+                        B = float(bh) * bw
+                        t = _timeit(lambda k=k: convolve(whole, rng.random((k, k)), method="oa"),
+                                    max(2, repeat // 2)) * 1e9
+                        rows.append(([ny * nx * B * np.log2(B), ny * nx, ny], t - c["f0"] * ny * nx * B))
+                finally:
+                    _fft_state.pop("override", None)
+                A = np.array([r for r, _ in rows])
+                y = np.array([t for _, t in rows])
+                fit = np.linalg.lstsq(A, y, rcond=None)[0]
+                if np.any(fit < 0):  # noisy: all of it per B log B
+                    fit = np.array([float(np.mean(y / A[:, 0])), 0.0, 0.0])
+                for key, v in zip(keys, fit):
+                    c[key] = float(v)
+            for key in DEFAULTS[prec]:
+                c.setdefault(key, DEFAULTS[prec][key])
             result[prec] = {key: float(c[key]) for key in DEFAULTS[prec]}
     finally:
         _threads.set_num_threads(old)

@@ -67,6 +67,10 @@ def store(result: np.ndarray, target: np.ndarray) -> np.ndarray:
     return target
 
 
+#: output pixels per plane below which a call runs on one thread
+SMALL_PLANE = 128 * 128
+
+
 class Job:
     """One filtering call: validated image, geometry and outputs.
 
@@ -102,7 +106,10 @@ class Job:
             arr = arr.astype(arr.dtype.newbyteorder("="))
         self.arr = arr
         self.mode_code = MODE_CODES[self.mode] if self.mode != "valid" else 0
-        self.nthreads = get_num_threads()
+        # a plane of fewer than SMALL_PLANE pixels takes microseconds: one
+        # thread (waking a second costs as much, and much more when the other
+        # core is busy); results are the same for every thread count
+        self.nthreads = get_num_threads() if hw[0] * hw[1] >= SMALL_PLANE else 1
         self.cpu_cap = cpu_cap()
 
     def default_dtype(self) -> np.dtype:

@@ -8,11 +8,23 @@ scipy.fft, in single precision for float32 and double for float64, with
 
 Only the valid part of a circular correlation is kept, so the transform
 needs to be as large as the extended image, not image + mask.
+
+The tiled method runs its blocks through FFTW (pyFFTW) when that is
+installed (the ``fftw`` extra) and ``$FILTERKIT_FFT`` is not ``scipy``:
+measured plans transform the blocks about 1.7 times faster than pocketfft
+here.  The first transform of a block size on a machine plans it (at most
+0.1 s); the plans ("wisdom") are kept beside the calibration file, so later
+sessions start at full speed.
 """
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+import json
+import os
+import threading
+import time
+import warnings
+from typing import Any, Optional, Tuple
 
 import numpy as np
 
@@ -25,6 +37,102 @@ def _fft():  # scipy is imported on first use: the spatial methods do not need i
     import scipy.fft
 
     return scipy.fft
+
+
+FFT_ENV = "FILTERKIT_FFT"
+FFT_BACKENDS = ("auto", "scipy", "fftw")
+#: FFTW planning time per transform (s): as fast as unlimited planning to
+#: within 5 % on the block sizes used here, and reused from the wisdom file
+PLAN_SECONDS = 0.05
+#: smaller jobs (values in all blocks) go to pocketfft: not worth a plan
+FFTW_MIN_VALUES = 1 << 18
+_fftw_state: dict = {}
+_fftw_lock = threading.Lock()
+
+
+def backend_setting() -> str:
+    """``$FILTERKIT_FFT`` as given (cheap: pyFFTW is not imported)."""
+    return _fftw_state.get("override") or os.environ.get(FFT_ENV, "auto")
+
+
+def fft_backend() -> str:
+    """The library that transforms the tiled method's blocks: ``'fftw'``
+    (pyFFTW, when installed) or ``'scipy'`` (pocketfft); ``$FILTERKIT_FFT``
+    = ``auto`` (default), ``scipy`` or ``fftw`` chooses."""
+    choice = _fftw_state.get("override") or os.environ.get(FFT_ENV, "auto").strip().lower() or "auto"
+    if choice not in FFT_BACKENDS:
+        raise ValueError(f"`${FFT_ENV}` must be one of 'auto', 'scipy', 'fftw'; got {choice!r}.")
+    if choice == "scipy":
+        return "scipy"
+    if _pyfftw() is None:
+        if choice == "fftw":
+            raise ImportError(f"`${FFT_ENV}` is 'fftw' but pyFFTW is not installed "
+                              "(pip install 'filterkit[fftw]')")
+        return "scipy"
+    return "fftw"
+
+
+def _pyfftw() -> Any:
+    if "module" not in _fftw_state:
+        try:
+            import pyfftw
+        except ImportError:
+            pyfftw = None
+        _fftw_state["module"] = pyfftw
+    return _fftw_state["module"]
+
+
+def _wisdom_path() -> str:
+    from ._choose import calibration_path
+
+    return os.path.join(os.path.dirname(calibration_path()), "fftw-wisdom.json")
+
+
+def _load_wisdom(pyfftw: Any) -> None:
+    path = _wisdom_path()
+    if _fftw_state.get("wisdom_from") == path:
+        return
+    _fftw_state["wisdom_from"] = path
+    if not os.path.exists(path):
+        return
+    try:
+        with open(path) as fh:
+            parts = json.load(fh)["wisdom"]
+        pyfftw.import_wisdom(tuple(str(x).encode("ascii") for x in parts))
+    except (OSError, ValueError, KeyError, TypeError, UnicodeError) as exc:
+        warnings.warn(f"filterkit: ignoring the FFTW wisdom file {path} ({exc}); "
+                      "block sizes are planned again", RuntimeWarning, stacklevel=4)
+
+
+def _save_wisdom(pyfftw: Any) -> None:
+    path = _wisdom_path()
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w") as fh:
+            json.dump({"wisdom": [w.decode("ascii") for w in pyfftw.export_wisdom()]}, fh)
+        os.replace(tmp, path)
+    except OSError:  # a read-only cache: plan again next session
+        pass
+
+
+def _fftw_blocks(shape: Tuple[int, ...], dtype: np.dtype, threads: int) -> Any:
+    """(real, spectrum, forward, backward) for transforms of the last two
+    axes of `shape`, on fresh aligned buffers (planning may write them)."""
+    pyfftw = _pyfftw()
+    cplx = np.result_type(dtype, np.complex64)
+    with _fftw_lock:  # FFTW's planner is not thread-safe
+        _load_wisdom(pyfftw)
+        real = pyfftw.empty_aligned(shape, dtype=dtype)
+        spec = pyfftw.empty_aligned(shape[:-1] + (shape[-1] // 2 + 1,), dtype=cplx)
+        args = dict(axes=(-2, -1), threads=max(int(threads), 1), planning_timelimit=PLAN_SECONDS)
+        t0 = time.perf_counter()
+        fwd = pyfftw.FFTW(real, spec, flags=("FFTW_MEASURE",), **args)
+        bwd = pyfftw.FFTW(spec, real, direction="FFTW_BACKWARD",
+                          flags=("FFTW_MEASURE", "FFTW_DESTROY_INPUT"), **args)
+        if time.perf_counter() - t0 > 0.01 or not os.path.exists(_wisdom_path()):
+            _save_wisdom(pyfftw)  # measured a new size (or a new cache): remember it
+    return real, spec, fwd, bwd
 
 
 def fast_len(n: int) -> int:
@@ -95,16 +203,25 @@ _BLOCKS = (64, 96, 128, 160, 192, 256, 320, 384, 512, 640, 768, 1024, 1280, 1536
            2560, 3072, 4096)
 
 
-def tile_shape(kh: int, kw: int, Ho: int, Wo: int) -> Tuple[int, int]:
+def use_fftw(Ph: int, Pw: int) -> bool:
+    """Whether the tiled method transforms through FFTW for an extended
+    image of Ph x Pw (large enough that planning pays, FFTW available)."""
+    return Ph * Pw >= FFTW_MIN_VALUES and fft_backend() == "fftw"
+
+
+def tile_shape(kh: int, kw: int, Ho: int, Wo: int, fftw: bool = False) -> Tuple[int, int]:
     """FFT block sizes (bh, bw) for overlap-save: the first fast length of at
     least 5 times the mask (measured on 2048 x 2048 with masks 21 to 63:
     within 5 % of the best block, where b log b / (b - k + 1) alone picks
-    blocks 30 % slower), and no larger than the image needs."""
+    blocks 30 % slower), and no larger than the image needs.  With `fftw`
+    (a block per call from Python) at least 128: smaller blocks were up to
+    1.6 times slower."""
+    low = 128 if fftw else 0
 
     def best(k: int, n: int) -> int:
         whole = fast_len(n + k - 1)
         for b in _BLOCKS:
-            if b >= 5 * k:
+            if b >= 5 * k and b >= low:
                 return min(b, whole)
         return whole
 
@@ -130,15 +247,29 @@ def map_index(i: np.ndarray, n: int, mode: str) -> np.ndarray:
     return np.where(j < n, j, 2 * n - 2 - j)
 
 
-def _gather(src: np.ndarray, rows: np.ndarray, cols: np.ndarray, cval: float,
-            dst: np.ndarray) -> None:
-    """dst = the extended image at (rows, cols); -1 indices take cval."""
-    block = src.take(np.maximum(rows, 0), axis=0).take(np.maximum(cols, 0), axis=1)
-    if (rows < 0).any():
-        block[rows < 0, :] = cval
-    if (cols < 0).any():
-        block[:, cols < 0] = cval
-    dst[...] = block
+def _gather(src: np.ndarray, rows: np.ndarray, cols: np.ndarray, r0: int, c0: int,
+            cval: float, dst: np.ndarray) -> None:
+    """dst = the extended image at (rows, cols) (-1 takes cval), where row
+    i and column j of `dst` read the image's row r0 + i and column c0 + j
+    wherever those exist: the inside is one slice copy, the border rows
+    and columns are filled from it."""
+    H, W = src.shape
+    n, P = dst.shape
+    a, b = max(0, -r0), min(n, H - r0)           # rows read in place
+    lo, hi = max(0, -c0), min(P, W - c0)         # columns read in place
+    if b > a:
+        dst[a:b, lo:hi] = src[r0 + a:r0 + b, c0 + lo:c0 + hi]
+    for i in (*range(0, min(a, n)), *range(max(b, 0), n)):
+        if rows[i] < 0:
+            dst[i, lo:hi] = cval
+        else:
+            dst[i, lo:hi] = src[rows[i], c0 + lo:c0 + hi]
+    for j in (*range(0, min(lo, P)), *range(max(hi, 0), P)):
+        # the columns beyond the image: copies of columns already in dst
+        if cols[j] < 0:
+            dst[:, j] = cval
+        else:
+            dst[:, j] = dst[:, cols[j] - c0]
 
 
 def correlate_tiled(src: np.ndarray, weights: np.ndarray, workers: int, *, mode: str,
@@ -158,7 +289,8 @@ def correlate_tiled(src: np.ndarray, weights: np.ndarray, workers: int, *, mode:
     else:
         Ho, Wo = H, W
     Pw = Wo + kw - 1
-    bh, bw = block if block != (0, 0) else tile_shape(kh, kw, Ho, Wo)
+    fftw = use_fftw(Ho + kh - 1, Pw)
+    bh, bw = block if block != (0, 0) else tile_shape(kh, kw, Ho, Wo, fftw)
     th, tw = bh - kh + 1, bw - kw + 1          # output rows and columns per block
     ny, nx = -(-Ho // th), -(-Wo // tw)
     dtype = src.dtype
@@ -170,20 +302,37 @@ def correlate_tiled(src: np.ndarray, weights: np.ndarray, workers: int, *, mode:
     # block is whole
     buf = np.zeros((bh, nx * tw + kw - 1), dtype=dtype)
     s0, s1 = buf.strides
+    plans = None
+    if fftw:
+        # one block at a time: block, spectrum and result stay in the L2
+        # cache (5-8 % faster than a band per plan)
+        plans = _fftw_blocks((bh, bw), dtype, workers)
+        g /= bh * bw  # FFTW's inverse is not normalised
     for by in range(ny):
         y0 = by * th
         rows_in = min(bh, Ho + kh - 1 - y0)
         rows = map_index(np.arange(y0, y0 + rows_in) - oy, H, mode)
-        _gather(src, rows, cols, cval, buf[:rows_in, :Pw])
+        _gather(src, rows, cols, y0 - oy, -ox, cval, buf[:rows_in, :Pw])
         if rows_in < bh:
             buf[rows_in:] = 0
+        n = min(th, Ho - y0)
+        if plans is not None:
+            real, spec, fwd, bwd = plans
+            for bx in range(nx):
+                x0 = bx * tw
+                cw = min(tw, Wo - x0)
+                real[...] = buf[:, x0:x0 + bw]
+                fwd.execute()
+                np.multiply(spec, g, out=spec)
+                bwd.execute()
+                out[y0:y0 + n, x0:x0 + cw] = real[kh - 1:kh - 1 + n, kw - 1:kw - 1 + cw]
+            continue
         # the band's blocks as a (nx, bh, bw) view: no copy until the transform
         band = np.lib.stride_tricks.as_strided(buf, shape=(nx, bh, bw),
                                                strides=(tw * s1, s0, s1), writeable=False)
         f = fft.rfft2(band, axes=(-2, -1), workers=workers)
         f *= g
         r = fft.irfft2(f, s=(bh, bw), axes=(-2, -1), workers=workers, overwrite_x=True)
-        n = min(th, Ho - y0)
         for bx in range(nx):
             x0 = bx * tw
             cw = min(tw, Wo - x0)

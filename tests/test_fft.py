@@ -221,8 +221,26 @@ def test_uint8_in_uint8_out(method, mode):
     assert (got == 0).any() and (got == 255).any()  # saturation was exercised
 
 
+try:
+    import pyfftw  # noqa: F401
+    BACKENDS = ["scipy", "fftw"]
+except ImportError:  # the test extra installs it; a bare checkout tests pocketfft only
+    BACKENDS = ["scipy"]
+
+
+@pytest.fixture(params=BACKENDS)
+def fft_backend(request, monkeypatch, tmp_path):
+    """The tiled method's blocks through pocketfft and through FFTW (its
+    plans stored in a private cache directory)."""
+    monkeypatch.setenv("FILTERKIT_FFT", request.param)
+    monkeypatch.setenv("FILTERKIT_CACHE_DIR", str(tmp_path))
+    return request.param
+
+
+@pytest.mark.usefixtures("fft_backend")
 class TestTiledOverlapSave:
-    """'oa' on an image much larger than the mask: several tiles."""
+    """'oa' on an image much larger than the mask: several tiles (from
+    512 x 512 on, through FFTW when installed)."""
 
     @pytest.mark.parametrize("dtype, mode", [
         (np.float32, "reflect"), (np.float32, "constant"), (np.float32, "wrap"),
@@ -273,6 +291,57 @@ class TestTiledOverlapSave:
             finally:
                 tracemalloc.stop()
         assert peaks["oa"] < peaks["fft"], peaks
+
+
+@pytest.mark.skipif("fftw" not in BACKENDS, reason="pyFFTW is not installed")
+class TestFFTWBackend:
+    def test_fftw_is_used_and_its_plans_are_kept(self, monkeypatch, tmp_path):
+        monkeypatch.setenv("FILTERKIT_CACHE_DIR", str(tmp_path))
+        monkeypatch.delenv("FILTERKIT_FFT", raising=False)
+        rng = np.random.default_rng(5)
+        image = random_image(rng, (600, 530), np.float32)
+        mask = rng.standard_normal((25, 19))
+        got = filterkit.convolve(image, mask, method="oa")
+        # the wisdom file appears only when FFTW planned the blocks
+        path = tmp_path / "fftw-wisdom.json"
+        assert path.is_file()
+        parts = json.loads(path.read_text())["wisdom"]
+        assert len(parts) == 3 and "fftw" in "".join(parts)
+        monkeypatch.setenv("FILTERKIT_FFT", "scipy")
+        want = filterkit.convolve(image, mask, method="oa")
+        # two FFT libraries, one promise each against the exact result
+        np.testing.assert_allclose(got, want, rtol=0, atol=2 * promise(mask, image, np.float32))
+
+    def test_a_corrupt_wisdom_file_warns_and_plans_again(self, monkeypatch, tmp_path):
+        from filterkit import _fft
+
+        monkeypatch.setenv("FILTERKIT_CACHE_DIR", str(tmp_path))
+        monkeypatch.setenv("FILTERKIT_FFT", "fftw")
+        (tmp_path / "fftw-wisdom.json").write_text("{not json")
+        monkeypatch.setitem(_fft._fftw_state, "wisdom_from", None)
+        rng = np.random.default_rng(6)
+        image = random_image(rng, (520, 520), np.float64)
+        mask = rng.standard_normal((9, 9))
+        with pytest.warns(RuntimeWarning, match="ignoring the FFTW wisdom file"):
+            got = filterkit.convolve(image, mask, method="oa")
+        np.testing.assert_allclose(got, filterkit.convolve(image, mask, method="direct"), rtol=0,
+                                   atol=promise(mask, image, np.float64))
+
+
+def test_fft_backend_environment_errors(monkeypatch):
+    from filterkit import _fft
+
+    image = np.zeros((600, 600), np.float32)
+    monkeypatch.setenv("FILTERKIT_FFT", "mkl")
+    with pytest.raises(ValueError, match=r"FILTERKIT_FFT.*'auto', 'scipy', 'fftw'.*'mkl'"):
+        filterkit.convolve(image, np.ones((21, 21)), method="oa")
+    monkeypatch.setenv("FILTERKIT_FFT", "fftw")
+    monkeypatch.setitem(_fft._fftw_state, "module", None)  # as if pyFFTW were missing
+    with pytest.raises(ImportError, match=r"FILTERKIT_FFT.*pyFFTW is not installed"):
+        filterkit.convolve(image, np.ones((21, 3)) * np.arange(3), method="oa")
+    monkeypatch.setenv("FILTERKIT_FFT", "auto")  # falls back to pocketfft
+    out = filterkit.convolve(image, np.ones((21, 3)) * np.arange(3), method="oa")
+    assert out.shape == image.shape and not out.any()
 
 
 @pytest.mark.parametrize("alias, canonical, cval", [
