@@ -15,6 +15,7 @@ import numpy as np
 
 import filterkit
 
+from . import _cnn_cli
 from ._io import (
     SAMPLES,
     CLIError,
@@ -197,6 +198,7 @@ def _parser() -> argparse.ArgumentParser:
                          epilog="Example: filterkit calibrate")
     cal.add_argument("--quick", action="store_true", help="smaller images, fewer repeats")
     cal.set_defaults(paths=[])
+    _cnn_cli.add_parser(sub, _Parser, _positive_int)
     return parser
 
 
@@ -372,6 +374,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.command == "samples":
         print("\n".join(f"sample:{n}" for n in SAMPLES))
         return 0
+    if args.command == "cnn":
+        return _cnn_cli.run(args)
     if args.command == "calibrate":
         try:
             constants = filterkit.calibrate(quick=args.quick)

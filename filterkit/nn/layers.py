@@ -1,0 +1,894 @@
+"""The layers of :mod:`filterkit.nn`: forward and backward side by side.
+
+Batches are NCHW arrays ``(N, C, H, W)``; :class:`Dense` takes ``(N, F)``.
+Every layer keeps what its backward pass needs from the last forward pass,
+fills ``grads`` (same keys as ``params``) in ``backward`` and returns the
+gradient with respect to its input.  Shapes follow the lecture:
+``W' = (W - F + 2P) / S + 1`` (:func:`output_size`), and a stride that does
+not fit is an error, never a silent crop.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .. import kernels
+from .._convolve import convolve, correlate
+
+Shape = Tuple[int, ...]
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _positive_int(name: str, value: Any, owner: str, minimum: int = 1) -> int:
+    if not _is_int(value):
+        raise TypeError(f"{owner}: `{name}` must be an integer; got {value!r} ({type(value).__name__}).")
+    if value < minimum:
+        raise ValueError(f"{owner}: `{name}` must be at least {minimum}; got {value}.")
+    return int(value)
+
+
+def output_size(n: int, f: int, *, stride: int = 1, padding: int = 0) -> int:
+    """The output size (N - F + 2P) / S + 1 of a convolution or pooling layer.
+
+    Parameters
+    ----------
+    n : int
+        Input size N (height or width).
+    f : int
+        Filter (or pooling window) size F.
+    stride : int, optional
+        Stride S (default 1).
+    padding : int, optional
+        Zero padding P on each side (default 0).
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        When the stride does not fit (the result is not an integer), names
+        N, F, S, P and the fraction, e.g. 2.33 for N = 7, F = 3, S = 3.
+
+    Examples
+    --------
+    >>> from filterkit.nn import output_size
+    >>> output_size(7, 3), output_size(7, 3, stride=2), output_size(32, 5, padding=2)
+    (5, 3, 32)
+    """
+    owner = "output_size"
+    n = _positive_int("n", n, owner)
+    f = _positive_int("f", f, owner)
+    stride = _positive_int("stride", stride, owner)
+    padding = _positive_int("padding", padding, owner, minimum=0)
+    span = n - f + 2 * padding
+    if span < 0:
+        raise ValueError(f"output_size: the filter (f={f}) is larger than the padded input "
+                         f"(n={n} + 2*padding={2 * padding}).")
+    if span % stride:
+        raise ValueError(f"output_size: the stride does not fit: (n - f + 2p)/s + 1 = "
+                         f"({n} - {f} + 2*{padding})/{stride} + 1 = {span / stride + 1:.2f} "
+                         f"is not an integer (n={n}, f={f}, stride={stride}, padding={padding}).")
+    return span // stride + 1
+
+
+def _fmt_shape(shape: Sequence[Any]) -> str:
+    return str(tuple(int(s) if _is_int(s) else s for s in shape))
+
+
+class Layer:
+    """The base of every layer: ``forward``, ``backward``, ``params``,
+    ``grads``, ``n_params``, ``output_shape`` and ``training``."""
+
+    def __init__(self) -> None:
+        self.training = True
+        self._params: Optional[Dict[str, np.ndarray]] = None
+        self.grads: Dict[str, np.ndarray] = {}
+
+    # parameters are allocated on first use: n_params and summary() of a
+    # VGG16 never allocate its 138 million weights
+    def _init_params(self) -> Dict[str, np.ndarray]:
+        return {}
+
+    @property
+    def params(self) -> Dict[str, np.ndarray]:
+        if self._params is None:
+            self._params = self._init_params()
+        return self._params
+
+    @property
+    def n_params(self) -> int:
+        return 0
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        return tuple(input_shape)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.forward(x)
+
+    def config(self) -> Dict[str, Any]:
+        """The constructor arguments, for saving the architecture."""
+        return {}
+
+    def state(self) -> Dict[str, np.ndarray]:
+        """Non-trainable arrays a saved model must keep (running statistics)."""
+        return {}
+
+    def describe(self) -> str:
+        return self.name
+
+    def _store_grads(self, **grads: np.ndarray) -> None:
+        """Write the gradients into the arrays already handed out (an
+        optimiser holds them), or create them on the first backward."""
+        for key, value in grads.items():
+            old = self.grads.get(key)
+            if old is not None and old.shape == value.shape:
+                old[...] = value
+            else:
+                self.grads[key] = np.array(value, dtype=self.params[key].dtype)
+
+    def _need_forward(self, attr: str) -> Any:
+        value = getattr(self, attr, None)
+        if value is None:
+            raise RuntimeError(f"{self.name}.backward: call forward first")
+        return value
+
+    def _check_4d(self, x: Any, channels: Optional[int] = None) -> np.ndarray:
+        x = np.asarray(x)
+        if x.ndim != 4 or (channels is not None and x.shape[1] != channels):
+            c = "C" if channels is None else str(channels)
+            raise ValueError(f"{self.name}: the input must have shape (N, {c}, H, W); "
+                             f"got {_fmt_shape(x.shape)}.")
+        if x.dtype.kind not in "uifb":
+            raise TypeError(f"{self.name}: the input must be a real array; got dtype {x.dtype}.")
+        return x
+
+
+def _float_dtype(dtype: Any, owner: str) -> np.dtype:
+    dt = np.dtype(dtype)
+    if dt not in (np.float32, np.float64):
+        raise TypeError(f"{owner}: `dtype` must be float32 or float64; got {dt}.")
+    return dt
+
+
+class FilterBank(Layer):
+    """A fixed (not trained) bank of k masks from :mod:`filterkit.kernels`.
+
+    Every input channel is filtered by every mask with filterkit's own
+    :func:`filterkit.convolve` (true convolution, zero border), so output
+    channel ``c * k + j`` is input channel c filtered by mask j.
+
+    Parameters
+    ----------
+    masks : sequence of 2-D arrays, optional
+        Odd-sized masks; default ``kernels.mean(3)``, ``kernels.gaussian(3,
+        sigma=1.0)``, ``kernels.sobel_x()``, ``kernels.sobel_y()``,
+        ``kernels.laplace(4)``.
+    padding : {'same', 'valid'}, optional
+        ``'same'`` keeps H x W (zero padding); ``'valid'`` keeps only the
+        pixels whose mask lies inside the image.
+    dtype : float32 or float64, optional
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from filterkit.nn import FilterBank
+    >>> bank = FilterBank()
+    >>> bank.forward(np.zeros((2, 1, 8, 8))).shape
+    (2, 5, 8, 8)
+    """
+
+    def __init__(self, masks: Optional[Sequence[Any]] = None, *, padding: str = "same",
+                 dtype: Any = np.float32) -> None:
+        super().__init__()
+        if masks is None:
+            masks = [kernels.mean(3), kernels.gaussian(3, sigma=1.0), kernels.sobel_x(),
+                     kernels.sobel_y(), kernels.laplace(4)]
+        if isinstance(masks, np.ndarray) and masks.ndim == 2:
+            masks = [masks]
+        checked = []
+        for i, m in enumerate(masks):
+            a = np.asarray(m, dtype=np.float64)
+            if a.ndim != 2 or a.shape[0] % 2 == 0 or a.shape[1] % 2 == 0:
+                raise ValueError(f"FilterBank: `masks[{i}]` must be a 2-D array of odd height and "
+                                 f"width; got shape {_fmt_shape(a.shape)}.")
+            if not np.all(np.isfinite(a)):
+                raise ValueError(f"FilterBank: `masks[{i}]` must be finite.")
+            checked.append(a.copy())
+        if not checked:
+            raise ValueError("FilterBank: `masks` must hold at least one mask; got none.")
+        if padding not in ("same", "valid"):
+            raise ValueError(f"FilterBank: `padding` must be 'same' or 'valid'; got {padding!r}.")
+        self.masks: List[np.ndarray] = checked
+        self.padding = padding
+        self.dtype = _float_dtype(dtype, "FilterBank")
+        self._in_shape: Optional[Shape] = None
+
+    @property
+    def k(self) -> int:
+        return len(self.masks)
+
+    def _radius(self) -> Tuple[int, int]:
+        if self.padding == "same":
+            return 0, 0
+        return (max(m.shape[0] for m in self.masks) // 2, max(m.shape[1] for m in self.masks) // 2)
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        if len(input_shape) != 3:
+            raise ValueError(f"FilterBank: the input must have shape (C, H, W) per sample; "
+                             f"got {_fmt_shape(input_shape)}.")
+        c, h, w = input_shape
+        if self.padding == "valid":
+            mh = max(m.shape[0] for m in self.masks)
+            mw = max(m.shape[1] for m in self.masks)
+            if h < mh or w < mw:
+                raise ValueError(f"FilterBank: a {mh}x{mw} mask with padding='valid' needs an "
+                                 f"input of at least {mh}x{mw}; got {h}x{w}.")
+            return (c * self.k, h - mh + 1, w - mw + 1)
+        return (c * self.k, h, w)
+
+    def forward(self, x: Any) -> np.ndarray:
+        x = self._check_4d(x)
+        n, c, h, w = x.shape
+        out_c, oh, ow = self.output_shape((c, h, w))
+        planes = np.ascontiguousarray(x, dtype=self.dtype).reshape(n * c, h, w)
+        y = np.empty((n, c, self.k, oh, ow), dtype=self.dtype)
+        ry, rx = (h - oh) // 2, (w - ow) // 2
+        for j, m in enumerate(self.masks):
+            # the same public convolution users call, every plane in one call
+            f = convolve(planes, m, mode="constant", cval=0.0, channel_axis=0, output=None)
+            y[:, :, j] = f.reshape(n, c, h, w)[:, :, ry:ry + oh, rx:rx + ow]
+        self._in_shape = x.shape
+        return y.reshape(n, out_c, oh, ow)
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        n, c, h, w = self._need_forward("_in_shape")
+        out_c, oh, ow = self.output_shape((c, h, w))
+        grad = np.asarray(grad, dtype=self.dtype)
+        if grad.shape != (n, out_c, oh, ow):
+            raise ValueError(f"FilterBank.backward: the gradient must have shape "
+                             f"{_fmt_shape((n, out_c, oh, ow))}; got {_fmt_shape(grad.shape)}.")
+        g = grad.reshape(n, c, self.k, oh, ow)
+        ry, rx = (h - oh) // 2, (w - ow) // 2
+        dx = np.zeros((n * c, h, w), dtype=self.dtype)
+        for j, m in enumerate(self.masks):
+            # the adjoint of a zero-border convolution is the zero-border
+            # correlation with the same mask (the valid part: the gradient
+            # placed back at its pixels, zeros around)
+            gj = np.zeros((n * c, h, w), dtype=self.dtype)
+            gj[:, ry:ry + oh, rx:rx + ow] = g[:, :, j].reshape(n * c, oh, ow)
+            dx += correlate(gj, m, mode="constant", cval=0.0, channel_axis=0)
+        return dx.reshape(n, c, h, w)
+
+    def config(self) -> Dict[str, Any]:
+        return {"masks": [m.tolist() for m in self.masks], "padding": self.padding,
+                "dtype": self.dtype.name}
+
+    def describe(self) -> str:
+        sizes = sorted({f"{m.shape[0]}x{m.shape[1]}" for m in self.masks})
+        return f"FilterBank({self.k} fixed masks {','.join(sizes)}, {self.padding})"
+
+
+def _he(rng: np.random.Generator, shape: Shape, fan_in: int, dtype: np.dtype) -> np.ndarray:
+    return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
+
+
+class Conv2D(Layer):
+    """A trainable convolution layer (cross-correlation, as in every framework).
+
+    ``y[n, k, i, j] = bias[k] + sum_c sum_u sum_v weight[k, c, u, v] *
+    xpad[n, c, i*stride + u, j*stride + v]``, xpad the input zero-padded by
+    `padding`; computed by im2col and one BLAS matrix product.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Depth D of the input and number K of filters.
+    size : int
+        Filter size F (F x F).
+    stride : int, optional
+    padding : int, optional
+        Zeros added on each side.
+    seed : int, optional
+        Seed of the He-normal initialisation.
+    dtype : float32 or float64, optional
+
+    Examples
+    --------
+    >>> from filterkit.nn import Conv2D
+    >>> Conv2D(3, 10, 5).n_params      # (5*5*3)*10 + 10, as in the lecture
+    760
+    >>> Conv2D(1, 4, 3, padding=1).output_shape((1, 8, 8))
+    (4, 8, 8)
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, size: int, *, stride: int = 1,
+                 padding: int = 0, seed: Optional[int] = None, dtype: Any = np.float32) -> None:
+        super().__init__()
+        self.in_channels = _positive_int("in_channels", in_channels, "Conv2D")
+        self.out_channels = _positive_int("out_channels", out_channels, "Conv2D")
+        self.size = _positive_int("size", size, "Conv2D")
+        self.stride = _positive_int("stride", stride, "Conv2D")
+        self.padding = _positive_int("padding", padding, "Conv2D", minimum=0)
+        self.seed = seed
+        self.dtype = _float_dtype(dtype, "Conv2D")
+        self._cols: Optional[np.ndarray] = None
+
+    def _init_params(self) -> Dict[str, np.ndarray]:
+        rng = np.random.default_rng(self.seed)
+        f, c, k = self.size, self.in_channels, self.out_channels
+        return {"weight": _he(rng, (k, c, f, f), f * f * c, self.dtype),
+                "bias": np.zeros(k, dtype=self.dtype)}
+
+    @property
+    def n_params(self) -> int:
+        f = self.size
+        return f * f * self.in_channels * self.out_channels + self.out_channels
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        if len(input_shape) != 3 or input_shape[0] != self.in_channels:
+            raise ValueError(f"Conv2D: the input must have shape (N, {self.in_channels}, H, W); "
+                             f"got (N, {', '.join(map(str, input_shape))}).")
+        _, h, w = input_shape
+        try:
+            oh = output_size(h, self.size, stride=self.stride, padding=self.padding)
+            ow = output_size(w, self.size, stride=self.stride, padding=self.padding)
+        except ValueError as exc:
+            raise ValueError(f"Conv2D: {exc}") from None
+        return (self.out_channels, oh, ow)
+
+    def _buffer(self, name: str, shape: Shape) -> np.ndarray:
+        """A workspace kept from call to call while the batch shape stays:
+        fresh multi-megabyte arrays every step cost their page faults
+        (measured: twice the arithmetic at 32 x 5 x 25 x 25)."""
+        ws = self.__dict__.setdefault("_ws", {})
+        buf = ws.get(name)
+        if buf is None or buf.shape != tuple(shape):
+            buf = ws[name] = np.empty(shape, dtype=self.dtype)
+        return buf
+
+    def _taps(self, oh: int, ow: int) -> List[Tuple[int, int, slice, slice]]:
+        st, f = self.stride, self.size
+        return [(u, v, slice(u, u + st * (oh - 1) + 1, st), slice(v, v + st * (ow - 1) + 1, st))
+                for u in range(f) for v in range(f)]
+
+    def forward(self, x: Any) -> np.ndarray:
+        x = self._check_4d(x, self.in_channels)
+        n, c = x.shape[:2]
+        _, oh, ow = self.output_shape(x.shape[1:])
+        p, f, k = self.padding, self.size, self.out_channels
+        xp = np.asarray(x, dtype=self.dtype)
+        if p:
+            xp = np.pad(xp, ((0, 0), (0, 0), (p, p), (p, p)))
+        # im2col, channels first: rows (c, u, v), columns (n, i, j); one
+        # strided copy per filter tap, then one BLAS product
+        cols = self._buffer("cols", (c, f, f, n, oh, ow))
+        for u, v, su, sv in self._taps(oh, ow):
+            cols[:, u, v] = xp[:, :, su, sv].transpose(1, 0, 2, 3)
+        cols = cols.reshape(c * f * f, n * oh * ow)
+        y = self.params["weight"].reshape(k, -1) @ cols
+        y += self.params["bias"][:, None]
+        self._cols = cols
+        self._xshape = xp.shape
+        return np.ascontiguousarray(y.reshape(k, n, oh, ow).transpose(1, 0, 2, 3))
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        cols = self._need_forward("_cols")
+        n, c, hp, wp = self._xshape
+        k, f, st, p = self.out_channels, self.size, self.stride, self.padding
+        oh = (hp - f) // st + 1
+        ow = (wp - f) // st + 1
+        grad = np.asarray(grad, dtype=self.dtype)
+        if grad.shape != (n, k, oh, ow):
+            raise ValueError(f"Conv2D.backward: the gradient must have shape "
+                             f"{_fmt_shape((n, k, oh, ow))}; got {_fmt_shape(grad.shape)}.")
+        g = np.ascontiguousarray(grad.transpose(1, 0, 2, 3)).reshape(k, n * oh * ow)
+        w = self.params["weight"].reshape(k, -1)
+        self._store_grads(weight=(g @ cols.T).reshape(self.params["weight"].shape),
+                          bias=g.sum(axis=1))
+        dcols = np.matmul(w.T, g, out=self._buffer("dcols", (c * f * f, n * oh * ow)))
+        dcols = dcols.reshape(c, f, f, n, oh, ow)
+        dxp = self._buffer("dxp", (c, n, hp, wp))
+        dxp[...] = 0
+        for u, v, su, sv in self._taps(oh, ow):  # col2im: one strided add per filter tap
+            dxp[:, :, su, sv] += dcols[:, u, v]
+        return np.ascontiguousarray(dxp[:, :, p:hp - p, p:wp - p].transpose(1, 0, 2, 3))
+
+    def config(self) -> Dict[str, Any]:
+        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
+                "size": self.size, "stride": self.stride, "padding": self.padding,
+                "dtype": self.dtype.name}
+
+    def describe(self) -> str:
+        return (f"Conv2D({self.in_channels}->{self.out_channels}, {self.size}x{self.size}, "
+                f"stride {self.stride}, pad {self.padding})")
+
+
+class ReLU(Layer):
+    """max(x, 0), elementwise.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from filterkit.nn import ReLU
+    >>> ReLU().forward(np.array([[-1.0, 2.0]]))
+    array([[0., 2.]])
+    """
+
+    def forward(self, x: Any) -> np.ndarray:
+        x = np.asarray(x)
+        self._mask = x > 0
+        return np.maximum(x, 0).astype(x.dtype, copy=False)  # NaN stays NaN (training stops)
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        mask = self._need_forward("_mask")
+        return np.where(mask, grad, 0).astype(np.asarray(grad).dtype, copy=False)
+
+
+class _Pool(Layer):
+    kind = "pool"
+
+    def __init__(self, size: int = 2, stride: Optional[int] = None) -> None:
+        super().__init__()
+        self.size = _positive_int("size", size, self.name)
+        self.stride = self.size if stride is None else _positive_int("stride", stride, self.name)
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        if len(input_shape) != 3:
+            raise ValueError(f"{self.name}: the input must have shape (N, C, H, W); "
+                             f"got (N, {', '.join(map(str, input_shape))}).")
+        c, h, w = input_shape
+        try:
+            return (c, output_size(h, self.size, stride=self.stride),
+                    output_size(w, self.size, stride=self.stride))
+        except ValueError as exc:
+            raise ValueError(f"{self.name}: {exc}") from None
+
+    def _taps(self, oh: int, ow: int) -> List[Tuple[slice, slice]]:
+        s, f = self.stride, self.size
+        return [(slice(u, u + s * (oh - 1) + 1, s), slice(v, v + s * (ow - 1) + 1, s))
+                for u in range(f) for v in range(f)]
+
+    def config(self) -> Dict[str, Any]:
+        return {"size": self.size, "stride": self.stride}
+
+    def describe(self) -> str:
+        return f"{self.name}({self.size}x{self.size}, stride {self.stride})"
+
+
+class MaxPool2D(_Pool):
+    """The largest value in each size x size window (stride default: size).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from filterkit.nn import MaxPool2D
+    >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+    >>> MaxPool2D(2).forward(x)[0, 0]
+    array([[ 5.,  7.],
+           [13., 15.]])
+    """
+
+    def forward(self, x: Any) -> np.ndarray:
+        x = self._check_4d(x)
+        _, oh, ow = self.output_shape(x.shape[1:])
+        taps = self._taps(oh, ow)
+        out = x[:, :, taps[0][0], taps[0][1]].copy()
+        arg = np.zeros(out.shape, dtype=np.int32)
+        for t, (su, sv) in enumerate(taps[1:], 1):
+            v = x[:, :, su, sv]
+            # ties: the first window position takes the gradient; NaN wins
+            # (it must reach the loss, which then stops training)
+            better = (v > out) | (v != v)
+            out[better] = v[better]
+            arg[better] = t
+        self._arg, self._xshape, self._xdtype = arg, x.shape, x.dtype
+        return out
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        arg = self._need_forward("_arg")
+        dx = np.zeros(self._xshape, dtype=np.result_type(self._xdtype, np.asarray(grad).dtype))
+        for t, (su, sv) in enumerate(self._taps(*arg.shape[2:])):
+            dx[:, :, su, sv] += np.where(arg == t, grad, 0)
+        return dx
+
+
+class AvgPool2D(_Pool):
+    """The mean of each size x size window (stride default: size).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from filterkit.nn import AvgPool2D
+    >>> AvgPool2D(2).forward(np.arange(16.0).reshape(1, 1, 4, 4))[0, 0]
+    array([[ 2.5,  4.5],
+           [10.5, 12.5]])
+    """
+
+    def forward(self, x: Any) -> np.ndarray:
+        x = self._check_4d(x)
+        _, oh, ow = self.output_shape(x.shape[1:])
+        x = x.astype(np.result_type(x.dtype, np.float32), copy=False)
+        out = np.zeros(x.shape[:2] + (oh, ow), dtype=x.dtype)
+        for su, sv in self._taps(oh, ow):
+            out += x[:, :, su, sv]
+        out /= self.size * self.size
+        self._xshape, self._xdtype = x.shape, x.dtype
+        return out
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        shape = self._need_forward("_xshape")
+        grad = np.asarray(grad)
+        dx = np.zeros(shape, dtype=np.result_type(self._xdtype, grad.dtype))
+        share = grad / (self.size * self.size)
+        for su, sv in self._taps(*grad.shape[2:]):
+            dx[:, :, su, sv] += share
+        return dx
+
+
+class Flatten(Layer):
+    """(N, C, H, W) -> (N, C*H*W), in C order."""
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        return (int(np.prod(input_shape)),)
+
+    def forward(self, x: Any) -> np.ndarray:
+        x = np.asarray(x)
+        if x.ndim < 2:
+            raise ValueError(f"Flatten: the input must have shape (N, ...); got {_fmt_shape(x.shape)}.")
+        self._xshape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        return np.asarray(grad).reshape(self._need_forward("_xshape"))
+
+
+class Dense(Layer):
+    """A fully connected layer: ``y = x @ weight + bias``, weight (in, out).
+
+    Examples
+    --------
+    >>> from filterkit.nn import Dense
+    >>> Dense(4096, 1000).n_params
+    4097000
+    """
+
+    def __init__(self, in_features: int, out_features: int, *, seed: Optional[int] = None,
+                 dtype: Any = np.float32) -> None:
+        super().__init__()
+        self.in_features = _positive_int("in_features", in_features, "Dense")
+        self.out_features = _positive_int("out_features", out_features, "Dense")
+        self.seed = seed
+        self.dtype = _float_dtype(dtype, "Dense")
+
+    def _init_params(self) -> Dict[str, np.ndarray]:
+        rng = np.random.default_rng(self.seed)
+        return {"weight": _he(rng, (self.in_features, self.out_features), self.in_features, self.dtype),
+                "bias": np.zeros(self.out_features, dtype=self.dtype)}
+
+    @property
+    def n_params(self) -> int:
+        return self.in_features * self.out_features + self.out_features
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        if tuple(input_shape) != (self.in_features,):
+            raise ValueError(f"Dense: the input must have shape (N, {self.in_features}); "
+                             f"got (N, {', '.join(map(str, input_shape))}).")
+        return (self.out_features,)
+
+    def forward(self, x: Any) -> np.ndarray:
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[1] != self.in_features:
+            raise ValueError(f"Dense: the input must have shape (N, {self.in_features}); "
+                             f"got {_fmt_shape(x.shape)}.")
+        x = x.astype(self.dtype, copy=False)
+        self._x = x
+        return x @ self.params["weight"] + self.params["bias"]
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        x = self._need_forward("_x")
+        grad = np.asarray(grad, dtype=self.dtype)
+        self._store_grads(weight=x.T @ grad, bias=grad.sum(axis=0))
+        return grad @ self.params["weight"].T
+
+    def config(self) -> Dict[str, Any]:
+        return {"in_features": self.in_features, "out_features": self.out_features,
+                "dtype": self.dtype.name}
+
+    def describe(self) -> str:
+        return f"Dense({self.in_features}->{self.out_features})"
+
+
+class BatchNorm2D(Layer):
+    """Batch normalisation per channel: batch statistics over (N, H, W) in
+    training, the running ones in evaluation (``training = False``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from filterkit.nn import BatchNorm2D
+    >>> y = BatchNorm2D(2, dtype=np.float64).forward(np.random.rand(4, 2, 3, 3))
+    >>> bool(abs(y.mean()) < 1e-12)
+    True
+    """
+
+    def __init__(self, channels: int, *, momentum: float = 0.9, eps: float = 1e-5,
+                 dtype: Any = np.float32) -> None:
+        super().__init__()
+        self.channels = _positive_int("channels", channels, "BatchNorm2D")
+        if not 0.0 <= float(momentum) < 1.0:
+            raise ValueError(f"BatchNorm2D: `momentum` must be in [0, 1); got {momentum!r}.")
+        if not float(eps) > 0:
+            raise ValueError(f"BatchNorm2D: `eps` must be positive; got {eps!r}.")
+        self.momentum, self.eps = float(momentum), float(eps)
+        self.dtype = _float_dtype(dtype, "BatchNorm2D")
+        self.running_mean = np.zeros(self.channels, dtype=self.dtype)
+        self.running_var = np.ones(self.channels, dtype=self.dtype)
+
+    def _init_params(self) -> Dict[str, np.ndarray]:
+        return {"gamma": np.ones(self.channels, dtype=self.dtype),
+                "beta": np.zeros(self.channels, dtype=self.dtype)}
+
+    @property
+    def n_params(self) -> int:
+        return 2 * self.channels
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        if len(input_shape) != 3 or input_shape[0] != self.channels:
+            raise ValueError(f"BatchNorm2D: the input must have shape (N, {self.channels}, H, W); "
+                             f"got (N, {', '.join(map(str, input_shape))}).")
+        return tuple(input_shape)
+
+    def forward(self, x: Any) -> np.ndarray:
+        x = self._check_4d(x, self.channels).astype(self.dtype, copy=False)
+        gamma = self.params["gamma"][None, :, None, None]
+        beta = self.params["beta"][None, :, None, None]
+        if self.training:
+            mean = x.mean(axis=(0, 2, 3))
+            var = x.var(axis=(0, 2, 3))
+            m = self.momentum
+            self.running_mean = (m * self.running_mean + (1 - m) * mean).astype(self.dtype)
+            self.running_var = (m * self.running_var + (1 - m) * var).astype(self.dtype)
+        else:
+            mean, var = self.running_mean, self.running_var
+        inv = 1.0 / np.sqrt(var + self.eps)
+        xhat = (x - mean[None, :, None, None]) * inv[None, :, None, None]
+        self._cache = (xhat, inv, self.training)
+        return (gamma * xhat + beta).astype(self.dtype, copy=False)
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        xhat, inv, training = self._need_forward("_cache")
+        grad = np.asarray(grad, dtype=self.dtype)
+        gamma = self.params["gamma"]
+        self._store_grads(gamma=(grad * xhat).sum(axis=(0, 2, 3)), beta=grad.sum(axis=(0, 2, 3)))
+        gx = grad * gamma[None, :, None, None]
+        if not training:
+            return gx * inv[None, :, None, None]
+        m = grad.shape[0] * grad.shape[2] * grad.shape[3]
+        return (inv[None, :, None, None] / m) * (
+            m * gx - gx.sum(axis=(0, 2, 3), keepdims=True)
+            - xhat * (gx * xhat).sum(axis=(0, 2, 3), keepdims=True))
+
+    def config(self) -> Dict[str, Any]:
+        return {"channels": self.channels, "momentum": self.momentum, "eps": self.eps,
+                "dtype": self.dtype.name}
+
+    def state(self) -> Dict[str, np.ndarray]:
+        return {"running_mean": self.running_mean, "running_var": self.running_var}
+
+
+class SoftmaxCrossEntropy:
+    """Softmax and the mean cross-entropy of integer labels, stable for any logits.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from filterkit.nn import SoftmaxCrossEntropy
+    >>> loss = SoftmaxCrossEntropy()
+    >>> round(loss.forward(np.array([[0.0, 0.0]]), np.array([1])), 6)
+    0.693147
+    """
+
+    def forward(self, logits: Any, labels: Any) -> float:
+        z = np.asarray(logits)
+        y = np.asarray(labels)
+        if z.ndim != 2:
+            raise ValueError(f"SoftmaxCrossEntropy: `logits` must have shape (N, K); "
+                             f"got {_fmt_shape(z.shape)}.")
+        if y.shape != (z.shape[0],) or y.dtype.kind not in "iu":
+            raise ValueError(f"SoftmaxCrossEntropy: `labels` must be {z.shape[0]} integers; "
+                             f"got {'dtype ' + str(y.dtype) if y.dtype.kind not in 'iu' else 'shape ' + _fmt_shape(y.shape)}.")
+        if y.size and (y.min() < 0 or y.max() >= z.shape[1]):
+            raise ValueError(f"SoftmaxCrossEntropy: `labels` must be in [0, {z.shape[1] - 1}]; "
+                             f"got values from {y.min()} to {y.max()}.")
+        shifted = z - z.max(axis=1, keepdims=True)
+        logsum = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        logp = shifted - logsum
+        self._p = np.exp(logp)
+        self._y = y
+        return float(-logp[np.arange(len(y)), y].mean())
+
+    def backward(self) -> np.ndarray:
+        p = getattr(self, "_p", None)
+        if p is None:
+            raise RuntimeError("SoftmaxCrossEntropy.backward: call forward first")
+        g = p.copy()
+        g[np.arange(len(self._y)), self._y] -= 1
+        return g / len(self._y)
+
+
+class Sequential(Layer):
+    """Layers applied in order.
+
+    Examples
+    --------
+    >>> from filterkit.nn import Sequential, FilterBank, Conv2D, ReLU, MaxPool2D, Flatten, Dense
+    >>> model = Sequential(FilterBank(), Conv2D(5, 8, 3, padding=1), ReLU(), MaxPool2D(2),
+    ...                    Flatten(), Dense(8 * 4 * 4, 10))
+    >>> model.output_shape((1, 8, 8)), model.n_params
+    ((10,), 1658)
+    """
+
+    def __init__(self, *layers: Layer) -> None:
+        super().__init__()
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"{self.name}: layer {i} must be a filterkit.nn layer; "
+                                f"got {type(layer).__name__}.")
+        self.layers: List[Layer] = list(layers)
+
+    @property
+    def params(self) -> List[np.ndarray]:  # type: ignore[override]
+        return [p for layer in self.layers for p in _flat(layer.params)]
+
+    @property
+    def grads(self) -> List[np.ndarray]:  # type: ignore[override]
+        return [g for layer in self.layers for g in _flat_grads(layer)]
+
+    @grads.setter
+    def grads(self, value: Any) -> None:  # the base class assigns {} once
+        pass
+
+    @property
+    def n_params(self) -> int:
+        return sum(layer.n_params for layer in self.layers)
+
+    def train(self) -> "Sequential":
+        """Training mode (batch statistics), for this and every inner layer."""
+        self._set_training(True)
+        return self
+
+    def eval(self) -> "Sequential":
+        """Evaluation mode (running statistics), for this and every inner layer."""
+        self._set_training(False)
+        return self
+
+    def _set_training(self, flag: bool) -> None:
+        self.training = flag
+        for layer in self.layers:
+            if isinstance(layer, Sequential):
+                layer._set_training(flag)
+            else:
+                layer.training = flag
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        shape = tuple(input_shape)
+        for layer in self.layers:
+            shape = layer.output_shape(shape)
+        return shape
+
+    def forward(self, x: Any) -> np.ndarray:
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        for layer in reversed(self.layers):
+            grad = layer.backward(grad)
+        return grad
+
+    def summary(self, input_shape: Shape) -> str:
+        """One line per layer (name, output shape, parameters) and the total.
+
+        Parameters
+        ----------
+        input_shape : tuple
+            One sample's shape, (C, H, W).
+
+        Returns
+        -------
+        str
+        """
+        rows = [("layer", "output shape", "parameters")]
+        shape = tuple(input_shape)
+        for layer in self.layers:
+            shape = layer.output_shape(shape)
+            rows.append((layer.describe(), _fmt_shape(shape), f"{layer.n_params:,}"))
+        w0 = max(len(r[0]) for r in rows)
+        w1 = max(len(r[1]) for r in rows)
+        lines = [f"{a:<{w0}}  {b:<{w1}}  {c:>12}" for a, b, c in rows]
+        lines.append(f"Total parameters: {self.n_params:,}")
+        return "\n".join(lines)
+
+    def describe(self) -> str:
+        return f"{self.name}({len(self.layers)} layers)"
+
+
+class Residual(Sequential):
+    """A ResNet shortcut: ``y = x + body(x)``; the body keeps the shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from filterkit.nn import Residual, Conv2D, ReLU
+    >>> block = Residual(Conv2D(4, 4, 3, padding=1), ReLU())
+    >>> block.output_shape((4, 8, 8))
+    (4, 8, 8)
+    """
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        out = super().output_shape(input_shape)
+        if tuple(out) != tuple(input_shape):
+            raise ValueError(f"Residual: the body must keep the input shape "
+                             f"{_fmt_shape(input_shape)}; it gives {_fmt_shape(out)}.")
+        return out
+
+    def forward(self, x: Any) -> np.ndarray:
+        x = np.asarray(x)
+        y = super().forward(x)
+        if y.shape != x.shape:
+            raise ValueError(f"Residual: the body must keep the input shape "
+                             f"{_fmt_shape(x.shape)}; it gives {_fmt_shape(y.shape)}.")
+        return x + y
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        return grad + super().backward(grad)
+
+    @property
+    def params(self) -> Dict[str, np.ndarray]:  # type: ignore[override]
+        """The body's arrays, keyed ``"<layer index>.<name>"`` (a layer's dict, as every layer's)."""
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers)
+                for k, v in _named(layer.params)}
+
+    @property
+    def grads(self) -> Dict[str, np.ndarray]:  # type: ignore[override]
+        return dict(zip(self.params, (g for layer in self.layers for g in _flat_grads(layer))))
+
+    @grads.setter
+    def grads(self, value: Any) -> None:
+        pass
+
+    def describe(self) -> str:
+        return "Residual(" + ", ".join(layer.describe() for layer in self.layers) + ")"
+
+
+def _flat(params: Any) -> List[np.ndarray]:
+    return list(params) if isinstance(params, list) else list(params.values())
+
+
+def _named(params: Any) -> List[Tuple[str, np.ndarray]]:
+    if isinstance(params, list):
+        return [(str(i), p) for i, p in enumerate(params)]
+    return list(params.items())
+
+
+def _flat_grads(layer: Layer) -> List[np.ndarray]:
+    if isinstance(layer, Sequential):
+        return _flat(layer.grads)
+    return [layer.grads.setdefault(k, np.zeros_like(v)) for k, v in layer.params.items()]
