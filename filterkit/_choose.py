@@ -129,20 +129,35 @@ def estimate(out_hw: Tuple[int, int], mask_shape: Tuple[int, int], taps: int, *,
              valid: bool = False, full: bool = False) -> Dict[str, float]:
     """Estimated seconds of every applicable method for one channel (without
     `full`, the FFT methods are left out where they cannot win)."""
-    from ._fft import backend_setting
+    return dict(cheapest_cached(out_hw, mask_shape, taps, double, threads, separable, constant,
+                                full)[1])
 
-    key = (tuple(out_hw), tuple(mask_shape), taps, double, threads, separable, constant, full,
-           backend_setting())
-    cached = _estimates.get(key)
-    if cached is None or _loaded is None:
-        cached = _estimate(*key[:-1])
+
+def cheapest_cached(out_hw: Tuple[int, int], mask_shape: Tuple[int, int], taps: int,
+                    double: bool, threads: int, separable: bool, constant: bool,
+                    full: bool = False) -> Tuple[str, Dict[str, float]]:
+    """(the cheapest method, the estimates) from the cache: ``auto``'s
+    whole decision is one dictionary lookup for a shape seen before (the
+    estimates are shared: do not modify them)."""
+    key = (out_hw, mask_shape, taps, double, threads, separable, constant, full,
+           _fft_setting())
+    hit = _estimates.get(key)
+    if hit is None or _loaded is None:
+        costs = _estimate(tuple(out_hw), tuple(mask_shape), taps, double, threads, separable,
+                          constant, full)
         if len(_estimates) > 256:
             _estimates.clear()
-        _estimates[key] = cached
-    return dict(cached)
+        hit = _estimates[key] = (min(costs, key=costs.__getitem__), costs)
+    return hit
 
 
-_estimates: Dict[Any, Dict[str, float]] = {}
+def _fft_setting() -> str:
+    from ._fft import backend_setting
+
+    return backend_setting()
+
+
+_estimates: Dict[Any, Tuple[str, Dict[str, float]]] = {}
 
 
 def _estimate(out_hw: Tuple[int, int], mask_shape: Tuple[int, int], taps: int, double: bool,

@@ -8,7 +8,7 @@ from typing import Any, List, Optional, Tuple
 import numpy as np
 
 from . import _core
-from ._choose import estimate, pick, separable_may_win
+from ._choose import cheapest_cached, pick, separable_may_win
 from ._engine import Job, OutputArg, store
 from ._fft import correlate_tiled, correlate_valid, extend
 from ._spaces import check_space, lowpass
@@ -55,11 +55,8 @@ def _filter2d(image: Any, mask: Any, *, flip: bool, mode: Any, cval: Any,
         raise fail("method", "'box' only for a constant mask (every weight equal); "
                    "use 'auto', 'direct' or 'fft'", f"'box' with a {kh}x{kw} mask of unequal weights")
     if method == "auto":
-        out_hw = _spatial(target, job.axis)
-        costs = estimate(out_hw, (kh, kw), taps, double=double,
-                         threads=job.nthreads, separable=factors is not None, constant=constant,
-                         valid=job.mode == "valid")
-        method = pick(costs)[0]
+        method, costs = cheapest_cached(_spatial(target, job.axis), (kh, kw), taps, double,
+                                        job.nthreads, factors is not None, constant)
         if method in ("fft", "oa") and not np.isfinite(job.arr).all():
             # a NaN or inf would spread over a whole FFT block: stay spatial
             method = pick({m: c for m, c in costs.items() if m not in ("fft", "oa")})[0]

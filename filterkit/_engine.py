@@ -109,7 +109,8 @@ class Job:
         # a plane of fewer than SMALL_PLANE pixels takes microseconds: one
         # thread (waking a second costs as much, and much more when the other
         # core is busy); results are the same for every thread count
-        self.nthreads = get_num_threads() if hw[0] * hw[1] >= SMALL_PLANE else 1
+        threads = get_num_threads()  # validates $FILTERKIT_NUM_THREADS in any case
+        self.nthreads = threads if hw[0] * hw[1] >= SMALL_PLANE else 1
         self.cpu_cap = cpu_cap()
 
     def default_dtype(self) -> np.dtype:

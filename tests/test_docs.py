@@ -8,7 +8,8 @@ import importlib
 import pytest
 
 MODULES = ["filterkit", "filterkit._convolve", "filterkit._filters", "filterkit._threads",
-           "filterkit.kernels", "filterkit.cli", "filterkit.color"]
+           "filterkit.kernels", "filterkit.cli", "filterkit.color", "filterkit._choose",
+           "filterkit.nn", "filterkit.nn.layers", "filterkit.nn.optim", "filterkit.nn.train"]
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -31,3 +32,18 @@ def test_public_functions_have_examples():
         obj = getattr(color, name)
         if callable(obj):
             assert "Examples" in obj.__doc__ and ">>>" in obj.__doc__, name
+
+
+def test_nn_public_api_has_examples():
+    import filterkit.nn as nn
+
+    missing = []
+    for name in nn.__all__:
+        obj = getattr(nn, name)
+        if callable(obj) and not isinstance(obj, type(nn.DATASETS)):
+            doc = obj.__doc__ or ""
+            if name in ("Layer", "Dataset", "History"):
+                continue  # a base class and two result records
+            if "Examples" not in doc or ">>>" not in doc:
+                missing.append(name)
+    assert not missing, missing

@@ -543,7 +543,15 @@ class AvgPool2D(_Pool):
 
 
 class Flatten(Layer):
-    """(N, C, H, W) -> (N, C*H*W), in C order."""
+    """(N, C, H, W) -> (N, C*H*W), in C order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from filterkit.nn import Flatten
+    >>> Flatten().forward(np.zeros((2, 3, 4, 5))).shape
+    (2, 60)
+    """
 
     def output_shape(self, input_shape: Shape) -> Shape:
         return (int(np.prod(input_shape)),)

@@ -227,7 +227,15 @@ def fit(model: Sequential, x: np.ndarray, y: np.ndarray, *, epochs: int = 20,
 
 
 def predict(model: Sequential, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Class indices for images (N, C, H, W), in evaluation mode."""
+    """Class indices for images (N, C, H, W), in evaluation mode.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from filterkit.nn import build_model, predict
+    >>> predict(build_model("digits"), np.zeros((3, 1, 8, 8))).shape
+    (3,)
+    """
     model.eval()
     x = np.asarray(x, dtype=np.float32)
     return np.concatenate([model.forward(x[i:i + batch_size]).argmax(axis=1)
@@ -324,6 +332,16 @@ def load_model(path: str) -> Tuple[Sequential, Dict[str, Any]]:
     Raises ``ValueError`` naming the file for anything that is not a
     complete filterkit model (another ``.npz``, a truncated file, parameters
     that do not fit the architecture).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from filterkit.nn import build_model, save_model, load_model
+    >>> path = os.path.join(tempfile.mkdtemp(), "m.npz")
+    >>> save_model(path, build_model("faces", "learned"))
+    >>> model, meta = load_model(path)
+    >>> model.output_shape((1, 25, 25)), meta
+    ((2,), {})
     """
     with open(path, "rb") as fh:
         magic = fh.read(4)
@@ -363,7 +381,15 @@ def load_model(path: str) -> Tuple[Sequential, Dict[str, Any]]:
 
 
 def first_layer_masks(model: Sequential) -> Tuple[List[np.ndarray], str]:
-    """The first layer's masks (fixed or learned) and which kind they are."""
+    """The first layer's masks (fixed or learned) and which kind they are.
+
+    Examples
+    --------
+    >>> from filterkit.nn import build_model, first_layer_masks
+    >>> masks, kind = first_layer_masks(build_model("digits", "fixed"))
+    >>> len(masks), kind
+    (5, 'fixed')
+    """
     first = model.layers[0]
     if isinstance(first, FilterBank):
         return [m.copy() for m in first.masks], "fixed"
@@ -408,7 +434,18 @@ def train_dataset(dataset: str, *, first_layer: str = "fixed", epochs: Optional[
 
 
 def evaluate_dataset(model: Sequential, meta: Dict[str, Any], dataset: Optional[str] = None) -> float:
-    """Test-split accuracy of a trained model on its dataset (same split seed)."""
+    """Test-split accuracy of a trained model on its dataset (same split seed).
+
+    Raises ``ValueError`` when the dataset's input shape or class count is
+    not the model's.
+
+    Examples
+    --------
+    >>> from filterkit.nn import train_dataset, evaluate_dataset
+    >>> model, meta = train_dataset("faces", epochs=2)        # doctest: +SKIP
+    >>> evaluate_dataset(model, meta) == meta["test_accuracy"]  # doctest: +SKIP
+    True
+    """
     dataset = dataset or meta.get("dataset")
     data = load_dataset(str(dataset))
     want = tuple(meta.get("input_shape", data.x.shape[1:]))
@@ -426,6 +463,14 @@ LEARNING_RATE = {"digits": 2e-3, "faces": 1e-3}
 
 
 def feature_maps(model: Sequential, image: np.ndarray) -> np.ndarray:
-    """The first layer's output (k, H, W) for one image (1, H, W)."""
+    """The first layer's output (k, H, W) for one image (1, H, W).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from filterkit.nn import build_model, feature_maps
+    >>> feature_maps(build_model("digits"), np.zeros((1, 8, 8))).shape
+    (5, 8, 8)
+    """
     return model.layers[0].forward(np.asarray(image, dtype=np.float32)[None])[0]
 
