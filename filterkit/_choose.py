@@ -143,8 +143,7 @@ def cheapest_cached(out_hw: Tuple[int, int], mask_shape: Tuple[int, int], taps: 
            _fft_setting())
     hit = _estimates.get(key)
     if hit is None or _loaded is None:
-        costs = _estimate(tuple(out_hw), tuple(mask_shape), taps, double, threads, separable,
-                          constant, full)
+        costs = _estimate(out_hw, mask_shape, taps, double, threads, separable, constant, full)
         if len(_estimates) > 256:
             _estimates.clear()
         hit = _estimates[key] = (min(costs, key=costs.__getitem__), costs)

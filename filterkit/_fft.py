@@ -116,6 +116,37 @@ def _save_wisdom(pyfftw: Any) -> None:
         pass
 
 
+#: plans (with their buffers) kept for the next call of the same block
+#: size: building them from wisdom costs 0.2-0.5 ms, 10 % of a 512^2 call
+_spare_plans: dict = {}
+_SPARE_LIMIT = 4
+
+
+def _take_plans(shape: Tuple[int, ...], dtype: np.dtype, threads: int) -> Any:
+    """A (real, spectrum, forward, backward) set of FFTW plans for this call
+    alone: a spare one, or a new one.  Hand it back with :func:`_give_back`."""
+    key = (shape, np.dtype(dtype).str, threads)
+    with _fftw_lock:
+        spare = _spare_plans.get(key)
+        if spare:
+            pyfftw = _pyfftw()
+            _load_wisdom(pyfftw)  # a new cache directory: read (or start) its file
+            if not os.path.exists(_wisdom_path()):
+                _save_wisdom(pyfftw)
+            return spare.pop()
+    return _fftw_blocks(shape, dtype, threads)
+
+
+def _give_back(plans: Any, shape: Tuple[int, ...], dtype: np.dtype, threads: int) -> None:
+    key = (shape, np.dtype(dtype).str, threads)
+    with _fftw_lock:
+        if key not in _spare_plans and len(_spare_plans) >= _SPARE_LIMIT:
+            _spare_plans.pop(next(iter(_spare_plans)))  # the oldest block size goes
+        spare = _spare_plans.setdefault(key, [])
+        if len(spare) < 2:  # two calls at once from Python threads: two sets
+            spare.append(plans)
+
+
 def _fftw_blocks(shape: Tuple[int, ...], dtype: np.dtype, threads: int) -> Any:
     """(real, spectrum, forward, backward) for transforms of the last two
     axes of `shape`, on fresh aligned buffers (planning may write them)."""
@@ -306,7 +337,7 @@ def correlate_tiled(src: np.ndarray, weights: np.ndarray, workers: int, *, mode:
     if fftw:
         # one block at a time: block, spectrum and result stay in the L2
         # cache (5-8 % faster than a band per plan)
-        plans = _fftw_blocks((bh, bw), dtype, workers)
+        plans = _take_plans((bh, bw), dtype, workers)
         g /= bh * bw  # FFTW's inverse is not normalised
     for by in range(ny):
         y0 = by * th
@@ -326,6 +357,8 @@ def correlate_tiled(src: np.ndarray, weights: np.ndarray, workers: int, *, mode:
                 np.multiply(spec, g, out=spec)
                 bwd.execute()
                 out[y0:y0 + n, x0:x0 + cw] = real[kh - 1:kh - 1 + n, kw - 1:kw - 1 + cw]
+            if by == ny - 1:
+                _give_back(plans, (bh, bw), dtype, workers)
             continue
         # the band's blocks as a (nx, bh, bw) view: no copy until the transform
         band = np.lib.stride_tricks.as_strided(buf, shape=(nx, bh, bw),

@@ -319,7 +319,7 @@ def save_model(path: str, model: Sequential, meta: Optional[Dict[str, Any]] = No
     folder = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp.npz")
     try:
-        np.savez(tmp, **arrays)
+        np.savez(tmp, **arrays)  # type: ignore[arg-type]
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
