@@ -19,7 +19,7 @@ from .._convolve import convolve, correlate
 
 Shape = Tuple[int, ...]
 #: output pixels per chunk of Conv2D's im2col columns (fits the L2 cache)
-CHUNK_COLUMNS = 8192
+CHUNK_COLUMNS = 4096
 
 
 def _is_int(v: Any) -> bool:
@@ -365,10 +365,25 @@ class Conv2D(Layer):
             buf = ws[name] = np.empty(shape, dtype=self.dtype)
         return buf
 
-    def _taps(self, oh: int, ow: int) -> List[Tuple[int, int, slice, slice]]:
-        st, f = self.stride, self.size
-        return [(u, v, slice(u, u + st * (oh - 1) + 1, st), slice(v, v + st * (ow - 1) + 1, st))
-                for u in range(f) for v in range(f)]
+    def _taps(self, h: int, w: int, oh: int, ow: int) -> List[Tuple[int, int, slice, slice, slice, slice]]:
+        """Per filter tap (u, v): the output rows/columns that read inside
+        the image and the image rows/columns they read (the zero padding is
+        never materialised)."""
+        st, f, p = self.stride, self.size, self.padding
+
+        def span(u: int, n: int, on: int) -> Tuple[slice, slice]:
+            i0 = max(0, -(-(p - u) // st))
+            i1 = max(i0, min(on, (n - 1 + p - u) // st + 1))
+            r0 = i0 * st + u - p
+            return slice(i0, i1), slice(r0, r0 + (i1 - i0 - 1) * st + 1 if i1 > i0 else r0, st)
+
+        taps = []
+        for u in range(f):
+            oi, si = span(u, h, oh)
+            for v in range(f):
+                oj, sj = span(v, w, ow)
+                taps.append((u, v, oi, oj, si, sj))
+        return taps
 
     def _chunks(self, n: int, oh: int, ow: int) -> List[Tuple[int, int]]:
         nb = max(1, min(n, CHUNK_COLUMNS // (oh * ow)))
@@ -376,15 +391,98 @@ class Conv2D(Layer):
 
     def forward(self, x: Any) -> np.ndarray:
         x = self._check_4d(x, self.in_channels)
-        n, c = x.shape[:2]
-        _, oh, ow = self.output_shape(x.shape[1:])
-        p, f, k = self.padding, self.size, self.out_channels
-        xp = np.asarray(x, dtype=self.dtype)
-        if p:
-            xp = np.pad(xp, ((0, 0), (0, 0), (p, p), (p, p)))
+        self.output_shape(x.shape[1:])
+        x = np.asarray(x, dtype=self.dtype)
+        self._flat = self.stride == 1
+        return self._forward_flat(x) if self._flat else self._forward_strided(x)
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        cols = self._need_forward("_cols")
+        n, c, h, wd = self._xshape
+        _, oh, ow = self.output_shape((c, h, wd))
+        grad = np.asarray(grad, dtype=self.dtype)
+        if grad.shape != (n, self.out_channels, oh, ow):
+            raise ValueError(f"Conv2D.backward: the gradient must have shape "
+                             f"{_fmt_shape((n, self.out_channels, oh, ow))}; "
+                             f"got {_fmt_shape(grad.shape)}.")
+        return self._backward_flat(grad, cols) if self._flat else self._backward_strided(grad, cols)
+
+    # stride 1: the padded image is flattened row by row, so that every
+    # filter tap is one offset into it; outputs are computed on the padded
+    # width (f - 1 extra columns per row, dropped) and every im2col copy and
+    # col2im add is one long contiguous run (2-4x faster than row by row)
+    def _forward_flat(self, x: np.ndarray) -> np.ndarray:
+        n, c, h, wd = x.shape
+        f, k, p = self.size, self.out_channels, self.padding
+        hp, wp = h + 2 * p, wd + 2 * p
+        oh, ow = hp - f + 1, wp - f + 1
+        xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p))) if p else x
+        xf = xp.reshape(n, c, hp * wp)
+        grid = oh * wp                      # outputs on the padded width
+        run = grid - (f - 1)                # the last f-1 of them would read past the end
         w = self.params["weight"].reshape(k, -1)
         bias = self.params["bias"][:, None]
         y = np.empty((n, k, oh, ow), dtype=self.dtype)
+        cols = []
+        for i, (n0, n1) in enumerate(self._chunks(n, oh, wp)):
+            chunk = self._buffer(f"cols{i}", (c, f, f, n1 - n0, grid))
+            chunk[..., run:] = 0
+            xc = xf[n0:n1].transpose(1, 0, 2)  # (c, nb, hp*wp)
+            for u in range(f):
+                for v in range(f):
+                    o = u * wp + v
+                    chunk[:, u, v, :, :run] = xc[:, :, o:o + run]
+            chunk = chunk.reshape(c * f * f, -1)
+            yc = w @ chunk
+            yc += bias
+            y[n0:n1] = yc.reshape(k, n1 - n0, oh, wp)[:, :, :, :ow].transpose(1, 0, 2, 3)
+            cols.append(chunk)
+        self._cols = cols
+        self._xshape = x.shape
+        return y
+
+    def _backward_flat(self, grad: np.ndarray, cols: List[np.ndarray]) -> np.ndarray:
+        n, c, h, wd = self._xshape
+        f, k, p = self.size, self.out_channels, self.padding
+        hp, wp = h + 2 * p, wd + 2 * p
+        oh, ow = hp - f + 1, wp - f + 1
+        grid = oh * wp
+        run = grid - (f - 1)
+        w = self.params["weight"].reshape(k, -1)
+        wt = self._buffer("wt", (c * f * f, k))
+        wt[...] = w.T
+        dw = np.zeros((k, c * f * f), dtype=self.dtype)
+        dxp = self._buffer("dxp", (c, n, hp * wp))
+        dxp[...] = 0
+        for (n0, n1), chunk in zip(self._chunks(n, oh, wp), cols):
+            nb = n1 - n0
+            # the gradient on the padded width: zeros in the dropped columns,
+            # so they add nothing to dw or dx
+            g = self._buffer("g", (k, nb, oh, wp))
+            g[..., ow:] = 0
+            g[..., :ow] = grad[n0:n1].transpose(1, 0, 2, 3)
+            g2 = g.reshape(k, nb * grid)
+            dw += g2 @ chunk.T
+            dcols = np.matmul(wt, g2, out=self._buffer("dcols", (c * f * f, nb * grid)))
+            dcols = dcols.reshape(c, f, f, nb, grid)
+            dst = dxp[:, n0:n1]
+            for u in range(f):
+                for v in range(f):
+                    o = u * wp + v
+                    dst[:, :, o:o + run] += dcols[:, u, v, :, :run]
+        self._store_grads(weight=dw.reshape(self.params["weight"].shape),
+                          bias=grad.sum(axis=(0, 2, 3)))
+        dx = dxp.reshape(c, n, hp, wp)[:, :, p:p + h, p:p + wd]
+        return np.ascontiguousarray(dx.transpose(1, 0, 2, 3))
+
+    def _forward_strided(self, x: np.ndarray) -> np.ndarray:
+        n, c, h, wd = x.shape
+        _, oh, ow = self.output_shape(x.shape[1:])
+        f, k = self.size, self.out_channels
+        w = self.params["weight"].reshape(k, -1)
+        bias = self.params["bias"][:, None]
+        y = np.empty((n, k, oh, ow), dtype=self.dtype)
+        taps = self._taps(h, wd, oh, ow)
         # im2col with the channels first (rows c, u, v; columns n, i, j), a
         # few samples at a time: each chunk of columns is multiplied while
         # it is in the cache (1.5x faster than one product of the batch)
@@ -392,34 +490,32 @@ class Conv2D(Layer):
         cols = []
         for i, (n0, n1) in enumerate(self._chunks(n, oh, ow)):
             chunk = self._buffer(f"cols{i}", (c, f, f, n1 - n0, oh, ow))
-            for u, v, su, sv in self._taps(oh, ow):
-                chunk[:, u, v] = xp[n0:n1, :, su, sv].transpose(1, 0, 2, 3)
+            for u, v, oi, oj, si, sj in taps:
+                dst = chunk[:, u, v]
+                if oi != slice(0, oh) or oj != slice(0, ow):
+                    dst[...] = 0  # this tap reads the zero padding somewhere
+                dst[:, :, oi, oj] = x[n0:n1, :, si, sj].transpose(1, 0, 2, 3)
             chunk = chunk.reshape(c * f * f, -1)
             yc = w @ chunk
             yc += bias
             y[n0:n1] = yc.reshape(k, n1 - n0, oh, ow).transpose(1, 0, 2, 3)
             cols.append(chunk)
         self._cols = cols
-        self._xshape = xp.shape
+        self._xshape = x.shape
         return y
 
-    def backward(self, grad: np.ndarray) -> np.ndarray:
-        cols = self._need_forward("_cols")
-        n, c, hp, wp = self._xshape
-        k, f, st, p = self.out_channels, self.size, self.stride, self.padding
-        oh = (hp - f) // st + 1
-        ow = (wp - f) // st + 1
-        grad = np.asarray(grad, dtype=self.dtype)
-        if grad.shape != (n, k, oh, ow):
-            raise ValueError(f"Conv2D.backward: the gradient must have shape "
-                             f"{_fmt_shape((n, k, oh, ow))}; got {_fmt_shape(grad.shape)}.")
+    def _backward_strided(self, grad: np.ndarray, cols: List[np.ndarray]) -> np.ndarray:
+        n, c, h, wd = self._xshape
+        k, f = self.out_channels, self.size
+        _, oh, ow = self.output_shape((c, h, wd))
         w = self.params["weight"].reshape(k, -1)
         wt = self._buffer("wt", (c * f * f, k))
         wt[...] = w.T
         dw = np.zeros((k, c * f * f), dtype=self.dtype)
         db = np.zeros(k, dtype=self.dtype)
-        dxp = self._buffer("dxp", (c, n, hp, wp))
-        dxp[...] = 0
+        dx = self._buffer("dx", (c, n, h, wd))
+        dx[...] = 0
+        taps = self._taps(h, wd, oh, ow)
         # per chunk of samples, while its columns are in the cache: the
         # weight gradient g cols^T, and the input gradient col2im(w^T g)
         for (n0, n1), chunk in zip(self._chunks(n, oh, ow), cols):
@@ -428,10 +524,10 @@ class Conv2D(Layer):
             db += g.sum(axis=1)
             dcols = np.matmul(wt, g, out=self._buffer("dcols", (c * f * f, g.shape[1])))
             dcols = dcols.reshape(c, f, f, n1 - n0, oh, ow)
-            for u, v, su, sv in self._taps(oh, ow):  # col2im: one strided add per filter tap
-                dxp[:, n0:n1, su, sv] += dcols[:, u, v]
+            for u, v, oi, oj, si, sj in taps:  # col2im: one strided add per filter tap
+                dx[:, n0:n1, si, sj] += dcols[:, u, v, :, oi, oj]
         self._store_grads(weight=dw.reshape(self.params["weight"].shape), bias=db)
-        return np.ascontiguousarray(dxp[:, :, p:hp - p, p:wp - p].transpose(1, 0, 2, 3))
+        return np.ascontiguousarray(dx.transpose(1, 0, 2, 3))
 
     def config(self) -> Dict[str, Any]:
         return {"in_channels": self.in_channels, "out_channels": self.out_channels,
