@@ -32,6 +32,8 @@ from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 
+from ._fft import FFT_ENV, _fftw_state as _fft_state
+from ._threads import getenv
 from ._validate import describe, fail
 
 # nanoseconds (tb, t0: per block, per band); measured with calibrate() on
@@ -151,9 +153,7 @@ def cheapest_cached(out_hw: Tuple[int, int], mask_shape: Tuple[int, int], taps: 
 
 
 def _fft_setting() -> str:
-    from ._fft import backend_setting
-
-    return backend_setting()
+    return _fft_state.get("override") or getenv(FFT_ENV, "auto")
 
 
 _estimates: Dict[Any, Tuple[str, Dict[str, float]]] = {}

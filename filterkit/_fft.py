@@ -28,6 +28,8 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
+from ._threads import getenv
+
 # numpy.pad's names for filterkit's border modes
 PAD_MODES = {"constant": "constant", "nearest": "edge", "reflect": "symmetric",
              "mirror": "reflect", "wrap": "wrap"}
@@ -52,14 +54,14 @@ _fftw_lock = threading.Lock()
 
 def backend_setting() -> str:
     """``$FILTERKIT_FFT`` as given (cheap: pyFFTW is not imported)."""
-    return _fftw_state.get("override") or os.environ.get(FFT_ENV, "auto")
+    return _fftw_state.get("override") or getenv(FFT_ENV, "auto")
 
 
 def fft_backend() -> str:
     """The library that transforms the tiled method's blocks: ``'fftw'``
     (pyFFTW, when installed) or ``'scipy'`` (pocketfft); ``$FILTERKIT_FFT``
     = ``auto`` (default), ``scipy`` or ``fftw`` chooses."""
-    choice = _fftw_state.get("override") or os.environ.get(FFT_ENV, "auto").strip().lower() or "auto"
+    choice = _fftw_state.get("override") or getenv(FFT_ENV, "auto").strip().lower() or "auto"
     if choice not in FFT_BACKENDS:
         raise ValueError(f"`${FFT_ENV}` must be one of 'auto', 'scipy', 'fftw'; got {choice!r}.")
     if choice == "scipy":
