@@ -39,10 +39,14 @@ import filterkit  # noqa: E402
 import filterkit.nn as nn  # noqa: E402
 from filterkit.cli import main as cli_main  # noqa: E402
 
+try:  # as part of the package (python -m benchmarks...) or as a script
+    from ._readme import fill  # noqa: E402
+except ImportError:  # pragma: no cover
+    from _readme import fill  # noqa: E402  # type: ignore[no-redef]
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
 FIGURE = os.path.join(os.path.dirname(HERE), "docs", "cnn_learned_digits.png")
-MARK_START, MARK_END = "<!-- cnn:start -->", "<!-- cnn:end -->"
 #: Conv2D cases (batch, in, out, side): the reference models' second layers
 #: and a larger layer
 CONV_CASES = [(32, 5, 16, 8), (32, 5, 8, 25), (64, 16, 32, 32)]
@@ -163,19 +167,6 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def update_readme(path: str, table: str) -> bool:
-    with open(path) as fh:
-        text = fh.read()
-    if MARK_START not in text or MARK_END not in text:
-        say(f"warning: {path} has no {MARK_START} ... {MARK_END} markers: not updated")
-        return False
-    head, rest = text.split(MARK_START, 1)
-    _, tail = rest.split(MARK_END, 1)
-    with open(path, "w") as fh:
-        fh.write(f"{head}{MARK_START}\n{table}{MARK_END}{tail}")
-    return True
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.cnn", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="digits only, one seed, no figure")
@@ -200,7 +191,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     with open(os.path.join(args.out, "cnn.md"), "w") as fh:
         fh.write(table)
     if args.readme:
-        update_readme(args.readme, table)
+        problem = fill(args.readme, "cnn", table)
+        if problem:
+            say(f"warning: {problem}: README not updated")
     print(table)
     say(f"({report['seconds']:.0f} s)")
     return 0

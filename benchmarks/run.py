@@ -31,6 +31,11 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
+try:  # as part of the package (python -m benchmarks...) or as a script
+    from ._readme import fill  # noqa: E402
+except ImportError:  # pragma: no cover
+    from _readme import fill  # noqa: E402  # type: ignore[no-redef]
+
 import filterkit
 
 try:  # optional peers
@@ -402,15 +407,9 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def update_readme(path: str, table: str) -> None:
     """Replace the text between the benchmark markers of a README."""
-    start, end = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
-    with open(path) as fh:
-        text = fh.read()
-    if start not in text or end not in text:
-        raise SystemExit(f"benchmarks: error: {path} has no '{start}' ... '{end}' markers")
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    with open(path, "w") as fh:
-        fh.write(f"{head}{start}\n{table}{end}{tail}")
+    problem = fill(path, "benchmarks", table)
+    if problem:
+        raise SystemExit(f"benchmarks: error: {problem}")
 
 
 if __name__ == "__main__":

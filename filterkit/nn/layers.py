@@ -10,6 +10,7 @@ not fit is an error, never a silent crop.
 
 from __future__ import annotations
 
+import abc
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -84,7 +85,7 @@ def _fmt_shape(shape: Sequence[Any]) -> str:
     return str(tuple(int(s) if _is_int(s) else s for s in shape))
 
 
-class Layer:
+class Layer(abc.ABC):
     """The base of every layer: ``forward``, ``backward``, ``params``,
     ``grads``, ``n_params``, ``output_shape`` and ``training``."""
 
@@ -115,11 +116,13 @@ class Layer:
     def output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape)
 
+    @abc.abstractmethod
     def forward(self, x: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """The layer's output for a batch; keeps what backward needs."""
 
+    @abc.abstractmethod
     def backward(self, grad: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """The gradient with respect to the last forward's input (fills ``grads``)."""
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.forward(x)

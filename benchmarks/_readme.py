@@ -1,0 +1,30 @@
+"""Put a benchmark's Markdown table into the README between its markers."""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+
+def markers(name: str) -> tuple:
+    """The comment pair that delimits `name`'s table, e.g. ``<!-- fft:start -->``."""
+    return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+
+
+def fill(path: str, name: str, table: str) -> Optional[str]:
+    """Replace the text between `name`'s markers in `path` with `table`.
+
+    Returns None when written, else why nothing was written.
+    """
+    start, end = markers(name)
+    if not os.path.exists(path):
+        return f"{path} does not exist"
+    with open(path) as fh:
+        text = fh.read()
+    if start not in text or end not in text:
+        return f"{path} has no '{start}' ... '{end}' markers"
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    with open(path, "w") as fh:
+        fh.write(f"{head}{start}\n{table}{end}{tail}")
+    return None
