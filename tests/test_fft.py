@@ -312,6 +312,28 @@ class TestFFTWBackend:
         # two FFT libraries, one promise each against the exact result
         np.testing.assert_allclose(got, want, rtol=0, atol=2 * promise(mask, image, np.float32))
 
+    def test_bands_on_several_threads_give_the_same_result(self, monkeypatch, tmp_path):
+        # the FFTW bands are shared among threads, each block through the
+        # same one-thread plan: bit-identical for any thread count
+        monkeypatch.setenv("FILTERKIT_CACHE_DIR", str(tmp_path))
+        monkeypatch.setenv("FILTERKIT_FFT", "fftw")
+        rng = np.random.default_rng(8)
+        image = random_image(rng, (700, 530), np.float32)
+        mask = rng.standard_normal((21, 17))
+        old = filterkit.get_num_threads()
+        try:
+            results = []
+            for n in (1, 2, 3):
+                filterkit.set_num_threads(n)
+                results.append(filterkit.convolve(image, mask, method="oa", mode="wrap"))
+        finally:
+            filterkit.set_num_threads(old)
+        for got in results[1:]:
+            np.testing.assert_array_equal(got, results[0])
+        want = naive_convolve(image, mask, mode="wrap")
+        np.testing.assert_allclose(results[0], want, rtol=0,
+                                   atol=oracle_tol(mask, image, np.float32))
+
     def test_a_corrupt_wisdom_file_warns_and_plans_again(self, monkeypatch, tmp_path):
         from filterkit import _fft
 
