@@ -239,12 +239,30 @@ def _malloc_trim() -> Callable[[], object]:
 settle = _malloc_trim()
 
 
+def balanced_orders(n: int) -> List[List[int]]:
+    """Williams' design for n functions: n orders (2n for odd n) in which
+    each function follows each other one equally often and takes each
+    place equally often."""
+    first = [0]
+    lo, hi = 1, n - 1
+    while len(first) < n:
+        first.append(lo)
+        lo += 1
+        if len(first) < n:
+            first.append(hi)
+            hi -= 1
+    rows = [[(x + i) % n for x in first] for i in range(n)]
+    if n % 2:
+        rows += [row[::-1] for row in rows]
+    return rows
+
+
 def time_interleaved(fns: Dict[str, Callable[[], object]],
                      repeat: Union[int, Callable[[float], int]]) -> Dict[str, Dict[str, float]]:
     """Median/min/max seconds of each function, runs interleaved.
 
-    As in ``benchmarks/run.py``, with three additions: the order is shuffled
-    from round to round, :data:`settle` runs before every call, and `repeat` may be a function of the warm-up round's
+    As in ``benchmarks/run.py``, with three additions: the order changes
+    from round to round (:func:`balanced_orders`), :data:`settle` runs before every call, and `repeat` may be a function of the warm-up round's
     total seconds (fewer runs for slow cells); the warm-up time of each
     function is kept as ``warmup``.
     """
@@ -256,13 +274,16 @@ def time_interleaved(fns: Dict[str, Callable[[], object]],
         warm[name] = time.perf_counter() - t0
     n = repeat(sum(warm.values())) if callable(repeat) else repeat
     times: Dict[str, List[float]] = {k: [] for k in fns}
+    # a call that follows a whole-image FFT or an OpenCV call runs measurably
+    # slower (cold caches; ~1.5 ms at 512^2, 10-20 % of a sub-millisecond
+    # call), so the rounds follow a balanced design: every function follows
+    # every other equally often and takes every place equally often.  (Seeded
+    # random orders were not enough: with the same seed in every cell, their
+    # chance imbalance favoured one function by 15 % in every cell.)
     names = list(fns)
-    order = np.random.default_rng(len(names))
+    rows = balanced_orders(len(names))
     for r in range(n):
-        # a new order every round (seeded): a call that follows a whole-image
-        # FFT (which frees large buffers) runs measurably slower (~1.5 ms at
-        # 512^2, 10 % at 2048^2), so no function may always follow the same one
-        for name in (names if r == 0 else [names[i] for i in order.permutation(len(names))]):
+        for name in (names[i] for i in rows[r % len(rows)]):
             settle()
             t0 = time.perf_counter()
             fns[name]()
@@ -546,7 +567,7 @@ def run(quick: bool, images: List[int], dtypes: List[str], max_call: float, memo
                      "masks": [list(m) for m in masks]},
             "settings": {"mode": "reflect", "max_call_seconds": max_call,
                          "before_each_call": "malloc_trim(0) (glibc): order-independent allocation costs",
-                         "order": "shuffled every round (seeded)",
+                         "order": "balanced (Williams): every function follows every other equally often",
                          "estimate": "time of the same call on a smaller image x pixel ratio"},
             "methods": {s.label: {"mask": s.kind, "library": s.library, "note": s.note}
                         for s in SPECS if s.label in labels},
