@@ -654,8 +654,8 @@ def markdown(report: dict) -> str:
         f"Machine: {m['cpu']}, {m['cores']} cores, {m.get('memory_gib', '?')} GiB; filterkit "
         f"{m['filterkit']} ({m['filterkit_kernels']} kernels), OpenCV {m['opencv']}, SciPy "
         f"{m['scipy']}, NumPy {m['numpy']}.  One thread everywhere, border `reflect`, output "
-        f"preallocated; medians of {n_rep[0]}-{n_rep[-1]} interleaved runs (shuffled order, heap "
-        f"trimmed before each call) after a warm-up "
+        f"preallocated; medians of {n_rep[0]}-{n_rep[-1]} interleaved runs (a balanced order: each "
+        f"function follows each other equally often; heap trimmed before each call) after a warm-up "
         f"(min/max in the JSON and CSV).  ≈: not run (over {report['settings']['max_call_seconds']:g} s), "
         "estimated from the same call on a smaller image × the pixel ratio."
         + ("  **Quick run.**" if report["quick"] else ""),
