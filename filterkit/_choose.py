@@ -38,8 +38,7 @@ from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from ._fft import FFT_ENV, _fftw_state as _fft_state
-from ._threads import getenv
+from ._fft import _fftw_state as _fft_state, backend_setting
 from ._validate import describe, fail
 
 # nanoseconds (tb, t0: per block, per band); measured with calibrate() on
@@ -148,7 +147,7 @@ def cheapest_cached(out_hw: Tuple[int, int], mask_shape: Tuple[int, int], taps: 
     whole decision is one dictionary lookup for a shape seen before (the
     estimates are shared: do not modify them)."""
     key = (out_hw, mask_shape, taps, double, threads, separable, constant, full,
-           _fft_setting())
+           backend_setting())
     hit = _estimates.get(key)
     if hit is None or _loaded is None:
         costs = _estimate(out_hw, mask_shape, taps, double, threads, separable, constant, full)
@@ -157,9 +156,6 @@ def cheapest_cached(out_hw: Tuple[int, int], mask_shape: Tuple[int, int], taps: 
         hit = _estimates[key] = (min(costs, key=costs.__getitem__), costs)
     return hit
 
-
-def _fft_setting() -> str:
-    return _fft_state.get("override") or getenv(FFT_ENV, "auto")
 
 
 _estimates: Dict[Any, Tuple[str, Dict[str, float]]] = {}
@@ -365,7 +361,7 @@ def calibrate(*, quick: bool = False, save: bool = True) -> Dict[str, Dict[str, 
             c["b0"] = _timeit(lambda: convolve(img, np.ones((9, 9)), method="box"), repeat) / n * 1e9
             # FFT: whole images give f2 (out of the caches) and f0; blocks
             # (overlap-save on the larger image, two masks) give f1 and t0
-            from ._fft import _fftw_state as _fft_state, tile_shape
+            from ._fft import tile_shape
 
             _loaded = {p: dict(DEFAULTS[p]) for p in DEFAULTS}
             k = 31

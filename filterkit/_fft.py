@@ -62,7 +62,7 @@ def fft_backend() -> str:
     """The library that transforms the tiled method's blocks: ``'fftw'``
     (pyFFTW, when installed) or ``'scipy'`` (pocketfft); ``$FILTERKIT_FFT``
     = ``auto`` (default), ``scipy`` or ``fftw`` chooses."""
-    choice = _fftw_state.get("override") or getenv(FFT_ENV, "auto").strip().lower() or "auto"
+    choice = backend_setting().strip().lower() or "auto"
     if choice not in FFT_BACKENDS:
         raise ValueError(f"`${FFT_ENV}` must be one of 'auto', 'scipy', 'fftw'; got {choice!r}.")
     if choice == "scipy":
@@ -125,48 +125,41 @@ _spare_plans: dict = {}
 _SPARE_LIMIT = 4
 
 
-def _take_plans(shape: Tuple[int, ...], dtype: np.dtype, threads: int) -> Any:
-    """A (real, spectrum, forward, backward) set of FFTW plans for this call
-    alone: a spare one, or a new one.  Hand it back with :func:`_give_back`."""
-    key = (shape, np.dtype(dtype).str, threads)
-    with _fftw_lock:
+def _take_plans(shape: Tuple[int, int], dtype: np.dtype) -> Any:
+    """(real, spectrum, forward, backward): one-thread FFTW plans of the last
+    two axes of `shape` for this call alone, a spare set or a new one on
+    fresh aligned buffers.  Hand them back with :func:`_give_back`."""
+    pyfftw = _pyfftw()
+    key = (shape, np.dtype(dtype).str)
+    with _fftw_lock:  # FFTW's planner is not thread-safe
+        _load_wisdom(pyfftw)  # (again when the cache directory changed)
         spare = _spare_plans.get(key)
         if spare:
-            pyfftw = _pyfftw()
-            _load_wisdom(pyfftw)  # a new cache directory: read (or start) its file
-            if not os.path.exists(_wisdom_path()):
-                _save_wisdom(pyfftw)
-            return spare.pop()
-    return _fftw_blocks(shape, dtype, threads)
+            plans = spare.pop()
+            planned = 0.0
+        else:
+            real = pyfftw.empty_aligned(shape, dtype=dtype)
+            spec = pyfftw.empty_aligned(shape[:-1] + (shape[-1] // 2 + 1,),
+                                        dtype=np.result_type(dtype, np.complex64))
+            args = dict(axes=(-2, -1), threads=1, planning_timelimit=PLAN_SECONDS)
+            t0 = time.perf_counter()
+            plans = (real, spec, pyfftw.FFTW(real, spec, flags=("FFTW_MEASURE",), **args),
+                     pyfftw.FFTW(spec, real, direction="FFTW_BACKWARD",
+                                 flags=("FFTW_MEASURE", "FFTW_DESTROY_INPUT"), **args))
+            planned = time.perf_counter() - t0
+        if planned > 0.01 or not os.path.exists(_wisdom_path()):
+            _save_wisdom(pyfftw)  # measured a new size (or a new cache): remember it
+    return plans
 
 
-def _give_back(plans: Any, shape: Tuple[int, ...], dtype: np.dtype, threads: int) -> None:
-    key = (shape, np.dtype(dtype).str, threads)
+def _give_back(plans: Any, shape: Tuple[int, int], dtype: np.dtype) -> None:
+    key = (shape, np.dtype(dtype).str)
     with _fftw_lock:
         if key not in _spare_plans and len(_spare_plans) >= _SPARE_LIMIT:
             _spare_plans.pop(next(iter(_spare_plans)))  # the oldest block size goes
         spare = _spare_plans.setdefault(key, [])
-        if len(spare) < 2:  # two calls at once from Python threads: two sets
+        if len(spare) < 2:  # two calls or threads at once: two sets
             spare.append(plans)
-
-
-def _fftw_blocks(shape: Tuple[int, ...], dtype: np.dtype, threads: int) -> Any:
-    """(real, spectrum, forward, backward) for transforms of the last two
-    axes of `shape`, on fresh aligned buffers (planning may write them)."""
-    pyfftw = _pyfftw()
-    cplx = np.result_type(dtype, np.complex64)
-    with _fftw_lock:  # FFTW's planner is not thread-safe
-        _load_wisdom(pyfftw)
-        real = pyfftw.empty_aligned(shape, dtype=dtype)
-        spec = pyfftw.empty_aligned(shape[:-1] + (shape[-1] // 2 + 1,), dtype=cplx)
-        args = dict(axes=(-2, -1), threads=max(int(threads), 1), planning_timelimit=PLAN_SECONDS)
-        t0 = time.perf_counter()
-        fwd = pyfftw.FFTW(real, spec, flags=("FFTW_MEASURE",), **args)
-        bwd = pyfftw.FFTW(spec, real, direction="FFTW_BACKWARD",
-                          flags=("FFTW_MEASURE", "FFTW_DESTROY_INPUT"), **args)
-        if time.perf_counter() - t0 > 0.01 or not os.path.exists(_wisdom_path()):
-            _save_wisdom(pyfftw)  # measured a new size (or a new cache): remember it
-    return real, spec, fwd, bwd
 
 
 def fast_len(n: int) -> int:
@@ -345,7 +338,7 @@ def correlate_tiled(src: np.ndarray, weights: np.ndarray, workers: int, *, mode:
         # in the L2 cache (5-8 % faster than a band per plan); one thread per
         # plan, the threads take bands (FFTW's own threads gained 0-10 % on
         # blocks this small)
-        plans = _take_plans((bh, bw), dtype, 1) if fftw else None
+        plans = _take_plans((bh, bw), dtype) if fftw else None
         for by in which:
             y0 = by * th
             rows_in = min(bh, Ho + kh - 1 - y0)
@@ -376,7 +369,7 @@ def correlate_tiled(src: np.ndarray, weights: np.ndarray, workers: int, *, mode:
                 cw = min(tw, Wo - x0)
                 out[y0:y0 + n, x0:x0 + cw] = r[bx, kh - 1:kh - 1 + n, kw - 1:kw - 1 + cw]
         if plans is not None:
-            _give_back(plans, (bh, bw), dtype, 1)
+            _give_back(plans, (bh, bw), dtype)
 
     threads = min(int(workers), ny) if fftw else 1
     if threads > 1:
