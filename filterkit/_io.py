@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Dict, Tuple
+from typing import Any, Dict, Tuple
 
 import numpy as np
 
@@ -43,6 +43,8 @@ def read_image(path: str) -> np.ndarray:
         return _read_sample(path[len("sample:"):])
     if not os.path.exists(path):
         raise CLIError(f"{path}: no such file")
+    if os.path.isdir(path) and path.rstrip("/" + os.sep).lower().endswith(".zarr"):
+        return np.asarray(open_zarr(path)[...])
     if os.path.isdir(path):
         raise CLIError(f"{path}: is a folder (give -o DIR to filter a folder)")
     if path.lower().endswith(".npy"):
@@ -61,6 +63,18 @@ def read_image(path: str) -> np.ndarray:
         raise CLIError(f"{path}: not an image Pillow can read") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise CLIError(f"{path}: unreadable or truncated image ({exc})") from None
+
+
+def open_zarr(path: str) -> Any:
+    """A zarr array on disk, opened for reading (nothing is read yet)."""
+    try:
+        import zarr
+    except ImportError:
+        raise CLIError(f"{path}: reading .zarr needs zarr: pip install 'filterkit[tiles]'") from None
+    try:
+        return zarr.open_array(path, mode="r")
+    except Exception as exc:  # zarr raises many kinds for a folder that is not an array
+        raise CLIError(f"{path}: not a readable zarr array ({exc})") from None
 
 
 def _pil_to_array(im) -> np.ndarray:
@@ -131,7 +145,7 @@ def write_image(path: str, data: np.ndarray) -> None:
             _write_float_tiff(tmp, data)
         else:
             _write_pillow(tmp, data, FORMATS[ext])
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
+        os.chmod(tmp, 0o666 & ~umask())  # mkstemp makes 0600; give the usual mode
         os.replace(tmp, path)
     except CLIError:
         _remove(tmp)
@@ -144,7 +158,8 @@ def write_image(path: str, data: np.ndarray) -> None:
         raise
 
 
-def _umask() -> int:
+def umask() -> int:
+    """The process's file-creation mask (read without changing it)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -185,6 +200,45 @@ def _write_pillow(path: str, data: np.ndarray, fmt: str) -> None:
     if data.dtype != np.uint8:  # other integer images: saturate, never wrap
         data = np.clip(data, 0, 255)
     Image.fromarray(np.ascontiguousarray(data.astype(np.uint8))).save(path, format=fmt)
+
+
+def is_complete(path: str) -> bool:
+    """Does `path` hold a whole image that filterkit (or anything) wrote?
+
+    Cheap checks that catch a truncated file: a TIFF's image data lies
+    inside the file, a .npy or .zarr array opens, other formats pass
+    Pillow's ``verify``.  (filterkit's own outputs are renamed into place
+    when complete, so they are either whole or absent.)"""
+    if not os.path.exists(path):
+        return False
+    ext = os.path.splitext(path.rstrip("/" + os.sep))[1].lower()
+    try:
+        if ext == ".zarr":
+            open_zarr(path)
+            return True
+        if ext == ".npy":
+            np.load(path, mmap_mode="r", allow_pickle=False)
+            return True
+        if ext in (".tif", ".tiff"):
+            try:
+                import tifffile
+            except ImportError:
+                tifffile = None
+            if tifffile is not None:
+                size = os.path.getsize(path)
+                with tifffile.TiffFile(path) as tif:
+                    for page in tif.pages:
+                        ends = [o + n for o, n in zip(page.dataoffsets, page.databytecounts)]
+                        if not ends or max(ends) > size:
+                            return False
+                return True
+        from PIL import Image
+
+        with Image.open(path) as im:
+            im.verify()
+        return True
+    except Exception:  # any failure to open means: not complete
+        return False
 
 
 def same_file(a: str, b: str) -> bool:

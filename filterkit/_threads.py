@@ -6,8 +6,10 @@ Order of precedence: :func:`set_num_threads`, then the environment variable
 
 from __future__ import annotations
 
+import contextlib
 import os
-from typing import Any, Dict, Optional
+import threading
+from typing import Any, Dict, Iterator, Optional
 
 from ._validate import check_threads, fail
 
@@ -15,6 +17,7 @@ ENV_VAR = "FILTERKIT_NUM_THREADS"
 _num_threads: Optional[int] = None
 _ENV_DATA = getattr(os.environ, "_data", None)  # CPython's encoded copy of the environment
 _ENV_KEYS: Dict[str, Any] = {}
+_local = threading.local()  # a per-thread override: limited()
 
 
 def getenv(name: str, default: str = "") -> str:
@@ -77,6 +80,9 @@ def get_num_threads() -> int:
     >>> filterkit.get_num_threads() >= 1
     True
     """
+    local = getattr(_local, "n", None)
+    if local is not None:
+        return local
     if _num_threads is not None:
         return _num_threads
     env = getenv(ENV_VAR).strip()
@@ -87,6 +93,19 @@ def get_num_threads() -> int:
             raise fail(ENV_VAR, "a positive integer", repr(env)) from None
         return check_threads(value, ENV_VAR)
     return _available_cores()
+
+
+@contextlib.contextmanager
+def limited(n: int) -> Iterator[None]:
+    """Run the core on `n` threads in this thread only, inside the block
+    (Dask's workers and the command line's jobs are the parallelism there:
+    each of their calls takes one core, not all of them)."""
+    before = getattr(_local, "n", None)
+    _local.n = check_threads(n)
+    try:
+        yield
+    finally:
+        _local.n = before
 
 
 CPU_ENV_VAR = "FILTERKIT_CPU"

@@ -6,21 +6,23 @@ Every command calls filterkit's public API; nothing here filters by itself.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 import filterkit
 
-from . import _cnn_cli
+from . import _cnn_cli, _tiled, kernels
 from ._io import (
     SAMPLES,
     CLIError,
     check_output_path,
     image_files,
+    is_complete,
     read_image,
     same_file,
     write_image,
@@ -39,6 +41,12 @@ class Command:
     run: Callable[[np.ndarray, argparse.Namespace, dict], object]
     kind: str  # "low": keeps range and bit depth; "signed"/"positive": high-pass
     add_arguments: Callable[[argparse.ArgumentParser], None] = lambda p: None
+    #: the mask's half height and width (the halo of a tile)
+    radius: Callable[[argparse.Namespace], Tuple[int, int]] = lambda a: (1, 1)
+
+
+def _half(shape: Sequence[int]) -> Tuple[int, int]:
+    return int(shape[0]) // 2, int(shape[1]) // 2
 
 
 def _size(text: str) -> object:
@@ -126,7 +134,8 @@ COMMANDS: Dict[str, Command] = {
         "filterkit mean photo.png smooth.png --size 5",
         lambda f, a, kw: filterkit.mean(f, a.size, **kw), "low",
         lambda p: p.add_argument("--size", type=_size, default=3,
-                                 help="odd window size, N or HxW (default 3)")),
+                                 help="odd window size, N or HxW (default 3)"),
+        lambda a: _half(kernels.check_size(a.size))),
     "gaussian": Command(
         "Gaussian low-pass filter",
         "filterkit gaussian photo.png smooth.png --sigma 5 --size 11",
@@ -134,13 +143,15 @@ COMMANDS: Dict[str, Command] = {
         lambda p: (p.add_argument("--sigma", type=_float, default=1.0,
                                   help="standard deviation in pixels (default 1)"),
                    p.add_argument("--size", type=_size, default=None,
-                                  help="odd mask size (default 2*ceil(3*sigma)+1)"))),
+                                  help="odd mask size (default 2*ceil(3*sigma)+1)")),
+        lambda a: _half([v.size for v in kernels.gaussian_factors(a.size, sigma=a.sigma)])),
     "convolve": Command(
         "true convolution with a mask from a file (text rows of numbers, or .npy)",
         "filterkit convolve photo.png out.png --mask mask.txt",
         lambda f, a, kw: filterkit.convolve(f, a.mask_array, **kw), "low",
         lambda p: p.add_argument("--mask", required=True, metavar="FILE",
-                                 help="the mask: text rows of numbers, or a .npy file")),
+                                 help="the mask: text rows of numbers, or a .npy file"),
+        lambda a: _half(a.mask_array.shape)),
 }
 
 
@@ -186,7 +197,18 @@ def _parser() -> argparse.ArgumentParser:
                              "signed": "gray, the luma",
                              "positive": "lab, the colour gradient"}[cmd.kind] +
                             "); grey input ignores it")
-        p.add_argument("--threads", type=_positive_int, help="number of threads")
+        p.add_argument("--threads", type=_positive_int,
+                       help="number of threads (with --jobs: per job)")
+        p.add_argument("--tile", type=_positive_int, metavar="N",
+                       help="read, filter and write in N x N tiles with exact halos (N a "
+                            "multiple of 16): for images larger than memory; writes .tif "
+                            "(tiled, BigTIFF when needed), .zarr or .npy; reads TIFF, .zarr "
+                            "and .npy a tile at a time")
+        p.add_argument("--jobs", type=_positive_int, default=1, metavar="N",
+                       help="filter N files at once (batch mode; default 1)")
+        p.add_argument("--resume", action="store_true",
+                       help="skip outputs that already exist and are complete "
+                            "(readable, and not older than their input)")
     samples = sub.add_parser("samples", help="list the bundled sample pictures",
                              epilog="Example: filterkit samples")
     samples.set_defaults(paths=[])
@@ -222,10 +244,14 @@ def _full(depth16: bool) -> int:
     return 65535 if depth16 else 255
 
 
-def _scale(values: np.ndarray, kind: str, depth16: bool, invert: bool) -> np.ndarray:
-    """A high-pass result as an 8- or 16-bit picture."""
+def _peak(values: np.ndarray) -> float:
+    """The largest magnitude of a high-pass result: its picture's full scale."""
+    return float(np.max(np.abs(values))) if values.size else 0.0
+
+
+def _scale(values: np.ndarray, kind: str, depth16: bool, invert: bool, peak: float) -> np.ndarray:
+    """A high-pass result as an 8- or 16-bit picture, `peak` at full scale."""
     v = values.astype(np.float64)
-    peak = float(np.max(np.abs(v))) if v.size else 0.0
     if kind == "signed":
         unit = 0.5 + v / (2 * peak) if peak > 0 else np.full(v.shape, 0.5)
     else:
@@ -236,9 +262,9 @@ def _scale(values: np.ndarray, kind: str, depth16: bool, invert: bool) -> np.nda
     return np.clip(np.rint(unit * full), 0, full).astype(np.uint16 if depth16 else np.uint8)
 
 
-def _direction_picture(strength: np.ndarray, direction: np.ndarray) -> np.ndarray:
-    """Hue = angle, saturation 1, value = strength / max strength, as 8-bit RGB."""
-    peak = float(strength.max()) if strength.size else 0.0
+def _direction_picture(strength: np.ndarray, direction: np.ndarray, peak: float) -> np.ndarray:
+    """Hue = angle, saturation 1, value = strength / `peak` (the largest
+    strength), as 8-bit RGB."""
     h = (direction.astype(np.float64) + np.pi) / (2 * np.pi) * 6.0
     v = strength / peak if peak > 0 else np.zeros(strength.shape)
     i = np.floor(h).astype(int) % 6
@@ -288,39 +314,192 @@ def _high_pass_call(kind: str, image: np.ndarray, args: argparse.Namespace) -> d
     return kw
 
 
-def _process(name: str, src: str, dst: str, args: argparse.Namespace) -> None:
-    cmd = COMMANDS[name]
-    ext = check_output_path(dst, args.raw)
-    if not src.startswith("sample:") and same_file(src, dst):
-        raise CLIError(f"{dst}: the output would overwrite the input")
-    image = read_image(src)
-    if image.ndim not in (2, 3) or image.size == 0:
-        raise CLIError(f"{src}: not a 2-D grey or colour image (shape {image.shape})")
-    kind = cmd.kind
+def _kind(name: str, args: argparse.Namespace) -> str:
     if name == "convolve" and np.any(args.mask_array < 0):
-        kind = "signed"
-    depth16 = image.dtype == np.uint16 and ext in (".png", ".tif", ".tiff")
+        return "signed"
+    return COMMANDS[name].kind
+
+
+def _values(name: str, image: np.ndarray, args: argparse.Namespace,
+            mode: str) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    """What the command computes pixel by pixel, with the border `mode`: a
+    low-pass filter's final picture, the float values with --raw, or a
+    high-pass filter's values (and the gradient's direction) before they
+    are scaled by their largest magnitude."""
+    cmd = COMMANDS[name]
+    args = argparse.Namespace(**dict(vars(args), mode=mode))
+    kind = _kind(name, args)
     if kind == "low" and not args.raw:
         result = _low_pass(cmd, image, args, args.invert)
         if result.dtype.kind == "f":  # float input: [0, 1] shown as 8 bit
             result = np.clip(np.rint(result * 255), 0, 255).astype(np.uint8)
-        write_image(dst, result)
-        return
+        return result, None
     if kind == "low":  # --raw: the float result of the filter, per channel
         out = cmd.run(image, args, dict(_common(args), channel_axis=-1 if image.ndim == 3 else None))
-        write_image(dst, np.asarray(out, dtype=np.float32))
-        return
+        return np.asarray(out, dtype=np.float32), None
     if image.ndim == 3 and image.shape[2] == 2:  # grey + alpha: the grey channel
         image = image[..., 0]
     out = cmd.run(image, args, _high_pass_call(kind, image, args))
     strength, direction = out if isinstance(out, tuple) else (out, None)
     if args.raw:
-        write_image(dst, np.asarray(strength, dtype=np.float32))
-    else:
-        write_image(dst, _scale(strength, kind, depth16, args.invert))
+        strength = np.asarray(strength, dtype=np.float32)
+    return strength, direction
+
+
+def _scaled(name: str, args: argparse.Namespace) -> bool:
+    """Whether the output is scaled by the result's largest magnitude."""
+    return _kind(name, args) != "low" and not args.raw
+
+
+def _check_image_shape(src: str, shape: Sequence[int]) -> None:
+    if len(shape) not in (2, 3) or 0 in shape:
+        raise CLIError(f"{src}: not a 2-D grey or colour image (shape {tuple(shape)})")
+
+
+def _check_paths(src: str, dst: str) -> None:
+    if not src.startswith("sample:") and same_file(src, dst):
+        raise CLIError(f"{dst}: the output would overwrite the input")
+
+
+def _process(name: str, src: str, dst: str, args: argparse.Namespace) -> None:
+    if args.tile:
+        _process_tiled(name, src, dst, args)
+        return
+    ext = check_output_path(dst, args.raw)
+    _check_paths(src, dst)
+    image = read_image(src)
+    _check_image_shape(src, image.shape)
+    depth16 = image.dtype == np.uint16 and ext in (".png", ".tif", ".tiff")
+    values, direction = _values(name, image, args, args.mode)
+    peak = _peak(values) if _scaled(name, args) or direction is not None else 0.0
+    write_image(dst, _scale(values, _kind(name, args), depth16, args.invert, peak)
+                if _scaled(name, args) else values)
     if direction is not None and getattr(args, "direction", None):
         check_output_path(args.direction, False)
-        write_image(args.direction, _direction_picture(strength, direction))
+        write_image(args.direction, _direction_picture(values, direction, peak))
+
+
+def _process_tiled(name: str, src: str, dst: str, args: argparse.Namespace) -> None:
+    """``--tile N``: the same result as :func:`_process`, a tile at a time
+    (a first pass finds the largest magnitude when the output is scaled by
+    it; --direction is written in a last pass)."""
+    tile = _tiled.check_tile(args.tile)
+    ext = _tiled.output_extension(dst)
+    _check_paths(src, dst)
+    want_direction = name == "gradient" and bool(getattr(args, "direction", None))
+    if want_direction:
+        _tiled.output_extension(args.direction)
+    mode, _ = filterkit_mode(args)
+    radius = COMMANDS[name].radius(args)
+    source = _tiled.open_source(src)
+    progress = None
+    try:
+        _check_image_shape(src, source.shape)
+        depth16 = source.dtype == np.uint16 and ext in _tiled.TILE_FORMATS
+        tiler = _tiled.Tiler(source, lambda block, m: _values(name, block, args, m), radius,
+                             mode, tile)
+        scaled = _scaled(name, args)
+        passes = 1 + (scaled or want_direction) + want_direction
+        progress = _progress(tiler.count * passes, "tile", f"{name} {os.path.basename(src)}")
+        peak = 0.0
+        if scaled or want_direction:
+            peaks = [p for _, p in tiler.run(lambda outs: _peak(outs[0]), progress)]
+            peak = float(np.max(np.array(peaks)))
+        kind = _kind(name, args)
+
+        def final(outs: Tuple[Any, ...]) -> np.ndarray:
+            return _scale(outs[0], kind, depth16, args.invert, peak) if scaled else outs[0]
+
+        _write_tiled(dst, tiler, tiler.run(final, progress))
+        if want_direction:
+            _write_tiled(args.direction, tiler,
+                         tiler.run(lambda outs: _direction_picture(outs[0], outs[1], peak), progress))
+    finally:
+        source.close()
+        if progress is not None:
+            progress.close()
+
+
+def _write_tiled(dst: str, tiler: "_tiled.Tiler", produce: Any) -> None:
+    """Write the tiles `produce` yields; the first tells the dtype and channels."""
+    first = next(produce)
+    data = first[1]
+    _tiled.write_tiles(dst, tuple(tiler.shape) + data.shape[2:], data.dtype, tiler.tile,
+                       itertools.chain([first], produce))
+
+
+def filterkit_mode(args: argparse.Namespace) -> Tuple[str, float]:
+    """The border mode's canonical name (aliases resolved) and cval."""
+    from ._validate import check_mode
+
+    return check_mode(args.mode, args.cval)
+
+
+def _progress(total: int, unit: str, desc: Optional[str] = None) -> Any:
+    """A progress bar on stderr when it is a terminal (else None)."""
+    if total <= 1 or not sys.stderr.isatty():
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, unit=unit, desc=desc, file=sys.stderr, leave=False)
+
+
+def _done(src: str, dst: str) -> bool:
+    """--resume: `dst` exists, is complete and is not older than `src`."""
+    if not is_complete(dst):
+        return False
+    if src.startswith("sample:") or not os.path.exists(src):
+        return True
+    return os.path.getmtime(dst) >= os.path.getmtime(src)
+
+
+def _run_one(command: str, src: str, dst: str, args: argparse.Namespace) -> Optional[str]:
+    """Filter one file; the error message, or None when written."""
+    try:
+        _process(command, src, dst, args)
+    except (CLIError, ValueError, TypeError, MemoryError, OSError) as exc:
+        return str(exc) or type(exc).__name__
+    return None
+
+
+def _worker_threads(threads: int) -> None:
+    filterkit.set_num_threads(threads)
+
+
+def _run_jobs(args: argparse.Namespace, jobs: List[Tuple[str, str]],
+              progress: Any) -> Any:
+    """Yield (input, error or None) for every job, `args.jobs` at a time in
+    worker processes (each on its share of the cores), else one by one."""
+    workers = min(args.jobs, len(jobs))
+    if workers <= 1:
+        for src, dst in jobs:
+            yield src, _run_one(args.command, src, dst, args)
+            if progress is not None:
+                progress.update(1)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    threads = args.threads or max(1, filterkit.get_num_threads() // workers)
+    # 'spawn': a fresh interpreter per worker (forking a process whose
+    # OpenMP threads exist can hang the child)
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_threads, initargs=(threads,))
+    try:
+        futures = {pool.submit(_run_one, args.command, src, dst, args): src for src, dst in jobs}
+        for future in as_completed(futures):
+            try:
+                error = future.result()
+            except BrokenProcessPool:
+                error = "a worker process died while filtering it (out of memory?)"
+            yield futures[future], error
+            if progress is not None:
+                progress.update(1)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _jobs(args: argparse.Namespace) -> List[Tuple[str, str]]:
@@ -398,28 +577,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (CLIError, ValueError, TypeError) as exc:
         sys.stderr.write(f"filterkit: error: {exc}\n")
         return 2
-    progress = None
-    if len(jobs) > 1:
-        try:
-            from tqdm import tqdm
-
-            progress = tqdm(total=len(jobs), unit="image", file=sys.stderr,
-                            disable=not sys.stderr.isatty())
-        except ImportError:
-            progress = None
-    for src, dst in jobs:
-        try:
-            _process(args.command, src, dst, args)
-        except (CLIError, ValueError, TypeError, MemoryError) as exc:
-            failed += 1
-            where = "" if len(jobs) == 1 else f"{src}: "
-            msg = str(exc)
-            sys.stderr.write(f"filterkit: error: {where if not msg.startswith(src) else ''}{msg}\n")
-        except KeyboardInterrupt:
-            sys.stderr.write("filterkit: error: interrupted\n")
-            return 2
+    skipped = 0
+    if args.resume:
+        todo = [(src, dst) for src, dst in jobs if not _done(src, dst)]
+        skipped, jobs = len(jobs) - len(todo), todo
+    batch = args.output_dir is not None
+    progress = _progress(len(jobs), "image") if batch else None
+    try:
+        for src, error in _run_jobs(args, jobs, progress):
+            if error is not None:
+                failed += 1
+                where = f"{src}: " if batch and not error.startswith(src) else ""
+                sys.stderr.write(f"filterkit: error: {where}{error}\n")
+    except KeyboardInterrupt:
+        sys.stderr.write("filterkit: error: interrupted\n")
+        return 2
+    finally:
         if progress is not None:
-            progress.update(1)
-    if progress is not None:
-        progress.close()
+            progress.close()
+    if batch or skipped:
+        sys.stderr.write(f"filterkit: {len(jobs) - failed} written, {failed} failed, "
+                         f"{skipped} skipped (already complete)\n")
     return 2 if failed else 0

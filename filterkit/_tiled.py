@@ -1,0 +1,310 @@
+"""Images larger than memory on one machine: read, filter and write in tiles.
+
+The command line's ``--tile N`` runs here.  The input is read a tile at a
+time with exactly the mask's radius around it (a "halo"), the tile is
+filtered by the same function as a whole image, the halo is cut off, and
+the tile is written; the result equals filtering the whole image at once:
+
+- inside the image a tile reads its neighbours' pixels (the halo);
+- at the image's edges the tile is filtered with the real border mode, so
+  filterkit extends the border exactly as for the whole image; for
+  ``wrap`` the halo is read from the far side; ``valid`` reads the tile's
+  pixels plus the halo and keeps what the mask covers;
+- along an axis of at most twice the radius (the border folds back on
+  itself) a tile spans the whole axis.
+
+Readers (memory bounded by the tiles): TIFF through tifffile (an
+uncompressed TIFF is memory-mapped; a compressed or tiled one is read
+through zarr, chunk by chunk), ``.zarr`` arrays and ``.npy`` files
+(memory-mapped).  Other formats (PNG, JPEG) are decoded whole, then
+filtered in tiles.  Writers: TIFF (tiled, BigTIFF when needed), ``.zarr``
+and ``.npy``; every output is written to a temporary name beside the
+destination and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ._io import CLIError, open_zarr, read_image, umask
+
+#: outputs ``--tile`` can write a tile at a time
+TILE_FORMATS = (".tif", ".tiff", ".zarr", ".npy")
+#: TIFF tiles are multiples of 16 pixels
+TILE_STEP = 16
+
+Window = Tuple[Any, int, int]  # (rows or columns to read: a slice or indices, cut before, cut after)
+
+
+def check_tile(tile: int) -> int:
+    """A tile side: a positive multiple of 16 (TIFF's tile unit)."""
+    if tile < TILE_STEP or tile % TILE_STEP:
+        raise CLIError(f"--tile must be a multiple of {TILE_STEP} (16, 32, ..., 2048); got {tile}")
+    return tile
+
+
+def output_extension(path: str) -> str:
+    """The extension of a ``--tile`` output, after checking it can be written."""
+    ext = os.path.splitext(path.rstrip("/" + os.sep))[1].lower()
+    if ext not in TILE_FORMATS:
+        raise CLIError(f"{path}: --tile writes {', '.join(TILE_FORMATS)}; "
+                       f"got '{ext or 'no extension'}'")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CLIError(f"{path}: the folder {folder} does not exist")
+    return ext
+
+
+# ----------------------------------------------------------------------------
+# reading
+# ----------------------------------------------------------------------------
+class Source:
+    """An image on disk that can be read a region at a time: ``shape``,
+    ``dtype`` and ``read(rows, cols)`` with slices or index arrays."""
+
+    def __init__(self, array: Any, closer: Optional[Callable[[], None]] = None) -> None:
+        self.array = array
+        self.shape: Tuple[int, ...] = tuple(int(n) for n in array.shape)
+        self.dtype = np.dtype(array.dtype)
+        self._closer = closer
+
+    def read(self, rows: Any, cols: Any) -> np.ndarray:
+        """The region at `rows` x `cols` (each a slice or an array of
+        indices, read as runs of consecutive indices)."""
+        row_runs, col_runs = _runs(rows), _runs(cols)
+        if len(row_runs) == 1 and len(col_runs) == 1:
+            return np.asarray(self.array[row_runs[0], col_runs[0]])
+        return np.concatenate([
+            np.concatenate([np.asarray(self.array[r, c]) for c in col_runs], axis=1)
+            for r in row_runs], axis=0)
+
+    def close(self) -> None:
+        if self._closer is not None:
+            self._closer()
+            self._closer = None
+
+
+def _runs(index: Any) -> List[slice]:
+    """A slice, or an index array split into slices of consecutive indices."""
+    if isinstance(index, slice):
+        return [index]
+    idx = np.asarray(index)
+    breaks = np.flatnonzero(np.diff(idx) != 1) + 1
+    return [slice(int(part[0]), int(part[-1]) + 1) for part in np.split(idx, breaks)]
+
+
+def open_source(path: str) -> Source:
+    """Open an image for reading a region at a time."""
+    if path.startswith("sample:"):
+        return Source(read_image(path))
+    if not os.path.exists(path):
+        raise CLIError(f"{path}: no such file")
+    lower = path.rstrip("/" + os.sep).lower()
+    if lower.endswith(".zarr"):
+        return Source(open_zarr(path))
+    if os.path.isdir(path):
+        raise CLIError(f"{path}: is a folder (give -o DIR to filter a folder)")
+    if lower.endswith(".npy"):
+        try:
+            return Source(np.load(path, mmap_mode="r", allow_pickle=False))
+        except (OSError, ValueError) as exc:
+            raise CLIError(f"{path}: not a readable .npy file ({exc})") from None
+    if lower.endswith((".tif", ".tiff")):
+        return _open_tiff(path)
+    return Source(read_image(path))  # PNG, JPEG, BMP: decoded whole
+
+
+def _open_tiff(path: str) -> Source:
+    try:
+        import tifffile
+    except ImportError:
+        return Source(read_image(path))
+    try:
+        tif = tifffile.TiffFile(path)
+    except Exception as exc:  # tifffile raises its own TiffFileError and others
+        raise CLIError(f"{path}: not a readable TIFF ({exc})") from None
+    try:
+        series = tif.series[0]
+        if series.dataoffset is not None and len(series.shape) in (2, 3):
+            tif.close()
+            return Source(tifffile.memmap(path, mode="r"))  # uncompressed and contiguous
+        try:
+            import zarr
+        except ImportError:
+            tif.close()
+            return Source(read_image(path))  # whole, through Pillow
+        arr = zarr.open(series.aszarr(), mode="r")
+        return Source(arr, tif.close)
+    except CLIError:
+        tif.close()
+        raise
+    except Exception as exc:
+        tif.close()
+        raise CLIError(f"{path}: not a readable TIFF ({exc})") from None
+
+
+# ----------------------------------------------------------------------------
+# the tiles and their halos
+# ----------------------------------------------------------------------------
+def window(a: int, b: int, n: int, r: int, mode: str) -> Window:
+    """What to read for the output rows [a, b) of an axis of length n with a
+    halo of r, and how much to cut off the filtered result before and after."""
+    if mode == "valid":  # output row o is input row o + r
+        return slice(a, b + 2 * r), 0, 0
+    if a == 0 and b == n:
+        return slice(0, n), 0, 0
+    if mode == "wrap":
+        return np.mod(np.arange(a - r, b + r), n), r, r
+    lo, hi = max(0, a - r), min(n, b + r)
+    return slice(lo, hi), a - lo, hi - b
+
+
+def tiles(shape: Tuple[int, int], tile: Tuple[int, int]) -> Iterator[Tuple[int, int, int, int]]:
+    """Output tiles (a, b, c, d), row by row."""
+    H, W = shape
+    for a in range(0, H, tile[0]):
+        for c in range(0, W, tile[1]):
+            yield a, min(a + tile[0], H), c, min(c + tile[1], W)
+
+
+class Tiler:
+    """Filter a :class:`Source` tile by tile.
+
+    `fn(block, mode)` filters an image block as the whole image would be
+    (the border `mode` applied at the block's edges); `radius` is the
+    mask's (ry, rx).
+    """
+
+    def __init__(self, source: Source, fn: Callable[[np.ndarray, str], Any], radius: Tuple[int, int],
+                 mode: str, tile: int) -> None:
+        self.source, self.fn, self.mode = source, fn, mode
+        self.ry, self.rx = radius
+        H, W = source.shape[:2]
+        if mode == "valid":
+            if H < 2 * self.ry + 1 or W < 2 * self.rx + 1:
+                raise CLIError(f"the image ({H}x{W}) is smaller than the mask "
+                               f"({2 * self.ry + 1}x{2 * self.rx + 1}) with --mode valid")
+            self.shape = (H - 2 * self.ry, W - 2 * self.rx)
+        else:
+            self.shape = (H, W)
+        # an axis the mask folds back over is one tile
+        self.tile = (self.shape[0] if H <= 2 * self.ry else tile,
+                     self.shape[1] if W <= 2 * self.rx else tile)
+
+    @property
+    def count(self) -> int:
+        """The number of tiles."""
+        return len(range(0, self.shape[0], self.tile[0])) * len(range(0, self.shape[1], self.tile[1]))
+
+    def block(self, a: int, b: int, c: int, d: int) -> Tuple[Optional[np.ndarray], ...]:
+        """The filtered output rows [a, b) and columns [c, d) (every result
+        of `fn` that is not None, each cut to the tile)."""
+        H, W = self.source.shape[:2]
+        rows, r0, r1 = window(a, b, H, self.ry, self.mode)
+        cols, c0, c1 = window(c, d, W, self.rx, self.mode)
+        out = self.fn(self.source.read(rows, cols), self.mode)
+        outs = out if isinstance(out, tuple) else (out,)
+        return tuple(None if o is None else o[r0:o.shape[0] - r1, c0:o.shape[1] - c1] for o in outs)
+
+    def run(self, each: Callable[[Tuple[np.ndarray, ...]], np.ndarray],
+            progress: Any = None) -> Iterator[Tuple[Tuple[int, int, int, int], np.ndarray]]:
+        """Yield ((a, b, c, d), each(block)) for every tile, row by row."""
+        for box in tiles(self.shape, self.tile):
+            yield box, each(self.block(*box))
+            if progress is not None:
+                progress.update(1)
+
+
+# ----------------------------------------------------------------------------
+# writing
+# ----------------------------------------------------------------------------
+def write_tiles(path: str, shape: Sequence[int], dtype: np.dtype, tile: Tuple[int, int],
+                produce: Iterator[Tuple[Tuple[int, int, int, int], np.ndarray]]) -> None:
+    """Write the tiles `produce` yields (row by row) to `path` (.tif, .tiff,
+    .zarr or .npy), atomically: a temporary file or folder beside it is
+    renamed to `path` when every tile is written."""
+    ext = output_extension(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    shape = tuple(int(n) for n in shape)
+    try:
+        if ext == ".zarr":
+            tmp = tempfile.mkdtemp(dir=folder, prefix=".filterkit-", suffix=ext)
+        else:
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".filterkit-", suffix=ext)
+            os.close(fd)
+    except OSError as exc:
+        raise CLIError(f"{path}: cannot write here ({exc.strerror or exc})") from None
+    try:
+        if ext == ".zarr":
+            _write_zarr(tmp, shape, dtype, tile, produce)
+        elif ext == ".npy":
+            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
+            for (a, b, c, d), data in produce:
+                out[a:b, c:d] = data
+            out.flush()
+            del out
+        else:
+            _write_tiff(tmp, shape, dtype, tile, produce)
+        _replace(tmp, path)
+    except BaseException as exc:
+        _discard(tmp)
+        if isinstance(exc, (OSError, ValueError)) and not isinstance(exc, CLIError):
+            raise CLIError(f"{path}: could not be written ({exc})") from None
+        raise
+
+
+def _write_tiff(path: str, shape: Tuple[int, ...], dtype: np.dtype, tile: Tuple[int, int],
+                produce: Iterator[Tuple[Tuple[int, int, int, int], np.ndarray]]) -> None:
+    try:
+        import tifffile
+    except ImportError:
+        raise CLIError(f"{path}: --tile writes TIFF through tifffile: "
+                       "pip install 'filterkit[tiles]'") from None
+    colour = len(shape) == 3 and shape[2] in (3, 4) and dtype.kind == "u"
+    tifffile.imwrite(
+        path, data=(data for _, data in produce), shape=shape, dtype=dtype,
+        tile=tuple(-(-t // TILE_STEP) * TILE_STEP for t in tile),
+        photometric="rgb" if colour else "minisblack",
+        extrasamples=("unassalpha",) if colour and shape[2] == 4 else None,
+        planarconfig="contig" if len(shape) == 3 else None,
+        bigtiff=int(np.prod(shape)) * dtype.itemsize > 2 ** 31)
+
+
+def _write_zarr(path: str, shape: Tuple[int, ...], dtype: np.dtype, tile: Tuple[int, int],
+                produce: Iterator[Tuple[Tuple[int, int, int, int], np.ndarray]]) -> None:
+    try:
+        import zarr
+    except ImportError:
+        raise CLIError(f"{path}: writing .zarr needs zarr: pip install 'filterkit[tiles]'") from None
+    chunks = tuple(min(t, n) for t, n in zip(tile, shape)) + tuple(shape[2:])
+    out = zarr.open_array(path, mode="w", shape=shape, chunks=chunks, dtype=dtype)
+    for (a, b, c, d), data in produce:
+        out[a:b, c:d] = data
+
+
+def _replace(tmp: str, path: str) -> None:
+    os.chmod(tmp, (0o777 if os.path.isdir(tmp) else 0o666) & ~umask())
+    if os.path.isdir(path) and not os.path.islink(path):
+        # an existing .zarr folder: moved aside, replaced, then removed
+        old = tempfile.mkdtemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".filterkit-old-")
+        os.replace(path, os.path.join(old, "x"))
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, path)
+
+
+def _discard(tmp: str) -> None:
+    if os.path.isdir(tmp):
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+

@@ -1,0 +1,499 @@
+"""filterkit's filters on Dask arrays: lazy, chunk by chunk, exact at the seams.
+
+Every function here takes a :class:`dask.array.Array` with the same
+arguments as the filterkit function of the same name and returns a lazy
+Dask array (``gradient``: two).  Each chunk is filtered by filterkit's own
+in-memory function, built with :func:`dask.array.map_overlap` with exactly
+the mask's radius as the halo, so the result equals filtering the whole
+array at once:
+
+- bit for bit when both use the same method (``convolve``/``correlate``
+  with ``method="auto"`` decide once, on the chunk shape, among the spatial
+  methods; an FFT choice is left to each chunk, within the FFT tolerance);
+- for every border ``mode``: at the image's edges the chunk is filtered
+  with the requested mode by filterkit itself (``reflect``, ``mirror``,
+  ``nearest``, ``constant``), or Dask's ``periodic`` boundary brings the
+  far side for ``wrap``; ``valid`` is the ``constant`` result cropped;
+- for any chunking, uneven chunks and chunks smaller than the halo
+  included (such chunks are merged with a neighbour first).
+
+The channel axis, if any, is kept in one chunk.  Each chunk runs on one of
+filterkit's threads (:data:`THREADS_PER_CHUNK`): Dask's workers are the
+parallelism, and filterkit releases the GIL, so the threaded scheduler
+scales.  Nothing is computed until you ask (``.compute()``,
+``dask.array.to_zarr``, ``.store``), and then a few chunks per worker are
+in memory at a time.
+
+Needs the ``dask`` extra: ``pip install 'filterkit[dask]'``.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+try:
+    import dask.array as da
+    from dask.array.overlap import ensure_minimum_chunksize
+except ImportError as _exc:  # pragma: no cover - the extra is missing
+    raise ImportError(
+        "filterkit.dask needs Dask: pip install 'filterkit[dask]'") from _exc
+
+from . import _convolve, _filters, color, kernels
+from ._choose import choose_method
+from ._threads import limited
+from ._validate import check_mask, check_mode, check_output_dtype, describe, fail
+
+#: filterkit threads per chunk (Dask's workers run the chunks in parallel)
+THREADS_PER_CHUNK = 1
+
+__all__ = [
+    "THREADS_PER_CHUNK",
+    "convert",
+    "convolve",
+    "correlate",
+    "gaussian",
+    "gradient",
+    "lab_to_rgb",
+    "laplace",
+    "luv_to_rgb",
+    "mean",
+    "rgb_to_gray",
+    "rgb_to_lab",
+    "rgb_to_luv",
+    "rgb_to_xyz",
+    "sobel",
+    "sobel_x",
+    "sobel_y",
+    "xyz_to_rgb",
+]
+
+
+# ----------------------------------------------------------------------------
+# checks
+# ----------------------------------------------------------------------------
+def _check_array(image: Any, ndims: Sequence[int], what: str) -> "da.Array":
+    if not isinstance(image, da.Array):
+        raise fail("image", "a dask.array.Array (filterkit's own functions filter numpy "
+                   "arrays; wrap one with dask.array.from_array)", describe(image), TypeError)
+    if image.ndim not in ndims:
+        raise fail("image", what, f"{image.ndim}-D with shape {image.shape}")
+    if any(np.isnan(n) for n in image.shape):
+        raise fail("image", "an array of known chunk sizes (call image.compute_chunk_sizes())",
+                   f"shape {image.shape}")
+    if image.size == 0:
+        raise fail("image", "non-empty", f"shape {image.shape}")
+    return image
+
+
+def _axes(image: Any, channel_axis: Any) -> Tuple["da.Array", Optional[int], List[int]]:
+    """The image, its channel axis (normalised) and its two spatial axes."""
+    if channel_axis is None:
+        image = _check_array(image, (2,), "2-D when channel_axis is None (a colour or "
+                             "multi-channel image needs channel_axis, e.g. channel_axis=-1)")
+        return image, None, [0, 1]
+    if isinstance(channel_axis, (bool, np.bool_)) or not isinstance(channel_axis, (int, np.integer)):
+        raise fail("channel_axis", "None or an integer", describe(channel_axis), TypeError)
+    image = _check_array(image, (3,), "3-D when channel_axis is given")
+    if not -3 <= channel_axis <= 2:
+        raise fail("channel_axis", "an axis of a 3-D image (-3 to 2)", repr(channel_axis))
+    axis = int(channel_axis) % 3
+    return image, axis, [a for a in range(3) if a != axis]
+
+
+def _output(output: Any) -> Any:
+    """`output` may be None or a dtype: the result is a new lazy array."""
+    if output is None:
+        return None
+    if isinstance(output, np.ndarray) or (isinstance(output, tuple)
+                                          and any(isinstance(o, np.ndarray) for o in output)):
+        raise fail("output", "None or a dtype for a Dask array (the result is a new lazy "
+                   "array; store it with dask.array.store or to_zarr)", describe(output), TypeError)
+    if isinstance(output, tuple):
+        return tuple(check_output_dtype(o) for o in output)
+    return check_output_dtype(output)
+
+
+# ----------------------------------------------------------------------------
+# the one chunked driver
+# ----------------------------------------------------------------------------
+def _chunk(block: np.ndarray, fn: Callable[..., Any], kwargs: Dict[str, Any],
+           crops: Tuple[Tuple[int, int, int, bool], ...], block_info: Any = None) -> np.ndarray:
+    """Filter one chunk with its halo and cut the halo off again.
+
+    `crops`: per spatial axis (axis of the block, axis of the result, halo,
+    periodic).  At the image's edge there is no halo (Dask's boundary
+    'none'): the chunk is filtered there with the real border mode."""
+    info = block_info[0]
+    where, count = info["chunk-location"], info["num-chunks"]
+    with limited(THREADS_PER_CHUNK):
+        result = fn(block, **kwargs)
+    outs = result if isinstance(result, tuple) else (result,)
+    index = [slice(None)] * outs[0].ndim
+    for axis, out_axis, r, periodic in crops:
+        lo = r if periodic or where[axis] > 0 else 0
+        hi = r if periodic or where[axis] < count[axis] - 1 else 0
+        index[out_axis] = slice(lo, outs[0].shape[out_axis] - hi)
+    cut = [o[tuple(index)] for o in outs]
+    if len(cut) == 1:
+        return cut[0]
+    return np.stack([np.asarray(c, dtype=np.result_type(*cut)) for c in cut])
+
+
+def _probe(fn: Callable[..., Any], image: "da.Array", spatial: List[int], halo: Tuple[int, int],
+           kwargs: Dict[str, Any]) -> Tuple[np.ndarray, ...]:
+    """Run `fn` on a small zero image of the same dtype and channels: it
+    checks every argument as the in-memory call does, and tells the result's
+    dtype and layout."""
+    shape = list(image.shape)
+    for a, r in zip(spatial, halo):
+        shape[a] = min(shape[a], 2 * r + 1)
+    out = fn(np.zeros(shape, dtype=image.dtype), **kwargs)
+    return out if isinstance(out, tuple) else (out,)
+
+
+def _lazy(fn: Callable[..., Any], image: Any, halo: Tuple[int, int], *, mode: Any, cval: Any,
+          channel_axis: Any, **kwargs: Any) -> Any:
+    """``fn(image, **kwargs)`` chunk by chunk with a halo of `halo` pixels."""
+    image, axis, spatial = _axes(image, channel_axis)
+    mode, cval = check_mode(mode, cval)
+    valid = mode == "valid"
+    sizes = [image.shape[a] for a in spatial]
+    if valid and any(n < 2 * r + 1 for n, r in zip(sizes, halo)):
+        raise fail("image", f"at least {2 * halo[0] + 1}x{2 * halo[1] + 1} (the mask) with "
+                   "mode='valid'", f"{sizes[0]}x{sizes[1]}")
+    # 'valid' is the 'constant' result without its border: the pixels kept
+    # never read beyond the image
+    kwargs.update(mode="constant" if valid else mode, cval=0.0 if valid else cval,
+                  channel_axis=axis)
+    probes = _probe(fn, image, spatial, halo, kwargs)
+
+    chunks = list(image.chunks)
+    if axis is not None:
+        chunks[axis] = (image.shape[axis],)
+    depth: Dict[int, int] = {a: 0 for a in range(image.ndim)}
+    boundary: Dict[int, str] = {a: "none" for a in range(image.ndim)}
+    for a, r, n in zip(spatial, halo, sizes):
+        if r == 0:
+            continue
+        if n <= 2 * r:
+            # the mask reaches past the whole axis (the border folds back on
+            # itself): one chunk, filtered with the real mode
+            chunks[a] = (n,)
+        else:
+            chunks[a] = ensure_minimum_chunksize(r, chunks[a])
+        depth[a] = r
+        if mode == "wrap" and len(chunks[a]) > 1:
+            boundary[a] = "periodic"
+    if tuple(chunks) != image.chunks:
+        image = image.rechunk(tuple(chunks))
+
+    first = probes[0]
+    keeps_channels = first.ndim == image.ndim
+    out_axes = list(range(image.ndim)) if keeps_channels else [a for a in range(image.ndim)
+                                                               if a != axis]
+    out_chunks = [chunks[a] for a in out_axes]
+    if keeps_channels and axis is not None:
+        out_chunks[axis] = (first.shape[axis],)
+    out_spatial = [out_axes.index(a) for a in spatial]
+    crops = tuple((a, oa, depth[a], boundary[a] == "periodic") for a, oa in zip(spatial, out_spatial))
+    stacked = len(probes) > 1
+    dtype = np.result_type(*probes)
+    extra: Dict[str, Any] = {}
+    if not keeps_channels:
+        extra["drop_axis"] = [axis]
+    if stacked:
+        extra["new_axis"] = [0]
+        out_chunks = [(len(probes),)] + out_chunks
+    result = da.map_overlap(
+        functools.partial(_chunk, fn=fn, kwargs=kwargs, crops=crops), image,
+        depth=depth, boundary=boundary, trim=False, allow_rechunk=False, align_arrays=False,
+        dtype=dtype, chunks=tuple(out_chunks), meta=np.empty((0,) * len(out_chunks), dtype=dtype),
+        **extra)
+    if valid:
+        index = [slice(None)] * result.ndim
+        for oa, r, n in zip(out_spatial, halo, sizes):
+            index[oa + stacked] = slice(r, n - r)
+        result = result[tuple(index)]
+    if not stacked:
+        return result
+    return tuple(result[i] if p.dtype == dtype else result[i].astype(p.dtype)
+                 for i, p in enumerate(probes))
+
+
+def _radius(shape: Tuple[int, int]) -> Tuple[int, int]:
+    return shape[0] // 2, shape[1] // 2
+
+
+def _spatial_method(image: Any, weights: np.ndarray, method: Any, output: Any,
+                    channel_axis: Any, halo: Tuple[int, int]) -> Any:
+    """``method='auto'`` decided once for the chunks (plus halo), so that
+    every chunk runs the same spatial method; an FFT choice stays 'auto'
+    (each chunk decides, and keeps to the spatial methods for NaN)."""
+    if not isinstance(method, str) or method != "auto" or not isinstance(image, da.Array):
+        return method
+    image, axis, spatial = _axes(image, channel_axis)
+    block = tuple(min(image.shape[a], max(image.chunks[a]) + 2 * r) for a, r in zip(spatial, halo))
+    double = image.dtype == np.float64 or (output is not None and np.dtype(output) == np.float64)
+    choice = choose_method(block, mask=weights, dtype=np.float64 if double else np.float32).method
+    return "auto" if choice in ("fft", "oa") else choice
+
+
+# ----------------------------------------------------------------------------
+# the filters
+# ----------------------------------------------------------------------------
+_SEE = """
+    Parameters and result as in :func:`filterkit.{name}`, for a
+    :class:`dask.array.Array` `image`; `output` may be None or a dtype (not
+    an array).  The result is lazy, chunked like `image` (the channel axis
+    in one chunk; chunks smaller than the halo merged with a neighbour).
+"""
+
+
+def _doc(name: str, example: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        f.__doc__ = (f.__doc__ or "") + _SEE.format(name=name) + """
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dask.array as da
+    >>> import filterkit, filterkit.dask
+    >>> f = np.random.default_rng(0).random((300, 200), dtype=np.float32)
+    >>> lazy = da.from_array(f, chunks=(128, 64))
+""" + example
+        return f
+    return decorate
+
+
+@_doc("convolve", """    >>> mask = [[1, 2, 1], [0, 0, 0], [-1, -2, -1]]
+    >>> out = filterkit.dask.convolve(lazy, mask, mode="mirror")
+    >>> out.chunks == lazy.chunks
+    True
+    >>> bool((out.compute() == filterkit.convolve(f, mask, mode="mirror")).all())
+    True
+""")
+def convolve(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0,
+             output: Any = None, method: str = "auto", channel_axis: Optional[int] = None,
+             space: Optional[str] = None) -> "da.Array":
+    """True 2-D convolution of a Dask array, chunk by chunk (the mask mirrored).
+"""
+    halo = _radius(check_mask(mask).shape)
+    output = _output(output)
+    return _lazy(_convolve.convolve, image, halo, mode=mode, cval=cval,
+                 channel_axis=channel_axis, mask=np.asarray(mask), output=output,
+                 method=_spatial_method(image, check_mask(mask), method, output, channel_axis, halo),
+                 space=space)
+
+
+@_doc("correlate", """    >>> out = filterkit.dask.correlate(lazy, [[0, 0, 0], [1, 0, 0], [0, 0, 0]], mode="wrap")
+    >>> bool((out.compute() == np.roll(f, 1, axis=1)).all())
+    True
+""")
+def correlate(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0,
+              output: Any = None, method: str = "auto", channel_axis: Optional[int] = None,
+              space: Optional[str] = None) -> "da.Array":
+    """2-D correlation of a Dask array, chunk by chunk (the mask as given).
+"""
+    halo = _radius(check_mask(mask).shape)
+    output = _output(output)
+    return _lazy(_convolve.correlate, image, halo, mode=mode, cval=cval,
+                 channel_axis=channel_axis, mask=np.asarray(mask), output=output,
+                 method=_spatial_method(image, check_mask(mask), method, output, channel_axis, halo),
+                 space=space)
+
+
+@_doc("mean", """    >>> out = filterkit.dask.mean(lazy, 5, mode="nearest")
+    >>> np.allclose(out.compute(), filterkit.mean(f, 5, mode="nearest"), rtol=1e-6)
+    True
+""")
+def mean(image: Any, size: kernels.Size = 3, *, mode: str = "reflect", cval: float = 0.0,
+         output: Any = None, channel_axis: Optional[int] = None,
+         space: Optional[str] = None) -> "da.Array":
+    """Mean (box) filter of a Dask array, chunk by chunk.
+
+    The running sums restart at every chunk: integer images give exactly
+    the in-memory result; float images agree to float64 rounding of the
+    sums, then float32 (a last-bit difference at most).
+"""
+    halo = _radius(kernels.check_size(size))
+    return _lazy(_filters.mean, image, halo, mode=mode, cval=cval, channel_axis=channel_axis,
+                 size=size, output=_output(output), space=space)
+
+
+@_doc("gaussian", """    >>> out = filterkit.dask.gaussian(lazy, 2.0)
+    >>> bool((out.compute() == filterkit.gaussian(f, 2.0)).all())
+    True
+""")
+def gaussian(image: Any, sigma: Any = 1.0, *, size: Optional[kernels.Size] = None,
+             sampling: str = "integral", mode: str = "reflect", cval: float = 0.0,
+             output: Any = None, channel_axis: Optional[int] = None,
+             space: Optional[str] = None) -> "da.Array":
+    """Gaussian low-pass filter of a Dask array, chunk by chunk.
+"""
+    col, row = kernels.gaussian_factors(size, sigma=sigma, sampling=sampling)
+    return _lazy(_filters.gaussian, image, (col.size // 2, row.size // 2), mode=mode, cval=cval,
+                 channel_axis=channel_axis, sigma=sigma, size=size, sampling=sampling,
+                 output=_output(output), space=space)
+
+
+@_doc("sobel_x", """    >>> out = filterkit.dask.sobel_x(lazy)
+    >>> bool((out.compute() == filterkit.sobel_x(f)).all())
+    True
+""")
+def sobel_x(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: Any = None,
+            channel_axis: Optional[int] = None, space: Optional[str] = None) -> "da.Array":
+    """f_x (the lecture's Sobel mask) of a Dask array, chunk by chunk.
+"""
+    return _lazy(_filters.sobel_x, image, (1, 1), mode=mode, cval=cval,
+                 channel_axis=channel_axis, output=_output(output), space=space)
+
+
+@_doc("sobel_y", """    >>> out = filterkit.dask.sobel_y(lazy)
+    >>> bool((out.compute() == filterkit.sobel_y(f)).all())
+    True
+""")
+def sobel_y(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: Any = None,
+            channel_axis: Optional[int] = None, space: Optional[str] = None) -> "da.Array":
+    """f_y (the lecture's Sobel mask) of a Dask array, chunk by chunk.
+"""
+    return _lazy(_filters.sobel_y, image, (1, 1), mode=mode, cval=cval,
+                 channel_axis=channel_axis, output=_output(output), space=space)
+
+
+@_doc("sobel", """    >>> out = filterkit.dask.sobel(lazy, mode="mirror")
+    >>> bool((out.compute() == filterkit.sobel(f, mode="mirror")).all())
+    True
+""")
+def sobel(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: Any = None,
+          channel_axis: Optional[int] = None, space: Optional[str] = None,
+          per_channel: bool = False) -> "da.Array":
+    """Gradient strength sqrt(f_x^2 + f_y^2) of a Dask array, chunk by chunk
+    (a colour image: the colour gradient of all channels, as in-memory).
+"""
+    return _lazy(_filters.sobel, image, (1, 1), mode=mode, cval=cval,
+                 channel_axis=channel_axis, output=_output(output), space=space,
+                 per_channel=per_channel)
+
+
+@_doc("gradient", """    >>> strength, direction = filterkit.dask.gradient(lazy)
+    >>> s, d = filterkit.gradient(f)
+    >>> bool((strength.compute() == s).all() and (direction.compute() == d).all())
+    True
+""")
+def gradient(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: Any = None,
+             channel_axis: Optional[int] = None, space: Optional[str] = None,
+             per_channel: bool = False) -> Tuple["da.Array", "da.Array"]:
+    """Gradient strength and direction atan2(f_y, f_x) of a Dask array, as two
+    lazy arrays that share their chunks' work (compute them together, e.g.
+    ``dask.compute(strength, direction)``).
+"""
+    return _lazy(_filters.gradient, image, (1, 1), mode=mode, cval=cval,
+                 channel_axis=channel_axis, output=_output(output), space=space,
+                 per_channel=per_channel)
+
+
+@_doc("laplace", """    >>> out = filterkit.dask.laplace(lazy, neighbours=8, mode="wrap")
+    >>> bool((out.compute() == filterkit.laplace(f, neighbours=8, mode="wrap")).all())
+    True
+""")
+def laplace(image: Any, *, neighbours: int = 4, mode: str = "reflect", cval: float = 0.0,
+            output: Any = None, channel_axis: Optional[int] = None,
+            space: Optional[str] = None) -> "da.Array":
+    """Laplace filter of a Dask array, chunk by chunk.
+"""
+    return _lazy(_filters.laplace, image, (1, 1), mode=mode, cval=cval,
+                 channel_axis=channel_axis, neighbours=neighbours, output=_output(output),
+                 space=space)
+
+
+# ----------------------------------------------------------------------------
+# colour conversions: pixel by pixel, no halo
+# ----------------------------------------------------------------------------
+def _pointwise(fn: Callable[..., np.ndarray], image: Any, channel_axis: Any,
+               **kwargs: Any) -> "da.Array":
+    image = _check_array(image, range(1, 33), "an array with a channel axis")
+    if isinstance(channel_axis, (bool, np.bool_)) or not isinstance(channel_axis, (int, np.integer)):
+        raise fail("channel_axis", "an integer", describe(channel_axis), TypeError)
+    if not -image.ndim <= channel_axis < image.ndim:
+        raise fail("channel_axis", f"an axis of the {image.ndim}-D image "
+                   f"({-image.ndim} to {image.ndim - 1})", repr(channel_axis))
+    axis = int(channel_axis) % image.ndim
+    kwargs["output"] = _output(kwargs.get("output"))
+    probe_shape = [1] * image.ndim
+    probe_shape[axis] = image.shape[axis]
+    probe = fn(np.zeros(probe_shape, dtype=image.dtype), channel_axis=axis, **kwargs)
+    if image.numblocks[axis] > 1:
+        image = image.rechunk({axis: -1})
+    extra: Dict[str, Any] = {}
+    chunks = list(image.chunks)
+    if probe.ndim < image.ndim:
+        extra["drop_axis"] = [axis]
+        del chunks[axis]
+    else:
+        chunks[axis] = (probe.shape[axis],)
+    return da.map_blocks(_convert_chunk, image, fn=fn, kwargs=dict(kwargs, channel_axis=axis),
+                         dtype=probe.dtype, chunks=tuple(chunks),
+                         meta=np.empty((0,) * probe.ndim, dtype=probe.dtype), **extra)
+
+
+def _convert_chunk(block: np.ndarray, fn: Callable[..., np.ndarray],
+                   kwargs: Dict[str, Any]) -> np.ndarray:
+    with limited(THREADS_PER_CHUNK):
+        return fn(block, **kwargs)
+
+
+def _colour(name: str) -> Callable[..., "da.Array"]:
+    fn = getattr(color, name)
+
+    def lazy(image: Any, *, channel_axis: int = -1, output: Any = None) -> "da.Array":
+        return _pointwise(fn, image, channel_axis, output=output)
+
+    lazy.__name__ = lazy.__qualname__ = name
+    lazy.__doc__ = f"""filterkit.color.{name} on a Dask array, chunk by chunk (no halo).
+
+    Parameters and result as in :func:`filterkit.color.{name}`; `output`
+    may be None or a dtype.  The channel axis is kept in one chunk.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dask.array as da
+    >>> import filterkit.color, filterkit.dask
+    >>> rgb = np.random.default_rng(0).random((64, 48, 3), dtype=np.float32)
+    >>> out = filterkit.dask.{name}(da.from_array(rgb, chunks=(32, 32, 3)))
+    >>> bool((out.compute() == filterkit.color.{name}(rgb)).all())
+    True
+    """
+    return lazy
+
+
+rgb_to_xyz = _colour("rgb_to_xyz")
+xyz_to_rgb = _colour("xyz_to_rgb")
+rgb_to_lab = _colour("rgb_to_lab")
+lab_to_rgb = _colour("lab_to_rgb")
+rgb_to_luv = _colour("rgb_to_luv")
+luv_to_rgb = _colour("luv_to_rgb")
+rgb_to_gray = _colour("rgb_to_gray")
+
+
+def convert(image: Any, source: str, target: str, *, channel_axis: int = -1,
+            output: Any = None) -> "da.Array":
+    """:func:`filterkit.color.convert` on a Dask array, chunk by chunk.
+
+    Parameters and result as in :func:`filterkit.color.convert`; `output`
+    may be None or a dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dask.array as da
+    >>> import filterkit.color, filterkit.dask
+    >>> rgb = np.random.default_rng(0).random((64, 48, 3))
+    >>> out = filterkit.dask.convert(da.from_array(rgb, chunks=32), "rgb", "luv")
+    >>> bool((out.compute() == filterkit.color.convert(rgb, "rgb", "luv")).all())
+    True
+    """
+    return _pointwise(functools.partial(color.convert, source=source, target=target), image,
+                      channel_axis, output=output)
