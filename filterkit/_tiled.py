@@ -72,21 +72,63 @@ class Source:
         self.shape: Tuple[int, ...] = tuple(int(n) for n in array.shape)
         self.dtype = np.dtype(array.dtype)
         self._closer = closer
+        # stored in strips as wide as the image (a striped, compressed TIFF):
+        # every tile of a row of tiles would decode the same strips again, so
+        # the rows last read are kept, the whole width at once
+        chunks = getattr(array, "chunks", None)
+        self._striped = (chunks is not None and len(chunks) >= 2 and len(self.shape) >= 2
+                         and int(chunks[1]) >= self.shape[1] and not isinstance(array, np.ndarray))
+        self._band: Tuple[Any, Optional[np.ndarray]] = (None, None)
+
+    def _get(self, rows: slice, cols: slice) -> np.ndarray:
+        if not self._striped:
+            return np.asarray(self.array[rows, cols])
+        key, band = self._band
+        if key != (rows.start, rows.stop) or band is None:
+            self._band = (None, None)  # let the old band go before reading the next
+            band = np.asarray(self.array[rows])
+            self._band = ((rows.start, rows.stop), band)
+        return band[:, cols]
 
     def read(self, rows: Any, cols: Any) -> np.ndarray:
         """The region at `rows` x `cols` (each a slice or an array of
         indices, read as runs of consecutive indices)."""
         row_runs, col_runs = _runs(rows), _runs(cols)
         if len(row_runs) == 1 and len(col_runs) == 1:
-            return np.asarray(self.array[row_runs[0], col_runs[0]])
+            return self._get(row_runs[0], col_runs[0])
         return np.concatenate([
-            np.concatenate([np.asarray(self.array[r, c]) for c in col_runs], axis=1)
+            np.concatenate([self._get(r, c) for c in col_runs], axis=1)
             for r in row_runs], axis=0)
+
+    def forget(self, rows: int) -> None:
+        """Drop the memory-mapped pages of the first `rows` rows: read again
+        from the file if needed, they would otherwise stay in the process's
+        memory until the end (the resident size would grow to the image)."""
+        release(self.array, rows)
 
     def close(self) -> None:
         if self._closer is not None:
             self._closer()
             self._closer = None
+
+
+def release(array: Any, rows: int) -> None:
+    """madvise(DONTNEED) the pages of a memory-mapped array's first `rows`
+    rows (C order); nothing for other arrays or where mmap cannot."""
+    mm = getattr(array, "_mmap", None)
+    if mm is None or rows <= 0 or not hasattr(mm, "madvise") or not array.flags.c_contiguous:
+        return
+    try:
+        import mmap
+
+        start = int(getattr(array, "offset", 0))
+        start -= start % mmap.ALLOCATIONGRANULARITY  # where numpy's mapping begins
+        end = int(getattr(array, "offset", 0)) - start + rows * array.strides[0]
+        length = end - end % mmap.PAGESIZE
+        if length > 0:
+            mm.madvise(mmap.MADV_DONTNEED, 0, min(length, len(mm)))
+    except (ValueError, OSError, AttributeError):
+        pass
 
 
 def _runs(index: Any) -> List[slice]:
@@ -211,10 +253,14 @@ class Tiler:
         outs = out if isinstance(out, tuple) else (out,)
         return tuple(None if o is None else o[r0:o.shape[0] - r1, c0:o.shape[1] - c1] for o in outs)
 
-    def run(self, each: Callable[[Tuple[np.ndarray, ...]], np.ndarray],
-            progress: Any = None) -> Iterator[Tuple[Tuple[int, int, int, int], np.ndarray]]:
+    def run(self, each: Callable[[Tuple[Any, ...]], Any],
+            progress: Any = None) -> Iterator[Tuple[Tuple[int, int, int, int], Any]]:
         """Yield ((a, b, c, d), each(block)) for every tile, row by row."""
+        row = 0
         for box in tiles(self.shape, self.tile):
+            if box[0] != row:  # a new row of tiles: the rows above it are done
+                row = box[0]
+                self.source.forget(row - self.ry - 1 if self.mode != "valid" else row - 1)
             yield box, each(self.block(*box))
             if progress is not None:
                 progress.update(1)
@@ -244,7 +290,12 @@ def write_tiles(path: str, shape: Sequence[int], dtype: np.dtype, tile: Tuple[in
             _write_zarr(tmp, shape, dtype, tile, produce)
         elif ext == ".npy":
             out = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
+            row = 0
             for (a, b, c, d), data in produce:
+                if a != row:  # the rows above are written: flushed, then let go
+                    out.flush()
+                    release(out, a)
+                    row = a
                 out[a:b, c:d] = data
             out.flush()
             del out

@@ -287,7 +287,8 @@ def convolve(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0,
                  space=space)
 
 
-@_doc("correlate", """    >>> out = filterkit.dask.correlate(lazy, [[0, 0, 0], [1, 0, 0], [0, 0, 0]], mode="wrap")
+@_doc("correlate", """    >>> left = [[0, 0, 0], [1, 0, 0], [0, 0, 0]]
+    >>> out = filterkit.dask.correlate(lazy, left, mode="wrap")
     >>> bool((out.compute() == np.roll(f, 1, axis=1)).all())
     True
 """)

@@ -9,7 +9,8 @@ import pytest
 
 MODULES = ["filterkit", "filterkit._convolve", "filterkit._filters", "filterkit._threads",
            "filterkit.kernels", "filterkit.cli", "filterkit.color", "filterkit._choose",
-           "filterkit.nn", "filterkit.nn.layers", "filterkit.nn.optim", "filterkit.nn.train"]
+           "filterkit.nn", "filterkit.nn.layers", "filterkit.nn.optim", "filterkit.nn.train",
+           "filterkit.dask"]
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -46,4 +47,12 @@ def test_nn_public_api_has_examples():
                 continue  # a base class and two result records
             if "Examples" not in doc or ">>>" not in doc:
                 missing.append(name)
+    assert not missing, missing
+
+
+def test_dask_public_api_has_examples():
+    import filterkit.dask as fkd
+
+    missing = [name for name in fkd.__all__ if callable(getattr(fkd, name))
+               and ">>>" not in (getattr(fkd, name).__doc__ or "")]
     assert not missing, missing
