@@ -13,6 +13,9 @@ The public API:
 - :mod:`filterkit.color`: sRGB, XYZ, CIELAB, CIELUV and luma; every filter
   takes ``space=`` for colour images, and :func:`sobel` / :func:`gradient`
   give the colour gradient of all channels.
+- :mod:`filterkit.dask` (``pip install 'filterkit[dask]'``): every filter on
+  Dask arrays, chunk by chunk with exact halos, equal to the in-memory result.
+- :mod:`filterkit.nn`: a small numpy CNN whose fixed first layer is these filters.
 """
 
 import os as _os

@@ -229,7 +229,8 @@ def _convert(image: Any, op: str, channel_axis: Any, output: OutputArg) -> np.nd
     src_code = DTYPE_CODES[src3.dtype.newbyteorder("=")]
     if not src3.dtype.isnative:
         src3 = src3.astype(src3.dtype.newbyteorder("="))
-    _core.color_rows(src3, dst3, src_code, DTYPE_CODES[compute], _OPS[op], alpha,
+    # luma drops the alpha channel: nothing passes through to its one channel
+    _core.color_rows(src3, dst3, src_code, DTYPE_CODES[compute], _OPS[op], alpha and not gray,
                      np.ascontiguousarray(matrix, dtype=np.float64).ravel(), float(WHITE[0]), float(WHITE[2]),
                      in_max, lut, double, get_num_threads(), cpu_cap())
     if target is not None:

@@ -8,7 +8,12 @@ result equals filtering the whole array at once:
 
 - bit for bit when both use the same method (``convolve``/``correlate``
   with ``method="auto"`` decide once, on the chunk shape, among the spatial
-  methods; an FFT choice is left to each chunk, within the FFT tolerance);
+  methods; an FFT choice is left to each chunk, within the FFT tolerance),
+  except for ``'box'``, the running sums of :func:`mean` and of constant
+  masks: they restart at every chunk (in memory, every 256 rows), which is
+  exact for integer images and within the rounding of float64 sums for
+  float images (float32 results nearly always equal; float64 ones within
+  a few ulp);
 - for every border ``mode``: at the image's edges the chunk is filtered
   with the requested mode by filterkit itself (``reflect``, ``mirror``,
   ``nearest``, ``constant``), or Dask's ``periodic`` boundary brings the
@@ -133,8 +138,8 @@ def _output(output: Any) -> Any:
 # the one chunked driver
 # ----------------------------------------------------------------------------
 def _filtered(block: np.ndarray, fn: Callable[..., Any], kwargs: Dict[str, Any],
-              crops: Tuple[Tuple[int, int, int, bool], ...], where: Sequence[int],
-              count: Sequence[int]) -> np.ndarray:
+              crops: Tuple[Tuple[int, int, int, bool], ...], pick: Optional[int],
+              where: Sequence[int], count: Sequence[int]) -> np.ndarray:
     """Filter the chunk at `where` (of `count` chunks per axis) with its halo
     and cut the halo off again.
 
@@ -144,22 +149,23 @@ def _filtered(block: np.ndarray, fn: Callable[..., Any], kwargs: Dict[str, Any],
     with limited(THREADS_PER_CHUNK):
         result = fn(block, **kwargs)
     outs = result if isinstance(result, tuple) else (result,)
+    if pick is not None:
+        outs = (outs[pick],)
     index = [slice(None)] * outs[0].ndim
     for axis, out_axis, r, periodic in crops:
         lo = r if periodic or where[axis] > 0 else 0
         hi = r if periodic or where[axis] < count[axis] - 1 else 0
         index[out_axis] = slice(lo, outs[0].shape[out_axis] - hi)
     cut = [o[tuple(index)] for o in outs]
-    if len(cut) == 1:
-        return cut[0]
-    return np.stack([np.asarray(c, dtype=np.result_type(*cut)) for c in cut])
+    return cut[0] if len(cut) == 1 else np.stack(cut)
 
 
 def _chunk(block: np.ndarray, fn: Callable[..., Any], kwargs: Dict[str, Any],
-           crops: Tuple[Tuple[int, int, int, bool], ...], block_info: Any = None) -> np.ndarray:
+           crops: Tuple[Tuple[int, int, int, bool], ...], pick: Optional[int],
+           block_info: Any = None) -> np.ndarray:
     """map_overlap's function: :func:`_filtered` where Dask says the chunk is."""
     info = block_info[0]
-    return _filtered(block, fn, kwargs, crops, info["chunk-location"], info["num-chunks"])
+    return _filtered(block, fn, kwargs, crops, pick, info["chunk-location"], info["num-chunks"])
 
 
 # --- chunks read straight from storage: the halo without holding neighbours --
@@ -211,13 +217,14 @@ def _with_halo(block: np.ndarray, near: List[List[Any]], spatial: Tuple[int, int
 
 def _reread_chunk(block: np.ndarray, near: List[List[Any]], fn: Callable[..., Any],
                   kwargs: Dict[str, Any], crops: Tuple[Tuple[int, int, int, bool], ...],
-                  spatial: Tuple[int, int], halo: Tuple[int, int], where: Tuple[int, ...],
-                  count: Tuple[int, ...]) -> np.ndarray:
-    return _filtered(_with_halo(block, near, spatial, halo), fn, kwargs, crops, where, count)
+                  pick: Optional[int], spatial: Tuple[int, int], halo: Tuple[int, int],
+                  where: Tuple[int, ...], count: Tuple[int, ...]) -> np.ndarray:
+    return _filtered(_with_halo(block, near, spatial, halo), fn, kwargs, crops, pick, where, count)
 
 
 def _overlap_rereading(image: "da.Array", fn: Callable[..., Any], kwargs: Dict[str, Any],
-                       crops: Tuple[Tuple[int, int, int, bool], ...], spatial: List[int],
+                       crops: Tuple[Tuple[int, int, int, bool], ...], pick: Optional[int],
+                       spatial: List[int],
                        halo: Tuple[int, int], out_index: Callable[[Tuple[int, ...]], Tuple[int, ...]],
                        out_chunks: Tuple[Tuple[int, ...], ...], dtype: np.dtype) -> "da.Array":
     """What ``map_overlap`` computes, for chunks read straight from storage,
@@ -236,7 +243,7 @@ def _overlap_rereading(image: "da.Array", fn: Callable[..., Any], kwargs: Dict[s
     second = clone(image)  # the same reads under other names: read again, not kept
     ay, ax = spatial
     periodic = {a: p for a, _, _, p in crops}
-    token = tokenize(image, second, fn, kwargs, crops, halo)
+    token = tokenize(image, second, fn, kwargs, crops, pick, halo)
     edges_name, name = "filterkit-edges-" + token, "filterkit-" + fn.__name__ + "-" + token
     count = image.numblocks
     dsk: Dict[Any, Any] = {}
@@ -258,21 +265,26 @@ def _overlap_rereading(image: "da.Array", fn: Callable[..., Any], kwargs: Dict[s
                 row.append((edges_name,) + tuple(at) if inside and (dy, dx) != (0, 0) else None)
             near.append(row)
         dsk[(name,) + out_index(where)] = (_reread_chunk, (image.name,) + where, near, fn, kwargs,
-                                          crops, (ay, ax), halo, where, count)
+                                          crops, pick, (ay, ax), halo, where, count)
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=[image, second])
     return da.Array(graph, name, chunks=out_chunks, dtype=dtype,
                     meta=np.empty((0,) * len(out_chunks), dtype=dtype))
 
 
-def _probe(fn: Callable[..., Any], image: "da.Array", spatial: List[int], halo: Tuple[int, int],
+def _probe(fn: Callable[..., Any], image: "da.Array", shape: Sequence[int],
            kwargs: Dict[str, Any]) -> Tuple[np.ndarray, ...]:
-    """Run `fn` on a small zero image of the same dtype and channels: it
-    checks every argument as the in-memory call does, and tells the result's
-    dtype and layout."""
-    shape = list(image.shape)
-    for a, r in zip(spatial, halo):
-        shape[a] = min(shape[a], 2 * r + 1)
-    out = fn(np.zeros(shape, dtype=image.dtype), **kwargs)
+    """Run `fn` on a small zero image of `image`'s dtype and the given shape
+    (the channels as they are): it checks every argument as the in-memory
+    call does, and tells the result's dtype and layout.  Its errors name the
+    caller's image, not the small one."""
+    try:
+        out = fn(np.zeros(tuple(shape), dtype=image.dtype), **kwargs)
+    except (ValueError, TypeError) as exc:
+        small, real = str(tuple(shape)), str(tuple(image.shape))
+        text = str(exc)
+        if small in text:
+            raise type(exc)(text.replace(small, real)) from None
+        raise
     return out if isinstance(out, tuple) else (out,)
 
 
@@ -290,7 +302,10 @@ def _lazy(fn: Callable[..., Any], image: Any, halo: Tuple[int, int], *, mode: An
     # never read beyond the image
     kwargs.update(mode="constant" if valid else mode, cval=0.0 if valid else cval,
                   channel_axis=axis)
-    probes = _probe(fn, image, spatial, halo, kwargs)
+    small = list(image.shape)
+    for a, r in zip(spatial, halo):
+        small[a] = min(small[a], 2 * r + 1)
+    probes = _probe(fn, image, small, dict(kwargs, channel_axis=channel_axis))
 
     chunks = list(image.chunks)
     if axis is not None:
@@ -302,10 +317,10 @@ def _lazy(fn: Callable[..., Any], image: Any, halo: Tuple[int, int], *, mode: An
             continue
         if n <= 2 * r:
             # the mask reaches past the whole axis (the border folds back on
-            # itself): one chunk, filtered with the real mode
+            # itself): one chunk, filtered with the real mode, no halo
             chunks[a] = (n,)
-        else:
-            chunks[a] = ensure_minimum_chunksize(r, chunks[a])
+            continue
+        chunks[a] = ensure_minimum_chunksize(r, chunks[a])
         depth[a] = r
         if mode == "wrap" and len(chunks[a]) > 1:
             boundary[a] = "periodic"
@@ -318,38 +333,49 @@ def _lazy(fn: Callable[..., Any], image: Any, halo: Tuple[int, int], *, mode: An
         out_chunks[axis] = (first.shape[axis],)
     out_spatial = [out_axes.index(a) for a in spatial]
     crops = tuple((a, oa, depth[a], boundary[a] == "periodic") for a, oa in zip(spatial, out_spatial))
-    stacked = len(probes) > 1
-    dtype = np.result_type(*probes)
-    extra: Dict[str, Any] = {}
-    if not keeps_channels:
-        extra["drop_axis"] = [axis]
-    if stacked:
-        extra["new_axis"] = [0]
-        out_chunks = [(len(probes),)] + out_chunks
-    if tuple(chunks) == image.chunks and _from_storage(image) and any(depth.values()):
-        def out_index(where: Tuple[int, ...]) -> Tuple[int, ...]:
-            kept = [w for a, w in enumerate(where) if keeps_channels or a != axis]
-            return ((0,) if stacked else ()) + tuple(kept)
+    rereading = tuple(chunks) == image.chunks and _from_storage(image) and any(depth.values())
+    if not rereading and tuple(chunks) != image.chunks:
+        image = image.rechunk(tuple(chunks))
 
-        result = _overlap_rereading(image, fn, kwargs, crops, spatial, halo, out_index,
-                                    tuple(out_chunks), dtype)
-    else:
-        if tuple(chunks) != image.chunks:
-            image = image.rechunk(tuple(chunks))
-        result = da.map_overlap(
-            functools.partial(_chunk, fn=fn, kwargs=kwargs, crops=crops), image,
-            depth=depth, boundary=boundary, trim=False, allow_rechunk=False, align_arrays=False,
-            dtype=dtype, chunks=tuple(out_chunks),
-            meta=np.empty((0,) * len(out_chunks), dtype=dtype), **extra)
-    if valid:
-        index = [slice(None)] * result.ndim
-        for oa, r, n in zip(out_spatial, halo, sizes):
-            index[oa + stacked] = slice(r, n - r)
-        result = result[tuple(index)]
-    if not stacked:
+    def build(pick: Optional[int]) -> "da.Array":
+        """The lazy result: every output of `fn` stacked on a new first axis
+        (they share a dtype), or only output `pick`."""
+        outs = probes if pick is None else (probes[pick],)
+        stacked = len(outs) > 1
+        dtype = outs[0].dtype
+        chunks_out = ([(len(outs),)] if stacked else []) + out_chunks
+        meta = np.empty((0,) * len(chunks_out), dtype=dtype)
+        if rereading:
+            def out_index(where: Tuple[int, ...]) -> Tuple[int, ...]:
+                kept = [w for a, w in enumerate(where) if keeps_channels or a != axis]
+                return ((0,) if stacked else ()) + tuple(kept)
+
+            result = _overlap_rereading(image, fn, kwargs, crops, pick, spatial,
+                                        (depth[spatial[0]], depth[spatial[1]]), out_index,
+                                        tuple(chunks_out), dtype)
+        else:
+            extra: Dict[str, Any] = {}
+            if not keeps_channels:
+                extra["drop_axis"] = [axis]
+            if stacked:
+                extra["new_axis"] = [0]
+            result = da.map_overlap(
+                functools.partial(_chunk, fn=fn, kwargs=kwargs, crops=crops, pick=pick), image,
+                depth=depth, boundary=boundary, trim=False, allow_rechunk=False,
+                align_arrays=False, dtype=dtype, chunks=tuple(chunks_out), meta=meta, **extra)
+        if valid:
+            index = [slice(None)] * result.ndim
+            for oa, r, n in zip(out_spatial, halo, sizes):
+                index[oa + stacked] = slice(r, n - r)
+            result = result[tuple(index)]
         return result
-    return tuple(result[i] if p.dtype == dtype else result[i].astype(p.dtype)
-                 for i, p in enumerate(probes))
+
+    if len(probes) == 1:
+        return build(0)
+    if len({p.dtype for p in probes}) == 1:  # one graph: the outputs share their chunks' work
+        both = build(None)
+        return tuple(both[i] for i in range(len(probes)))
+    return tuple(build(i) for i in range(len(probes)))  # no common dtype holds both exactly
 
 
 def _radius(shape: Tuple[int, int]) -> Tuple[int, int]:
@@ -553,7 +579,7 @@ def _pointwise(fn: Callable[..., np.ndarray], image: Any, channel_axis: Any,
     kwargs["output"] = _output(kwargs.get("output"))
     probe_shape = [1] * image.ndim
     probe_shape[axis] = image.shape[axis]
-    probe = fn(np.zeros(probe_shape, dtype=image.dtype), channel_axis=axis, **kwargs)
+    probe = _probe(fn, image, probe_shape, dict(kwargs, channel_axis=channel_axis))[0]
     if image.numblocks[axis] > 1:
         image = image.rechunk({axis: -1})
     extra: Dict[str, Any] = {}

@@ -53,6 +53,7 @@ cdef extern from "fk_box.h" nogil:
 
 
 cdef extern from "fk_color.h" nogil:
+    enum: FK_RGB2GRAY
     ctypedef struct fk_color_plan:
         const char *src
         Py_ssize_t ss0, ss1, ssc
@@ -230,6 +231,8 @@ def color_rows(cnp.ndarray src, cnp.ndarray dst, int src_code, int dst_code, int
     cdef fk_color_t fn = fk_color_d(cpu_cap) if double_precision else fk_color_f(cpu_cap)
     cdef Py_ssize_t R = src.shape[0], W = src.shape[1], nb, items, it, y, x0, x1
     cdef int k
+    if src.shape[2] < 3 + alpha or dst.shape[2] < (1 if op == FK_RGB2GRAY else 3) + alpha:
+        raise ValueError("color_rows: too few channels for the operation")  # a caller's bug
     p.src = <const char *>cnp.PyArray_DATA(src)
     p.ss0 = src.strides[0]
     p.ss1 = src.strides[1]

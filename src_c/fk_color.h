@@ -24,6 +24,18 @@
 
 #include "fk_kernels.h"
 
+/* No fused multiply-add contraction in this file: the compiler contracts
+ * a * b + c in the vectorised body of a row loop but not always in its
+ * scalar remainder, so a pixel's last bit would depend on its column (and
+ * a Dask chunking or a tile would change it; CIELAB's a* = 500 (fx - fy)
+ * magnifies one ulp of f tenfold).  Every pixel takes the same operations. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#elif defined(__clang__)
+#pragma clang fp contract(off)
+#endif
+
 enum {
     FK_RGB2XYZ = 0,
     FK_XYZ2RGB = 1,
@@ -456,5 +468,9 @@ static void fk_tensor_row_##SUF(const T *fx, const T *fy, ptrdiff_t plane, int C
 }
 FK_DEFINE_TENSOR_ROW(f, float, fk_combine_f)
 FK_DEFINE_TENSOR_ROW(d, double, fk_combine_d)
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
 
 #endif /* FK_COLOR_H */
