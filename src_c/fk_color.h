@@ -24,17 +24,6 @@
 
 #include "fk_kernels.h"
 
-/* No fused multiply-add contraction in this file: the compiler contracts
- * a * b + c in the vectorised body of a row loop but not always in its
- * scalar remainder, so a pixel's last bit would depend on its column (and
- * a Dask chunking or a tile would change it; CIELAB's a* = 500 (fx - fy)
- * magnifies one ulp of f tenfold).  Every pixel takes the same operations. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=off")
-#elif defined(__clang__)
-#pragma clang fp contract(off)
-#endif
 
 enum {
     FK_RGB2XYZ = 0,
@@ -231,8 +220,16 @@ ATTR static void NAME(const fk_color_plan *p, ptrdiff_t y, ptrdiff_t x0, ptrdiff
     }                                                                           \
     for (x = x0; x < x1; x += FK_COLOR_BLOCK) {                                 \
         const ptrdiff_t n = x1 - x < FK_COLOR_BLOCK ? x1 - x : FK_COLOR_BLOCK;  \
+        /* the arithmetic runs over a multiple of 16 pixels (padding of 0.5): \
+         * every pixel goes through the same vectorised code, none through  \
+         * a scalar remainder that the compiler contracts (a b + c into an   \
+         * FMA) differently, so a pixel's last bit never depends on where it \
+         * lies in the row, in a Dask chunk or in a tile */                 \
+        const ptrdiff_t nv = (n + 15) & ~(ptrdiff_t)15;                        \
         const char *s = p->src + y * p->ss0 + x * p->ss1;                       \
         char *d = p->dst + y * p->ds0 + x * p->ds1;                             \
+        for (c = 0; c < 3; c++)                                                 \
+            for (i = n; i < nv; i++) a[c][i] = (T)0.5;                          \
         /* gather the three channels, as values in [0, 1] for integers;       \
          * packed pixels of the compute type, and packed uint8 through the    \
          * table, without the general strided loaders */                      \
@@ -252,7 +249,7 @@ ATTR static void NAME(const fk_color_plan *p, ptrdiff_t y, ptrdiff_t x0, ptrdiff
             }                                                                   \
             if (decode)                                                         \
                 for (c = 0; c < 3; c++)                                         \
-                    for (i = 0; i < n; i++) a[c][i] = fk_decode_##SUF(a[c][i]); \
+                    for (i = 0; i < nv; i++) a[c][i] = fk_decode_##SUF(a[c][i]); \
         } else for (c = 0; c < 3; c++) {                                        \
             if (lut) {                                                          \
                 const unsigned char *sc = (const unsigned char *)(s + c * p->ssc); \
@@ -265,19 +262,19 @@ ATTR static void NAME(const fk_color_plan *p, ptrdiff_t y, ptrdiff_t x0, ptrdiff
                 for (i = 0; i < n; i++) a[c][i] = a[c][i] / mx;                 \
             }                                                                   \
             if (decode)                                                         \
-                for (i = 0; i < n; i++) a[c][i] = fk_decode_##SUF(a[c][i]);     \
+                for (i = 0; i < nv; i++) a[c][i] = fk_decode_##SUF(a[c][i]);     \
         }                                                                       \
         switch (p->op) {                                                        \
         case FK_RGB2XYZ:                                                        \
         case FK_XYZ2RGB:                                                        \
-            FK_MATVEC(o, m, a, n, T)                                               \
+            FK_MATVEC(o, m, a, nv, T)                                               \
             if (p->op == FK_XYZ2RGB)                                            \
                 for (c = 0; c < 3; c++)                                         \
-                    for (i = 0; i < n; i++) o[c][i] = fk_encode_##SUF(o[c][i]); \
+                    for (i = 0; i < nv; i++) o[c][i] = fk_encode_##SUF(o[c][i]); \
             break;                                                              \
         case FK_RGB2LAB:                                                        \
-            FK_MATVEC(o, m, a, n, T)                                               \
-            for (i = 0; i < n; i++) {                                           \
+            FK_MATVEC(o, m, a, nv, T)                                               \
+            for (i = 0; i < nv; i++) {                                           \
                 const T fx = fk_labf_##SUF(o[0][i]);                            \
                 const T fy = fk_labf_##SUF(o[1][i]);                            \
                 const T fz = fk_labf_##SUF(o[2][i]);                            \
@@ -290,8 +287,8 @@ ATTR static void NAME(const fk_color_plan *p, ptrdiff_t y, ptrdiff_t x0, ptrdiff
             }                                                                   \
             break;                                                              \
         case FK_RGB2LUV:                                                        \
-            FK_MATVEC(o, m, a, n, T)                                               \
-            for (i = 0; i < n; i++) {                                           \
+            FK_MATVEC(o, m, a, nv, T)                                               \
+            for (i = 0; i < nv; i++) {                                           \
                 const T X = o[0][i], Y = o[1][i], Z = o[2][i];                  \
                 const T L = Y > (T)FK_EPS_D ? (T)116.0 * fk_labf_##SUF(Y) - (T)16.0 \
                                             : (T)FK_KAPPA_D * Y;                \
@@ -303,7 +300,7 @@ ATTR static void NAME(const fk_color_plan *p, ptrdiff_t y, ptrdiff_t x0, ptrdiff
             }                                                                   \
             break;                                                              \
         case FK_LAB2RGB:                                                        \
-            for (i = 0; i < n; i++) {                                           \
+            for (i = 0; i < nv; i++) {                                           \
                 const T fy = (a[0][i] + (T)16.0) * (T)(1.0 / 116.0);            \
                 const T fx = fy + a[1][i] * (T)0.002;                           \
                 const T fz = fy - a[2][i] * (T)0.005;                           \
@@ -311,12 +308,12 @@ ATTR static void NAME(const fk_color_plan *p, ptrdiff_t y, ptrdiff_t x0, ptrdiff
                 a[1][i] = fk_labfinv_##SUF(fy);                                 \
                 a[2][i] = fk_labfinv_##SUF(fz);                                 \
             }                                                                   \
-            FK_MATVEC(o, m, a, n, T)                                               \
+            FK_MATVEC(o, m, a, nv, T)                                               \
             for (c = 0; c < 3; c++)                                             \
-                for (i = 0; i < n; i++) o[c][i] = fk_encode_##SUF(o[c][i]);     \
+                for (i = 0; i < nv; i++) o[c][i] = fk_encode_##SUF(o[c][i]);     \
             break;                                                              \
         case FK_LUV2RGB:                                                        \
-            for (i = 0; i < n; i++) {                                           \
+            for (i = 0; i < nv; i++) {                                           \
                 const T L = a[0][i];                                            \
                 const int black = L == (T)0.0;                                  \
                 const T L13 = (T)13.0 * (black ? one : L);                      \
@@ -328,12 +325,12 @@ ATTR static void NAME(const fk_color_plan *p, ptrdiff_t y, ptrdiff_t x0, ptrdiff
                 a[1][i] = black ? (T)0.0 : Y;                                   \
                 a[2][i] = black ? (T)0.0 : Y * ((T)12.0 - (T)3.0 * u - (T)20.0 * v) / v4 / wz; \
             }                                                                   \
-            FK_MATVEC(o, m, a, n, T)                                               \
+            FK_MATVEC(o, m, a, nv, T)                                               \
             for (c = 0; c < 3; c++)                                             \
-                for (i = 0; i < n; i++) o[c][i] = fk_encode_##SUF(o[c][i]);     \
+                for (i = 0; i < nv; i++) o[c][i] = fk_encode_##SUF(o[c][i]);     \
             break;                                                              \
         default: /* FK_RGB2GRAY: luma of the encoded values */                 \
-            for (i = 0; i < n; i++)                                             \
+            for (i = 0; i < nv; i++)                                             \
                 o[0][i] = m[0] * a[0][i] + m[1] * a[1][i] + m[2] * a[2][i];     \
             break;                                                              \
         }                                                                       \
@@ -468,9 +465,5 @@ static void fk_tensor_row_##SUF(const T *fx, const T *fy, ptrdiff_t plane, int C
 }
 FK_DEFINE_TENSOR_ROW(f, float, fk_combine_f)
 FK_DEFINE_TENSOR_ROW(d, double, fk_combine_d)
-
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC pop_options
-#endif
 
 #endif /* FK_COLOR_H */
