@@ -183,36 +183,59 @@ def _edges(block: np.ndarray, spatial: Tuple[int, int], halo: Tuple[int, int]) -
     must not keep the chunk alive): (top, bottom, left, right)."""
     (ay, ax), (ry, rx) = spatial, halo
     h, w = block.shape[ay], block.shape[ax]
-    return (np.take(block, range(0, ry), ay), np.take(block, range(h - ry, h), ay),
-            np.take(block, range(0, rx), ax), np.take(block, range(w - rx, w), ax))
+
+    def part(axis: int, lo: int, hi: int) -> np.ndarray:
+        index: List[Any] = [slice(None)] * block.ndim
+        index[axis] = slice(lo, hi)
+        return block[tuple(index)].copy()
+
+    return part(ay, 0, ry), part(ay, h - ry, h), part(ax, 0, rx), part(ax, w - rx, w)
 
 
 def _with_halo(block: np.ndarray, near: List[List[Any]], spatial: Tuple[int, int],
                halo: Tuple[int, int]) -> np.ndarray:
-    """The chunk with its neighbours' edges around it; `near[dy + 1][dx + 1]`
-    holds the edges of the neighbour at (dy, dx), None beyond the image."""
+    """The chunk with its neighbours' edges around it, in one new array;
+    `near[dy + 1][dx + 1]` holds the edges of the neighbour at (dy, dx),
+    None beyond the image (no halo on that side)."""
     (ay, ax), (ry, rx) = spatial, halo
-    rows = []
-    for dy, side in ((-1, 1), (0, None), (1, 0)):   # above: their bottom rows; below: top rows
-        parts = []
-        for dx, cside in ((-1, 3), (0, None), (1, 2)):  # left: their right columns, ...
+    top = ry if near[0][1] is not None else 0
+    bottom = ry if near[2][1] is not None else 0
+    left = rx if near[1][0] is not None else 0
+    right = rx if near[1][2] is not None else 0
+    h, w = block.shape[ay], block.shape[ax]
+    shape = list(block.shape)
+    shape[ay], shape[ax] = top + h + bottom, left + w + right
+    out = np.empty(shape, dtype=block.dtype)
+
+    def put(rows: slice, cols: slice, data: np.ndarray) -> None:
+        index: List[Any] = [slice(None)] * out.ndim
+        index[ay], index[ax] = rows, cols
+        out[tuple(index)] = data
+
+    def cut(data: np.ndarray, axis: int, lo: int, hi: int) -> np.ndarray:
+        index: List[Any] = [slice(None)] * data.ndim
+        index[axis] = slice(lo, hi)
+        return data[tuple(index)]
+
+    put(slice(top, top + h), slice(left, left + w), block)
+    rows = {-1: slice(0, top), 0: slice(top, top + h), 1: slice(top + h, top + h + bottom)}
+    cols = {-1: slice(0, left), 0: slice(left, left + w), 1: slice(left + w, left + w + right)}
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
             edges = near[dy + 1][dx + 1]
-            if dy == 0 and dx == 0:
-                parts.append(block)
-            elif edges is None:
+            if (dy, dx) == (0, 0) or edges is None:
                 continue
-            elif dy == 0:
-                parts.append(edges[cside])
-            elif dx == 0:
-                parts.append(edges[side])
-            else:  # a corner: the strip of rows of the diagonal neighbour, cut to rx columns
-                strip = edges[side]
+            if (dy != 0 and near[dy + 1][1] is None) or (dx != 0 and near[1][dx + 1] is None):
+                continue
+            if dy == 0:  # left: the neighbour's right columns; right: its left columns
+                put(rows[0], cols[dx], edges[3 if dx < 0 else 2])
+                continue
+            strip = edges[1 if dy < 0 else 0]  # above: its bottom rows; below: its top rows
+            if dx != 0:  # a corner: that strip's last or first columns
                 n = strip.shape[ax]
-                parts.append(np.take(strip, range(n - rx, n) if dx < 0 else range(0, rx), ax))
-        if dy != 0 and near[dy + 1][1] is None:
-            continue
-        rows.append(parts[0] if len(parts) == 1 else np.concatenate(parts, axis=ax))
-    return rows[0] if len(rows) == 1 else np.concatenate(rows, axis=ay)
+                strip = cut(strip, ax, n - rx, n) if dx < 0 else cut(strip, ax, 0, rx)
+            put(rows[dy], cols[dx], strip)
+    return out
 
 
 def _reread_chunk(block: np.ndarray, near: List[List[Any]], fn: Callable[..., Any],

@@ -255,10 +255,27 @@ def test_resume_single_file_and_tiled(files, tmp_path, capsys):
     assert "1 skipped" in capsys.readouterr().err
 
 
-def test_is_complete_checks():
+def test_is_complete_tells_whole_outputs_from_truncated_ones(tmp_path):
+    from PIL import Image
+
     from filterkit._io import is_complete
 
-    assert not is_complete("/nonexistent/x.png")
+    whole = {"a.png": lambda p: Image.fromarray(GREY).save(p),
+             "a.tif": lambda p: tifffile.imwrite(p, GREY),
+             "t.tif": lambda p: tifffile.imwrite(p, FLOAT, tile=(32, 32)),
+             "a.npy": lambda p: np.save(p, GREY)}
+    for name, write in whole.items():
+        path = str(tmp_path / name)
+        write(path)
+        assert is_complete(path), name
+        data = open(path, "rb").read()
+        with open(path, "wb") as fh:  # cut in the middle of the pixel data
+            fh.write(data[: len(data) * 2 // 3])
+        assert not is_complete(path), name
+    z = str(tmp_path / "a.zarr")
+    zarr.open_array(z, mode="w", shape=(4, 4), dtype="u1")[:] = 1
+    assert is_complete(z)
+    assert not is_complete(str(tmp_path / "missing.png"))
 
 
 @pytest.mark.parametrize("option", ["--jobs", "--tile"])
