@@ -31,7 +31,7 @@ How the halo gets there:
   rows and columns, all that its neighbours need) and once to be filtered
   with the neighbours' edges around it.  Memory no longer grows with the
   width of the image: a worker holds about its chunk, the chunk with its
-  halo and the result (measured: 4.5 chunks per worker at 20000 x 20000 in
+  halo and the result (measured: 3.5 chunks per worker at 20000 x 20000 in
   2048 x 2048 chunks, against 15 with ``map_overlap``), for one more read
   per chunk.
 
