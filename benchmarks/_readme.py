@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
-from typing import Optional
+from typing import Optional, Tuple
 
 
 def markers(name: str) -> tuple:
@@ -28,3 +29,19 @@ def fill(path: str, name: str, table: str) -> Optional[str]:
     with open(path, "w") as fh:
         fh.write(f"{head}{start}\n{table}{end}{tail}")
     return None
+
+
+def publish(out_dir: str, name: str, report: dict, table: str,
+            readme: Optional[str]) -> Tuple[str, Optional[str]]:
+    """Write ``name.json`` (the raw report) and ``name.md`` (the table) into
+    `out_dir`, and the table into `readme`'s markers when given.
+
+    Returns (the base path of the files, why the README was not updated or None).
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    base = os.path.join(out_dir, name)
+    with open(base + ".json", "w") as fh:
+        json.dump(report, fh, indent=1)
+    with open(base + ".md", "w") as fh:
+        fh.write(table)
+    return base, (fill(readme, name, table) if readme else None)

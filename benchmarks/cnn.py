@@ -20,7 +20,6 @@ Only filterkit's public API is used.  Results: benchmarks/results/cnn.{json,md}.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -40,9 +39,9 @@ import filterkit.nn as nn  # noqa: E402
 from filterkit.cli import main as cli_main  # noqa: E402
 
 try:  # as part of the package (python -m benchmarks...) or as a script
-    from ._readme import fill  # noqa: E402
+    from ._readme import publish  # noqa: E402
 except ImportError:  # pragma: no cover
-    from _readme import fill  # noqa: E402  # type: ignore[no-redef]
+    from _readme import publish  # noqa: E402  # type: ignore[no-redef]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
@@ -184,16 +183,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not args.quick:
         report["figure"] = FIGURE if draw_figure(FIGURE) else None
     report["seconds"] = time.perf_counter() - t0
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "cnn.json"), "w") as fh:
-        json.dump(report, fh, indent=1)
     table = markdown(report)
-    with open(os.path.join(args.out, "cnn.md"), "w") as fh:
-        fh.write(table)
-    if args.readme:
-        problem = fill(args.readme, "cnn", table)
-        if problem:
-            say(f"warning: {problem}: README not updated")
+    _, problem = publish(args.out, "cnn", report, table, args.readme)
+    if problem:
+        say(f"warning: {problem}: README not updated")
     print(table)
     say(f"({report['seconds']:.0f} s)")
     return 0

@@ -64,9 +64,9 @@ import numpy as np  # noqa: E402
 import filterkit  # noqa: E402
 
 try:  # as part of the package (python -m benchmarks...) or as a script
-    from ._readme import fill, markers  # noqa: E402
+    from ._readme import markers, publish  # noqa: E402
 except ImportError:  # pragma: no cover
-    from _readme import fill, markers  # noqa: E402  # type: ignore[no-redef]
+    from _readme import markers, publish  # noqa: E402  # type: ignore[no-redef]
 
 try:
     import dask
@@ -1077,16 +1077,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     report["load_average"]["end"] = load_average()
     report["seconds"] = time.perf_counter() - T_START
     table = markdown(report)
-    os.makedirs(args.out, exist_ok=True)
-    base = os.path.join(args.out, "scale")
-    with open(base + ".json", "w") as fh:
-        json.dump(report, fh, indent=1)
-    with open(base + ".md", "w") as fh:
-        fh.write(table)
-    if args.readme:
-        problem = fill(args.readme, "scale", table)
-        if problem:
-            say(f"warning: {problem}: README not updated")
+    base, problem = publish(args.out, "scale", report, table, args.readme)
+    if problem:
+        say(f"warning: {problem}: README not updated")
     print(table)
     say(f"done in {report['seconds']:.0f} s; written: {base}.json, {base}.md")
     return 0

@@ -123,10 +123,15 @@ def check_output_path(path: str, raw: bool) -> str:
     elif ext not in FORMATS:
         raise CLIError(f"{path}: unknown output extension '{ext or 'none'}'; "
                        f"use one of {', '.join(sorted(FORMATS))}")
+    check_folder(path)
+    return ext
+
+
+def check_folder(path: str) -> None:
+    """The folder an output goes into must exist."""
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise CLIError(f"{path}: the folder {folder} does not exist")
-    return ext
 
 
 def write_image(path: str, data: np.ndarray) -> None:

@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ._io import CLIError, open_zarr, read_image, umask
+from ._io import CLIError, check_folder, open_zarr, read_image, umask
 
 #: outputs ``--tile`` can write a tile at a time
 TILE_FORMATS = (".tif", ".tiff", ".zarr", ".npy")
@@ -54,9 +54,7 @@ def output_extension(path: str) -> str:
     if ext not in TILE_FORMATS:
         raise CLIError(f"{path}: --tile writes {', '.join(TILE_FORMATS)}; "
                        f"got '{ext or 'no extension'}'")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise CLIError(f"{path}: the folder {folder} does not exist")
+    check_folder(path)
     return ext
 
 

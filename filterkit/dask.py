@@ -405,6 +405,18 @@ def _radius(shape: Tuple[int, int]) -> Tuple[int, int]:
     return shape[0] // 2, shape[1] // 2
 
 
+def _masked(fn: Callable[..., Any], image: Any, mask: Any, *, mode: Any, cval: Any, output: Any,
+            method: Any, channel_axis: Any, space: Any) -> "da.Array":
+    """convolve / correlate (`fn`) with a halo of the mask's radius."""
+    weights = check_mask(mask)
+    halo = _radius(weights.shape)
+    output = _output(output)
+    return _lazy(fn, image, halo, mode=mode, cval=cval, channel_axis=channel_axis,
+                 mask=np.asarray(mask), output=output,
+                 method=_spatial_method(image, weights, method, output, channel_axis, halo),
+                 space=space)
+
+
 def _spatial_method(image: Any, weights: np.ndarray, method: Any, output: Any,
                     channel_axis: Any, halo: Tuple[int, int]) -> Any:
     """``method='auto'`` decided once for the chunks (plus halo), so that
@@ -457,12 +469,8 @@ def convolve(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0,
              space: Optional[str] = None) -> "da.Array":
     """True 2-D convolution of a Dask array, chunk by chunk (the mask mirrored).
 """
-    halo = _radius(check_mask(mask).shape)
-    output = _output(output)
-    return _lazy(_convolve.convolve, image, halo, mode=mode, cval=cval,
-                 channel_axis=channel_axis, mask=np.asarray(mask), output=output,
-                 method=_spatial_method(image, check_mask(mask), method, output, channel_axis, halo),
-                 space=space)
+    return _masked(_convolve.convolve, image, mask, mode=mode, cval=cval, output=output,
+                   method=method, channel_axis=channel_axis, space=space)
 
 
 @_doc("correlate", """    >>> left = [[0, 0, 0], [1, 0, 0], [0, 0, 0]]
@@ -475,12 +483,8 @@ def correlate(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0
               space: Optional[str] = None) -> "da.Array":
     """2-D correlation of a Dask array, chunk by chunk (the mask as given).
 """
-    halo = _radius(check_mask(mask).shape)
-    output = _output(output)
-    return _lazy(_convolve.correlate, image, halo, mode=mode, cval=cval,
-                 channel_axis=channel_axis, mask=np.asarray(mask), output=output,
-                 method=_spatial_method(image, check_mask(mask), method, output, channel_axis, halo),
-                 space=space)
+    return _masked(_convolve.correlate, image, mask, mode=mode, cval=cval, output=output,
+                   method=method, channel_axis=channel_axis, space=space)
 
 
 @_doc("mean", """    >>> out = filterkit.dask.mean(lazy, 5, mode="nearest")
