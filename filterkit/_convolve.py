@@ -27,17 +27,31 @@ def _check_method(method: Any) -> str:
     return method
 
 
-class _MaskTraits:
-    """A checked mask (float64, read-only) and what ``auto`` asks of it."""
+_UNKNOWN = object()
 
-    __slots__ = ("weights", "constant", "taps")
+
+class _MaskTraits:
+    """A checked mask (float64, read-only) and what ``auto`` asks of it:
+    whether every weight is equal, how many are not zero, and (computed on
+    first use) its rank-1 factors."""
+
+    __slots__ = ("mask", "weights", "constant", "taps", "_factors")
 
     def __init__(self, mask: Any) -> None:
         weights = check_mask(mask)
         weights.flags.writeable = False
+        self.mask = mask  # as given: the rank test's tolerance follows its dtype
         self.weights = weights
         self.constant = bool(np.all(weights == weights.flat[0]))
         self.taps = int(np.count_nonzero(weights))
+        self._factors: Any = _UNKNOWN
+
+    @property
+    def factors(self) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+        """(column, row) whose outer product is the mask, or None (rank > 1)."""
+        if self._factors is _UNKNOWN:
+            self._factors = separate(self.mask)
+        return self._factors
 
 
 @functools.lru_cache(maxsize=64)
@@ -48,8 +62,8 @@ def _traits_key(data: bytes, dtype: str, shape: Tuple[int, ...]) -> _MaskTraits:
 def _traits(mask: Any) -> _MaskTraits:
     """The mask checked, remembered for the last masks by their bytes: a
     filter called again with one mask (on many images, tiles or chunks)
-    skips the checks, the constant test and the tap count (about 6 us of a
-    60 us call at 256 x 256)."""
+    skips the checks, the constant test, the tap count (about 6 us of a
+    60 us call at 256 x 256) and the rank test (an SVD)."""
     m = np.asarray(mask)
     if m.size > 4096 or m.dtype.kind not in "uif" or m.ndim != 2:
         return _MaskTraits(mask)  # refused by check_mask, or too large to key on
@@ -74,8 +88,7 @@ def _filter2d(image: Any, mask: Any, *, flip: bool, mode: Any, cval: Any,
     taps = traits.taps
     if method == "separable" or (method == "auto" and kh > 1 and kw > 1 and not constant
                                  and separable_may_win((kh, kw), taps, double)):
-        # the tolerance of the rank test follows the mask's own dtype
-        factors = _separate_cached(mask)
+        factors = traits.factors
         if factors is not None and flip:
             factors = (factors[0][::-1], factors[1][::-1])
     if method == "separable" and factors is None:
@@ -125,21 +138,6 @@ def _all_finite(arr: np.ndarray) -> bool:
         if np.isfinite(np.add.reduce(arr, axis=None)):
             return True
     return bool(np.isfinite(arr.min()) and np.isfinite(arr.max()))
-
-
-@functools.lru_cache(maxsize=64)
-def _separate_key(data: bytes, dtype: str, shape: Tuple[int, int]) -> Optional[Tuple[np.ndarray, np.ndarray]]:
-    return separate(np.frombuffer(data, dtype=np.dtype(dtype)).reshape(shape))
-
-
-def _separate_cached(mask: Any) -> Optional[Tuple[np.ndarray, np.ndarray]]:
-    """kernels.separate, remembered for the last masks (a filter called on
-    many images or tiles with one mask pays for the rank test once)."""
-    m = np.asarray(mask)
-    if m.size > 4096 or m.dtype.kind not in "uif":
-        return separate(mask)
-    factors = _separate_key(np.ascontiguousarray(m).tobytes(), m.dtype.str, m.shape)
-    return None if factors is None else (factors[0].copy(), factors[1].copy())
 
 
 def _spatial(target: np.ndarray, axis: Optional[int]) -> Tuple[int, int]:

@@ -113,25 +113,30 @@ def check_image(image: Any, channel_axis: Optional[int]) -> Tuple[np.ndarray, Op
                    f"dtype {arr.dtype} (convert it with .astype(np.float64))", TypeError)
     if arr.dtype.itemsize == 2 and arr.dtype.kind == "f":
         arr = arr.astype(np.float32)  # float16 is computed in float32 like the integers
-    if channel_axis is None:
-        if arr.ndim != 2:
-            hint = (" (a colour or multi-channel image needs channel_axis, e.g. channel_axis=-1)"
-                    if arr.ndim == 3 else "")
-            raise fail("image", f"2-D when channel_axis is None{hint}",
-                       f"{arr.ndim}-D with shape {arr.shape}")
-        axis = None
-    else:
-        if isinstance(channel_axis, (bool, np.bool_)) or not isinstance(channel_axis, (int, np.integer)):
-            raise fail("channel_axis", "None or an integer", describe(channel_axis), TypeError)
-        if arr.ndim != 3:
-            raise fail("image", "3-D when channel_axis is given",
-                       f"{arr.ndim}-D with shape {arr.shape}")
-        if not -3 <= channel_axis <= 2:
-            raise fail("channel_axis", "an axis of a 3-D image (-3 to 2)", repr(channel_axis))
-        axis = int(channel_axis) % 3
+    axis = check_layout(arr.shape, channel_axis)
     if arr.size == 0:
         raise fail("image", "non-empty", f"shape {arr.shape}")
     return arr, axis
+
+
+def check_layout(shape: Tuple[int, ...], channel_axis: Any) -> Optional[int]:
+    """A 2-D image without `channel_axis`, 3-D with it: the normalised
+    channel axis (or None), from the shape alone (also of a lazy array)."""
+    ndim = len(shape)
+    if channel_axis is None:
+        if ndim != 2:
+            hint = (" (a colour or multi-channel image needs channel_axis, e.g. channel_axis=-1)"
+                    if ndim == 3 else "")
+            raise fail("image", f"2-D when channel_axis is None{hint}",
+                       f"{ndim}-D with shape {tuple(shape)}")
+        return None
+    if isinstance(channel_axis, (bool, np.bool_)) or not isinstance(channel_axis, (int, np.integer)):
+        raise fail("channel_axis", "None or an integer", describe(channel_axis), TypeError)
+    if ndim != 3:
+        raise fail("image", "3-D when channel_axis is given", f"{ndim}-D with shape {tuple(shape)}")
+    if not -3 <= channel_axis <= 2:
+        raise fail("channel_axis", "an axis of a 3-D image (-3 to 2)", repr(channel_axis))
+    return int(channel_axis) % 3
 
 
 def check_mask(mask: Any) -> np.ndarray:

@@ -27,6 +27,7 @@ from ._io import (
     same_file,
     write_image,
 )
+from ._validate import check_mode
 
 #: the colour space each kind of filter uses on colour input without --space
 DEFAULT_SPACE = {"low": "rgb", "signed": "gray", "positive": "lab"}
@@ -384,18 +385,18 @@ def _process_tiled(name: str, src: str, dst: str, args: argparse.Namespace) -> N
     (a first pass finds the largest magnitude when the output is scaled by
     it; --direction is written in a last pass)."""
     tile = _tiled.check_tile(args.tile)
-    ext = _tiled.output_extension(dst)
+    _tiled.output_extension(dst)
     _check_paths(src, dst)
     want_direction = name == "gradient" and bool(getattr(args, "direction", None))
     if want_direction:
         _tiled.output_extension(args.direction)
-    mode, _ = filterkit_mode(args)
+    mode, _ = check_mode(args.mode, args.cval)  # the canonical name: aliases resolved
     radius = COMMANDS[name].radius(args)
     source = _tiled.open_source(src)
     progress = None
     try:
         _check_image_shape(src, source.shape)
-        depth16 = source.dtype == np.uint16 and ext in _tiled.TILE_FORMATS
+        depth16 = source.dtype == np.uint16  # every --tile format holds 16 bits
         tiler = _tiled.Tiler(source, lambda block, m: _values(name, block, args, m), radius,
                              mode, tile)
         scaled = _scaled(name, args)
@@ -426,13 +427,6 @@ def _write_tiled(dst: str, tiler: "_tiled.Tiler", produce: Any) -> None:
     data = first[1]
     _tiled.write_tiles(dst, tuple(tiler.shape) + data.shape[2:], data.dtype, tiler.tile,
                        itertools.chain([first], produce))
-
-
-def filterkit_mode(args: argparse.Namespace) -> Tuple[str, float]:
-    """The border mode's canonical name (aliases resolved) and cval."""
-    from ._validate import check_mode
-
-    return check_mode(args.mode, args.cval)
 
 
 def _progress(total: int, unit: str, desc: Optional[str] = None) -> Any:

@@ -62,7 +62,7 @@ except ImportError as _exc:  # pragma: no cover - the extra is missing
 from . import _convolve, _filters, color, kernels
 from ._choose import choose_method
 from ._threads import limited
-from ._validate import check_mask, check_mode, check_output_dtype, describe, fail
+from ._validate import check_layout, check_mask, check_mode, check_output_dtype, describe, fail
 
 #: filterkit threads per chunk (Dask's workers run the chunks in parallel)
 THREADS_PER_CHUNK = 1
@@ -92,33 +92,27 @@ __all__ = [
 # ----------------------------------------------------------------------------
 # checks
 # ----------------------------------------------------------------------------
-def _check_array(image: Any, ndims: Sequence[int], what: str) -> "da.Array":
+def _check_array(image: Any) -> "da.Array":
     if not isinstance(image, da.Array):
         raise fail("image", "a dask.array.Array (filterkit's own functions filter numpy "
                    "arrays; wrap one with dask.array.from_array)", describe(image), TypeError)
-    if image.ndim not in ndims:
-        raise fail("image", what, f"{image.ndim}-D with shape {image.shape}")
+    return image
+
+
+def _check_size(image: "da.Array") -> None:
     if any(np.isnan(n) for n in image.shape):
         raise fail("image", "an array of known chunk sizes (call image.compute_chunk_sizes())",
                    f"shape {image.shape}")
     if image.size == 0:
         raise fail("image", "non-empty", f"shape {image.shape}")
-    return image
 
 
 def _axes(image: Any, channel_axis: Any) -> Tuple["da.Array", Optional[int], List[int]]:
     """The image, its channel axis (normalised) and its two spatial axes."""
-    if channel_axis is None:
-        image = _check_array(image, (2,), "2-D when channel_axis is None (a colour or "
-                             "multi-channel image needs channel_axis, e.g. channel_axis=-1)")
-        return image, None, [0, 1]
-    if isinstance(channel_axis, (bool, np.bool_)) or not isinstance(channel_axis, (int, np.integer)):
-        raise fail("channel_axis", "None or an integer", describe(channel_axis), TypeError)
-    image = _check_array(image, (3,), "3-D when channel_axis is given")
-    if not -3 <= channel_axis <= 2:
-        raise fail("channel_axis", "an axis of a 3-D image (-3 to 2)", repr(channel_axis))
-    axis = int(channel_axis) % 3
-    return image, axis, [a for a in range(3) if a != axis]
+    image = _check_array(image)
+    axis = check_layout(image.shape, channel_axis)
+    _check_size(image)
+    return image, axis, [a for a in range(image.ndim) if a != axis]
 
 
 def _output(output: Any) -> Any:
@@ -223,9 +217,7 @@ def _with_halo(block: np.ndarray, near: List[List[Any]], spatial: Tuple[int, int
     for dy in (-1, 0, 1):
         for dx in (-1, 0, 1):
             edges = near[dy + 1][dx + 1]
-            if (dy, dx) == (0, 0) or edges is None:
-                continue
-            if (dy != 0 and near[dy + 1][1] is None) or (dx != 0 and near[1][dx + 1] is None):
+            if (dy, dx) == (0, 0) or edges is None:  # a corner exists only beside both sides
                 continue
             if dy == 0:  # left: the neighbour's right columns; right: its left columns
                 put(rows[0], cols[dx], edges[3 if dx < 0 else 2])
@@ -596,7 +588,10 @@ def laplace(image: Any, *, neighbours: int = 4, mode: str = "reflect", cval: flo
 # ----------------------------------------------------------------------------
 def _pointwise(fn: Callable[..., np.ndarray], image: Any, channel_axis: Any,
                **kwargs: Any) -> "da.Array":
-    image = _check_array(image, range(1, 33), "an array with a channel axis")
+    image = _check_array(image)
+    if image.ndim == 0:
+        raise fail("image", "an array with a channel axis", f"0-D with shape {image.shape}")
+    _check_size(image)
     if isinstance(channel_axis, (bool, np.bool_)) or not isinstance(channel_axis, (int, np.integer)):
         raise fail("channel_axis", "an integer", describe(channel_axis), TypeError)
     if not -image.ndim <= channel_axis < image.ndim:
