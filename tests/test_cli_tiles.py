@@ -214,7 +214,7 @@ def test_batch_jobs_filters_every_file_and_reports_the_broken_one(folder, tmp_pa
     proc = subprocess.run([sys.executable, "-m", "filterkit", "sobel", str(folder), "-o", str(out),
                            "--ext", ".tif", "--jobs", "2"],
                           capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=PKG_ROOT),
-                          timeout=300)
+                          cwd=tmp_path, timeout=300)  # not the source tree: `-m` puts the cwd first
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert any(line.startswith("filterkit: error: ") and "broken.png" in line for line in lines)
