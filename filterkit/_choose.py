@@ -5,7 +5,8 @@ with T non-zero taps, in the compute precision:
 
     direct     N (d0 + d1 T)
     separable  N (s0 + s1 (h + w))                  rank-1 masks
-    box        N b0                                 constant masks (running sums)
+    box        N (b0 + b1 min(w, 12))               constant masks (running sums: direct
+                                                   horizontal sums up to w = 9)
     fft        f0 P + f F log2 F + fa min(P, 2^18)  P extended pixels, F transform size
     oa         f0 B + f1 B log2 B + tb per block, plus t0 per band of blocks,
                plus oc per call
@@ -44,10 +45,10 @@ from ._validate import describe, fail
 # nanoseconds (tb, t0: per block, per band); measured with calibrate() on
 # the development machine (AMD EPYC, AVX-512, one thread)
 DEFAULTS: Dict[str, Dict[str, float]] = {
-    "float32": {"d0": 0.199, "d1": 0.028, "s0": 0.132, "s1": 0.055, "b0": 0.927,
+    "float32": {"d0": 0.199, "d1": 0.028, "s0": 0.132, "s1": 0.055, "b0": 0.25, "b1": 0.037,
                 "f0": 0.5, "f1": 0.398, "f2s": 0.425, "f2": 0.72, "tb": 0.0, "t0": 0.0,
                 "w1": 0.31, "wb": 0.0, "w0": 0.0, "fa": 9.0, "oc": 6e5},
-    "float64": {"d0": 0.286, "d1": 0.053, "s0": 0.031, "s1": 0.099, "b0": 1.15,
+    "float64": {"d0": 0.286, "d1": 0.053, "s0": 0.031, "s1": 0.099, "b0": 0.38, "b1": 0.055,
                 "f0": 0.8, "f1": 0.625, "f2s": 0.641, "f2": 1.271, "tb": 0.0, "t0": 0.0,
                 "w1": 0.42, "wb": 0.0, "w0": 0.0, "fa": 15.0, "oc": 4e5},
 }
@@ -109,6 +110,9 @@ def constants() -> Dict[str, Dict[str, float]]:
                         if not np.isfinite(value) or value < 0:
                             raise ValueError(f"{prec}.{key} = {value}")
                         _loaded[prec][key] = value
+                    if "b0" in stored[prec] and "b1" not in stored[prec]:
+                        # an earlier version's flat box cost (of a 9 x 9 box)
+                        _loaded[prec]["b1"] = 0.0
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 warnings.warn(f"filterkit: ignoring the calibration file {path} ({exc}); "
                               "using the default cost constants (run filterkit.calibrate() "
@@ -173,7 +177,7 @@ def _estimate(out_hw: Tuple[int, int], mask_shape: Tuple[int, int], taps: int, d
     if separable and kh > 1 and kw > 1:
         costs["separable"] = n * (c["s0"] + c["s1"] * (kh + kw)) * 1e-9 / spatial
     if constant:
-        costs["box"] = n * c["b0"] * 1e-9 / spatial
+        costs["box"] = n * (c["b0"] + c["b1"] * min(kw, 12)) * 1e-9 / spatial
     # the FFT methods cost at least f1 log2(64 x 64) per pixel (blocks of 64
     # and more): a direct sum below that needs no transform sizes
     if not full and c["d0"] + c["d1"] * taps < 12.0 * c["f1"] * spatial / spectral:
@@ -358,7 +362,12 @@ def calibrate(*, quick: bool = False, save: bool = True) -> Dict[str, Dict[str, 
             ts21 = _timeit(lambda: convolve(img, g21, method="separable"), repeat)
             c["s1"] = max((ts21 - ts5) / (n * 32), 1e-15) * 1e9
             c["s0"] = max(ts5 / n * 1e9 - 10 * c["s1"], 0.0)
-            c["b0"] = _timeit(lambda: convolve(img, np.ones((9, 9)), method="box"), repeat) / n * 1e9
+            # box: one add per column sum and row, then kw adds per output up
+            # to kw = 9 (a running sum beyond); measured where direct is
+            tb3 = _timeit(lambda: convolve(img2, np.ones((5, 3)), method="box"), repeat)
+            tb11 = _timeit(lambda: convolve(img2, np.ones((5, 11)), method="box"), repeat)
+            c["b1"] = max((tb11 - tb3) / (n2 * 8), 0.0) * 1e9
+            c["b0"] = max(tb3 / n2 * 1e9 - 3 * c["b1"], 1e-3)
             # FFT: whole images give f2 (out of the caches) and f0; blocks
             # (overlap-save on the larger image, two masks) give f1 and t0
             from ._fft import tile_shape

@@ -86,7 +86,7 @@ def _filter2d(image: Any, mask: Any, *, flip: bool, mode: Any, cval: Any,
     constant = traits.constant
     factors = None
     taps = traits.taps
-    if method == "separable" or (method == "auto" and kh > 1 and kw > 1 and not constant
+    if method == "separable" or (method == "auto" and kh > 1 and kw > 1
                                  and separable_may_win((kh, kw), taps, double)):
         factors = traits.factors
         if factors is not None and flip:
@@ -175,24 +175,18 @@ def _spectral(job: Job, weights: np.ndarray, target: np.ndarray, double: bool,
 
 
 def _box(job: Job, weights: np.ndarray, target: np.ndarray, double: bool) -> np.ndarray:
-    """A constant mask: the running-sum mean times the mask's sum."""
+    """A constant mask: the running window sums times the (one) weight,
+    straight into the target (rounded and saturated there when integer)."""
     kh, kw = weights.shape
-    total = float(weights.flat[0]) * kh * kw
-    cdtype = np.dtype(np.float64 if double else np.float32)
+    weight = float(weights.flat[0])
     src_code = DTYPE_CODES[job.arr.dtype]
-    direct = target.dtype == cdtype and total == 1.0
-    dst = target if direct else np.empty(target.shape, cdtype)
 
     def call(src: np.ndarray, dsts: List[np.ndarray], codes: List[int]) -> None:
-        _core.box_rows(src, dsts[0], src_code, codes[0], kh, kw, job.oy, job.pl,
+        _core.box_rows(src, dsts[0], src_code, codes[0], kh, kw, weight, job.oy, job.pl,
                        job.mode_code, job.cval, double, job.nthreads, job.cpu_cap)
 
-    job.run([dst], call)
-    if direct:
-        return target
-    if total != 1.0:
-        dst *= cdtype.type(total)
-    return store(dst, target)
+    job.run([target], call)
+    return target
 
 
 def convolve(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0,

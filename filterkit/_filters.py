@@ -87,7 +87,7 @@ def mean(image: Any, size: kernels.Size = 3, *, mode: str = "reflect", cval: flo
     src_code = DTYPE_CODES[job.arr.dtype]
 
     def call(src: np.ndarray, dsts: List[np.ndarray], codes: List[int]) -> None:
-        _core.box_rows(src, dsts[0], src_code, codes[0], kh, kw, job.oy, job.pl,
+        _core.box_rows(src, dsts[0], src_code, codes[0], kh, kw, 1.0 / (kh * kw), job.oy, job.pl,
                        job.mode_code, job.cval, double, job.nthreads, job.cpu_cap)
 
     job.run([target], call)

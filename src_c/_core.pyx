@@ -31,6 +31,7 @@ cdef extern from "fk_box.h" nogil:
         int mode
         double cval
         int cpu_cap
+        double box_weight
         const void *k2
         const void *col2
         const void *row2
@@ -118,6 +119,7 @@ cdef void _fill_plan(fk_plan *p, cnp.ndarray src, cnp.ndarray dst, int src_code,
     p.mode = mode
     p.cval = cval
     p.cpu_cap = cpu_cap
+    p.box_weight = 0.0
     p.k2 = NULL
     p.col2 = NULL
     p.row2 = NULL
@@ -203,15 +205,17 @@ def correlate_rows(cnp.ndarray src, cnp.ndarray dst, int src_code, int dst_code,
 
 
 def box_rows(cnp.ndarray src, cnp.ndarray dst, int src_code, int dst_code, int kh, int kw,
-             Py_ssize_t oy, Py_ssize_t pl, int mode, double cval,
+             double weight, Py_ssize_t oy, Py_ssize_t pl, int mode, double cval,
              bint double_precision, int nthreads, int cpu_cap=0):
-    """Mean over kh x kw windows with running sums (no checks here).
+    """Sums over kh x kw windows with running sums, times `weight` (no checks here).
 
-    Same geometry as :func:`correlate_rows`; every weight is 1 / (kh * kw).
+    Same geometry as :func:`correlate_rows`; every weight of the mask is
+    `weight` (1 / (kh * kw) for the mean).
     """
     cdef fk_plan p
     cdef size_t elem = sizeof(double) if double_precision else sizeof(float)
     _fill_plan(&p, src, dst, src_code, dst_code, kh, kw, oy, pl, mode, cval, cpu_cap)
+    p.box_weight = weight
     _run_parallel(&p, <run_fn>(fk_box_run_d(cpu_cap) if double_precision
                                else fk_box_run_f(cpu_cap)),
                   fk_box_workspace_bytes(&p, elem), nthreads, FK_BOX_RESTART)

@@ -18,6 +18,13 @@
 
 #include "fk_plan.h"
 
+/* rows between fresh column sums; blocks of rows start at multiples of it */
+#define FK_BOX_RESTART 256
+
+/* chunk of columns whose column sums are updated and used while in L1
+ * (256 measured 10-15 % faster than 512 for wide windows, same for narrow) */
+#define FK_BOX_CHUNK 256
+
 static inline ptrdiff_t fk_box_padw(const fk_plan *p)
 {
     return p->Wo + p->kw - 1; /* padded columns [-pl, Wo - pl + kw - 1) */
@@ -30,7 +37,8 @@ static inline size_t fk_box_workspace_bytes(const fk_plan *p, size_t elem)
      * output row */
     const size_t running = elem * 2 * ((size_t)p->W + FK_SLACK)
            + sizeof(double) * (padw + FK_SLACK)
-           + elem * ((size_t)p->Wo + FK_SLACK) + 128;
+           + elem * ((size_t)p->Wo + FK_SLACK)
+           + elem * (FK_BOX_CHUNK + FK_SLACK) + 128;
     /* the three-row path: four source rows, two column-sum rows, two
      * output rows */
     const size_t three = elem * 4 * ((size_t)p->W + FK_SLACK)
@@ -46,6 +54,8 @@ typedef long long fk_v4i __attribute__((vector_size(32)));
 typedef long long fk_v8i __attribute__((vector_size(64)));
 #define fk_vdp_4 fk_v4dp
 #define fk_vdp_8 fk_v8dp
+#define fk_vi_4 fk_v4i
+#define fk_vi_8 fk_v8i
 /* NV values from PTR as float64 (the compiler turns this into one
  * conversion; __builtin_convertvector of a float vector is split in two
  * by GCC 12) */
@@ -92,7 +102,8 @@ typedef long long fk_v8i __attribute__((vector_size(64)));
  * by ACC.  No stored prefix sums, so no second pass over the row; the chain
  * of dependent adds is one per NV outputs, shorter than the rest of the
  * work (unrolling it to one per 4 NV measured 15 % slower).  The order of
- * additions depends on FROM and TO only. */
+ * additions depends on FROM and TO only.  A NaN or an infinity leaving
+ * the sum would leave NaN behind: rows with one are summed directly. */
 #define FK_BOX_D(P, X, KW, NV)                                                  \
     ({ fk_vdp_##NV d_ = *(const fk_vdp_##NV *)((P) + (X) - 1 + (KW))            \
                         - *(const fk_vdp_##NV *)((P) + (X) - 1);                \
@@ -155,6 +166,15 @@ typedef long long fk_v8i __attribute__((vector_size(64)));
         }                                                                       \
     } while (0)
 
+#define FK_BOX_PAD_RIGHT()                                                      \
+    do {                                                                        \
+        ptrdiff_t c_;                                                           \
+        for (c_ = W; c_ < padw - pl; c_++) {                                    \
+            const ptrdiff_t mi_ = fk_map_index(c_, W, p->mode);                 \
+            colsum[c_] = mi_ < 0 ? (double)kh * (double)cval : colsum[mi_];     \
+        }                                                                       \
+    } while (0)
+
 /* the first output of a row, whose window sum starts the running sum */
 #define FK_BOX_FIRST(T)                                                         \
     do {                                                                        \
@@ -165,13 +185,6 @@ typedef long long fk_v8i __attribute__((vector_size(64)));
         carry = a0_;                                                            \
         done = 1;                                                               \
     } while (0)
-
-/* rows between fresh column sums; blocks of rows start at multiples of it */
-#define FK_BOX_RESTART 256
-
-/* chunk of columns whose column sums are updated and used while in L1
- * (256 measured 10-15 % faster than 512 for wide windows, same for narrow) */
-#define FK_BOX_CHUNK 256
 
 /* Three-row windows (kh == 3, kw <= FK_BOX_DIRECT_MAX), the commonest box:
  * two output rows per pass from four source rows, whose column sums share
@@ -187,7 +200,7 @@ ATTR static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)   
     typedef T tv_ __attribute__((vector_size(NV * sizeof(T)), aligned(sizeof(T)), may_alias)); \
     const ptrdiff_t W = p->W, Wo = p->Wo, kw = p->kw, pl = p->pl;               \
     const ptrdiff_t padw = fk_box_padw(p);                                      \
-    const double scale = 1.0 / (3.0 * (double)kw);                              \
+    const double scale = p->box_weight;                                   \
     const T cval = (T)p->cval;                                                  \
     T *rb = (T *)ws;                                                            \
     double *P0 = (double *)(((size_t)(rb + 4 * (W + FK_SLACK)) + 63) & ~(size_t)63); \
@@ -284,28 +297,62 @@ ATTR static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)   
     }                                                                           \
 }
 
+/* the column sums of columns [X0, X1) for output row y, from the kh source
+ * rows (in order, so every way of reaching them rounds the same) */
+#define FK_BOX_COLSUMS(X0, X1, T)                                                \
+    do {                                                                        \
+        const ptrdiff_t x0_ = (X0), x1_ = (X1);                                 \
+        ptrdiff_t a_, c_;                                                       \
+        for (c_ = x0_; c_ < x1_; c_++) colsum[c_] = 0.0;                        \
+        for (a_ = 0; a_ < kh; a_++) {                                           \
+            const ptrdiff_t s_ = fk_map_index(y - p->oy + a_, p->H, p->mode);   \
+            if (s_ < 0) {                                                       \
+                for (c_ = x0_; c_ < x1_; c_++) colsum[c_] += (double)cval;      \
+            } else if (direct_src) {                                            \
+                const T *restrict r_ = (const T *)(p->src + s_ * p->ss0);       \
+                for (c_ = x0_; c_ < x1_; c_++) colsum[c_] += (double)r_[c_];    \
+            } else {                                                            \
+                load(p->src + s_ * p->ss0 + x0_ * p->ss1, p->ss1, x1_ - x0_, cbuf); \
+                for (c_ = x0_; c_ < x1_; c_++) colsum[c_] += (double)cbuf[c_ - x0_]; \
+            }                                                                   \
+        }                                                                       \
+    } while (0)
+
+#define FK_BOX_COLSUMS_ROW(T)                                                   \
+    do {                                                                        \
+        ptrdiff_t c0_;                                                          \
+        for (c0_ = 0; c0_ < W; c0_ += FK_BOX_CHUNK)                             \
+            FK_BOX_COLSUMS(c0_, c0_ + FK_BOX_CHUNK < W ? c0_ + FK_BOX_CHUNK : W, T); \
+    } while (0)
+
 #define FK_DEFINE_BOX_RUN(NAME, ATTR, T, SUF, LOADER, STORER, OWN_CODE, NV)    \
 FK_DEFINE_BOX3_RUN(NAME##_3, ATTR, T, SUF, LOADER, STORER, OWN_CODE, NV)       \
 ATTR static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)   \
 {                                                                               \
     const ptrdiff_t W = p->W, Wo = p->Wo, kh = p->kh, kw = p->kw, pl = p->pl;   \
     const ptrdiff_t padw = fk_box_padw(p);                                      \
-    const double scale = 1.0 / ((double)kh * (double)kw);                       \
+    const double scale = p->box_weight;                                         \
     const T cval = (T)p->cval;                                                  \
     T *rin = (T *)ws;                                                           \
     T *rout = rin + W + FK_SLACK;                                               \
     double *P = (double *)(((size_t)(rout + W + FK_SLACK) + 63) & ~(size_t)63); \
     T *obuf = (T *)(P + padw + FK_SLACK);                                       \
+    T *cbuf = obuf + Wo + FK_SLACK;       /* a chunk of a row, converted */     \
     double *colsum = P + pl;              /* column sums of the image columns */ \
     const fk_load_##SUF##_t load = LOADER(p->src_code);                         \
     const fk_store_##SUF##_t store = STORER(p->dst_code);                       \
     const int direct_src = p->src_code == OWN_CODE && p->ss1 == (ptrdiff_t)sizeof(T); \
     const int direct_out = p->dst_code == OWN_CODE && p->ds1 == (ptrdiff_t)sizeof(T); \
     const int narrow = kw <= FK_BOX_DIRECT_MAX;                                 \
+    /* narrow windows check the column sums they update for NaN or          \
+     * infinity, which only floating-point sources (or cval) hold; wide ones   \
+     * check the running sum along the row, which any of them reaches */      \
+    const int check_cols = narrow && (p->src_code == FK_F32 || p->src_code == FK_F64 \
+                                      || !(p->cval * 0.0 == 0.0));            \
     /* wide windows run along the row chunk by chunk when the left border     \
      * columns are known after the first chunk (not for 'wrap') */            \
     const int early = !narrow && p->mode != FK_WRAP && pl <= FK_BOX_CHUNK;      \
-    ptrdiff_t y, x, a;                                                          \
+    ptrdiff_t y, x;                                                             \
     const T *row_in = NULL, *row_out = NULL, *row_next = NULL;                  \
     if (kh == 3 && narrow) { NAME##_3(p, ws, y0, y1); return; }                 \
     for (x = 0; x < padw + FK_SLACK; x++) P[x] = 0.0;                           \
@@ -319,19 +366,7 @@ ATTR static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)   
              * every FK_BOX_RESTART rows, so no rounding error accumulates    \
              * and every row is computed the same way however the rows are    \
              * split among threads (blocks start at multiples of it) */       \
-            for (x = 0; x < W; x++) colsum[x] = 0.0;                            \
-            for (a = 0; a < kh; a++) {                                          \
-                const ptrdiff_t s = fk_map_index(y - p->oy + a, p->H, p->mode); \
-                if (s < 0) {                                                    \
-                    for (x = 0; x < W; x++) colsum[x] += (double)cval;          \
-                } else if (direct_src) {                                        \
-                    const T *restrict r_ = (const T *)(p->src + s * p->ss0);    \
-                    for (x = 0; x < W; x++) colsum[x] += (double)r_[x];         \
-                } else {                                                        \
-                    load(p->src + s * p->ss0, p->ss1, W, rin);                  \
-                    for (x = 0; x < W; x++) colsum[x] += (double)rin[x];        \
-                }                                                               \
-            }                                                                   \
+            FK_BOX_COLSUMS_ROW(T);                                              \
             row_next = NULL;                                                    \
         } else {                                                                \
             /* the window moves down one row: add the new, drop the old */     \
@@ -362,9 +397,27 @@ ATTR static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)   
                 if (row_next != NULL)                                           \
                     for (c = x; c < c1; c += 64 / (ptrdiff_t)sizeof(T))         \
                         __builtin_prefetch(row_next + c, 0, 2);                 \
-                for (c = x; c + NV <= c1; c += NV)                              \
-                    *(fk_vdp_##NV *)(cs + c) += FK_VD_##NV(ri + c) - FK_VD_##NV(ro + c); \
-                for (; c < c1; c++) cs[c] += (double)ri[c] - (double)ro[c];     \
+                fk_vi_##NV nfv = {0};  /* lanes that saw a sum not finite */   \
+                int nf = 0, l;                                                  \
+                for (c = x; c + NV <= c1; c += NV) {                            \
+                    const fk_vdp_##NV v_ = *(fk_vdp_##NV *)(cs + c)             \
+                        + (FK_VD_##NV(ri + c) - FK_VD_##NV(ro + c));            \
+                    *(fk_vdp_##NV *)(cs + c) = v_;                              \
+                    if (check_cols) {                                           \
+                        /* v - v is +0.0 (all bits clear) unless v is NaN or \
+                         * infinite; an OR of bits: no chain of slow adds */   \
+                        nfv |= (fk_vi_##NV)(v_ - v_);                           \
+                    }                                                           \
+                }                                                               \
+                for (; c < c1; c++) {                                           \
+                    cs[c] += (double)ri[c] - (double)ro[c];                     \
+                    nf |= check_cols && !(cs[c] * 0.0 == 0.0);                  \
+                }                                                               \
+                for (l = 0; l < NV; l++) nf |= nfv[l] != 0;                     \
+                /* a sum not finite (0 * it is NaN): a NaN or an infinity      \
+                 * entered the window, or left it and left NaN behind (the     \
+                 * difference of two infinities); these columns afresh */      \
+                if (nf) FK_BOX_COLSUMS(x, c1, T);                               \
             }                                                                   \
             if (narrow) {                                                       \
                 ptrdiff_t end = c1 + pl - kw + 1;   /* outputs needing < c1 */  \
@@ -386,10 +439,7 @@ ATTR static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)   
         }                                                                       \
         /* border columns of the column sums, by the border mode */            \
         FK_BOX_PAD_LEFT();                                                      \
-        for (x = W; x < padw - pl; x++) {                                       \
-            const ptrdiff_t mi = fk_map_index(x, W, p->mode);                   \
-            colsum[x] = mi < 0 ? (double)kh * (double)cval : colsum[mi];        \
-        }                                                                       \
+        FK_BOX_PAD_RIGHT();                                                     \
         if (narrow) {                                                           \
             /* the border outputs, which read padded columns */                \
             const ptrdiff_t left = pl < Wo ? pl : Wo;                           \
@@ -399,6 +449,16 @@ ATTR static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)   
             if (!early) done = 0;                                               \
             if (Wo > 0 && done == 0) FK_BOX_FIRST(T);                            \
             if (done < Wo) FK_BOX_DSCAN(out, P, done, Wo, carry, kw, scale, T, NV); \
+            /* every column sum entered the running sum: if it ended NaN or    \
+             * infinite, one of them is, and may be a stale NaN (or the sum    \
+             * may have met an infinity leaving); the column sums afresh and  \
+             * the row summed directly (rows with NaN cost kh + kw per output) */ \
+            if (!(carry * 0.0 == 0.0)) {                                        \
+                FK_BOX_COLSUMS_ROW(T);                                          \
+                FK_BOX_PAD_LEFT();                                              \
+                FK_BOX_PAD_RIGHT();                                             \
+                FK_BOX_HSUM(out, P, Wo, scale, T, kw);                          \
+            }                                                                   \
         }                                                                       \
         if (!direct_out) store(obuf, Wo, p->dst + y * p->ds0, p->ds1);          \
     }                                                                           \

@@ -52,6 +52,9 @@ typedef struct fk_plan_s {
     int mode;
     double cval;
     int cpu_cap; /* FK_CAP_*: the best kernels allowed (FILTERKIT_CPU) */
+    /* the box filter's weight: every output is the window's sum times it
+     * (1 / (kh kw) for the mean) */
+    double box_weight;
     /* a second kh x kw mask (k2, or col2 and row2 when the first is given
      * as factors), and how the two results a, b are combined: FK_PLAIN (a to
      * dst), FK_MAGNITUDE (sqrt(a^2 + b^2) to dst) or FK_GRADIENT (the

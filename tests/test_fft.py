@@ -31,6 +31,7 @@ import numpy as np
 import pytest
 
 import filterkit
+from filterkit import _choose, _convolve
 from oracle import error_bound, naive_convolve, naive_correlate
 
 # the directory the tested filterkit comes from (site-packages in CI, the checkout when built in
@@ -421,6 +422,77 @@ def test_box_equals_direct_for_a_constant_mask(mode, dtype):
     np.testing.assert_allclose(corr, want, rtol=0, atol=eb)  # symmetric mask
 
 
+@pytest.mark.parametrize("weight", [0.0, -0.5, 3.0])
+@pytest.mark.parametrize("out_dtype", [np.uint8, np.int16, np.float32])
+def test_box_scales_by_the_weight_and_saturates_integer_outputs(weight, out_dtype):
+    # the window sums times the weight go straight into the output: a zero
+    # mask gives zeros, a negative or large weight saturates integer outputs
+    rng = np.random.default_rng(seed("box weight", weight, np.dtype(out_dtype).str))
+    image = rng.integers(0, 256, (37, 53)).astype(np.uint8)
+    mask = np.full((5, 3), weight)
+    got = filterkit.convolve(image, mask, mode="nearest", method="box", output=out_dtype)
+    exact = naive_convolve(image, mask, mode="nearest")
+    assert got.dtype == out_dtype
+    if np.dtype(out_dtype).kind == "f":
+        np.testing.assert_allclose(got, exact, rtol=0, atol=error_bound(mask, image, dtype=np.float32))
+    else:
+        info = np.iinfo(out_dtype)
+        # sums of integers times 0, -0.5 or 3 in float32: exact, so no tie is in doubt
+        np.testing.assert_array_equal(got, np.clip(np.rint(exact), info.min, info.max))
+
+
+def test_box_keeps_nan_where_the_window_sees_it():
+    image = np.zeros((20, 30))
+    image[10, 12] = np.nan
+    got = filterkit.convolve(image, np.full((3, 5), 0.1), method="box")
+    want = np.zeros_like(image)
+    want[9:12, 10:15] = np.nan
+    np.testing.assert_array_equal(got, want)
+
+
+def assert_same_nonfinite(got, want, bound):
+    """NaN, +inf and -inf exactly where the float64 oracle has them; the rest
+    within the rounding bound."""
+    for kind in (np.isnan, np.isposinf, np.isneginf):
+        np.testing.assert_array_equal(kind(got), kind(want), err_msg=kind.__name__)
+    finite = np.isfinite(want)
+    np.testing.assert_allclose(got[finite], want[finite], rtol=0, atol=bound)
+
+
+# running sums would keep a NaN (or inf - inf) after it leaves the window:
+# masks taller than 3 or wider than 9 take those paths, widths over 256
+# cross a chunk of column sums, and the tall image a fresh start (row 256)
+@pytest.mark.parametrize("shape", [(5, 5), (11, 15), (5, 11), (3, 31), (21, 3), (9, 41)])
+@pytest.mark.parametrize("mode", MODES + ["valid"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mean_and_box_keep_nan_and_inf_only_where_the_window_sees_them(shape, mode, dtype):
+    rng = np.random.default_rng(seed("box nan", shape, mode, np.dtype(dtype).str))
+    image = rng.random((300, 290)).astype(dtype)
+    image[[37, 3, 299, 250, 251], [150, 2, 289, 60, 280]] = [np.nan, np.inf, np.nan, -np.inf, np.inf]
+    image[120, 200] = image[122, 205] = np.inf      # inf, then inf - inf, in one window
+    image[124, 203] = -np.inf
+    mask = np.full(shape, 1.0 / (shape[0] * shape[1]))
+    with np.errstate(invalid="ignore"):  # inf - inf in the oracle: NaN, as wanted
+        want = naive_convolve(image, mask, mode=mode)
+    # the running sums in float64 carry at most (kh + kw) roundings of values <= 1
+    bound = error_bound(mask, np.nan_to_num(image, posinf=1, neginf=1), dtype=dtype)
+    got = filterkit.convolve(image, mask, mode=mode, method="box")
+    assert_same_nonfinite(got, want, bound)
+    if mode != "valid":
+        assert_same_nonfinite(filterkit.mean(image, shape, mode=mode), want, bound)
+
+
+@pytest.mark.parametrize("shape", [(5, 5), (11, 15), (3, 5)])
+def test_box_with_a_nan_cval_is_nan_where_the_window_reaches_the_border(shape):
+    image = np.random.default_rng(seed("box nan cval", shape)).random((40, 300))
+    mask = np.full(shape, 1.0 / (shape[0] * shape[1]))
+    with np.errstate(invalid="ignore"):
+        want = naive_convolve(image, mask, mode="constant", cval=np.nan)
+    got = filterkit.convolve(image, mask, mode="constant", cval=np.nan, method="box")
+    assert_same_nonfinite(got, want, error_bound(mask, image, dtype=np.float64))
+    assert np.isnan(got[0]).all() and np.isfinite(got[shape[0] // 2, shape[1] // 2:-(shape[1] // 2)]).all()
+
+
 def test_box_refuses_a_mask_of_unequal_weights():
     mask = np.full((5, 7), 0.3)
     mask[2, 3] = 0.31
@@ -533,6 +605,43 @@ def test_choose_method_constant_mask_makes_box_available():
     assert choice.method == "box"
     # the same shape without the mask: box is not considered
     assert "box" not in filterkit.choose_method((1024, 1024), (31, 31)).costs
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (5, 5), (3, 9), (9, 3), (15, 15)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_auto_runs_a_constant_mask_as_box_and_agrees_with_choose_method(shape, dtype, monkeypatch, tmp_path):
+    # with the shipped constants: running sums cost ~0.5-1 ns per output
+    # here against 0.6 (3x3) to 1.2 (5x5) for the direct sum (see the grid),
+    # and convolve considers the same methods as choose_method(mask=...)
+    monkeypatch.setenv("FILTERKIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(_choose, "_loaded", None)
+    mask = np.full(shape, 1.0 / (shape[0] * shape[1]))
+    image = np.random.default_rng(seed("auto box", shape)).random((1024, 1024)).astype(dtype)
+    choice = filterkit.choose_method(image.shape, mask=mask, dtype=dtype)
+    assert choice.method == "box" and "separable" in choice.costs
+    ran = []
+    real_box = _convolve._box
+    monkeypatch.setattr(_convolve, "_box", lambda *a: ran.append("box") or real_box(*a))
+    got = filterkit.convolve(image, mask, method="auto")
+    assert ran == ["box"]
+    np.testing.assert_allclose(got, naive_convolve(image, mask), rtol=0,
+                               atol=error_bound(mask, image, dtype=dtype))
+
+
+def test_a_calibration_without_b1_keeps_its_flat_box_cost(monkeypatch, tmp_path):
+    # files written before the box cost grew with the mask width hold one b0
+    # (a 9x9 box per pixel): it stays the whole cost, whatever the width
+    stored = {p: dict(v) for p, v in _choose.DEFAULTS.items()}
+    for p in stored:
+        del stored[p]["b1"]
+        stored[p]["b0"] = 0.9
+    (tmp_path / "calibration.json").write_text(json.dumps({"version": 1, "constants": stored}))
+    monkeypatch.setenv("FILTERKIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(_choose, "_loaded", None)
+    for w in (3, 31):
+        choice = filterkit.choose_method((1000, 1000), mask=np.ones((5, w)))
+        assert choice.costs["box"] == pytest.approx(1e6 * 0.9e-9 / filterkit.get_num_threads() ** 0.9)
+    monkeypatch.setattr(_choose, "_loaded", None)
 
 
 def test_choose_method_separable_only_for_rank_one():
