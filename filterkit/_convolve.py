@@ -287,7 +287,9 @@ def convolve(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0,
     ``output=np.float64`` to compute in float64.  Taps whose weight is
     exactly 0 are skipped (as scipy.ndimage does), so a NaN under a zero
     weight does not spread; with ``'fft'`` or ``'oa'`` a NaN or inf spreads
-    over its whole block (``'auto'`` stays spatial for such images).  The
+    over its whole block (``'auto'`` stays spatial for such images);
+    ``'box'`` gives NaN (or inf) exactly where the window sees one, as
+    ``'direct'`` does: its running sums start afresh where one has left.  The
     FFT methods agree with ``'direct'`` within 1e-4 sum|mask| max|image| in
     float32 and 1e-10 sum|mask| max|image| in float64.  The work runs in C without the GIL, on
     :func:`filterkit.get_num_threads` threads; the result does not depend on
@@ -429,7 +431,9 @@ def correlate(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0
     ``output=np.float64`` to compute in float64.  Taps whose weight is
     exactly 0 are skipped (as scipy.ndimage does), so a NaN under a zero
     weight does not spread; with ``'fft'`` or ``'oa'`` a NaN or inf spreads
-    over its whole block (``'auto'`` stays spatial for such images).  The
+    over its whole block (``'auto'`` stays spatial for such images);
+    ``'box'`` gives NaN (or inf) exactly where the window sees one, as
+    ``'direct'`` does: its running sums start afresh where one has left.  The
     FFT methods agree with ``'direct'`` within 1e-4 sum|mask| max|image| in
     float32 and 1e-10 sum|mask| max|image| in float64.  The work runs in C without the GIL, on
     :func:`filterkit.get_num_threads` threads; the result does not depend on

@@ -42,7 +42,9 @@ def mean(image: Any, size: kernels.Size = 3, *, mode: str = "reflect", cval: flo
 
     Runs in O(1) work per pixel whatever the size (running sums in float64:
     integer images are summed exactly, float images do not drift), and
-    equals ``convolve(image, kernels.mean(size))``.
+    equals ``convolve(image, kernels.mean(size))``.  A NaN or an infinity
+    makes NaN (or inf) exactly where the window sees it, as a direct sum
+    does; it does not stay in the running sums once it has left.
 
     Parameters
     ----------

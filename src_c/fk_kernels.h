@@ -305,6 +305,60 @@ ATTR static void NAME(T *restrict out, const T *row, const T *k, int kw, int sig
     }                                                                           \
 }
 
+/*
+ * The 3 x 3 mask with no zero weight (the commonest direct mask): the
+ * nine weights stay in registers as vectors (13 of the 16 AVX2 registers
+ * with four accumulators), no per-tap loads, tests or broadcasts, and the
+ * taps fully unrolled; the general kernels spend more on that bookkeeping
+ * than on the multiply-adds when a row has only three taps.  The same
+ * operations in the same order as FK_DEFINE_CORR, so the results are
+ * bit-identical; stores trail the loads by a block, as there.
+ */
+#define FK_CORR33_TAP(C, V, X)                                                  \
+    do {                                                                        \
+        C += w0 * *(const V *)(r0 + (X));     C += w1 * *(const V *)(r0 + (X) + 1); \
+        C += w2 * *(const V *)(r0 + (X) + 2); C += w3 * *(const V *)(r1 + (X)); \
+        C += w4 * *(const V *)(r1 + (X) + 1); C += w5 * *(const V *)(r1 + (X) + 2); \
+        C += w6 * *(const V *)(r2 + (X));     C += w7 * *(const V *)(r2 + (X) + 1); \
+        C += w8 * *(const V *)(r2 + (X) + 2);                                  \
+    } while (0)
+#define FK_DEFINE_CORR33(NAME, ATTR, T, VT, L)                                  \
+ATTR static void NAME(T *restrict out, const T *const *rows, const T *k, ptrdiff_t n, \
+                      const T *pf)                                              \
+{                                                                               \
+    const T *r0 = rows[0], *r1 = rows[1], *r2 = rows[2];                        \
+    const VT zero = {0};                                                        \
+    const VT w0 = zero + k[0], w1 = zero + k[1], w2 = zero + k[2];              \
+    const VT w3 = zero + k[3], w4 = zero + k[4], w5 = zero + k[5];              \
+    const VT w6 = zero + k[6], w7 = zero + k[7], w8 = zero + k[8];              \
+    T lag[4 * L];                                                               \
+    ptrdiff_t x;                                                                \
+    for (x = 0; x + 4 * L <= n; x += 4 * L) {                                   \
+        VT c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0};                              \
+        if (pf != NULL) {                                                       \
+            __builtin_prefetch((const char *)(pf + x));                         \
+            __builtin_prefetch((const char *)(pf + x) + 64);                    \
+        }                                                                       \
+        FK_CORR33_TAP(c0, VT, x);                                               \
+        FK_CORR33_TAP(c1, VT, x + L);                                           \
+        FK_CORR33_TAP(c2, VT, x + 2 * L);                                       \
+        FK_CORR33_TAP(c3, VT, x + 3 * L);                                       \
+        FK_LAG4(T, VT, L, out, lag, x, c0, c1, c2, c3);                         \
+    }                                                                           \
+    if (x > 0) memcpy(out + x - 4 * L, lag, sizeof lag);                        \
+    for (; x < n; x += L) {                                                     \
+        VT c = {0};                                                             \
+        FK_CORR33_TAP(c, VT, x);                                                \
+        if (x + L <= n) *(VT *)(out + x) = c;                                   \
+        else memcpy(out + x, &c, (size_t)(n - x) * sizeof(T));                  \
+    }                                                                           \
+}
+
+typedef void (*fk_corr33_f_t)(float *restrict, const float *const *, const float *, ptrdiff_t,
+                              const float *);
+typedef void (*fk_corr33_d_t)(double *restrict, const double *const *, const double *,
+                              ptrdiff_t, const double *);
+
 typedef void (*fk_corr_f_t)(float *restrict, const float *const *, const float *,
                             int, int, ptrdiff_t, const float *);
 typedef void (*fk_corr_d_t)(double *restrict, const double *const *, const double *,
@@ -326,7 +380,13 @@ FK_DEFINE_CORR2(fk_corr2_rows_f_base, , float, fk_v4f, 4)
 FK_DEFINE_CORR_SYM(fk_corr_sym_f_base, , float, fk_v4f, 4)
 FK_DEFINE_CORR_SYM(fk_corr_sym_d_base, , double, fk_v2d, 2)
 FK_DEFINE_CORR2(fk_corr2_rows_d_base, , double, fk_v2d, 2)
+FK_DEFINE_CORR33(fk_corr33_rows_f_base, , float, fk_v4f, 4)
+FK_DEFINE_CORR33(fk_corr33_rows_d_base, , double, fk_v2d, 2)
 #ifdef FK_X86_DISPATCH
+FK_DEFINE_CORR33(fk_corr33_rows_f_avx2, FK_TARGET_AVX2, float, fk_v8f, 8)
+FK_DEFINE_CORR33(fk_corr33_rows_d_avx2, FK_TARGET_AVX2, double, fk_v4d, 4)
+FK_DEFINE_CORR33(fk_corr33_rows_f_avx512, FK_TARGET_AVX512, float, fk_v8f, 8)
+FK_DEFINE_CORR33(fk_corr33_rows_d_avx512, FK_TARGET_AVX512, double, fk_v4d, 4)
 FK_DEFINE_CORR(fk_corr_rows_f_avx2, FK_TARGET_AVX2, float, fk_v8f, 8)
 FK_DEFINE_CORR(fk_corr_rows_d_avx2, FK_TARGET_AVX2, double, fk_v4d, 4)
 /* the same ymm code with AVX-512VL encodings: 32 vector registers */
@@ -465,6 +525,8 @@ FK_DEFINE_DISPATCH(fk_corr_f, fk_corr_f_t, fk_corr_rows_f)
 FK_DEFINE_DISPATCH(fk_corr_d, fk_corr_d_t, fk_corr_rows_d)
 FK_DEFINE_DISPATCH(fk_corr2_f, fk_corr2_f_t, fk_corr2_rows_f)
 FK_DEFINE_DISPATCH(fk_corr2_d, fk_corr2_d_t, fk_corr2_rows_d)
+FK_DEFINE_DISPATCH(fk_corr33_f, fk_corr33_f_t, fk_corr33_rows_f)
+FK_DEFINE_DISPATCH(fk_corr33_d, fk_corr33_d_t, fk_corr33_rows_d)
 FK_DEFINE_DISPATCH(fk_corr_sym_f, fk_corr_sym_f_t, fk_corr_sym_f)
 FK_DEFINE_DISPATCH(fk_corr_sym_d, fk_corr_sym_d_t, fk_corr_sym_d)
 FK_DEFINE_DISPATCH(fk_combine_f, fk_combine_f_t, fk_combine_rows_f)

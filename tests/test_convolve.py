@@ -9,6 +9,8 @@ compute type, never a guess.
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
@@ -508,3 +510,42 @@ def test_float32_rank1_mask_is_separable():
     want = naive_convolve(image, mask.astype(np.float64), mode="reflect")
     np.testing.assert_allclose(got, want, rtol=0, atol=error_bound(mask, image, dtype=np.float32))
     assert "separable" in filterkit.choose_method((2048, 2048), mask=mask).costs
+
+
+@pytest.mark.parametrize("cpu", ["auto", "portable"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("width", [5, 64, 67, 300])
+def test_the_fixed_3x3_kernel_matches_the_oracle_for_every_thread_count(monkeypatch, cpu, dtype, width):
+    # a 3x3 mask with no zero weight runs the fixed-size kernel (weights held
+    # in registers): in-place strips from 64 columns on, ring strips at the
+    # borders, rows in pairs and one alone (odd heights), any thread count
+    monkeypatch.setenv("FILTERKIT_CPU", cpu)
+    rng = np.random.default_rng(zlib.crc32(f"fixed 3x3 {cpu} {np.dtype(dtype).str} {width}".encode()))
+    image = rng.standard_normal((41, width)).astype(dtype)
+    image[20, width // 2] = np.nan
+    mask = rng.uniform(0.5, 1.5, (3, 3)) * rng.choice([-1, 1], (3, 3))
+    old = filterkit.get_num_threads()
+    try:
+        results = []
+        for n in (1, 2, 3):
+            filterkit.set_num_threads(n)
+            results.append(filterkit.convolve(image, mask, mode="mirror", method="direct"))
+    finally:
+        filterkit.set_num_threads(old)
+    for r in results[1:]:
+        np.testing.assert_array_equal(r, results[0])
+    with np.errstate(invalid="ignore"):
+        want = naive_convolve(image, mask, mode="mirror")
+    np.testing.assert_array_equal(np.isnan(results[0]), np.isnan(want))  # NaN: its 3x3 neighbourhood
+    finite = np.isfinite(want)
+    np.testing.assert_allclose(results[0][finite], want[finite], rtol=0,
+                               atol=error_bound(mask, np.nan_to_num(image), dtype=dtype))
+
+
+def test_a_zero_weight_still_keeps_nan_out_with_a_3x3_mask():
+    # the 4-neighbour Laplace mask has zero corners: the general kernel skips
+    # them, so a NaN reaches only the cross, not the corners
+    image = np.zeros((9, 80), np.float32)
+    image[4, 40] = np.nan
+    got = filterkit.convolve(image, [[0, 1, 0], [1, -4, 1], [0, 1, 0]])
+    assert np.isnan(got).sum() == 5 and not np.isnan(got[3, 39])
