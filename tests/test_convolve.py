@@ -17,6 +17,7 @@ import scipy.ndimage as ndi
 import scipy.signal
 
 import filterkit
+from helpers import same_for_every_thread_count
 from oracle import error_bound, naive_convolve
 
 MODES = ["constant", "nearest", "reflect", "mirror", "wrap"]
@@ -315,16 +316,8 @@ class TestThreads:
         rng = np.random.default_rng(13)
         image = rng.standard_normal((301, 517)).astype(np.float32)
         mask = rng.standard_normal((7, 5))
-        old = filterkit.get_num_threads()
-        try:
-            results = []
-            for n in (1, 2, 3, 5):
-                filterkit.set_num_threads(n)
-                results.append(filterkit.convolve(image, mask, mode="reflect"))
-        finally:
-            filterkit.set_num_threads(old)
-        for r in results[1:]:
-            np.testing.assert_array_equal(r, results[0])
+        same_for_every_thread_count(lambda: filterkit.convolve(image, mask, mode="reflect"),
+                                    (1, 2, 3, 5))
 
     def test_environment_variable_sets_the_default(self, monkeypatch):
         filterkit.set_num_threads(None)
@@ -524,21 +517,13 @@ def test_the_fixed_3x3_kernel_matches_the_oracle_for_every_thread_count(monkeypa
     image = rng.standard_normal((41, width)).astype(dtype)
     image[20, width // 2] = np.nan
     mask = rng.uniform(0.5, 1.5, (3, 3)) * rng.choice([-1, 1], (3, 3))
-    old = filterkit.get_num_threads()
-    try:
-        results = []
-        for n in (1, 2, 3):
-            filterkit.set_num_threads(n)
-            results.append(filterkit.convolve(image, mask, mode="mirror", method="direct"))
-    finally:
-        filterkit.set_num_threads(old)
-    for r in results[1:]:
-        np.testing.assert_array_equal(r, results[0])
+    got = same_for_every_thread_count(
+        lambda: filterkit.convolve(image, mask, mode="mirror", method="direct"))
     with np.errstate(invalid="ignore"):
         want = naive_convolve(image, mask, mode="mirror")
-    np.testing.assert_array_equal(np.isnan(results[0]), np.isnan(want))  # NaN: its 3x3 neighbourhood
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))  # NaN: its 3x3 neighbourhood
     finite = np.isfinite(want)
-    np.testing.assert_allclose(results[0][finite], want[finite], rtol=0,
+    np.testing.assert_allclose(got[finite], want[finite], rtol=0,
                                atol=error_bound(mask, np.nan_to_num(image), dtype=dtype))
 
 

@@ -32,6 +32,7 @@ import pytest
 
 import filterkit
 from filterkit import _choose, _convolve
+from helpers import same_for_every_thread_count
 from oracle import error_bound, naive_convolve, naive_correlate
 
 # the directory the tested filterkit comes from (site-packages in CI, the checkout when built in
@@ -321,18 +322,10 @@ class TestFFTWBackend:
         rng = np.random.default_rng(8)
         image = random_image(rng, (700, 530), np.float32)
         mask = rng.standard_normal((21, 17))
-        old = filterkit.get_num_threads()
-        try:
-            results = []
-            for n in (1, 2, 3):
-                filterkit.set_num_threads(n)
-                results.append(filterkit.convolve(image, mask, method="oa", mode="wrap"))
-        finally:
-            filterkit.set_num_threads(old)
-        for got in results[1:]:
-            np.testing.assert_array_equal(got, results[0])
+        got = same_for_every_thread_count(
+            lambda: filterkit.convolve(image, mask, method="oa", mode="wrap"))
         want = naive_convolve(image, mask, mode="wrap")
-        np.testing.assert_allclose(results[0], want, rtol=0,
+        np.testing.assert_allclose(got, want, rtol=0,
                                    atol=oracle_tol(mask, image, np.float32))
 
     def test_a_corrupt_wisdom_file_warns_and_plans_again(self, monkeypatch, tmp_path):
