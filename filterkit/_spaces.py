@@ -65,7 +65,6 @@ def lowpass(fn: Callable[..., np.ndarray], image: Any, space: str, channel_axis:
     """``fn(image, channel_axis=, output=, **kwargs)`` run in `space`; the
     result in sRGB (or luma for 'gray') with the input's dtype by default."""
     arr, axis, alpha = _colour_image(image, channel_axis)
-    spatial = tuple(n for i, n in enumerate(arr.shape) if i != axis)
     if space == "gray":
         luma = color.rgb_to_gray(arr, channel_axis=axis)
         filtered = fn(luma, channel_axis=None, output=None, **kwargs)

@@ -306,26 +306,34 @@ ATTR static void NAME(T *restrict out, const T *row, const T *k, int kw, int sig
 }
 
 /*
- * The 3 x 3 mask with no zero weight (the commonest direct mask): the
- * nine weights stay in registers as vectors (13 of the 16 AVX2 registers
- * with four accumulators), no per-tap loads, tests or broadcasts, and the
- * taps fully unrolled; the general kernels spend more on that bookkeeping
- * than on the multiply-adds when a row has only three taps.  The same
- * operations in the same order as FK_DEFINE_CORR, so the results are
- * bit-identical; stores trail the loads by a block, as there.
+ * 3 x 3 masks whose non-zero taps are all of PAT (bit a*3 + b: tap (a, b)):
+ * 0x1FF, no zero weight (the commonest direct mask), and 0x0BA, the cross
+ * of the 4-neighbour Laplace.  The weights stay in registers as vectors (at
+ * most 9 + 4 accumulators of the 16 AVX2 registers), no per-tap loads,
+ * tests or broadcasts, the taps unrolled; the general kernels spend more on
+ * that bookkeeping than on the multiply-adds when a row has three taps.
+ * Taps outside PAT are zero and skipped, as the general kernels skip them
+ * (a NaN under a zero weight does not spread).  The same operations in the
+ * same order as FK_DEFINE_CORR, so the results are bit-identical; stores
+ * trail the loads by a block, as there.
  */
+#define FK_PAT_CROSS 0x0BA
+#define FK_PAT_FULL 0x1FF
+#define FK_CORR33_T(C, V, R, X, I, B)                                           \
+    if (pat_ & (1 << (I))) C += w##I * *(const V *)(R + (X) + (B))
 #define FK_CORR33_TAP(C, V, X)                                                  \
     do {                                                                        \
-        C += w0 * *(const V *)(r0 + (X));     C += w1 * *(const V *)(r0 + (X) + 1); \
-        C += w2 * *(const V *)(r0 + (X) + 2); C += w3 * *(const V *)(r1 + (X)); \
-        C += w4 * *(const V *)(r1 + (X) + 1); C += w5 * *(const V *)(r1 + (X) + 2); \
-        C += w6 * *(const V *)(r2 + (X));     C += w7 * *(const V *)(r2 + (X) + 1); \
-        C += w8 * *(const V *)(r2 + (X) + 2);                                  \
+        FK_CORR33_T(C, V, r0, X, 0, 0); FK_CORR33_T(C, V, r0, X, 1, 1);         \
+        FK_CORR33_T(C, V, r0, X, 2, 2); FK_CORR33_T(C, V, r1, X, 3, 0);         \
+        FK_CORR33_T(C, V, r1, X, 4, 1); FK_CORR33_T(C, V, r1, X, 5, 2);         \
+        FK_CORR33_T(C, V, r2, X, 6, 0); FK_CORR33_T(C, V, r2, X, 7, 1);         \
+        FK_CORR33_T(C, V, r2, X, 8, 2);                                         \
     } while (0)
-#define FK_DEFINE_CORR33(NAME, ATTR, T, VT, L)                                  \
+#define FK_DEFINE_CORR33(NAME, ATTR, T, VT, L, PAT)                             \
 ATTR static void NAME(T *restrict out, const T *const *rows, const T *k, ptrdiff_t n, \
                       const T *pf)                                              \
 {                                                                               \
+    enum { pat_ = PAT };  /* the taps (a constant: the others vanish) */       \
     const T *r0 = rows[0], *r1 = rows[1], *r2 = rows[2];                        \
     const VT zero = {0};                                                        \
     const VT w0 = zero + k[0], w1 = zero + k[1], w2 = zero + k[2];              \
@@ -380,13 +388,19 @@ FK_DEFINE_CORR2(fk_corr2_rows_f_base, , float, fk_v4f, 4)
 FK_DEFINE_CORR_SYM(fk_corr_sym_f_base, , float, fk_v4f, 4)
 FK_DEFINE_CORR_SYM(fk_corr_sym_d_base, , double, fk_v2d, 2)
 FK_DEFINE_CORR2(fk_corr2_rows_d_base, , double, fk_v2d, 2)
-FK_DEFINE_CORR33(fk_corr33_rows_f_base, , float, fk_v4f, 4)
-FK_DEFINE_CORR33(fk_corr33_rows_d_base, , double, fk_v2d, 2)
+FK_DEFINE_CORR33(fk_corr33_rows_f_base, , float, fk_v4f, 4, FK_PAT_FULL)
+FK_DEFINE_CORR33(fk_corr33_rows_d_base, , double, fk_v2d, 2, FK_PAT_FULL)
+FK_DEFINE_CORR33(fk_corrx3_rows_f_base, , float, fk_v4f, 4, FK_PAT_CROSS)
+FK_DEFINE_CORR33(fk_corrx3_rows_d_base, , double, fk_v2d, 2, FK_PAT_CROSS)
 #ifdef FK_X86_DISPATCH
-FK_DEFINE_CORR33(fk_corr33_rows_f_avx2, FK_TARGET_AVX2, float, fk_v8f, 8)
-FK_DEFINE_CORR33(fk_corr33_rows_d_avx2, FK_TARGET_AVX2, double, fk_v4d, 4)
-FK_DEFINE_CORR33(fk_corr33_rows_f_avx512, FK_TARGET_AVX512, float, fk_v8f, 8)
-FK_DEFINE_CORR33(fk_corr33_rows_d_avx512, FK_TARGET_AVX512, double, fk_v4d, 4)
+FK_DEFINE_CORR33(fk_corr33_rows_f_avx2, FK_TARGET_AVX2, float, fk_v8f, 8, FK_PAT_FULL)
+FK_DEFINE_CORR33(fk_corr33_rows_d_avx2, FK_TARGET_AVX2, double, fk_v4d, 4, FK_PAT_FULL)
+FK_DEFINE_CORR33(fk_corr33_rows_f_avx512, FK_TARGET_AVX512, float, fk_v8f, 8, FK_PAT_FULL)
+FK_DEFINE_CORR33(fk_corr33_rows_d_avx512, FK_TARGET_AVX512, double, fk_v4d, 4, FK_PAT_FULL)
+FK_DEFINE_CORR33(fk_corrx3_rows_f_avx2, FK_TARGET_AVX2, float, fk_v8f, 8, FK_PAT_CROSS)
+FK_DEFINE_CORR33(fk_corrx3_rows_d_avx2, FK_TARGET_AVX2, double, fk_v4d, 4, FK_PAT_CROSS)
+FK_DEFINE_CORR33(fk_corrx3_rows_f_avx512, FK_TARGET_AVX512, float, fk_v8f, 8, FK_PAT_CROSS)
+FK_DEFINE_CORR33(fk_corrx3_rows_d_avx512, FK_TARGET_AVX512, double, fk_v4d, 4, FK_PAT_CROSS)
 FK_DEFINE_CORR(fk_corr_rows_f_avx2, FK_TARGET_AVX2, float, fk_v8f, 8)
 FK_DEFINE_CORR(fk_corr_rows_d_avx2, FK_TARGET_AVX2, double, fk_v4d, 4)
 /* the same ymm code with AVX-512VL encodings: 32 vector registers */
@@ -527,6 +541,8 @@ FK_DEFINE_DISPATCH(fk_corr2_f, fk_corr2_f_t, fk_corr2_rows_f)
 FK_DEFINE_DISPATCH(fk_corr2_d, fk_corr2_d_t, fk_corr2_rows_d)
 FK_DEFINE_DISPATCH(fk_corr33_f, fk_corr33_f_t, fk_corr33_rows_f)
 FK_DEFINE_DISPATCH(fk_corr33_d, fk_corr33_d_t, fk_corr33_rows_d)
+FK_DEFINE_DISPATCH(fk_corrx3_f, fk_corr33_f_t, fk_corrx3_rows_f)
+FK_DEFINE_DISPATCH(fk_corrx3_d, fk_corr33_d_t, fk_corrx3_rows_d)
 FK_DEFINE_DISPATCH(fk_corr_sym_f, fk_corr_sym_f_t, fk_corr_sym_f)
 FK_DEFINE_DISPATCH(fk_corr_sym_d, fk_corr_sym_d_t, fk_corr_sym_d)
 FK_DEFINE_DISPATCH(fk_combine_f, fk_combine_f_t, fk_combine_rows_f)

@@ -202,18 +202,21 @@ FK_DEFINE_SYMMETRY(fk_symmetry_d, double)
 /* Compute output rows [y0, y1), all columns, two rows at a time where
  * the mask is taller than one row (each source row is then read once for
  * both); ring strips hold kh + 1 rows. */
-/* a 3 x 3 mask with no zero weight (the fixed-size kernel; zero weights are
- * skipped by the general ones, so that a NaN under them does not spread) */
-#define FK_DEFINE_IS33(NAME, T)                                                 \
-static int NAME(const T *k, int kh, int kw)                                     \
+/* The fixed 3 x 3 kernel for mask k, if its non-zero taps are exactly one
+ * of the patterns that have one (every tap, or the cross), else NULL (the
+ * general kernels, which skip zero weights). */
+#define FK_DEFINE_PICK33(NAME, T, SUF)                                          \
+static fk_corr33_##SUF##_t NAME(const T *k, int kh, int kw, int cpu_cap)        \
 {                                                                               \
-    int i;                                                                      \
-    if (k == NULL || kh != 3 || kw != 3) return 0;                              \
-    for (i = 0; i < 9; i++) if (k[i] == (T)0) return 0;                         \
-    return 1;                                                                   \
+    int i, pat = 0;                                                             \
+    if (k == NULL || kh != 3 || kw != 3) return NULL;                           \
+    for (i = 0; i < 9; i++) if (k[i] != (T)0) pat |= 1 << i;                    \
+    if (pat == FK_PAT_FULL) return fk_corr33_##SUF(cpu_cap);                    \
+    if (pat == FK_PAT_CROSS) return fk_corrx3_##SUF(cpu_cap);                   \
+    return NULL;                                                                \
 }
-FK_DEFINE_IS33(fk_is33_f, float)
-FK_DEFINE_IS33(fk_is33_d, double)
+FK_DEFINE_PICK33(fk_pick33_f, float, f)
+FK_DEFINE_PICK33(fk_pick33_d, double, d)
 
 #define FK_DEFINE_RUN(NAME, T, SUF, STORER, LOADROW, CORR, CORR2, CORRSYM, COMBINE, OWN_CODE) \
 static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)       \
@@ -232,9 +235,11 @@ static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)       \
     const fk_corr_##SUF##_t corr = CORR(p->cpu_cap);                     \
     const fk_corr2_##SUF##_t corr2 = CORR2(p->cpu_cap);                  \
     const fk_corr_sym_##SUF##_t corrsym = CORRSYM(p->cpu_cap);           \
-    const fk_corr33_##SUF##_t corr33 = fk_corr33_##SUF(p->cpu_cap);            \
-    const int is33 = p->col == NULL && fk_is33_##SUF((const T *)p->k, kh, p->kw); \
-    const int is33b = p->col == NULL && fk_is33_##SUF((const T *)p->k2, kh, p->kw); \
+    /* fixed 3 x 3 kernels for the masks (NULL: the general ones) */          \
+    const fk_corr33_##SUF##_t corr33 = p->col != NULL ? NULL                    \
+        : fk_pick33_##SUF((const T *)p->k, kh, p->kw, p->cpu_cap);              \
+    const fk_corr33_##SUF##_t corr33b = p->col != NULL ? NULL                   \
+        : fk_pick33_##SUF((const T *)p->k2, kh, p->kw, p->cpu_cap);             \
     /* +1 / -1 when the separable row factor is (anti)symmetric, else 0 */     \
     const int rowsym = p->row == NULL ? 0 : fk_symmetry_##SUF((const T *)p->row, p->kw); \
     const int rowsym2 = p->row2 == NULL ? 0 : fk_symmetry_##SUF((const T *)p->row2, p->kw); \
@@ -284,18 +289,18 @@ static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)       \
                     FK_SEPARABLE_PASS(T, p->col2, p->row2, rowsym2, obuf2 + x0, \
                                       obuf2 + ol + x0, NULL, NULL);             \
             } else if (R == 2) {                                                \
-                if (is33) {                                                     \
+                if (corr33 != NULL) {                                           \
                     corr33(out0, rows, (const T *)p->k, n, pf[0]);              \
                     corr33(out1, rows + 1, (const T *)p->k, n, pf[1]);          \
                 } else                                                          \
                     corr2(out0, out1, rows, (const T *)p->k, kh, p->kw, n, pf[0], pf[1]); \
-                if (p->combine != FK_PLAIN && is33b) {                          \
-                    corr33(obuf2 + x0, rows, (const T *)p->k2, n, NULL);        \
-                    corr33(obuf2 + ol + x0, rows + 1, (const T *)p->k2, n, NULL); \
+                if (p->combine != FK_PLAIN && corr33b != NULL) {                \
+                    corr33b(obuf2 + x0, rows, (const T *)p->k2, n, NULL);       \
+                    corr33b(obuf2 + ol + x0, rows + 1, (const T *)p->k2, n, NULL); \
                 } else if (p->combine != FK_PLAIN)                              \
                     corr2(obuf2 + x0, obuf2 + ol + x0, rows, (const T *)p->k2,  \
                           kh, p->kw, n, NULL, NULL);                            \
-            } else if (is33) {                                                  \
+            } else if (corr33 != NULL) {                                        \
                 corr33(out0, rows, (const T *)p->k, n, pf[0]);                  \
                 if (p->combine != FK_PLAIN)                                     \
                     corr(obuf2 + x0, rows, (const T *)p->k2, kh, p->kw, n, NULL); \

@@ -508,15 +508,21 @@ def test_float32_rank1_mask_is_separable():
 @pytest.mark.parametrize("cpu", ["auto", "portable"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("width", [5, 64, 67, 300])
-def test_the_fixed_3x3_kernel_matches_the_oracle_for_every_thread_count(monkeypatch, cpu, dtype, width):
-    # a 3x3 mask with no zero weight runs the fixed-size kernel (weights held
-    # in registers): in-place strips from 64 columns on, ring strips at the
-    # borders, rows in pairs and one alone (odd heights), any thread count
+@pytest.mark.parametrize("pattern", ["full", "cross"])
+def test_the_fixed_3x3_kernels_match_the_oracle_for_every_thread_count(monkeypatch, cpu, dtype,
+                                                                      width, pattern):
+    # a 3x3 mask with no zero weight, or zeros exactly at the corners (the
+    # 4-neighbour Laplace's cross), runs a fixed-size kernel (weights held in
+    # registers): in-place strips from 64 columns on, ring strips at the
+    # borders, rows in pairs and one alone (odd heights), any thread count;
+    # a NaN spreads over the non-zero taps only
     monkeypatch.setenv("FILTERKIT_CPU", cpu)
-    rng = np.random.default_rng(zlib.crc32(f"fixed 3x3 {cpu} {np.dtype(dtype).str} {width}".encode()))
+    rng = np.random.default_rng(zlib.crc32(f"fixed 3x3 {cpu} {np.dtype(dtype).str} {width} {pattern}".encode()))
     image = rng.standard_normal((41, width)).astype(dtype)
     image[20, width // 2] = np.nan
     mask = rng.uniform(0.5, 1.5, (3, 3)) * rng.choice([-1, 1], (3, 3))
+    if pattern == "cross":
+        mask[[0, 0, 2, 2], [0, 2, 0, 2]] = 0.0
     got = same_for_every_thread_count(
         lambda: filterkit.convolve(image, mask, mode="mirror", method="direct"))
     with np.errstate(invalid="ignore"):
