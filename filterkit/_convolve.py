@@ -104,7 +104,7 @@ def _filter2d(image: Any, mask: Any, *, flip: bool, mode: Any, cval: Any,
             # a NaN or inf would spread over a whole FFT block: stay spatial
             method = pick({m: c for m, c in costs.items() if m not in ("fft", "oa")})[0]
     if method == "box":
-        return _box(job, weights, target, double)
+        return run_box(job, weights.shape, float(weights.flat[0]), target, double)
     if method in ("fft", "oa"):
         return _spectral(job, weights, target, double, tiled=method == "oa")
     if method == "direct":
@@ -174,11 +174,12 @@ def _spectral(job: Job, weights: np.ndarray, target: np.ndarray, double: bool,
     return target
 
 
-def _box(job: Job, weights: np.ndarray, target: np.ndarray, double: bool) -> np.ndarray:
-    """A constant mask: the running window sums times the (one) weight,
-    straight into the target (rounded and saturated there when integer)."""
-    kh, kw = weights.shape
-    weight = float(weights.flat[0])
+def run_box(job: Job, shape: Tuple[int, int], weight: float, target: np.ndarray,
+            double: bool) -> np.ndarray:
+    """A constant `shape` mask of `weight` (``mean``: 1 / its size): running
+    window sums times the weight, straight into the target (rounded and
+    saturated there when integer)."""
+    kh, kw = shape
     src_code = DTYPE_CODES[job.arr.dtype]
 
     def call(src: np.ndarray, dsts: List[np.ndarray], codes: List[int]) -> None:

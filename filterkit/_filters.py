@@ -13,7 +13,7 @@ from typing import Any, List, Optional, Tuple, Union
 import numpy as np
 
 from . import _core, kernels
-from ._convolve import convolve
+from ._convolve import convolve, run_box
 from ._engine import Job, OutputArg
 from ._spaces import check_space, colour_gradient, gradient_channels, highpass_channels, lowpass
 from ._validate import DTYPE_CODES, describe, fail
@@ -85,15 +85,7 @@ def mean(image: Any, size: kernels.Size = 3, *, mode: str = "reflect", cval: flo
         return lowpass(mean, image, space, channel_axis, output, size=size, mode=mode, cval=cval)
     job = Job(image, (kh, kw), mode=mode, cval=cval, channel_axis=channel_axis)
     target = job.output(output)
-    double = job.double(target)
-    src_code = DTYPE_CODES[job.arr.dtype]
-
-    def call(src: np.ndarray, dsts: List[np.ndarray], codes: List[int]) -> None:
-        _core.box_rows(src, dsts[0], src_code, codes[0], kh, kw, 1.0 / (kh * kw), job.oy, job.pl,
-                       job.mode_code, job.cval, double, job.nthreads, job.cpu_cap)
-
-    job.run([target], call)
-    return target
+    return run_box(job, (kh, kw), 1.0 / (kh * kw), target, job.double(target))
 
 
 def gaussian(image: Any, sigma: Any = 1.0, *, size: Optional[kernels.Size] = None,
