@@ -316,21 +316,18 @@ def time_interleaved(fns: Dict[str, Callable[[], object]],
     # every other equally often and takes every place equally often.  (Seeded
     # random orders were not enough: with the same seed in every cell, their
     # chance imbalance favoured one function by 15 % in every cell.)
-    names = list(fns)
-    for row in round_orders(len(names), n, seed):
-        for name in (names[i] for i in row):
-            settle()
-            t0 = time.perf_counter()
-            fns[name]()
-            times[name].append(time.perf_counter() - t0)
-    quick = [k for k in names if warm[k] * 20 <= sum(warm.values())]
-    more = fast_repeat(sum(warm[k] for k in quick)) - n if fast_repeat and len(quick) > 1 else 0
-    for row in round_orders(len(quick), max(more, 0), seed + 1):
-        for name in (quick[i] for i in row):
-            settle()
-            t0 = time.perf_counter()
-            fns[name]()
-            times[name].append(time.perf_counter() - t0)
+    def rounds(names: List[str], count: int, seed: int) -> None:
+        for row in round_orders(len(names), count, seed):
+            for name in (names[i] for i in row):
+                settle()
+                t0 = time.perf_counter()
+                fns[name]()
+                times[name].append(time.perf_counter() - t0)
+
+    rounds(list(fns), n, seed)
+    quick = [k for k in fns if warm[k] * 20 <= sum(warm.values())]
+    if fast_repeat is not None and len(quick) > 1:
+        rounds(quick, max(fast_repeat(sum(warm[k] for k in quick)) - n, 0), seed + 1)
     return {k: {"median": float(np.median(v)), "min": float(np.min(v)), "max": float(np.max(v)),
                 "repeat": len(v), "warmup": warm[k], "samples": [float(x) for x in v]}
             for k, v in times.items()}
@@ -683,9 +680,8 @@ def ratio_stats(cell: dict) -> Tuple[Optional[float], Optional[float]]:
     if "auto" not in t:
         return None, None
     a = t["auto"]["median"]
-    fk = [t[k]["median"] for k in FK_GENERAL if k in t]
     peers = [t[k]["median"] for k in PEERS_GENERAL if k in t]
-    return (a / min(fk) if fk else None), (a / min(peers) if peers else None)
+    return auto_ratios(cell).get("auto"), (a / min(peers) if peers else None)
 
 
 #: each auto column, the filterkit methods it is held against (the general
@@ -725,25 +721,20 @@ def within_target(cells: List[dict], target: float = 1.1) -> str:
     """How many (cell, auto column) pairs are within `target` of the fastest
     filterkit method, and the ones that are not (medians); the count by
     minimum times too."""
-    n, above = 0, []
+    cases = [(c, auto, r) for c in cells for auto, r in auto_ratios(c).items()]
+    above = sorted(((r, f"{c['image'][0]}² {c['dtype']} {c['mask'][0]}x{c['mask'][1]} {auto}")
+                    for c, auto, r in cases if r > target), reverse=True)
     by_min = sum(1 for c in cells for r in auto_ratios(c, "min").values() if r <= target)
-    paired = [paired_ratio(c, a) for c in cells for a in auto_ratios(c)]
-    by_pair = sum(1 for r in paired if r is not None and r <= target)
-    n_pair = sum(1 for r in paired if r is not None)
-    for c in cells:
-        for auto, r in auto_ratios(c).items():
-            n += 1
-            if r > target:
-                above.append(f"{c['image'][0]}² {c['dtype']} {c['mask'][0]}x{c['mask'][1]} "
-                             f"{auto} {r:.2f}")
-    per = {a: sum(1 for c in cells if a in auto_ratios(c)) for a in AUTO_COLUMNS}
+    paired = [r for r in (paired_ratio(c, auto) for c, auto, _ in cases) if r is not None]
+    per = {a: sum(1 for _, auto, _ in cases if auto == a) for a in AUTO_COLUMNS}
     text = (f"`auto` within {target:g}× of the fastest filterkit method for its mask in "
-            f"{n - len(above)} of {n} cases ({', '.join(f'{k}: {v} cells' for k, v in per.items())}); "
-            f"by minimum times instead of medians, {by_min} of {n}; by the median of each "
-            f"round's ratio (paired in the round), {by_pair} of {n_pair}")
-    worst = sorted(above, key=lambda a: -float(a.rsplit(" ", 1)[1]))
-    shown = "; ".join(worst[:12]) + (f"; and {len(worst) - 12} more (in the JSON)" if len(worst) > 12 else "")
-    return text + ("; the worst above: " + shown if above else "") + "."
+            f"{len(cases) - len(above)} of {len(cases)} cases "
+            f"({', '.join(f'{k}: {v} cells' for k, v in per.items())}); by minimum times instead "
+            f"of medians, {by_min} of {len(cases)}; by the median of each round's ratio (paired "
+            f"in the round), {sum(1 for r in paired if r <= target)} of {len(paired)}")
+    shown = "; ".join(f"{name} {r:.2f}" for r, name in above[:12])
+    more = f"; and {len(above) - 12} more (in the JSON)" if len(above) > 12 else ""
+    return text + (f"; the worst above: {shown}{more}" if above else "") + "."
 
 
 def summary(values: List[Tuple[str, float]]) -> str:

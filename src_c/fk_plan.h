@@ -199,9 +199,20 @@ FK_DEFINE_SYMMETRY(fk_symmetry_d, double)
         }                                                                       \
     } while (0)
 
-/* Compute output rows [y0, y1), all columns, two rows at a time where
- * the mask is taller than one row (each source row is then read once for
- * both); ring strips hold kh + 1 rows. */
+/* The R rows of the current step with mask K (direct): its fixed 3 x 3
+ * kernel K33 when it has one, else two rows at once or one row. */
+#define FK_DIRECT_ROWS(T, K33, K, O0, O1, PF0, PF1)                              \
+    do {                                                                        \
+        if ((K33) != NULL) {                                                    \
+            (K33)(O0, rows, (const T *)(K), n, PF0);                            \
+            if (R == 2) (K33)(O1, rows + 1, (const T *)(K), n, PF1);            \
+        } else if (R == 2) {                                                    \
+            corr2(O0, O1, rows, (const T *)(K), kh, p->kw, n, PF0, PF1);        \
+        } else {                                                                \
+            corr(O0, rows, (const T *)(K), kh, p->kw, n, PF0);                  \
+        }                                                                       \
+    } while (0)
+
 /* The fixed 3 x 3 kernel for mask k, if its non-zero taps are exactly one
  * of the patterns that have one (every tap, or the cross), else NULL (the
  * general kernels, which skip zero weights). */
@@ -218,6 +229,9 @@ static fk_corr33_##SUF##_t NAME(const T *k, int kh, int kw, int cpu_cap)        
 FK_DEFINE_PICK33(fk_pick33_f, float, f)
 FK_DEFINE_PICK33(fk_pick33_d, double, d)
 
+/* Compute output rows [y0, y1), all columns, two rows at a time where
+ * the mask is taller than one row (each source row is then read once for
+ * both); ring strips hold kh + 1 rows. */
 #define FK_DEFINE_RUN(NAME, T, SUF, STORER, LOADROW, CORR, CORR2, CORRSYM, COMBINE, OWN_CODE) \
 static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)       \
 {                                                                               \
@@ -288,26 +302,10 @@ static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)       \
                 if (p->combine != FK_PLAIN)                                     \
                     FK_SEPARABLE_PASS(T, p->col2, p->row2, rowsym2, obuf2 + x0, \
                                       obuf2 + ol + x0, NULL, NULL);             \
-            } else if (R == 2) {                                                \
-                if (corr33 != NULL) {                                           \
-                    corr33(out0, rows, (const T *)p->k, n, pf[0]);              \
-                    corr33(out1, rows + 1, (const T *)p->k, n, pf[1]);          \
-                } else                                                          \
-                    corr2(out0, out1, rows, (const T *)p->k, kh, p->kw, n, pf[0], pf[1]); \
-                if (p->combine != FK_PLAIN && corr33b != NULL) {                \
-                    corr33b(obuf2 + x0, rows, (const T *)p->k2, n, NULL);       \
-                    corr33b(obuf2 + ol + x0, rows + 1, (const T *)p->k2, n, NULL); \
-                } else if (p->combine != FK_PLAIN)                              \
-                    corr2(obuf2 + x0, obuf2 + ol + x0, rows, (const T *)p->k2,  \
-                          kh, p->kw, n, NULL, NULL);                            \
-            } else if (corr33 != NULL) {                                        \
-                corr33(out0, rows, (const T *)p->k, n, pf[0]);                  \
-                if (p->combine != FK_PLAIN)                                     \
-                    corr(obuf2 + x0, rows, (const T *)p->k2, kh, p->kw, n, NULL); \
             } else {                                                            \
-                corr(out0, rows, (const T *)p->k, kh, p->kw, n, pf[0]);         \
+                FK_DIRECT_ROWS(T, corr33, p->k, out0, out1, pf[0], pf[1]);         \
                 if (p->combine != FK_PLAIN)                                     \
-                    corr(obuf2 + x0, rows, (const T *)p->k2, kh, p->kw, n, NULL); \
+                    FK_DIRECT_ROWS(T, corr33b, p->k2, obuf2 + x0, obuf2 + ol + x0, NULL, NULL); \
             }                                                                   \
         }                                                                       \
         vnext = vend;                                                           \
