@@ -3,7 +3,8 @@
 Estimated seconds for an output of N pixels (per channel) and an h x w mask
 with T non-zero taps, in the compute precision:
 
-    direct     N (d0 + d1 T)
+    direct     N (d0 + d1 T), or N d3 for the 3 x 3 masks with a kernel of
+               their own (every weight non-zero, or only the cross)
     separable  N (s0 + s1 (h + w))                  rank-1 masks
     box        N (b0 + b1 min(w, 12))               constant masks (running sums: direct
                                                    horizontal sums up to w = 9)
@@ -44,11 +45,17 @@ from ._validate import describe, fail
 
 # nanoseconds (tb, t0: per block, per band); measured with calibrate() on
 # the development machine (AMD EPYC, AVX-512, one thread)
+#
+# d3 (the fixed 3 x 3 kernels, which came later) was measured on the AVX2
+# machine that runs the benchmark grid now and set against the other
+# constants by the ratios measured there: the direct 3 x 3 sum 1.07-1.2
+# times faster than separable passes, and in float32 as fast as running
+# sums (the box is 1.2-1.6 times faster in float64)
 DEFAULTS: Dict[str, Dict[str, float]] = {
-    "float32": {"d0": 0.199, "d1": 0.028, "s0": 0.132, "s1": 0.055, "b0": 0.25, "b1": 0.037,
+    "float32": {"d0": 0.199, "d1": 0.028, "d3": 0.40, "s0": 0.132, "s1": 0.055, "b0": 0.25, "b1": 0.037,
                 "f0": 0.5, "f1": 0.398, "f2s": 0.425, "f2": 0.72, "tb": 0.0, "t0": 0.0,
                 "w1": 0.31, "wb": 0.0, "w0": 0.0, "fa": 9.0, "oc": 6e5},
-    "float64": {"d0": 0.286, "d1": 0.053, "s0": 0.031, "s1": 0.099, "b0": 0.38, "b1": 0.055,
+    "float64": {"d0": 0.286, "d1": 0.053, "d3": 0.59, "s0": 0.031, "s1": 0.099, "b0": 0.38, "b1": 0.055,
                 "f0": 0.8, "f1": 0.625, "f2s": 0.641, "f2": 1.271, "tb": 0.0, "t0": 0.0,
                 "w1": 0.42, "wb": 0.0, "w0": 0.0, "fa": 15.0, "oc": 4e5},
 }
@@ -113,6 +120,10 @@ def constants() -> Dict[str, Dict[str, float]]:
                     if "b0" in stored[prec] and "b1" not in stored[prec]:
                         # an earlier version's flat box cost (of a 9 x 9 box)
                         _loaded[prec]["b1"] = 0.0
+                    if "d0" in stored[prec] and "d3" not in stored[prec]:
+                        # an earlier version without the fixed 3 x 3 kernels'
+                        # cost: the general kernel's, as it estimated them
+                        _loaded[prec]["d3"] = _loaded[prec]["d0"] + 9 * _loaded[prec]["d1"]
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 warnings.warn(f"filterkit: ignoring the calibration file {path} ({exc}); "
                               "using the default cost constants (run filterkit.calibrate() "
@@ -127,34 +138,55 @@ def _fast_len(n: int, real: bool = False) -> int:
     return fast_len(int(n))
 
 
-def separable_may_win(mask_shape: Tuple[int, int], taps: int, double: bool) -> bool:
+#: the 3 x 3 patterns of non-zero weights (bit 3 i + j for weight (i, j))
+#: that have a kernel of their own in the core (src_c/fk_kernels.h): every
+#: weight, and the cross of the 4-neighbour Laplace mask
+FIXED_PATTERNS = (0x1FF, 0x0BA)
+
+
+def fixed_kernel(weights: np.ndarray) -> bool:
+    """Whether the core sums this mask with a fixed 3 x 3 kernel."""
+    if weights.shape != (3, 3):
+        return False
+    pattern = sum(1 << i for i, v in enumerate(weights.flat) if v != 0)
+    return pattern in FIXED_PATTERNS
+
+
+def _direct_ns(c: Dict[str, float], taps: int, fixed: bool) -> float:
+    return c["d3"] if fixed else c["d0"] + c["d1"] * taps
+
+
+def separable_may_win(mask_shape: Tuple[int, int], taps: int, double: bool,
+                      fixed: bool = False) -> bool:
     """Whether two 1-D passes could beat the direct sum (if the mask is rank
     1): only then is the rank test (an SVD) worth its time."""
     c = constants()["float64" if double else "float32"]
     kh, kw = mask_shape
-    return c["s0"] + c["s1"] * (kh + kw) < c["d0"] + c["d1"] * taps
+    return c["s0"] + c["s1"] * (kh + kw) < _direct_ns(c, taps, fixed)
 
 
 def estimate(out_hw: Tuple[int, int], mask_shape: Tuple[int, int], taps: int, *,
              double: bool, threads: int, separable: bool, constant: bool,
-             valid: bool = False, full: bool = False) -> Dict[str, float]:
+             valid: bool = False, full: bool = False, fixed: bool = False) -> Dict[str, float]:
     """Estimated seconds of every applicable method for one channel (without
-    `full`, the FFT methods are left out where they cannot win)."""
+    `full`, the FFT methods are left out where they cannot win; `fixed`: a
+    3 x 3 mask of the core's fixed kernels, :func:`fixed_kernel`)."""
     return dict(cheapest_cached(out_hw, mask_shape, taps, double, threads, separable, constant,
-                                full)[1])
+                                full, fixed)[1])
 
 
 def cheapest_cached(out_hw: Tuple[int, int], mask_shape: Tuple[int, int], taps: int,
                     double: bool, threads: int, separable: bool, constant: bool,
-                    full: bool = False) -> Tuple[str, Dict[str, float]]:
+                    full: bool = False, fixed: bool = False) -> Tuple[str, Dict[str, float]]:
     """(the cheapest method, the estimates) from the cache: ``auto``'s
     whole decision is one dictionary lookup for a shape seen before (the
     estimates are shared: do not modify them)."""
-    key = (out_hw, mask_shape, taps, double, threads, separable, constant, full,
+    key = (out_hw, mask_shape, taps, double, threads, separable, constant, full, fixed,
            backend_setting())
     hit = _estimates.get(key)
     if hit is None or _loaded is None:
-        costs = _estimate(out_hw, mask_shape, taps, double, threads, separable, constant, full)
+        costs = _estimate(out_hw, mask_shape, taps, double, threads, separable, constant, full,
+                          fixed)
         if len(_estimates) > 256:
             _estimates.clear()
         hit = _estimates[key] = (min(costs, key=costs.__getitem__), costs)
@@ -166,21 +198,23 @@ _estimates: Dict[Any, Tuple[str, Dict[str, float]]] = {}
 
 
 def _estimate(out_hw: Tuple[int, int], mask_shape: Tuple[int, int], taps: int, double: bool,
-              threads: int, separable: bool, constant: bool, full: bool) -> Dict[str, float]:
+              threads: int, separable: bool, constant: bool, full: bool,
+              fixed: bool = False) -> Dict[str, float]:
     c = constants()["float64" if double else "float32"]
     Ho, Wo = out_hw
     kh, kw = mask_shape
     n = float(Ho) * Wo
     spatial = max(threads, 1) ** 0.9
     spectral = max(threads, 1) ** 0.6
-    costs = {"direct": n * (c["d0"] + c["d1"] * taps) * 1e-9 / spatial}
+    direct = _direct_ns(c, taps, fixed)
+    costs = {"direct": n * direct * 1e-9 / spatial}
     if separable and kh > 1 and kw > 1:
         costs["separable"] = n * (c["s0"] + c["s1"] * (kh + kw)) * 1e-9 / spatial
     if constant:
         costs["box"] = n * (c["b0"] + c["b1"] * min(kw, 12)) * 1e-9 / spatial
     # the FFT methods cost at least f1 log2(64 x 64) per pixel (blocks of 64
     # and more): a direct sum below that needs no transform sizes
-    if not full and c["d0"] + c["d1"] * taps < 12.0 * c["f1"] * spatial / spectral:
+    if not full and direct < 12.0 * c["f1"] * spatial / spectral:
         return costs
     Ph, Pw = Ho + kh - 1, Wo + kw - 1
     F = float(_fast_len(Ph)) * _fast_len(Pw, real=True)
@@ -199,8 +233,12 @@ def _estimate(out_hw: Tuple[int, int], mask_shape: Tuple[int, int], taps: int, d
     ny, nx = -(-Ho // (bh - kh + 1)), -(-Wo // (bw - kw + 1))
     B = float(bh) * bw
     k1, kb, k0 = OA_KEYS["fftw" if fftw else "scipy"]
-    costs["oa"] = float((ny * nx * (c["f0"] * B + c[k1] * B * np.log2(B) + c[kb]) + ny * c[k0]
-                         + c["oc"]) * 1e-9 / spectral)
+    if ny * nx == 1:
+        # one block: the whole-image transform, with the tiling's overhead
+        costs["oa"] = costs["fft"] + c["oc"] * 1e-9 / spectral
+    else:
+        costs["oa"] = float((ny * nx * (c["f0"] * B + c[k1] * B * np.log2(B) + c[kb]) + ny * c[k0]
+                             + c["oc"]) * 1e-9 / spectral)
     return costs
 
 
@@ -267,6 +305,7 @@ def choose_method(image_shape: Any, mask_shape: Any = None, *, mask: Any = None,
             raise fail("mask_shape", f"the shape of `mask` {weights.shape}", repr(tuple(mask_shape)))
         kh, kw = weights.shape
         taps = int(np.count_nonzero(weights))
+        fixed = fixed_kernel(weights)
         constant = bool(np.all(weights == weights.flat[0]))
         separable = kh > 1 and kw > 1 and separate(mask) is not None  # the mask's own dtype
     else:
@@ -275,6 +314,7 @@ def choose_method(image_shape: Any, mask_shape: Any = None, *, mask: Any = None,
                        TypeError)
         kh, kw = _check_shape(mask_shape, "mask_shape", odd=True)
         taps = kh * kw
+        fixed = (kh, kw) == (3, 3)  # every weight non-zero
     try:
         dt = np.dtype(dtype)
     except TypeError:
@@ -284,7 +324,7 @@ def choose_method(image_shape: Any, mask_shape: Any = None, *, mask: Any = None,
         raise fail("dtype", "a real dtype (float32 computes in single, float64 in double precision)",
                    f"dtype {dt}", TypeError)
     costs = estimate((H, W), (kh, kw), taps, double=dt == np.float64, threads=get_num_threads(),
-                     separable=separable, constant=constant, full=True)
+                     separable=separable, constant=constant, full=True, fixed=fixed)
     method, reason = pick(costs)
     return MethodChoice(method, costs, reason)
 
@@ -353,10 +393,13 @@ def calibrate(*, quick: bool = False, save: bool = True) -> Dict[str, Dict[str, 
             n = float(side * side)
             c: Dict[str, float] = {}
             n2 = float(big * big)
-            t3 = _timeit(lambda: convolve(img2, rng.random((3, 3)), method="direct"), repeat)
+            # the general kernel on 5 x 5 and 15 x 15, the fixed 3 x 3 one
+            t3 = _timeit(lambda: convolve(img2, rng.random((3, 3)) + 0.5, method="direct"), repeat)
+            t5 = _timeit(lambda: convolve(img2, rng.random((5, 5)), method="direct"), repeat)
             t15 = _timeit(lambda: convolve(img2, rng.random((15, 15)), method="direct"), repeat)
-            c["d1"] = max((t15 - t3) / (n2 * (225 - 9)), 1e-15) * 1e9
-            c["d0"] = max(t3 / n2 * 1e9 - 9 * c["d1"], 0.0)
+            c["d1"] = max((t15 - t5) / (n2 * (225 - 25)), 1e-15) * 1e9
+            c["d0"] = max(t5 / n2 * 1e9 - 25 * c["d1"], 0.0)
+            c["d3"] = t3 / n2 * 1e9
             g5, g21 = np.outer(np.hanning(7)[1:-1], np.hanning(7)[1:-1]), np.outer(np.hanning(23)[1:-1], np.hanning(23)[1:-1])
             ts5 = _timeit(lambda: convolve(img, g5, method="separable"), repeat)
             ts21 = _timeit(lambda: convolve(img, g21, method="separable"), repeat)

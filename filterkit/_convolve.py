@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from . import _core
-from ._choose import cheapest_cached, pick, separable_may_win
+from . import _choose
+from ._choose import SPATIAL, cheapest_cached, fixed_kernel, pick, separable_may_win
 from ._engine import Job, OutputArg, store
-from ._fft import correlate_tiled, correlate_valid, extend
+from ._fft import NonFinite, backend_setting, correlate_tiled, correlate_valid, extend
 from ._spaces import check_space, lowpass
 from ._validate import DTYPE_CODES, check_mask, describe, fail
 from .kernels import separate
@@ -32,10 +33,10 @@ _UNKNOWN = object()
 
 class _MaskTraits:
     """A checked mask (float64, read-only) and what ``auto`` asks of it:
-    whether every weight is equal, how many are not zero, and (computed on
-    first use) its rank-1 factors."""
+    whether every weight is equal, how many are not zero, (computed on
+    first use) its rank-1 factors, and ``auto``'s last choices for it."""
 
-    __slots__ = ("mask", "weights", "constant", "taps", "_factors")
+    __slots__ = ("mask", "weights", "constant", "taps", "fixed", "_factors", "choices")
 
     def __init__(self, mask: Any) -> None:
         weights = check_mask(mask)
@@ -44,7 +45,11 @@ class _MaskTraits:
         self.weights = weights
         self.constant = bool(np.all(weights == weights.flat[0]))
         self.taps = int(np.count_nonzero(weights))
+        self.fixed = fixed_kernel(weights)  # a 3 x 3 mask the core has a kernel for
         self._factors: Any = _UNKNOWN
+        #: (plane shape, double, threads) -> (constants, FFT backend or
+        #: None, method, costs): see :func:`_auto`
+        self.choices: Dict[Any, Tuple[Any, Optional[str], str, Dict[str, float]]] = {}
 
     @property
     def factors(self) -> Optional[Tuple[np.ndarray, np.ndarray]]:
@@ -70,52 +75,76 @@ def _traits(mask: Any) -> _MaskTraits:
     return _traits_key(m.tobytes(), m.dtype.str, m.shape)
 
 
+def _auto(traits: _MaskTraits, hw: Tuple[int, int], double: bool,
+          threads: int) -> Tuple[str, Dict[str, float]]:
+    """``auto``'s method for this mask on an `hw` plane, and the estimates.
+
+    Remembered on the mask's traits, so that a call with a mask and a shape
+    seen before decides by one dictionary lookup: the rank test's
+    precondition, the cost model's key and ``$FILTERKIT_FFT`` cost 15 us
+    with cold caches (10 % of a 256 x 256 box filter) when computed.  The
+    choice is taken again when the constants change (``calibrate``) and,
+    if the FFT methods were in the running, when the FFT backend does."""
+    key = (hw, double, threads)
+    hit = traits.choices.get(key)
+    if (hit is not None and hit[0] is _choose._loaded
+            and (hit[1] is None or hit[1] == backend_setting())):
+        return hit[2], hit[3]
+    kh, kw = traits.weights.shape
+    separable = (kh > 1 and kw > 1
+                 and separable_may_win((kh, kw), traits.taps, double, traits.fixed)
+                 and traits.factors is not None)
+    method, costs = cheapest_cached(hw, (kh, kw), traits.taps, double, threads, separable,
+                                    traits.constant, fixed=traits.fixed)
+    spectral = "fft" in costs or "oa" in costs
+    if len(traits.choices) >= 32:  # many image shapes (tiles): keep the recent ones
+        traits.choices.clear()
+    traits.choices[key] = (_choose._loaded, backend_setting() if spectral else None,
+                           method, costs)
+    return method, costs
+
+
 def _filter2d(image: Any, mask: Any, *, flip: bool, mode: Any, cval: Any,
               output: OutputArg, method: Any, channel_axis: Any) -> np.ndarray:
     traits = _traits(mask)
     weights = traits.weights
     job = Job(image, weights.shape, mode=mode, cval=cval, channel_axis=channel_axis)
     method = _check_method(method)
+    kh, kw = weights.shape
+    target = job.output(output)
+    double = job.double(target)
+    auto = method == "auto"
+    if auto:
+        method, costs = _auto(traits, job.hw, double, job.nthreads)
+    elif method == "separable" and traits.factors is None:
+        raise fail("mask", "rank 1 (an outer product of a column and a row) with "
+                   "method='separable'", f"a {kh}x{kw} mask of higher rank")
+    elif method == "box" and not traits.constant:
+        raise fail("method", "'box' only for a constant mask (every weight equal); "
+                   "use 'auto', 'direct' or 'fft'", f"'box' with a {kh}x{kw} mask of unequal weights")
     if flip:
         # true convolution: f'(x, y) = sum_ij f(x - i, y - j) g(i, j) is the
         # correlation with the mask mirrored horizontally and vertically
         weights = weights[::-1, ::-1]
-    kh, kw = weights.shape
-    target = job.output(output)
-    double = job.double(target)
-    constant = traits.constant
-    factors = None
-    taps = traits.taps
-    if method == "separable" or (method == "auto" and kh > 1 and kw > 1
-                                 and separable_may_win((kh, kw), taps, double)):
-        factors = traits.factors
-        if factors is not None and flip:
-            factors = (factors[0][::-1], factors[1][::-1])
-    if method == "separable" and factors is None:
-        raise fail("mask", "rank 1 (an outer product of a column and a row) with "
-                   "method='separable'", f"a {kh}x{kw} mask of higher rank")
-    if method == "box" and not constant:
-        raise fail("method", "'box' only for a constant mask (every weight equal); "
-                   "use 'auto', 'direct' or 'fft'", f"'box' with a {kh}x{kw} mask of unequal weights")
-    if method == "auto":
-        method, costs = cheapest_cached(_spatial(target, job.axis), (kh, kw), taps, double,
-                                        job.nthreads, factors is not None, constant)
-        if method in ("fft", "oa") and not _all_finite(job.arr):
-            # a NaN or inf would spread over a whole FFT block: stay spatial
-            method = pick({m: c for m, c in costs.items() if m not in ("fft", "oa")})[0]
+    if method in ("fft", "oa"):
+        try:
+            return _spectral(job, weights, target, double, tiled=method == "oa", finite=auto)
+        except NonFinite:
+            # a NaN or inf in the image would spread over a whole FFT block:
+            # auto stays spatial (the target is overwritten whole)
+            method = pick({m: c for m, c in costs.items() if m in SPATIAL})[0]
     if method == "box":
         return run_box(job, weights.shape, float(weights.flat[0]), target, double)
-    if method in ("fft", "oa"):
-        return _spectral(job, weights, target, double, tiled=method == "oa")
-    if method == "direct":
-        factors = None
     cdtype = np.float64 if double else np.float32
-    if factors is None:
-        kernel, col, row = np.ascontiguousarray(weights, dtype=cdtype), None, None
-    else:
+    if method == "separable":
+        col, row = traits.factors
+        if flip:
+            col, row = col[::-1], row[::-1]
         kernel = None
-        col = np.ascontiguousarray(factors[0], dtype=cdtype)
-        row = np.ascontiguousarray(factors[1], dtype=cdtype)
+        col = np.ascontiguousarray(col, dtype=cdtype)
+        row = np.ascontiguousarray(row, dtype=cdtype)
+    else:
+        kernel, col, row = np.ascontiguousarray(weights, dtype=cdtype), None, None
     src_code = DTYPE_CODES[job.arr.dtype]
 
     def call(src: np.ndarray, dsts: List[np.ndarray], codes: List[int]) -> None:
@@ -127,24 +156,6 @@ def _filter2d(image: Any, mask: Any, *, flip: bool, mode: Any, cval: Any,
     return target
 
 
-def _all_finite(arr: np.ndarray) -> bool:
-    """No NaN or infinity in `arr`: its sum is finite (one pass, no
-    image-sized temporary: 4.3 ms at 4096^2 float64, against 8.6 for its
-    min and max), else -- a NaN or inf, or a sum that overflowed -- by its
-    min and max."""
-    if arr.dtype.kind != "f" or arr.size == 0:
-        return True
-    with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(np.add.reduce(arr, axis=None)):
-            return True
-    return bool(np.isfinite(arr.min()) and np.isfinite(arr.max()))
-
-
-def _spatial(target: np.ndarray, axis: Optional[int]) -> Tuple[int, int]:
-    hw = [n for i, n in enumerate(target.shape) if i != axis]
-    return hw[0], hw[1]
-
-
 def _store_planes(job: Job, target: np.ndarray, compute: Any) -> None:
     """``compute(plane) -> float result`` for every channel plane, stored in
     `target` (rounded half to even and saturated for integer targets)."""
@@ -153,8 +164,10 @@ def _store_planes(job: Job, target: np.ndarray, compute: Any) -> None:
 
 
 def _spectral(job: Job, weights: np.ndarray, target: np.ndarray, double: bool,
-              tiled: bool) -> np.ndarray:
-    """The correlation with `weights` by FFT, whole or in tiles."""
+              tiled: bool, finite: bool = False) -> np.ndarray:
+    """The correlation with `weights` by FFT, whole or in tiles; with
+    `finite`, :class:`NonFinite` is raised as soon as a transformed block
+    shows a NaN or inf in the image (the target may be partly written)."""
     cdtype = np.dtype(np.float64 if double else np.float32)
     kh, kw = weights.shape
     w = np.ascontiguousarray(weights, dtype=cdtype)
@@ -162,9 +175,10 @@ def _spectral(job: Job, weights: np.ndarray, target: np.ndarray, double: bool,
     def compute(plane: np.ndarray, dst: Optional[np.ndarray] = None) -> np.ndarray:
         if tiled:
             return correlate_tiled(plane.astype(cdtype, copy=False), w, job.nthreads,
-                                   mode=job.mode, cval=job.cval, oy=job.oy, ox=job.pl, out=dst)
+                                   mode=job.mode, cval=job.cval, oy=job.oy, ox=job.pl, out=dst,
+                                   finite=finite)
         padded = extend(plane, job.mode, job.cval, kh, kw, job.oy, job.pl, cdtype)
-        return correlate_valid(padded, w, job.nthreads)
+        return correlate_valid(padded, w, job.nthreads, finite=finite)
 
     if tiled and target.dtype == cdtype and not np.may_share_memory(target, job.arr):
         for index in job._planes():  # straight into the output

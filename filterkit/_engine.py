@@ -99,6 +99,7 @@ class Job:
             hw = (H, W)
             self.oy, self.pl = kh // 2, kw // 2
         self.kh, self.kw = kh, kw
+        self.hw = hw  # the output's height and width
         self.axis = axis
         self.shape = _with_channels(hw, arr.shape, axis)
         self.input_dtype = arr.dtype

@@ -162,6 +162,24 @@ def _give_back(plans: Any, shape: Tuple[int, int], dtype: np.dtype) -> None:
             spare.append(plans)
 
 
+class NonFinite(Exception):
+    """A transformed block's sum (its spectrum at 0) is NaN or infinite: the
+    image holds a NaN or an inf there (or values whose sum overflows).
+    Raised by the FFT methods when asked to be ``finite`` (``auto``, which
+    then filters spatially: one NaN would spread over a whole block)."""
+
+
+def _check_sum(spectrum: np.ndarray) -> None:
+    """Raise :class:`NonFinite` unless every block's spectrum at frequency
+    0 is finite.  That is the block's sum, and NaN or inf anywhere in a
+    block reaches it: a transform only adds, subtracts and multiplies by
+    non-zero twiddles, which turn NaN into NaN and inf into inf or NaN.  So
+    one value per block checks the whole image at no cost, where a pass over
+    the image before the transform took 2-4 % of the call at 2048^2."""
+    if not np.isfinite(spectrum[..., 0, 0]).all():
+        raise NonFinite
+
+
 def fast_len(n: int) -> int:
     """The smallest 2^a 3^b 5^c >= n (and even from 2 on): scipy's
     next_fast_len also allows factors 7 and 11, which pocketfft transforms
@@ -202,8 +220,10 @@ def extend(plane: np.ndarray, mode: str, cval: float, kh: int, kw: int, oy: int,
     return np.pad(src, pads, mode=PAD_MODES[mode])
 
 
-def correlate_valid(padded: np.ndarray, weights: np.ndarray, workers: int) -> np.ndarray:
-    """The 'valid' correlation of `padded` with `weights` by one real FFT.
+def correlate_valid(padded: np.ndarray, weights: np.ndarray, workers: int,
+                    finite: bool = False) -> np.ndarray:
+    """The 'valid' correlation of `padded` with `weights` by one real FFT
+    (with `finite`, :class:`NonFinite` if `padded` holds a NaN or an inf).
 
     `padded` is consumed (the caller's own extended copy): it is released
     as soon as it is transformed, and the mask's spectrum as soon as it is
@@ -216,6 +236,8 @@ def correlate_valid(padded: np.ndarray, weights: np.ndarray, workers: int) -> np
     nw = fast_len(Pw)
     f = fft.rfft2(padded, s=(nh, nw), workers=workers)
     del padded
+    if finite:
+        _check_sum(f)
     # correlation = convolution with the mirrored mask; the circular result
     # is exact from index (kh - 1, kw - 1) on
     f *= fft.rfft2(weights[::-1, ::-1].astype(dtype), s=(nh, nw), workers=workers)
@@ -301,13 +323,15 @@ def _gather(src: np.ndarray, rows: np.ndarray, cols: np.ndarray, r0: int, c0: in
 
 def correlate_tiled(src: np.ndarray, weights: np.ndarray, workers: int, *, mode: str,
                     cval: float, oy: int, ox: int, block: Tuple[int, int] = (0, 0),
-                    out: Optional[np.ndarray] = None) -> np.ndarray:
+                    out: Optional[np.ndarray] = None, finite: bool = False) -> np.ndarray:
     """The correlation of the plane `src` (extended by `mode`, the mask
     centred at (oy, ox)) with `weights`, overlap-save in blocks of bh x bw,
     a band of blocks per transform call (FFTW: a block per call, the bands
     shared among `workers` threads), written into `out` (a new array by
     default).  Each band is gathered from the plane with its border: the
-    extended image never exists as a whole."""
+    extended image never exists as a whole.  With `finite`, a block with a
+    NaN or an inf stops the call with :class:`NonFinite` (`out` partly
+    written)."""
     fft = _fft()
     kh, kw = weights.shape
     H, W = src.shape
@@ -333,13 +357,24 @@ def correlate_tiled(src: np.ndarray, weights: np.ndarray, workers: int, *, mode:
         # a band of rows with zeros beyond the extended image, so that every
         # block is whole
         buf = np.zeros((bh, nx * tw + kw - 1), dtype=dtype)
-        s0, s1 = buf.strides
         # FFTW: one block at a time, so that block, spectrum and result stay
         # in the L2 cache (5-8 % faster than a band per plan); one thread per
         # plan, the threads take bands (FFTW's own threads gained 0-10 % on
         # blocks this small)
         plans = _take_plans((bh, bw), dtype) if fftw else None
+        try:
+            band_rows(which, buf, plans)
+        finally:
+            if plans is not None:
+                _give_back(plans, (bh, bw), dtype)
+
+    stop: list = []  # a band found a NaN or inf: the other threads stop too
+
+    def band_rows(which: range, buf: np.ndarray, plans: Any) -> None:
+        s0, s1 = buf.strides
         for by in which:
+            if stop:
+                raise NonFinite
             y0 = by * th
             rows_in = min(bh, Ho + kh - 1 - y0)
             rows = map_index(np.arange(y0, y0 + rows_in) - oy, H, mode)
@@ -354,6 +389,8 @@ def correlate_tiled(src: np.ndarray, weights: np.ndarray, workers: int, *, mode:
                     cw = min(tw, Wo - x0)
                     real[...] = buf[:, x0:x0 + bw]
                     fwd.execute()
+                    if finite:
+                        check(spec)
                     np.multiply(spec, g, out=spec)
                     bwd.execute()
                     out[y0:y0 + n, x0:x0 + cw] = real[kh - 1:kh - 1 + n, kw - 1:kw - 1 + cw]
@@ -362,14 +399,21 @@ def correlate_tiled(src: np.ndarray, weights: np.ndarray, workers: int, *, mode:
             band = np.lib.stride_tricks.as_strided(buf, shape=(nx, bh, bw),
                                                    strides=(tw * s1, s0, s1), writeable=False)
             f = fft.rfft2(band, axes=(-2, -1), workers=workers)
+            if finite:
+                check(f)
             f *= g
             r = fft.irfft2(f, s=(bh, bw), axes=(-2, -1), workers=workers, overwrite_x=True)
             for bx in range(nx):
                 x0 = bx * tw
                 cw = min(tw, Wo - x0)
                 out[y0:y0 + n, x0:x0 + cw] = r[bx, kh - 1:kh - 1 + n, kw - 1:kw - 1 + cw]
-        if plans is not None:
-            _give_back(plans, (bh, bw), dtype)
+
+    def check(spectrum: np.ndarray) -> None:
+        try:
+            _check_sum(spectrum)
+        except NonFinite:
+            stop.append(True)
+            raise
 
     threads = min(int(workers), ny) if fftw else 1
     if threads > 1:

@@ -552,6 +552,132 @@ def test_auto_takes_the_method_choose_method_names(case):
     np.testing.assert_array_equal(auto, filterkit.convolve(image, mask, method=choice.method))
 
 
+# auto and NaN/inf: the FFT methods check each transformed block's sum (its
+# spectrum at 0) and auto filters spatially when one is not finite
+
+NONFINITE = {
+    "nan": [np.nan],
+    "+inf": [np.inf],
+    "-inf": [-np.inf],
+    "+inf and -inf": [np.inf, -np.inf],  # side by side: their sum is NaN
+}
+
+
+def spectral_call(method, image, mask, **kw):
+    """The FFT method's own entry point (no auto around it), asked to check."""
+    from filterkit import _fft
+    w = np.ascontiguousarray(mask[::-1, ::-1])  # correlation with the mirrored mask
+    kh, kw_ = mask.shape
+    if method == "oa":
+        return _fft.correlate_tiled(image, w, 1, mode="reflect", cval=0.0, oy=kh // 2,
+                                    ox=kw_ // 2, finite=True, **kw)
+    padded = _fft.extend(image, "reflect", 0.0, kh, kw_, kh // 2, kw_ // 2, image.dtype)
+    return _fft.correlate_valid(padded, w, 1, finite=True)
+
+
+@pytest.mark.parametrize("kind", list(NONFINITE))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_block_sum_shows_a_nan_or_inf_wherever_it_is(kind, dtype, fft_backend):
+    # a 37 x 45 image in 16 x 16 blocks (or one whole transform): the values
+    # placed at every pixel in turn, corners and edges included; the check
+    # must fire for each (a block without it would spread NaN unseen)
+    from filterkit import _fft
+    rng = np.random.default_rng(seed("block sums", kind, np.dtype(dtype).str))
+    image = random_image(rng, (37, 45), dtype)
+    mask = rng.standard_normal((5, 7)).astype(dtype)
+    spectral_call("oa", image, mask, block=(16, 16))  # finite: no complaint
+    spectral_call("fft", image, mask)
+    values = NONFINITE[kind]
+    for y in range(image.shape[0]):
+        for x in range(image.shape[1] - len(values) + 1):
+            bad = image.copy()
+            bad[y, x:x + len(values)] = values
+            for method in SPECTRAL:
+                with pytest.raises(_fft.NonFinite):
+                    spectral_call(method, bad, mask, **({"block": (16, 16)} if method == "oa" else {}))
+
+
+@pytest.mark.parametrize("kind", list(NONFINITE))
+def test_fftw_blocks_show_a_nan_or_inf_on_every_thread_count(kind, monkeypatch, tmp_path):
+    # FFTW transforms blocks from 512 x 512 on, on several threads at once:
+    # a value in the first, a middle or the last band stops every thread
+    from filterkit import _fft
+    pytest.importorskip("pyfftw")
+    monkeypatch.setenv("FILTERKIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("FILTERKIT_FFT", "fftw")
+    rng = np.random.default_rng(seed("fftw sums", kind))
+    image = random_image(rng, (600, 530), np.float32)
+    mask = rng.standard_normal((21, 17)).astype(np.float32)
+    w = np.ascontiguousarray(mask[::-1, ::-1])
+    for y, x in [(0, 0), (599, 528), (300, 0), (311, 261), (0, 528), (599, 0)]:
+        bad = image.copy()
+        bad[y, x:x + len(NONFINITE[kind])] = NONFINITE[kind]
+        for workers in (1, 2, 3):
+            with pytest.raises(_fft.NonFinite):
+                _fft.correlate_tiled(bad, w, workers, mode="wrap", cval=0.0, oy=10, ox=8,
+                                     finite=True)
+    # plans are handed back after a stop: the next call reuses them
+    assert _fft._spare_plans
+
+
+AUTO_SPECTRAL = {  # image shape, mask shape -> what auto takes (asserted below)
+    "fft": ((256, 256), (41, 41)),
+    "oa": ((700, 530), (51, 41)),
+}
+
+
+@pytest.mark.parametrize("kind", list(NONFINITE))
+@pytest.mark.parametrize("method", SPECTRAL)
+def test_auto_stays_spatial_for_an_image_with_nan_or_inf(method, kind, fft_backend, monkeypatch,
+                                                         tmp_path):
+    # auto starts the FFT method it picked, which stops at the first block
+    # with a NaN or inf; auto then filters spatially into the same output,
+    # every channel again: NaN and inf exactly where the direct sum has them
+    monkeypatch.setattr(_choose, "_loaded", None)  # the shipped constants (tmp cache dir)
+    shape, mshape = AUTO_SPECTRAL[method]
+    rng = np.random.default_rng(seed("auto nonfinite", method, kind))
+    image = random_image(rng, shape + (2,), np.float32)
+    mask = rng.standard_normal(mshape)
+    assert filterkit.choose_method(shape, mask=mask).method == method
+    image[shape[0] - 3, 7:7 + len(NONFINITE[kind]), 1] = NONFINITE[kind]  # channel 1 only
+    out = np.full(image.shape, 7.0, np.float32)
+    got = same_for_every_thread_count(
+        lambda: filterkit.convolve(image, mask, output=out, channel_axis=-1).copy())
+    want = filterkit.convolve(image, mask, method="direct", channel_axis=-1)
+    np.testing.assert_array_equal(got, want)  # the direct method itself: the same bits
+    assert np.isfinite(got[..., 0]).all() and not np.isfinite(got[..., 1]).all()
+
+
+def test_auto_on_a_finite_image_takes_the_fft_without_a_pass_over_it(monkeypatch, tmp_path):
+    # a finite image goes through the FFT method auto picked (no spatial
+    # fallback): the same bits as method="oa"
+    monkeypatch.setenv("FILTERKIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(_choose, "_loaded", None)
+    shape, mshape = AUTO_SPECTRAL["oa"]
+    rng = np.random.default_rng(seed("auto finite oa"))
+    image = random_image(rng, shape, np.float64)
+    mask = rng.standard_normal(mshape)
+    np.testing.assert_array_equal(filterkit.convolve(image, mask),
+                                  filterkit.convolve(image, mask, method="oa"))
+
+
+def test_auto_filters_spatially_when_block_sums_overflow(monkeypatch, tmp_path):
+    # finite float32 values whose block sum overflows (inf): the FFT result
+    # would be inf or NaN there, the spatial sum of 51 x 41 weights of 1e-3
+    # around 1e36 values is about 2e36, finite
+    monkeypatch.setenv("FILTERKIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(_choose, "_loaded", None)
+    shape, mshape = AUTO_SPECTRAL["oa"]
+    image = np.full(shape, 3e36, np.float32)
+    mask = np.full(mshape, 1e-3)
+    mask[0, 0] = 2e-3  # not constant: no box
+    assert filterkit.choose_method(shape, mask=mask).method == "oa"
+    got = filterkit.convolve(image, mask)
+    want = naive_convolve(image, mask)
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, want, rtol=0, atol=error_bound(mask, image, dtype=np.float32))
+
+
 # ----------------------------------------------------------------------------
 # 4. choose_method
 # ----------------------------------------------------------------------------
@@ -635,6 +761,70 @@ def test_a_calibration_without_b1_keeps_its_flat_box_cost(monkeypatch, tmp_path)
         choice = filterkit.choose_method((1000, 1000), mask=np.ones((5, w)))
         assert choice.costs["box"] == pytest.approx(1e6 * 0.9e-9 / filterkit.get_num_threads() ** 0.9)
     monkeypatch.setattr(_choose, "_loaded", None)
+
+
+def test_a_calibration_without_d3_costs_3x3_masks_as_the_general_kernel(monkeypatch, tmp_path):
+    # files written before the fixed 3x3 kernels: their d0 + 9 d1 stays the
+    # 3x3 cost (what that version estimated), as the b1 case above
+    stored = {p: dict(v) for p, v in _choose.DEFAULTS.items()}
+    for p in stored:
+        del stored[p]["d3"]
+        stored[p]["d0"], stored[p]["d1"] = 0.5, 0.1
+    (tmp_path / "calibration.json").write_text(json.dumps({"version": 1, "constants": stored}))
+    monkeypatch.setenv("FILTERKIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(_choose, "_loaded", None)
+    choice = filterkit.choose_method((1000, 1000), mask=np.arange(1.0, 10.0).reshape(3, 3))
+    assert choice.costs["direct"] == pytest.approx(1e6 * 1.4e-9 / filterkit.get_num_threads() ** 0.9)
+    monkeypatch.setattr(_choose, "_loaded", None)
+
+
+@pytest.mark.parametrize("mask, fixed", [
+    (np.arange(1.0, 10.0).reshape(3, 3), True),                 # every weight
+    ([[0, 1, 0], [1, -4, 1], [0, 1, 0]], True),                  # the cross (Laplace)
+    ([[1, 0, 1], [0, 1, 0], [1, 0, 1]], False),                  # the X: the general kernel
+    ([[0, 0, 0], [1, 2, 1], [0, 0, 0]], False),                  # one row
+    (np.ones((3, 5)), False),
+    (np.ones((5, 5)), False),
+])
+def test_the_fixed_3x3_kernels_have_their_own_cost(mask, fixed, monkeypatch, tmp_path):
+    # the core's fixed kernels (every weight, or the cross) cost d3 per pixel;
+    # any other mask d0 + d1 taps (the general kernel, which skips zeros)
+    monkeypatch.setenv("FILTERKIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(_choose, "_loaded", None)
+    w = np.asarray(mask, float)
+    assert _choose.fixed_kernel(w) is fixed
+    c = _choose.DEFAULTS["float64"]
+    per_pixel = c["d3"] if fixed else c["d0"] + c["d1"] * np.count_nonzero(w)
+    cost = filterkit.choose_method((1000, 1000), mask=w, dtype=np.float64).costs["direct"]
+    assert cost == pytest.approx(1e6 * per_pixel * 1e-9 / filterkit.get_num_threads() ** 0.9)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_3x3_rank_one_mask_is_summed_directly(dtype, monkeypatch, tmp_path):
+    # measured on the grid's machine: the fixed 3x3 kernel is 1.07-1.2 times
+    # faster than two 3-tap passes at every image size, so auto takes it
+    # (the general kernel's cost made separable look cheaper in float64)
+    monkeypatch.setenv("FILTERKIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(_choose, "_loaded", None)
+    g = np.outer([1, 2, 1], [1, 2, 1]) / 16.0
+    for size in (256, 2048):
+        assert filterkit.choose_method((size, size), mask=g, dtype=dtype).method == "direct"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_overlap_save_in_one_block_costs_more_than_the_whole_transform(dtype, monkeypatch,
+                                                                        tmp_path):
+    # 256^2 with a 63x63 mask: the 320^2 block is the whole extended image,
+    # the same transforms as method='fft' plus the tiling's overhead (the
+    # grid measured fft 1.17-1.26 times faster than that one block)
+    from filterkit import _fft
+    monkeypatch.setenv("FILTERKIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(_choose, "_loaded", None)
+    assert _fft.tile_shape(63, 63, 256, 256) == (320, 320) == (_fft.fast_len(318),) * 2
+    costs = filterkit.choose_method((256, 256), (63, 63), dtype=dtype).costs
+    c = _choose.DEFAULTS[np.dtype(dtype).name]
+    assert costs["oa"] == pytest.approx(costs["fft"] + c["oc"] * 1e-9 / filterkit.get_num_threads() ** 0.6)
+    assert filterkit.choose_method((256, 256), (63, 63), dtype=dtype).method == "fft"
 
 
 def test_choose_method_separable_only_for_rank_one():
