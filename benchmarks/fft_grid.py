@@ -336,6 +336,9 @@ def time_interleaved(fns: Dict[str, Callable[[], object]],
 #: auto columns above this ratio to the fastest filterkit method after a
 #: cell's rounds get rounds of their own (:meth:`Grid.confirm`)
 CONFIRM_ABOVE = 1.05
+#: ... and the random mask's auto above this ratio to the fastest peer
+PEER_CONFIRM_ABOVE = 0.9
+PEER_KEY = "auto against the best peer"
 CONFIRM_SECONDS = 1.5
 CONFIRM_MIN, CONFIRM_MAX = 7, 41
 
@@ -437,37 +440,47 @@ class Grid:
 
     def confirm(self, run: Dict[str, Callable[[], object]], times: Dict[str, dict],
                 seed: int) -> Dict[str, dict]:
-        """Rounds of their own for the auto columns that the cell's rounds
-        put above :data:`CONFIRM_ABOVE` times the fastest filterkit method
-        for their mask (by medians or paired ratios).
+        """Rounds of their own for the close verdicts of a cell.
 
         The cell's rounds are few where slow peers fill them (3 from 1024^2
-        up): a 10 % verdict is then at the mercy of the machine.  Here auto
-        runs with its contenders only (the methods within 1.15 times the
-        fastest), for about :data:`CONFIRM_SECONDS`, and each contender is
-        held against auto round by round: ``ratio`` is the largest of the
-        medians of those paired ratios."""
+        up): a 10 % verdict is then at the mercy of the machine.  Each auto
+        column above :data:`CONFIRM_ABOVE` times the fastest filterkit
+        method for its mask runs again with its contenders only (the
+        methods within 1.15 times the fastest); and the random mask's auto,
+        where it is above :data:`PEER_CONFIRM_ABOVE` times the fastest peer,
+        with that peer (the peer target).  Each contender is held against
+        auto round by round: ``ratio`` is the largest of the medians of
+        those paired ratios."""
         out: Dict[str, dict] = {}
         for auto, against in AUTO_COLUMNS.items():
-            own = [k for k in against if k in times]
-            if auto not in times or not own:
+            own = [k for k in against if k in run]
+            if auto not in run or not own:
                 continue
             best = min(times[k]["median"] for k in own)
             first = max(times[auto]["median"] / best, paired_ratio({"times": times}, auto) or 0.0)
-            if first <= CONFIRM_ABOVE:
-                continue
-            contenders = [k for k in own if times[k]["median"] <= 1.15 * best]
-            names = [auto] + contenders
-            per_round = sum(times[k]["median"] for k in names)
-            rounds = int(min(CONFIRM_MAX, max(CONFIRM_MIN, round(CONFIRM_SECONDS / per_round))))
-            t = time_interleaved({k: run[k] for k in names}, rounds, seed=seed + len(out))
-            a = np.array(t[auto]["samples"])
-            ratios = {k: float(np.median(a / np.array(t[k]["samples"]))) for k in contenders}
-            worst = max(ratios, key=ratios.__getitem__)
-            out[auto] = {"first": first, "rounds": rounds, "against": worst,
-                         "ratio": ratios[worst], "ratios": ratios,
-                         "samples": {k: t[k]["samples"] for k in names}}
+            if first > CONFIRM_ABOVE:
+                contenders = [k for k in own if times[k]["median"] <= 1.15 * best]
+                out[auto] = self._paired(run, times, auto, contenders, seed + len(out), first)
+        peers = [k for k in PEERS_GENERAL if k in run]
+        if "auto" in run and peers:
+            best_peer = min(peers, key=lambda k: times[k]["median"])
+            first = times["auto"]["median"] / times[best_peer]["median"]
+            if first > PEER_CONFIRM_ABOVE:
+                out[PEER_KEY] = self._paired(run, times, "auto", [best_peer], seed + 7, first)
         return out
+
+    @staticmethod
+    def _paired(run: Dict[str, Callable[[], object]], times: Dict[str, dict], subject: str,
+                contenders: List[str], seed: int, first: float) -> dict:
+        names = [subject] + contenders
+        per_round = sum(times[k]["median"] for k in names)
+        rounds = int(min(CONFIRM_MAX, max(CONFIRM_MIN, round(CONFIRM_SECONDS / per_round))))
+        t = time_interleaved({k: run[k] for k in names}, rounds, seed=seed)
+        a = np.array(t[subject]["samples"])
+        ratios = {k: float(np.median(a / np.array(t[k]["samples"]))) for k in contenders}
+        worst = max(ratios, key=ratios.__getitem__)
+        return {"first": first, "rounds": rounds, "against": worst, "ratio": ratios[worst],
+                "ratios": ratios, "samples": {k: t[k]["samples"] for k in names}}
 
 
 # --------------------------------------------------------------------------
@@ -719,12 +732,17 @@ def fmt_ms(stats: Optional[dict]) -> str:
 
 
 def ratio_stats(cell: dict) -> Tuple[Optional[float], Optional[float]]:
+    """auto (random mask) over the fastest filterkit method and over the
+    fastest general peer: from their own rounds where they had them
+    (:meth:`Grid.confirm`), else by medians."""
     t = cell["times"]
     if "auto" not in t:
         return None, None
-    a = t["auto"]["median"]
     peers = [t[k]["median"] for k in PEERS_GENERAL if k in t]
-    return auto_ratios(cell).get("auto"), (a / min(peers) if peers else None)
+    confirmed = cell.get("confirm", {}).get(PEER_KEY)
+    r_peer = (confirmed["ratio"] if confirmed
+              else t["auto"]["median"] / min(peers) if peers else None)
+    return verdict(cell, "auto"), r_peer
 
 
 #: each auto column, the filterkit methods it is held against (the general
@@ -794,6 +812,17 @@ def within_target(cells: List[dict], target: float = 1.1) -> str:
     shown = "; ".join(f"{name} {r:.2f}" for r, name in above[:12])
     more = f"; and {len(above) - 12} more (in the JSON)" if len(above) > 12 else ""
     return text + (f".  Above {target:g}×: {shown}{more}" if above else "") + "."
+
+
+def peer_note(cells: List[dict]) -> str:
+    """How the cells' auto / best peer ratios of masks >= 15 x 15 were measured."""
+    big = [c for c in cells if c["mask"][0] * c["mask"][1] >= 225 and "auto" in c["times"]]
+    own = [c["confirm"][PEER_KEY] for c in big if PEER_KEY in c.get("confirm", {})]
+    if not own:
+        return "by medians"
+    firsts = ", ".join(f"{x['first']:.2f}→{x['ratio']:.2f}" for x in own)
+    return (f"{len(own)} of {len(big)} by rounds of their own, the cell's medians → the paired "
+            f"ratio: {firsts}")
 
 
 def summary(values: List[Tuple[str, float]]) -> str:
@@ -868,11 +897,15 @@ def markdown(report: dict) -> str:
     lines += ["",
               "† `mode='same'`: zero border, so they compute less than a reflect border.  "
               "‡ on a rank-1 Gaussian (separable) or constant (box) mask of that size, not the "
-              "random mask; \"auto\" there is `method='auto'` on that mask.  Ratios use medians; "
+              "random mask; \"auto\" there is `method='auto'` on that mask.  Ratios use medians, "
+              f"except where they were close (auto above {CONFIRM_ABOVE:g}× the fastest filterkit "
+              f"method, or above {PEER_CONFIRM_ABOVE:g}× the best peer): those come from rounds of "
+              "auto and its contenders alone, the median of the per-round ratios.  "
               "\"fastest filterkit\" is the fastest of direct, fft and oa.",
               "",
               f"Masks ≥ 15x15 (by area) at {size}x{size} float32: auto / fastest filterkit method "
-              f"{summary(big_fk)}; auto / best peer {summary(big_peer)}."]
+              f"{summary(big_fk)}; auto / best peer {summary(big_peer)} "
+              f"({peer_note(rows)})."]
     all_fk = [(f"{c['image'][0]}² {c['dtype']} {c['mask'][0]}x{c['mask'][1]}", ratio_stats(c)[0])
               for c in cells if c["mask"][0] * c["mask"][1] >= 225 and ratio_stats(c)[0] is not None]
     if all_fk:

@@ -127,8 +127,15 @@ def _filter2d(image: Any, mask: Any, *, flip: bool, mode: Any, cval: Any,
         # correlation with the mask mirrored horizontally and vertically
         weights = weights[::-1, ::-1]
     if method in ("fft", "oa"):
+        # auto may have to start again spatially: not on an image it has
+        # begun to overwrite (output=image), so such a target waits
+        dst = (np.empty_like(target) if auto and np.may_share_memory(target, job.arr)
+               else target)
         try:
-            return _spectral(job, weights, target, double, tiled=method == "oa", finite=auto)
+            _spectral(job, weights, dst, double, tiled=method == "oa", finite=auto)
+            if dst is not target:
+                np.copyto(target, dst)
+            return target
         except NonFinite:
             # a NaN or inf in the image would spread over a whole FFT block:
             # auto stays spatial (the target is overwritten whole)

@@ -646,6 +646,11 @@ def test_auto_stays_spatial_for_an_image_with_nan_or_inf(method, kind, fft_backe
     want = filterkit.convolve(image, mask, method="direct", channel_axis=-1)
     np.testing.assert_array_equal(got, want)  # the direct method itself: the same bits
     assert np.isfinite(got[..., 0]).all() and not np.isfinite(got[..., 1]).all()
+    # in place: channel 0 went through the FFT before channel 1 stopped it,
+    # and the spatial pass still reads channel 0 as it was
+    inplace = image.copy()
+    assert filterkit.convolve(inplace, mask, output=inplace, channel_axis=-1) is inplace
+    np.testing.assert_array_equal(inplace, want)
 
 
 def test_auto_on_a_finite_image_takes_the_fft_without_a_pass_over_it(monkeypatch, tmp_path):
