@@ -339,6 +339,7 @@ CONFIRM_ABOVE = 1.05
 #: ... and the random mask's auto above this ratio to the fastest peer
 PEER_CONFIRM_ABOVE = 0.9
 PEER_KEY = "auto against the best peer"
+PEER_TARGET_AREA = 15 * 15
 CONFIRM_SECONDS = 1.5
 CONFIRM_MIN, CONFIRM_MAX = 7, 41
 
@@ -430,7 +431,8 @@ class Grid:
         for label, stats in times.items():
             stats["estimated"] = False
             self.record(label, mask, dtype, shape, stats)
-        confirmed = self.confirm(run, times, seed=zlib.crc32(key + b" confirm"))
+        confirmed = self.confirm(run, times, seed=zlib.crc32(key + b" confirm"),
+                                 mask_area=mask[0] * mask[1])
         for label, p in skip.items():
             times[label] = self.estimate(label, mask, dtype, shape, p)
         times = {label: times[label] for label in self.labels}  # the grid's order
@@ -439,7 +441,7 @@ class Grid:
                 "confirm": confirmed}
 
     def confirm(self, run: Dict[str, Callable[[], object]], times: Dict[str, dict],
-                seed: int) -> Dict[str, dict]:
+                seed: int, mask_area: int) -> Dict[str, dict]:
         """Rounds of their own for the close verdicts of a cell.
 
         The cell's rounds are few where slow peers fill them (3 from 1024^2
@@ -448,7 +450,7 @@ class Grid:
         method for its mask runs again with its contenders only (the
         methods within 1.15 times the fastest); and the random mask's auto,
         where it is above :data:`PEER_CONFIRM_ABOVE` times the fastest peer,
-        with that peer (the peer target).  Each contender is held against
+        with that peer (the peer target's masks: from 15 x 15 on).  Each contender is held against
         auto round by round: ``ratio`` is the largest of the medians of
         those paired ratios."""
         out: Dict[str, dict] = {}
@@ -462,7 +464,7 @@ class Grid:
                 contenders = [k for k in own if times[k]["median"] <= 1.15 * best]
                 out[auto] = self._paired(run, times, auto, contenders, seed + len(out), first)
         peers = [k for k in PEERS_GENERAL if k in run]
-        if "auto" in run and peers:
+        if "auto" in run and peers and mask_area >= PEER_TARGET_AREA:
             best_peer = min(peers, key=lambda k: times[k]["median"])
             first = times["auto"]["median"] / times[best_peer]["median"]
             if first > PEER_CONFIRM_ABOVE:
@@ -816,7 +818,8 @@ def within_target(cells: List[dict], target: float = 1.1) -> str:
 
 def peer_note(cells: List[dict]) -> str:
     """How the cells' auto / best peer ratios of masks >= 15 x 15 were measured."""
-    big = [c for c in cells if c["mask"][0] * c["mask"][1] >= 225 and "auto" in c["times"]]
+    big = [c for c in cells if c["mask"][0] * c["mask"][1] >= PEER_TARGET_AREA
+           and "auto" in c["times"]]
     own = [c["confirm"][PEER_KEY] for c in big if PEER_KEY in c.get("confirm", {})]
     if not own:
         return "by medians"
