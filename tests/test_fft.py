@@ -434,6 +434,41 @@ def test_box_scales_by_the_weight_and_saturates_integer_outputs(weight, out_dtyp
         np.testing.assert_array_equal(got, np.clip(np.rint(exact), info.min, info.max))
 
 
+def placed(shape, dtype, offset, rng=None):
+    """An array whose data starts `offset` bytes after a 4 KiB boundary."""
+    dt = np.dtype(dtype)
+    n = int(np.prod(shape))
+    buf = np.empty(n * dt.itemsize + 8192, np.uint8)
+    start = (-buf.ctypes.data + offset) % 4096
+    out = buf[start:start + n * dt.itemsize].view(dt).reshape(shape)
+    assert out.ctypes.data % 4096 == offset
+    if rng is not None:
+        out[...] = rng.standard_normal(shape)
+    return out
+
+
+@pytest.mark.parametrize("width", [1024, 1000, 61])
+@pytest.mark.parametrize("mode", ["reflect", "constant", "wrap"])
+def test_box_3x3_gives_the_same_bits_wherever_the_output_lies(width, mode):
+    # float32 3x3 box rows run left to right, or right to left where the
+    # output starts up to 128 bytes after the image modulo 4 KiB (4K
+    # aliasing): the same sums in either direction, so every placement of
+    # the output gives the same bits, and they match the oracle.  Width 1024
+    # makes every row start at the same place modulo 4 KiB, 1000 and 61 not.
+    rng = np.random.default_rng(seed("box placement", width, mode))
+    image = placed((11, width), np.float32, 0, rng)
+    mask = np.full((3, 3), 1.0 / 9.0)
+    want = naive_convolve(image, mask, mode=mode, cval=CVAL)
+    results = []
+    for offset in (0, 16, 64, 128, 132, 2048, 4032):
+        out = placed(image.shape, np.float32, offset)
+        filterkit.convolve(image, mask, mode=mode, cval=CVAL, output=out, method="box")
+        results.append(out.copy())
+    np.testing.assert_allclose(results[0], want, rtol=0, atol=error_bound(mask, image, dtype=np.float32))
+    for got in results[1:]:
+        np.testing.assert_array_equal(got, results[0])
+
+
 def test_box_keeps_nan_where_the_window_sees_it():
     image = np.zeros((20, 30))
     image[10, 12] = np.nan
