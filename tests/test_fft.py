@@ -450,11 +450,11 @@ def placed(shape, dtype, offset, rng=None):
 @pytest.mark.parametrize("width", [1024, 1000, 61])
 @pytest.mark.parametrize("mode", ["reflect", "constant", "wrap"])
 def test_box_3x3_gives_the_same_bits_wherever_the_output_lies(width, mode):
-    # float32 3x3 box rows run left to right, or right to left where the
-    # output starts up to 128 bytes after the image modulo 4 KiB (4K
-    # aliasing): the same sums in either direction, so every placement of
+    # the 3x3 box stores each vector of outputs a step late (4K aliasing:
+    # an output 16 bytes after the image modulo 4 KiB): every placement of
     # the output gives the same bits, and they match the oracle.  Width 1024
-    # makes every row start at the same place modulo 4 KiB, 1000 and 61 not.
+    # makes every row start at the same place modulo 4 KiB, 1000 and 61 not;
+    # 61 also ends in a partial vector.
     rng = np.random.default_rng(seed("box placement", width, mode))
     image = placed((11, width), np.float32, 0, rng)
     mask = np.full((3, 3), 1.0 / 9.0)
