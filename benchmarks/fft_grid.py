@@ -339,7 +339,9 @@ CONFIRM_ABOVE = 1.05
 #: ... and the random mask's auto above this ratio to the fastest peer
 PEER_CONFIRM_ABOVE = 0.9
 PEER_KEY = "auto against the best peer"
+#: the peer target's cells: masks from 15 x 15 on, 2048^2, float32
 PEER_TARGET_AREA = 15 * 15
+PEER_TARGET_IMAGE = (2048, 2048)
 CONFIRM_SECONDS = 1.5
 CONFIRM_MIN, CONFIRM_MAX = 7, 41
 
@@ -432,7 +434,8 @@ class Grid:
             stats["estimated"] = False
             self.record(label, mask, dtype, shape, stats)
         confirmed = self.confirm(run, times, seed=zlib.crc32(key + b" confirm"),
-                                 mask_area=mask[0] * mask[1])
+                                 peer_target=(shape == PEER_TARGET_IMAGE and dtype == "float32"
+                                              and mask[0] * mask[1] >= PEER_TARGET_AREA))
         for label, p in skip.items():
             times[label] = self.estimate(label, mask, dtype, shape, p)
         times = {label: times[label] for label in self.labels}  # the grid's order
@@ -441,7 +444,7 @@ class Grid:
                 "confirm": confirmed}
 
     def confirm(self, run: Dict[str, Callable[[], object]], times: Dict[str, dict],
-                seed: int, mask_area: int) -> Dict[str, dict]:
+                seed: int, peer_target: bool = False) -> Dict[str, dict]:
         """Rounds of their own for the close verdicts of a cell.
 
         The cell's rounds are few where slow peers fill them (3 from 1024^2
@@ -450,7 +453,7 @@ class Grid:
         method for its mask runs again with its contenders only (the
         methods within 1.15 times the fastest); and the random mask's auto,
         where it is above :data:`PEER_CONFIRM_ABOVE` times the fastest peer,
-        with that peer (the peer target's masks: from 15 x 15 on).  Each contender is held against
+        with that peer (in the peer target's cells: `peer_target`).  Each contender is held against
         auto round by round: ``ratio`` is the largest of the medians of
         those paired ratios."""
         out: Dict[str, dict] = {}
@@ -464,7 +467,7 @@ class Grid:
                 contenders = [k for k in own if times[k]["median"] <= 1.15 * best]
                 out[auto] = self._paired(run, times, auto, contenders, seed + len(out), first)
         peers = [k for k in PEERS_GENERAL if k in run]
-        if "auto" in run and peers and mask_area >= PEER_TARGET_AREA:
+        if "auto" in run and peers and peer_target:
             best_peer = min(peers, key=lambda k: times[k]["median"])
             first = times["auto"]["median"] / times[best_peer]["median"]
             if first > PEER_CONFIRM_ABOVE:
@@ -902,7 +905,8 @@ def markdown(report: dict) -> str:
               "‡ on a rank-1 Gaussian (separable) or constant (box) mask of that size, not the "
               "random mask; \"auto\" there is `method='auto'` on that mask.  Ratios use medians, "
               f"except where they were close (auto above {CONFIRM_ABOVE:g}× the fastest filterkit "
-              f"method, or above {PEER_CONFIRM_ABOVE:g}× the best peer): those come from rounds of "
+              f"method, or, for masks from 15x15 on, above {PEER_CONFIRM_ABOVE:g}× the best peer): "
+              "those come from rounds of "
               "auto and its contenders alone, the median of the per-round ratios.  "
               "\"fastest filterkit\" is the fastest of direct, fft and oa.",
               "",
