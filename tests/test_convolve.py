@@ -209,6 +209,33 @@ class TestOutput:
         got8 = filterkit.convolve(image, [[1]], output=np.uint8)
         np.testing.assert_array_equal(got8, [[0, 2, 2, 0, 0, 255, 0]])
 
+    @pytest.mark.parametrize("compute", [np.float32, np.float64])
+    @pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int16])
+    @pytest.mark.parametrize("strided", [False, True])
+    def test_small_integer_outputs_round_half_to_even_saturate_and_zero_nan(self, compute, dtype,
+                                                                             strided):
+        # 8- and 16-bit targets have a vectorised storer of their own (add
+        # and subtract 1.5 * 2^mantissa after clamping): every half, both
+        # bounds and beyond, NaN and inf, in either compute precision, into
+        # a contiguous or a strided output; the oracle is numpy's rint + clip
+        info = np.iinfo(dtype)
+        values = np.concatenate([np.arange(-4.5, 5.0, 0.5), [info.min - 0.5, info.min + 0.5,
+                                 info.max - 0.5, info.max + 0.5, info.max - 1.5, 1e30, -1e30,
+                                 np.inf, -np.inf, np.nan, 0.49999997, 2.5000002, -0.0]])
+        image = np.tile(values, (3, 4)).astype(compute)
+        with np.errstate(invalid="ignore"):
+            want = np.clip(np.rint(np.nan_to_num(image.astype(np.float64), nan=0.0,
+                                                 posinf=np.inf, neginf=-np.inf)),
+                           info.min, info.max).astype(dtype)
+        if strided:
+            base = np.zeros((image.shape[0], 2 * image.shape[1]), dtype)
+            out = base[:, ::2]
+            filterkit.convolve(image, [[1]], output=out)
+            got = out
+        else:
+            got = filterkit.convolve(image, [[1]], output=dtype)
+        np.testing.assert_array_equal(got, want)
+
     def test_nan_becomes_zero_in_an_integer_output(self):
         image = np.array([[np.nan, 1.0, 2.0]])
         np.testing.assert_array_equal(filterkit.convolve(image, [[1]], output=np.uint8), [[0, 1, 2]])
