@@ -661,6 +661,8 @@ AUTO_SPECTRAL = {  # image shape, mask shape -> what auto takes (asserted below)
 }
 
 
+# auto's attempt must not show: no warning from the FFT's arithmetic on NaN
+@pytest.mark.filterwarnings("error::RuntimeWarning")
 @pytest.mark.parametrize("kind", list(NONFINITE))
 @pytest.mark.parametrize("method", SPECTRAL)
 def test_auto_stays_spatial_for_an_image_with_nan_or_inf(method, kind, fft_backend, monkeypatch,
@@ -701,6 +703,7 @@ def test_auto_on_a_finite_image_takes_the_fft_without_a_pass_over_it(monkeypatch
                                   filterkit.convolve(image, mask, method="oa"))
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")
 def test_auto_filters_spatially_when_block_sums_overflow(monkeypatch, tmp_path):
     # finite float32 values whose block sum overflows (inf): the FFT result
     # would be inf or NaN there, the spatial sum of 51 x 41 weights of 1e-3
