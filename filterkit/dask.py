@@ -10,7 +10,9 @@ result equals filtering the whole array at once:
   with ``method="auto"`` decide once, on the chunk shape, among the spatial
   methods; an FFT choice is left to each chunk, within the FFT tolerance),
   except for ``'box'``, the running sums of :func:`mean` and of constant
-  masks: they restart at every chunk (in memory, every 256 rows), which is
+  masks: they restart at every chunk (in memory, every 256 rows, or at
+  two or four equal parts of smaller images; windows three rows high have
+  no running state), which is
   exact for integer images and within the rounding of float64 sums for
   float images (float32 results nearly always equal; float64 ones within
   a few ulp);

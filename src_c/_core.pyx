@@ -45,7 +45,7 @@ cdef extern from "fk_box.h" nogil:
     void fk_run_f(const fk_plan *p, void *ws, Py_ssize_t y0, Py_ssize_t y1)
     void fk_run_d(const fk_plan *p, void *ws, Py_ssize_t y0, Py_ssize_t y1)
     size_t fk_box_workspace_bytes(const fk_plan *p, size_t elem)
-    const Py_ssize_t FK_BOX_RESTART
+    Py_ssize_t fk_box_restart(const fk_plan *p)
     ctypedef void (*fk_run_t)(const fk_plan *p, void *ws, Py_ssize_t y0, Py_ssize_t y1) noexcept nogil
     fk_run_t fk_box_run_f(int cpu_cap)
     fk_run_t fk_box_run_d(int cpu_cap)
@@ -218,7 +218,7 @@ def box_rows(cnp.ndarray src, cnp.ndarray dst, int src_code, int dst_code, int k
     p.box_weight = weight
     _run_parallel(&p, <run_fn>(fk_box_run_d(cpu_cap) if double_precision
                                else fk_box_run_f(cpu_cap)),
-                  fk_box_workspace_bytes(&p, elem), nthreads, FK_BOX_RESTART)
+                  fk_box_workspace_bytes(&p, elem), nthreads, fk_box_restart(&p))
 
 
 # pixels per work item of a colour conversion: several items per row keep

@@ -18,8 +18,35 @@
 
 #include "fk_plan.h"
 
-/* rows between fresh column sums; blocks of rows start at multiples of it */
+/* at most this many rows between fresh column sums */
 #define FK_BOX_RESTART 256
+
+/* the horizontal step sums kw column sums directly up to this width (cheaper
+ * than a prefix pass), and takes differences of prefix sums beyond it */
+#define FK_BOX_DIRECT_MAX 9
+
+/* Rows between fresh column sums, and the rows that blocks of rows for the
+ * threads start at multiples of, so that every row is summed the same way
+ * whatever the split (so it depends on the plan, not on the threads).
+ * Three-row windows have no running state: pairs of rows from even offsets.
+ * Other windows restart every FK_BOX_RESTART rows at most, and on smaller
+ * images split them into 2 or 4 equal parts of at least 4 kh and 32 rows
+ * (a fresh sum reads kh rows, an update two): one block of 256 rows had
+ * left the second thread idle on images up to 256 rows high, and three
+ * parts for two threads were slower than one. */
+static inline ptrdiff_t fk_box_restart(const fk_plan *p)
+{
+    const ptrdiff_t Ho = p->Ho > 1 ? p->Ho : 1;
+    ptrdiff_t least = 4 * (ptrdiff_t)p->kh, parts = 1;
+    if (p->kh == 3 && p->kw <= FK_BOX_DIRECT_MAX)
+        return 2;
+    least = least < 32 ? 32 : least;
+    while (parts < 4 && Ho / (2 * parts) >= least)
+        parts *= 2;
+    if (parts * FK_BOX_RESTART < Ho)
+        parts = (Ho + FK_BOX_RESTART - 1) / FK_BOX_RESTART;
+    return (Ho + parts - 1) / parts;
+}
 
 /* chunk of columns whose column sums are updated and used while in L1
  * (256 measured 10-15 % faster than 512 for wide windows, same for narrow) */
@@ -129,9 +156,6 @@ typedef long long fk_v8i __attribute__((vector_size(64)));
         (ACC) = last_;                                                          \
     } while (0)
 
-/* the horizontal step sums kw column sums directly up to this width (cheaper
- * than a prefix pass), and takes differences of prefix sums beyond it */
-#define FK_BOX_DIRECT_MAX 9
 #define FK_BOX_HSUM(OUT, P, N, SCALE, T, K)                                     \
     do {                                                                        \
         ptrdiff_t x_;                                                           \
@@ -189,8 +213,8 @@ typedef long long fk_v8i __attribute__((vector_size(64)));
 /* Three-row windows (kh == 3, kw <= FK_BOX_DIRECT_MAX), the commonest box:
  * two output rows per pass from four source rows, whose column sums share
  * the middle pair, (r1 + r2) + r0 and (r1 + r2) + r3, in float64 and with no
- * running state.  Pairs start at even offsets from y0 (a multiple of
- * FK_BOX_RESTART), so every row is summed the same way whatever the split
+ * running state.  Pairs start at even offsets from y0 (even:
+ * fk_box_restart), so every row is summed the same way whatever the split
  * among threads.  For kw == 3 the horizontal sums are taken in registers
  * from the column sums just computed (two shuffles instead of two unaligned
  * loads); the order of additions is that of FK_BOX_HSUM. */
@@ -358,6 +382,7 @@ ATTR static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)   
     const int direct_src = p->src_code == OWN_CODE && p->ss1 == (ptrdiff_t)sizeof(T); \
     const int direct_out = p->dst_code == OWN_CODE && p->ds1 == (ptrdiff_t)sizeof(T); \
     const int narrow = kw <= FK_BOX_DIRECT_MAX;                                 \
+    const ptrdiff_t restart = fk_box_restart(p);                                \
     /* narrow windows check the column sums they update for NaN or          \
      * infinity, which only floating-point sources (or cval) hold; wide ones   \
      * check the running sum along the row, which any of them reaches */      \
@@ -374,10 +399,10 @@ ATTR static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)   
         T *restrict out = direct_out ? (T *)(p->dst + y * p->ds0) : obuf;       \
         ptrdiff_t done = pl;  /* interior outputs [pl, done) are computed */    \
         double carry = 0.0;   /* the running window sum along the row */  \
-        const int fresh = y == y0 || y % FK_BOX_RESTART == 0;                   \
+        const int fresh = y == y0 || y % restart == 0;                          \
         if (fresh) {                                                            \
             /* column sums from scratch: at the start of a block of rows and  \
-             * every FK_BOX_RESTART rows, so no rounding error accumulates    \
+             * every fk_box_restart rows, so no rounding error accumulates    \
              * and every row is computed the same way however the rows are    \
              * split among threads (blocks start at multiples of it) */       \
             FK_BOX_COLSUMS_ROW(T);                                              \

@@ -139,6 +139,31 @@ class TestMean:
             filterkit.set_num_threads(old)
         np.testing.assert_array_equal(one, two)
 
+    @pytest.mark.parametrize("kh, kw", [(5, 5), (9, 3), (21, 21), (41, 13), (3, 11)])
+    def test_running_sums_are_the_same_for_any_thread_count(self, kh, kw):
+        # the column sums restart at offsets that depend on the image height
+        # and the mask (equal parts of small images, so that two threads
+        # share them), never on the threads: heights around those splits
+        rng = np.random.default_rng(kh * 100 + kw)
+        old = filterkit.get_num_threads()
+        try:
+            for height in (64, 127, 256, 300, 513, 1030):
+                image = rng.standard_normal((height, 37)) * 1e3
+                results = []
+                for n in (1, 2, 3):
+                    filterkit.set_num_threads(n)
+                    results.append(filterkit.mean(image, (kh, kw)))
+                    results.append(filterkit.mean(image.astype(np.float32), (kh, kw)))
+                for r in results[2:]:
+                    np.testing.assert_array_equal(r, results[r.dtype == np.float32])
+                # and the sums are right (float64 running sums of 1e3 values:
+                # the bound of the direct sum in float32 is far above their drift)
+                want = naive_convolve(image, box((kh, kw)), mode="reflect")
+                np.testing.assert_allclose(results[0], want, rtol=0,
+                                           atol=error_bound(box((kh, kw)), image, dtype=np.float32))
+        finally:
+            filterkit.set_num_threads(old)
+
     def test_size_one_is_the_identity(self):
         rng = np.random.default_rng(1)
         for dtype in (np.uint8, np.int16, np.uint16):
