@@ -1060,7 +1060,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--dtypes", help="float32,float64 (default: both; --quick: float32)")
     parser.add_argument("--max-call", type=float, default=None,
                         help="estimate instead of running calls predicted slower than this "
-                             "(seconds; default 1.0, --quick 0.3)")
+                             "(seconds; default 0.6, --quick 0.3)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     args = parser.parse_args(argv)
     images = ([int(s) for s in args.images.split(",")] if args.images

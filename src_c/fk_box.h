@@ -277,8 +277,6 @@ ATTR static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)   
                     m = FK_VD_##NV(a1 + c + NV) + FK_VD_##NV(a2 + c + NV);      \
                     n0 = m + FK_VD_##NV(a0 + c + NV);                           \
                     n1 = m + FK_VD_##NV(a3 + c + NV);                           \
-                    *(fk_vdp_##NV *)(c0 + c + NV) = n0;                         \
-                    *(fk_vdp_##NV *)(c1 + c + NV) = n1;                         \
                     if (c > 0) {                                                \
                         *(tv_ *)(out0 + c - NV + pl) = p0;                      \
                         *(tv_ *)(out1 + c - NV + pl) = p1;                      \
@@ -292,6 +290,10 @@ ATTR static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)   
                 }                                                               \
                 *(tv_ *)(out0 + C - NV + pl) = p0;                              \
                 *(tv_ *)(out1 + C - NV + pl) = p1;                              \
+                /* the column sums that the border outputs read: the first  \
+                 * vector (stored above) and the last */                      \
+                *(fk_vdp_##NV *)(c0 + C) = v0;                                  \
+                *(fk_vdp_##NV *)(c1 + C) = v1;                                  \
             cdone = C + NV;                                                     \
             done = C + pl;                                                      \
         }                                                                       \
