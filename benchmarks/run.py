@@ -190,6 +190,21 @@ def case_filters(image, out, repeat: int, quick: bool) -> List[dict]:
         fns["opencv"] = lambda: cv2.Laplacian(image, cv2.CV_32F, dst=out, ksize=1, borderType=reflect)
     cases.append({"case": "laplace (4-neighbour)", "peer": "cv2.Laplacian(ksize=1)",
                   "times": time_interleaved(fns, repeat)})
+    # 8-bit images into 8-bit outputs (rounded half to even, saturated):
+    # OpenCV sums them in fixed point, filterkit in float32
+    image8 = np.clip(image * 40 + 128, 0, 255).astype(np.uint8)
+    out8 = np.empty_like(image8)
+    for size in (3, 11):
+        fns = {"filterkit": lambda s=size: filterkit.mean(image8, s, output=out8)}
+        if cv2 is not None:
+            fns["opencv"] = lambda s=size: cv2.blur(image8, (s, s), dst=out8, borderType=reflect)
+        cases.append({"case": f"uint8 mean {size}x{size} (uint8 out)", "peer": "cv2.blur",
+                      "times": time_interleaved(fns, repeat)})
+    fns = {"filterkit": lambda: filterkit.gaussian(image8, 1.0, output=out8)}
+    if cv2 is not None:
+        fns["opencv"] = lambda: cv2.GaussianBlur(image8, (7, 7), 1.0, dst=out8, borderType=reflect)
+    cases.append({"case": "uint8 gaussian sigma=1 (7x7, uint8 out)", "peer": "cv2.GaussianBlur",
+                  "times": time_interleaved(fns, repeat)})
     return cases
 
 

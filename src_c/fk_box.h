@@ -231,8 +231,8 @@ ATTR static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)   
     double *P1 = P0 + padw + FK_SLACK;                                          \
     T *ob0 = (T *)(P1 + padw + FK_SLACK), *ob1 = ob0 + Wo + FK_SLACK;           \
     double *c0 = P0 + pl, *c1 = P1 + pl;                                        \
-    const fk_load_##SUF##_t load = LOADER(p->src_code);                         \
-    const fk_store_##SUF##_t store = STORER(p->dst_code);                       \
+    const fk_load_##SUF##_t load = LOADER(p->src_code, p->cpu_cap);                         \
+    const fk_store_##SUF##_t store = STORER(p->dst_code, p->cpu_cap);                       \
     const int direct_src = p->src_code == OWN_CODE && p->ss1 == (ptrdiff_t)sizeof(T); \
     const int direct_out = p->dst_code == OWN_CODE && p->ds1 == (ptrdiff_t)sizeof(T); \
     ptrdiff_t y, x, a;                                                          \
@@ -379,8 +379,8 @@ ATTR static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)   
     T *obuf = (T *)(P + padw + FK_SLACK);                                       \
     T *cbuf = obuf + Wo + FK_SLACK;       /* a chunk of a row, converted */     \
     double *colsum = P + pl;              /* column sums of the image columns */ \
-    const fk_load_##SUF##_t load = LOADER(p->src_code);                         \
-    const fk_store_##SUF##_t store = STORER(p->dst_code);                       \
+    const fk_load_##SUF##_t load = LOADER(p->src_code, p->cpu_cap);                         \
+    const fk_store_##SUF##_t store = STORER(p->dst_code, p->cpu_cap);                       \
     const int direct_src = p->src_code == OWN_CODE && p->ss1 == (ptrdiff_t)sizeof(T); \
     const int direct_out = p->dst_code == OWN_CODE && p->ds1 == (ptrdiff_t)sizeof(T); \
     const int narrow = kw <= FK_BOX_DIRECT_MAX;                                 \

@@ -192,15 +192,15 @@ FK_DEFINE_TRANSFER(d, double, fk_pow_d, cbrt)
         (V) = ok_ ? (T)9.0 * (Y) / dd_ : (VN);                                  \
     } while (0)
 
-#define FK_DEFINE_COLOR(NAME, ATTR, T, SUF)                                     \
+#define FK_DEFINE_COLOR(NAME, ATTR, T, SUF, LV)                                 \
 ATTR static void NAME(const fk_color_plan *p, ptrdiff_t y, ptrdiff_t x0, ptrdiff_t x1) \
 {                                                                               \
     T a[3][FK_COLOR_BLOCK], o[3][FK_COLOR_BLOCK];                               \
     T m[9];                                                                     \
     const T wx = (T)p->wx, wz = (T)p->wz, one = (T)1.0;                         \
     T un, vn;                                                                   \
-    const fk_load_##SUF##_t load = fk_loader_##SUF(p->src_code);                \
-    const fk_store_##SUF##_t store = fk_storer_##SUF(p->dst_code);              \
+    const fk_load_##SUF##_t load = fk_loader_##SUF##_##LV(p->src_code);         \
+    const fk_store_##SUF##_t store = fk_storer_##SUF##_##LV(p->dst_code);       \
     const int nout = p->op == FK_RGB2GRAY ? 1 : 3;                              \
     const int decode = p->op == FK_RGB2XYZ || p->op == FK_RGB2LAB || p->op == FK_RGB2LUV; \
     const int lut = decode && p->lut8 != NULL && sizeof(T) == sizeof(float);    \
@@ -356,13 +356,13 @@ ATTR static void NAME(const fk_color_plan *p, ptrdiff_t y, ptrdiff_t x0, ptrdiff
 
 typedef void (*fk_color_t)(const fk_color_plan *p, ptrdiff_t y, ptrdiff_t x0, ptrdiff_t x1);
 
-FK_DEFINE_COLOR(fk_color_f_base, , float, f)
-FK_DEFINE_COLOR(fk_color_d_base, , double, d)
+FK_DEFINE_COLOR(fk_color_f_base, , float, f, base)
+FK_DEFINE_COLOR(fk_color_d_base, , double, d, base)
 #ifdef FK_X86_DISPATCH
-FK_DEFINE_COLOR(fk_color_f_avx2, FK_TARGET_AVX2, float, f)
-FK_DEFINE_COLOR(fk_color_d_avx2, FK_TARGET_AVX2, double, d)
-FK_DEFINE_COLOR(fk_color_f_avx512, FK_TARGET_AVX512, float, f)
-FK_DEFINE_COLOR(fk_color_d_avx512, FK_TARGET_AVX512, double, d)
+FK_DEFINE_COLOR(fk_color_f_avx2, FK_TARGET_AVX2, float, f, avx2)
+FK_DEFINE_COLOR(fk_color_d_avx2, FK_TARGET_AVX2, double, d, avx2)
+FK_DEFINE_COLOR(fk_color_f_avx512, FK_TARGET_AVX512, float, f, avx512)
+FK_DEFINE_COLOR(fk_color_d_avx512, FK_TARGET_AVX512, double, d, avx512)
 #endif
 FK_DEFINE_DISPATCH(fk_color_f, fk_color_t, fk_color_f)
 FK_DEFINE_DISPATCH(fk_color_d, fk_color_t, fk_color_d)

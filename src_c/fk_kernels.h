@@ -611,9 +611,17 @@ static FTYPE NAME(int code)                                                     
 /* loaders: dst[i] = (T) src[i * stride_bytes],  0 <= i < n */
 typedef void (*fk_load_f_t)(const char *src, ptrdiff_t stride, ptrdiff_t n, float *dst);
 typedef void (*fk_load_d_t)(const char *src, ptrdiff_t stride, ptrdiff_t n, double *dst);
+#define fk_load_f_avx2_t fk_load_f_t
+#define fk_load_d_avx2_t fk_load_d_t
+#define fk_load_f_avx512_t fk_load_f_t
+#define fk_load_d_avx512_t fk_load_d_t
+#define fk_store_f_avx2_t fk_store_f_t
+#define fk_store_d_avx2_t fk_store_d_t
+#define fk_store_f_avx512_t fk_store_f_t
+#define fk_store_d_avx512_t fk_store_d_t
 
-#define FK_DEFINE_LOAD(NAME, S, T)                                              \
-static void NAME(const char *src, ptrdiff_t stride, ptrdiff_t n, T *dst)       \
+#define FK_DEFINE_LOAD(NAME, ATTR, S, T)                                        \
+ATTR static void NAME(const char *src, ptrdiff_t stride, ptrdiff_t n, T *dst)  \
 {                                                                               \
     ptrdiff_t i;                                                                \
     if (stride == (ptrdiff_t)sizeof(S)) {                                       \
@@ -624,32 +632,31 @@ static void NAME(const char *src, ptrdiff_t stride, ptrdiff_t n, T *dst)       \
     }                                                                           \
 }
 
-#define FK_DEFINE_LOADERS(T, SUF)                                               \
-FK_DEFINE_LOAD(fk_load_u8_##SUF, uint8_t, T)                                    \
-FK_DEFINE_LOAD(fk_load_i8_##SUF, int8_t, T)                                     \
-FK_DEFINE_LOAD(fk_load_u16_##SUF, uint16_t, T)                                  \
-FK_DEFINE_LOAD(fk_load_i16_##SUF, int16_t, T)                                   \
-FK_DEFINE_LOAD(fk_load_u32_##SUF, uint32_t, T)                                  \
-FK_DEFINE_LOAD(fk_load_i32_##SUF, int32_t, T)                                   \
-FK_DEFINE_LOAD(fk_load_u64_##SUF, uint64_t, T)                                  \
-FK_DEFINE_LOAD(fk_load_i64_##SUF, int64_t, T)                                   \
-FK_DEFINE_LOAD(fk_load_f32_##SUF, float, T)                                     \
-FK_DEFINE_LOAD(fk_load_f64_##SUF, double, T)
+#define FK_DEFINE_LOADERS(T, SUF, ATTR)                                         \
+FK_DEFINE_LOAD(fk_load_u8_##SUF, ATTR, uint8_t, T)                              \
+FK_DEFINE_LOAD(fk_load_i8_##SUF, ATTR, int8_t, T)                               \
+FK_DEFINE_LOAD(fk_load_u16_##SUF, ATTR, uint16_t, T)                            \
+FK_DEFINE_LOAD(fk_load_i16_##SUF, ATTR, int16_t, T)                             \
+FK_DEFINE_LOAD(fk_load_u32_##SUF, ATTR, uint32_t, T)                            \
+FK_DEFINE_LOAD(fk_load_i32_##SUF, ATTR, int32_t, T)                             \
+FK_DEFINE_LOAD(fk_load_u64_##SUF, ATTR, uint64_t, T)                            \
+FK_DEFINE_LOAD(fk_load_i64_##SUF, ATTR, int64_t, T)                             \
+FK_DEFINE_LOAD(fk_load_f32_##SUF, ATTR, float, T)                               \
+FK_DEFINE_LOAD(fk_load_f64_##SUF, ATTR, double, T)                              \
+FK_DEFINE_TABLE(fk_loader_##SUF, fk_load_##SUF##_t, load, SUF)
 
-FK_DEFINE_LOADERS(float, f)
-FK_DEFINE_LOADERS(double, d)
-
-FK_DEFINE_TABLE(fk_loader_f, fk_load_f_t, load, f)
-
-FK_DEFINE_TABLE(fk_loader_d, fk_load_d_t, load, d)
 
 /* storers: dst[i * stride_bytes] = convert(src[i]),  0 <= i < n.
  * Integer targets: round half to even (rint), saturate, NaN -> 0. */
 typedef void (*fk_store_f_t)(const float *src, ptrdiff_t n, char *dst, ptrdiff_t stride);
 typedef void (*fk_store_d_t)(const double *src, ptrdiff_t n, char *dst, ptrdiff_t stride);
+#define fk_load_f_base_t fk_load_f_t
+#define fk_load_d_base_t fk_load_d_t
+#define fk_store_f_base_t fk_store_f_t
+#define fk_store_d_base_t fk_store_d_t
 
-#define FK_DEFINE_STORE_INT(NAME, T, D, LO, HI)                                 \
-static void NAME(const T *src, ptrdiff_t n, char *dst, ptrdiff_t stride)       \
+#define FK_DEFINE_STORE_INT(NAME, ATTR, T, D, LO, HI)                           \
+ATTR static void NAME(const T *src, ptrdiff_t n, char *dst, ptrdiff_t stride)       \
 {                                                                               \
     ptrdiff_t i;                                                                \
     for (i = 0; i < n; i++) {                                                   \
@@ -663,8 +670,8 @@ static void NAME(const T *src, ptrdiff_t n, char *dst, ptrdiff_t stride)       \
     }                                                                           \
 }
 
-#define FK_DEFINE_STORE_FLOAT(NAME, T, D)                                       \
-static void NAME(const T *src, ptrdiff_t n, char *dst, ptrdiff_t stride)       \
+#define FK_DEFINE_STORE_FLOAT(NAME, ATTR, T, D)                                 \
+ATTR static void NAME(const T *src, ptrdiff_t n, char *dst, ptrdiff_t stride)       \
 {                                                                               \
     ptrdiff_t i;                                                                \
     if (stride == (ptrdiff_t)sizeof(D)) {                                       \
@@ -693,39 +700,128 @@ static inline T NAME(T v, T lo, T hi)                                           
 FK_DEFINE_CLAMP_ROUND(fk_clamp_round_f, float, 12582912.0)
 FK_DEFINE_CLAMP_ROUND(fk_clamp_round_d, double, 6755399441055744.0)
 
-#define FK_DEFINE_STORE_SMALL(NAME, T, SUF, D, LO, HI)                          \
-static void NAME(const T *src, ptrdiff_t n, char *dst, ptrdiff_t stride)       \
+#define FK_DEFINE_STORE_SMALL(NAME, ATTR, T, CR, D, LO, HI, VEC)                \
+ATTR static void NAME(const T *src, ptrdiff_t n, char *dst, ptrdiff_t stride)       \
 {                                                                               \
     ptrdiff_t i;                                                                \
     if (stride == (ptrdiff_t)sizeof(D)) {                                       \
         D *restrict d = (D *)dst;                                               \
-        for (i = 0; i < n; i++)                                                 \
-            d[i] = (D)(int)fk_clamp_round_##SUF(src[i], (T)(LO), (T)(HI));      \
+        for (i = VEC(src, n, d); i < n; i++)                                    \
+            d[i] = (D)(int)fk_clamp_round_##CR(src[i], (T)(LO), (T)(HI));       \
         return;                                                                 \
     }                                                                           \
     for (i = 0; i < n; i++)                                                     \
-        *(D *)(dst + i * stride) = (D)(int)fk_clamp_round_##SUF(src[i], (T)(LO), (T)(HI)); \
+        *(D *)(dst + i * stride) = (D)(int)fk_clamp_round_##CR(src[i], (T)(LO), (T)(HI)); \
 }
 
 /* The int64 limits are not exactly representable as double: comparing with
  * the rounded-up double and assigning the exact limit saturates correctly. */
-#define FK_DEFINE_STORERS(T, SUF)                                               \
-FK_DEFINE_STORE_SMALL(fk_store_u8_##SUF, T, SUF, uint8_t, 0, UINT8_MAX)              \
-FK_DEFINE_STORE_SMALL(fk_store_i8_##SUF, T, SUF, int8_t, INT8_MIN, INT8_MAX)         \
-FK_DEFINE_STORE_SMALL(fk_store_u16_##SUF, T, SUF, uint16_t, 0, UINT16_MAX)           \
-FK_DEFINE_STORE_SMALL(fk_store_i16_##SUF, T, SUF, int16_t, INT16_MIN, INT16_MAX)     \
-FK_DEFINE_STORE_INT(fk_store_u32_##SUF, T, uint32_t, 0, UINT32_MAX)             \
-FK_DEFINE_STORE_INT(fk_store_i32_##SUF, T, int32_t, INT32_MIN, INT32_MAX)       \
-FK_DEFINE_STORE_INT(fk_store_u64_##SUF, T, uint64_t, 0, UINT64_MAX)             \
-FK_DEFINE_STORE_INT(fk_store_i64_##SUF, T, int64_t, INT64_MIN, INT64_MAX)       \
-FK_DEFINE_STORE_FLOAT(fk_store_f32_##SUF, T, float)                             \
-FK_DEFINE_STORE_FLOAT(fk_store_f64_##SUF, T, double)
+/* VEC(src, n, d): how many leading values a vector body stored (none in
+ * the portable build and from double) */
+#define FK_VEC_NONE(SRC, N, D) 0
 
-FK_DEFINE_STORERS(float, f)
-FK_DEFINE_STORERS(double, d)
+#define FK_DEFINE_STORERS(T, CR, SUF, ATTR, VU8, VI8, VU16, VI16)               \
+FK_DEFINE_STORE_SMALL(fk_store_u8_##SUF, ATTR, T, CR, uint8_t, 0, UINT8_MAX, VU8) \
+FK_DEFINE_STORE_SMALL(fk_store_i8_##SUF, ATTR, T, CR, int8_t, INT8_MIN, INT8_MAX, VI8) \
+FK_DEFINE_STORE_SMALL(fk_store_u16_##SUF, ATTR, T, CR, uint16_t, 0, UINT16_MAX, VU16) \
+FK_DEFINE_STORE_SMALL(fk_store_i16_##SUF, ATTR, T, CR, int16_t, INT16_MIN, INT16_MAX, VI16) \
+FK_DEFINE_STORE_INT(fk_store_u32_##SUF, ATTR, T, uint32_t, 0, UINT32_MAX)       \
+FK_DEFINE_STORE_INT(fk_store_i32_##SUF, ATTR, T, int32_t, INT32_MIN, INT32_MAX) \
+FK_DEFINE_STORE_INT(fk_store_u64_##SUF, ATTR, T, uint64_t, 0, UINT64_MAX)       \
+FK_DEFINE_STORE_INT(fk_store_i64_##SUF, ATTR, T, int64_t, INT64_MIN, INT64_MAX) \
+FK_DEFINE_STORE_FLOAT(fk_store_f32_##SUF, ATTR, T, float)                       \
+FK_DEFINE_STORE_FLOAT(fk_store_f64_##SUF, ATTR, T, double)                      \
+FK_DEFINE_TABLE(fk_storer_##SUF, fk_store_##SUF##_t, store, SUF)
 
-FK_DEFINE_TABLE(fk_storer_f, fk_store_f_t, store, f)
+/* Loaders and storers for every kernel level: the conversions vectorise
+ * with the level's instructions (a uint8 store compiled for SSE2 took half
+ * of a 3 x 3 uint8 mean).  fk_loader_f(code, cpu_cap) and the others pick
+ * the level as the kernels do. */
+FK_DEFINE_LOADERS(float, f_base, )
+FK_DEFINE_LOADERS(double, d_base, )
+FK_DEFINE_STORERS(float, f, f_base, , FK_VEC_NONE, FK_VEC_NONE, FK_VEC_NONE, FK_VEC_NONE)
+FK_DEFINE_STORERS(double, d, d_base, , FK_VEC_NONE, FK_VEC_NONE, FK_VEC_NONE, FK_VEC_NONE)
+#ifdef FK_X86_DISPATCH
+#include <immintrin.h>
 
-FK_DEFINE_TABLE(fk_storer_d, fk_store_d_t, store, d)
+/* float32 to 8- and 16-bit integers with AVX2, as fk_clamp_round_f does:
+ * NaN to 0 (an AND with the ordered mask), clamped with max and min (which
+ * GCC does not make of the selects: it compared and blended, three times
+ * slower), rounded half to even by cvtps2dq in the default rounding mode,
+ * then packed (the values are in range, so the packs' saturation does
+ * nothing) */
+FK_TARGET_AVX2 static inline __m256i fk_cvt8_avx2(const float *s, __m256 lo, __m256 hi)
+{
+    __m256 v = _mm256_loadu_ps(s);
+    v = _mm256_and_ps(v, _mm256_cmp_ps(v, v, _CMP_ORD_Q));
+    return _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi));
+}
+
+#define FK_DEFINE_VEC8_AVX2(NAME, D, LO, HI, PACK16)                            \
+FK_TARGET_AVX2 static inline ptrdiff_t NAME(const float *src, ptrdiff_t n, D *d) \
+{                                                                               \
+    const __m256 lo = _mm256_set1_ps((float)(LO)), hi = _mm256_set1_ps((float)(HI)); \
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);            \
+    ptrdiff_t i;                                                                \
+    for (i = 0; i + 32 <= n; i += 32) {                                         \
+        const __m256i ab = _mm256_packs_epi32(fk_cvt8_avx2(src + i, lo, hi),    \
+                                              fk_cvt8_avx2(src + i + 8, lo, hi)); \
+        const __m256i cd = _mm256_packs_epi32(fk_cvt8_avx2(src + i + 16, lo, hi), \
+                                              fk_cvt8_avx2(src + i + 24, lo, hi)); \
+        _mm256_storeu_si256((__m256i *)(d + i),                                 \
+                            _mm256_permutevar8x32_epi32(PACK16(ab, cd), order)); \
+    }                                                                           \
+    return i;                                                                   \
+}
+
+#define FK_DEFINE_VEC16_AVX2(NAME, D, LO, HI, PACK32)                           \
+FK_TARGET_AVX2 static inline ptrdiff_t NAME(const float *src, ptrdiff_t n, D *d) \
+{                                                                               \
+    const __m256 lo = _mm256_set1_ps((float)(LO)), hi = _mm256_set1_ps((float)(HI)); \
+    ptrdiff_t i;                                                                \
+    for (i = 0; i + 16 <= n; i += 16) {                                         \
+        const __m256i ab = PACK32(fk_cvt8_avx2(src + i, lo, hi),                \
+                                  fk_cvt8_avx2(src + i + 8, lo, hi));           \
+        _mm256_storeu_si256((__m256i *)(d + i), _mm256_permute4x64_epi64(ab, 0xD8)); \
+    }                                                                           \
+    return i;                                                                   \
+}
+
+FK_DEFINE_VEC8_AVX2(fk_vec_u8_avx2, uint8_t, 0, UINT8_MAX, _mm256_packus_epi16)
+FK_DEFINE_VEC8_AVX2(fk_vec_i8_avx2, int8_t, INT8_MIN, INT8_MAX, _mm256_packs_epi16)
+FK_DEFINE_VEC16_AVX2(fk_vec_u16_avx2, uint16_t, 0, UINT16_MAX, _mm256_packus_epi32)
+FK_DEFINE_VEC16_AVX2(fk_vec_i16_avx2, int16_t, INT16_MIN, INT16_MAX, _mm256_packs_epi32)
+
+FK_DEFINE_LOADERS(float, f_avx2, FK_TARGET_AVX2)
+FK_DEFINE_LOADERS(double, d_avx2, FK_TARGET_AVX2)
+FK_DEFINE_STORERS(float, f, f_avx2, FK_TARGET_AVX2,
+                  fk_vec_u8_avx2, fk_vec_i8_avx2, fk_vec_u16_avx2, fk_vec_i16_avx2)
+FK_DEFINE_STORERS(double, d, d_avx2, FK_TARGET_AVX2, FK_VEC_NONE, FK_VEC_NONE, FK_VEC_NONE, FK_VEC_NONE)
+FK_DEFINE_LOADERS(float, f_avx512, FK_TARGET_AVX512)
+FK_DEFINE_LOADERS(double, d_avx512, FK_TARGET_AVX512)
+FK_DEFINE_STORERS(float, f, f_avx512, FK_TARGET_AVX512,
+                  fk_vec_u8_avx2, fk_vec_i8_avx2, fk_vec_u16_avx2, fk_vec_i16_avx2)
+FK_DEFINE_STORERS(double, d, d_avx512, FK_TARGET_AVX512, FK_VEC_NONE, FK_VEC_NONE, FK_VEC_NONE, FK_VEC_NONE)
+#define FK_DEFINE_LEVEL_TABLE(NAME, FTYPE, STEM)                                \
+static FTYPE NAME(int code, int cpu_cap)                                        \
+{                                                                               \
+    switch (fk_cpu_level(cpu_cap)) {                                            \
+    case 2: return STEM##_avx512(code);                                         \
+    case 1: return STEM##_avx2(code);                                           \
+    default: return STEM##_base(code);                                          \
+    }                                                                           \
+}
+#else
+#define FK_DEFINE_LEVEL_TABLE(NAME, FTYPE, STEM)                                \
+static FTYPE NAME(int code, int cpu_cap)                                        \
+{                                                                               \
+    (void)cpu_cap;                                                              \
+    return STEM##_base(code);                                                   \
+}
+#endif
+FK_DEFINE_LEVEL_TABLE(fk_loader_f, fk_load_f_t, fk_loader_f)
+FK_DEFINE_LEVEL_TABLE(fk_loader_d, fk_load_d_t, fk_loader_d)
+FK_DEFINE_LEVEL_TABLE(fk_storer_f, fk_store_f_t, fk_storer_f)
+FK_DEFINE_LEVEL_TABLE(fk_storer_d, fk_store_d_t, fk_storer_d)
 
 #endif /* FK_KERNELS_H */

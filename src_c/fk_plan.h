@@ -139,7 +139,7 @@ static void fk_plan_init(fk_plan *p, size_t elem)
 static void NAME(const fk_plan *p, ptrdiff_t v, ptrdiff_t c0, ptrdiff_t c1,     \
                  T *slot)                                                       \
 {                                                                               \
-    const fk_load_##SUF##_t load = LOADER(p->src_code);                         \
+    const fk_load_##SUF##_t load = LOADER(p->src_code, p->cpu_cap);                         \
     const ptrdiff_t s = fk_map_index(v, p->H, p->mode);                         \
     const T cval = (T)p->cval;                                                  \
     const char *srow;                                                           \
@@ -245,7 +245,7 @@ static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)       \
     T *obuf2 = base + p->obuf2_off;                                             \
     const ptrdiff_t ol = p->Wo + FK_SLACK;                                      \
     T *cvrow = base + p->cvrow_off;                                             \
-    const fk_store_##SUF##_t store = STORER(p->dst_code);                       \
+    const fk_store_##SUF##_t store = STORER(p->dst_code, p->cpu_cap);                       \
     const fk_corr_##SUF##_t corr = CORR(p->cpu_cap);                     \
     const fk_corr2_##SUF##_t corr2 = CORR2(p->cpu_cap);                  \
     const fk_corr_sym_##SUF##_t corrsym = CORRSYM(p->cpu_cap);           \
@@ -325,7 +325,7 @@ static void NAME(const fk_plan *p, void *ws, ptrdiff_t y0, ptrdiff_t y1)       \
                 }                                                               \
                 if (s_ == a_) store(a_, p->Wo, srow, p->ds1);                   \
                 if (p->combine == FK_GRADIENT && d_ == b_)                      \
-                    STORER(p->dst2_code)(b_, p->Wo, drow, p->d2s1);             \
+                    STORER(p->dst2_code, p->cpu_cap)(b_, p->Wo, drow, p->d2s1);             \
             }                                                                   \
         }                                                                       \
     }                                                                           \

@@ -209,20 +209,27 @@ class TestOutput:
         got8 = filterkit.convolve(image, [[1]], output=np.uint8)
         np.testing.assert_array_equal(got8, [[0, 2, 2, 0, 0, 255, 0]])
 
+    @pytest.mark.parametrize("cpu", ["auto", "avx2", "portable"])
     @pytest.mark.parametrize("compute", [np.float32, np.float64])
     @pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int16])
     @pytest.mark.parametrize("strided", [False, True])
     def test_small_integer_outputs_round_half_to_even_saturate_and_zero_nan(self, compute, dtype,
-                                                                             strided):
-        # 8- and 16-bit targets have a vectorised storer of their own (add
-        # and subtract 1.5 * 2^mantissa after clamping): every half, both
-        # bounds and beyond, NaN and inf, in either compute precision, into
-        # a contiguous or a strided output; the oracle is numpy's rint + clip
+                                                                             strided, cpu,
+                                                                             monkeypatch):
+        # 8- and 16-bit targets have vectorised storers of their own (add
+        # and subtract 1.5 * 2^mantissa after clamping; from float32 with
+        # AVX2, max, min and cvtps2dq, 32 or 16 values a step): every half,
+        # both bounds and beyond, NaN and inf, in either compute precision,
+        # into a contiguous or a strided output, rows of 141 values (whole
+        # steps, then a tail of 13 for the scalar loop), on every kernel
+        # level; the oracle is numpy's rint + clip
+        monkeypatch.setenv("FILTERKIT_CPU", cpu)
         info = np.iinfo(dtype)
         values = np.concatenate([np.arange(-4.5, 5.0, 0.5), [info.min - 0.5, info.min + 0.5,
                                  info.max - 0.5, info.max + 0.5, info.max - 1.5, 1e30, -1e30,
                                  np.inf, -np.inf, np.nan, 0.49999997, 2.5000002, -0.0]])
-        image = np.tile(values, (3, 4)).astype(compute)
+        image = np.tile(values, (3, 5))[:, :141].astype(compute)
+        image[1] = np.roll(image[1], 7)  # every value at another place in the step
         with np.errstate(invalid="ignore"):
             want = np.clip(np.rint(np.nan_to_num(image.astype(np.float64), nan=0.0,
                                                  posinf=np.inf, neginf=-np.inf)),
