@@ -265,8 +265,8 @@ def _check_shape(value: Any, name: str, odd: bool) -> Tuple[int, int]:
     return h, w
 
 
-def choose_method(image_shape: Any, mask_shape: Any = None, *, mask: Any = None,
-                  dtype: Any = np.float32) -> MethodChoice:
+def choose_method(image_shape: Any, mask_shape: Any = None, dtype: Any = np.float32, *,
+                  mask: Any = None) -> MethodChoice:
     """The method ``convolve(..., method="auto")`` takes, with the estimated costs.
 
     Parameters
@@ -296,12 +296,18 @@ def choose_method(image_shape: Any, mask_shape: Any = None, *, mask: Any = None,
     'direct'
     >>> filterkit.choose_method((2048, 2048), (63, 63)).method in ("fft", "oa")
     True
+    >>> import numpy as np
+    >>> filterkit.choose_method((512, 512), (15, 15), np.float64).costs["direct"] > 0
+    True
     """
     from ._threads import get_num_threads
     from ._validate import check_mask
     from .kernels import separate
 
     H, W = _check_shape(image_shape, "image_shape", odd=False)
+    if isinstance(mask_shape, np.ndarray) and mask_shape.ndim == 2:
+        raise fail("mask_shape", "a pair of positive odd integers (h, w) (pass the mask "
+                   "itself as mask=...)", describe(mask_shape), TypeError)
     separable = constant = False
     if mask is not None:
         weights = check_mask(mask)

@@ -893,6 +893,21 @@ def test_choose_method_bad_mask_shape(mask_shape):
         filterkit.choose_method((64, 64), mask_shape)
 
 
+def test_choose_method_takes_dtype_third_as_the_issue_writes_it():
+    # choose_method(image_shape, mask_shape, dtype=np.float32): dtype may be
+    # given by position; float64 costs more than float32 for the same shape
+    for shape in [(3, 3), (15, 15), (41, 41)]:
+        assert (filterkit.choose_method((512, 512), shape, np.float64)
+                == filterkit.choose_method((512, 512), shape, dtype=np.float64))
+    assert (filterkit.choose_method((512, 512), (15, 15), np.float64).costs["direct"]
+            > filterkit.choose_method((512, 512), (15, 15), np.float32).costs["direct"])
+
+
+def test_choose_method_says_where_a_mask_array_goes():
+    with pytest.raises(TypeError, match=r"`mask_shape` must be .*pass the mask itself as mask="):
+        filterkit.choose_method((64, 64), np.ones((3, 3)))
+
+
 def test_choose_method_needs_a_mask_or_its_shape():
     with pytest.raises((ValueError, TypeError), match=r"`mask(_shape)?` must be"):
         filterkit.choose_method((64, 64))
