@@ -483,7 +483,7 @@ ATTR static void NAME(const float *a, const float *b, ptrdiff_t n, int direction
             const float ax = fabsf(a[i]), ay = fabsf(b[i]);                     \
             float t, z;                                                         \
             FK_COMBINE_STRENGTH_F(a[i], b[i], ax, ay, t, z, s[i], FMA);         \
-            (void)t;                                                            \
+            (void)t; (void)z;                                                   \
         }                                                                       \
         return;                                                                 \
     }                                                                           \

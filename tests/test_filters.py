@@ -164,6 +164,54 @@ class TestMean:
         finally:
             filterkit.set_num_threads(old)
 
+    @pytest.mark.parametrize("mode", MODES + ["valid"])
+    def test_uint8_3x3_mean_in_integers_gives_the_float_paths_bits(self, mode, monkeypatch):
+        # uint8 in and out, 3 x 3: 16-bit sums and round(s / 9) as
+        # (2 s + 9) * 3641 >> 16 on AVX2; the portable kernels sum in
+        # floating point and round half to even: the same bits, for every
+        # width (16-pixel steps and their tails), height, thread count and
+        # cval (an integral cval in [0, 255] stays in integers, others and
+        # strided images take the float path)
+        rng = np.random.default_rng(303)
+        old = filterkit.get_num_threads()
+        try:
+            for height, width in [(1, 1), (2, 3), (3, 17), (5, 16), (7, 33), (40, 100), (64, 255)]:
+                if mode == "valid" and (height < 3 or width < 3):
+                    continue
+                image = rng.integers(0, 256, (height, width)).astype(np.uint8)
+                image[0, 0], image[-1, -1] = 255, 0
+                for cval in (0.0, 255.0, 7.0, 7.5, -3.0):
+                    kw = dict(mode=mode, cval=cval, output=np.uint8)
+                    monkeypatch.setenv("FILTERKIT_CPU", "portable")
+                    want = filterkit.mean(image, 3, **kw)
+                    monkeypatch.setenv("FILTERKIT_CPU", "auto")
+                    for n in (1, 2):
+                        filterkit.set_num_threads(n)
+                        np.testing.assert_array_equal(filterkit.mean(image, 3, **kw), want)
+                    strided = np.zeros((height, 2 * width), np.uint8)
+                    strided[:, ::2] = image
+                    np.testing.assert_array_equal(filterkit.mean(strided[:, ::2], 3, **kw), want)
+                # and against the oracle: the float64 mean rounded half to even
+                with np.errstate(invalid="ignore"):
+                    exact = np.rint(naive_convolve(image.astype(np.float64), box((3, 3)),
+                                                   mode=mode, cval=7.0))
+                np.testing.assert_array_equal(filterkit.mean(image, 3, mode=mode, cval=7.0,
+                                                             output=np.uint8), exact)
+        finally:
+            filterkit.set_num_threads(old)
+
+    def test_uint8_3x3_mean_rounds_every_window_sum(self):
+        # every window sum s from 0 to 9 * 255, each in a 3 x 3 block of its
+        # own: the 'valid' output at each block's corner is round(s / 9)
+        # (never a tie: s / 9 is at least 1/18 from a half)
+        sums = np.arange(9 * 255 + 1)
+        blocks = np.repeat(sums // 9, 9).reshape(-1, 9)
+        blocks += np.arange(9)[None, :] < (sums % 9)[:, None]  # s % 9 cells one higher
+        image = blocks.reshape(-1, 3, 3).transpose(1, 0, 2).reshape(3, -1).astype(np.uint8)
+        assert image.astype(int).reshape(3, -1, 3).sum(axis=(0, 2)).tolist() == sums.tolist()
+        got = filterkit.mean(image, 3, mode="valid", output=np.uint8)[0, ::3]
+        np.testing.assert_array_equal(got, np.floor(sums / 9 + 0.5).astype(np.uint8))
+
     def test_size_one_is_the_identity(self):
         rng = np.random.default_rng(1)
         for dtype in (np.uint8, np.int16, np.uint16):
