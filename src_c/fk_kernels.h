@@ -456,7 +456,7 @@ static int fk_cpu_level(int cpu_cap)
 /* the strength of one gradient (max * sqrt(1 + t^2): no overflow or
  * underflow of the squares, exactly 0 for a zero gradient), with the
  * ratio t = min / max and z = t^2 that the direction needs */
-#define FK_COMBINE_STRENGTH_F(X, Y, AX, AY, T, Z, S, FMA)                       \
+#define FK_COMBINE_STRENGTH_F(AX, AY, T, Z, S, FMA)                             \
     do {                                                                        \
         const float mx_ = (AX) > (AY) ? (AX) : (AY), mn_ = (AX) > (AY) ? (AY) : (AX); \
         (T) = mx_ > 0.0f ? mn_ / mx_ : 0.0f;                                    \
@@ -482,7 +482,7 @@ ATTR static void NAME(const float *a, const float *b, ptrdiff_t n, int direction
         for (i = 0; i < n; i++) {                                               \
             const float ax = fabsf(a[i]), ay = fabsf(b[i]);                     \
             float t, z;                                                         \
-            FK_COMBINE_STRENGTH_F(a[i], b[i], ax, ay, t, z, s[i], FMA);         \
+            FK_COMBINE_STRENGTH_F(ax, ay, t, z, s[i], FMA);                     \
             (void)t; (void)z;                                                   \
         }                                                                       \
         return;                                                                 \
@@ -491,7 +491,7 @@ ATTR static void NAME(const float *a, const float *b, ptrdiff_t n, int direction
         const float x = a[i], y = b[i];                                         \
         const float ax = fabsf(x), ay = fabsf(y);                               \
         float t, z, r;                                                          \
-        FK_COMBINE_STRENGTH_F(x, y, ax, ay, t, z, s[i], FMA);                   \
+        FK_COMBINE_STRENGTH_F(ax, ay, t, z, s[i], FMA);                         \
         r = 2.4567252470e-03f;                                                  \
         r = r * z - 1.4401360898e-02f;                                          \
         r = r * z + 3.9781229115e-02f;                                          \
@@ -634,14 +634,6 @@ static FTYPE NAME(int code)                                                     
 /* loaders: dst[i] = (T) src[i * stride_bytes],  0 <= i < n */
 typedef void (*fk_load_f_t)(const char *src, ptrdiff_t stride, ptrdiff_t n, float *dst);
 typedef void (*fk_load_d_t)(const char *src, ptrdiff_t stride, ptrdiff_t n, double *dst);
-#define fk_load_f_avx2_t fk_load_f_t
-#define fk_load_d_avx2_t fk_load_d_t
-#define fk_load_f_avx512_t fk_load_f_t
-#define fk_load_d_avx512_t fk_load_d_t
-#define fk_store_f_avx2_t fk_store_f_t
-#define fk_store_d_avx2_t fk_store_d_t
-#define fk_store_f_avx512_t fk_store_f_t
-#define fk_store_d_avx512_t fk_store_d_t
 
 #define FK_DEFINE_LOAD(NAME, ATTR, S, T)                                        \
 ATTR static void NAME(const char *src, ptrdiff_t stride, ptrdiff_t n, T *dst)  \
@@ -655,7 +647,7 @@ ATTR static void NAME(const char *src, ptrdiff_t stride, ptrdiff_t n, T *dst)  \
     }                                                                           \
 }
 
-#define FK_DEFINE_LOADERS(T, SUF, ATTR)                                         \
+#define FK_DEFINE_LOADERS(T, CR, SUF, ATTR)                                     \
 FK_DEFINE_LOAD(fk_load_u8_##SUF, ATTR, uint8_t, T)                              \
 FK_DEFINE_LOAD(fk_load_i8_##SUF, ATTR, int8_t, T)                               \
 FK_DEFINE_LOAD(fk_load_u16_##SUF, ATTR, uint16_t, T)                            \
@@ -666,17 +658,13 @@ FK_DEFINE_LOAD(fk_load_u64_##SUF, ATTR, uint64_t, T)                            
 FK_DEFINE_LOAD(fk_load_i64_##SUF, ATTR, int64_t, T)                             \
 FK_DEFINE_LOAD(fk_load_f32_##SUF, ATTR, float, T)                               \
 FK_DEFINE_LOAD(fk_load_f64_##SUF, ATTR, double, T)                              \
-FK_DEFINE_TABLE(fk_loader_##SUF, fk_load_##SUF##_t, load, SUF)
+FK_DEFINE_TABLE(fk_loader_##SUF, fk_load_##CR##_t, load, SUF)
 
 
 /* storers: dst[i * stride_bytes] = convert(src[i]),  0 <= i < n.
  * Integer targets: round half to even (rint), saturate, NaN -> 0. */
 typedef void (*fk_store_f_t)(const float *src, ptrdiff_t n, char *dst, ptrdiff_t stride);
 typedef void (*fk_store_d_t)(const double *src, ptrdiff_t n, char *dst, ptrdiff_t stride);
-#define fk_load_f_base_t fk_load_f_t
-#define fk_load_d_base_t fk_load_d_t
-#define fk_store_f_base_t fk_store_f_t
-#define fk_store_d_base_t fk_store_d_t
 
 #define FK_DEFINE_STORE_INT(NAME, ATTR, T, D, LO, HI)                           \
 ATTR static void NAME(const T *src, ptrdiff_t n, char *dst, ptrdiff_t stride)       \
@@ -754,14 +742,14 @@ FK_DEFINE_STORE_INT(fk_store_u64_##SUF, ATTR, T, uint64_t, 0, UINT64_MAX)       
 FK_DEFINE_STORE_INT(fk_store_i64_##SUF, ATTR, T, int64_t, INT64_MIN, INT64_MAX) \
 FK_DEFINE_STORE_FLOAT(fk_store_f32_##SUF, ATTR, T, float)                       \
 FK_DEFINE_STORE_FLOAT(fk_store_f64_##SUF, ATTR, T, double)                      \
-FK_DEFINE_TABLE(fk_storer_##SUF, fk_store_##SUF##_t, store, SUF)
+FK_DEFINE_TABLE(fk_storer_##SUF, fk_store_##CR##_t, store, SUF)
 
 /* Loaders and storers for every kernel level: the conversions vectorise
  * with the level's instructions (a uint8 store compiled for SSE2 took half
  * of a 3 x 3 uint8 mean).  fk_loader_f(code, cpu_cap) and the others pick
  * the level as the kernels do. */
-FK_DEFINE_LOADERS(float, f_base, )
-FK_DEFINE_LOADERS(double, d_base, )
+FK_DEFINE_LOADERS(float, f, f_base, )
+FK_DEFINE_LOADERS(double, d, d_base, )
 FK_DEFINE_STORERS(float, f, f_base, , FK_VEC_NONE, FK_VEC_NONE, FK_VEC_NONE, FK_VEC_NONE)
 FK_DEFINE_STORERS(double, d, d_base, , FK_VEC_NONE, FK_VEC_NONE, FK_VEC_NONE, FK_VEC_NONE)
 #ifdef FK_X86_DISPATCH
@@ -815,13 +803,13 @@ FK_DEFINE_VEC8_AVX2(fk_vec_i8_avx2, int8_t, INT8_MIN, INT8_MAX, _mm256_packs_epi
 FK_DEFINE_VEC16_AVX2(fk_vec_u16_avx2, uint16_t, 0, UINT16_MAX, _mm256_packus_epi32)
 FK_DEFINE_VEC16_AVX2(fk_vec_i16_avx2, int16_t, INT16_MIN, INT16_MAX, _mm256_packs_epi32)
 
-FK_DEFINE_LOADERS(float, f_avx2, FK_TARGET_AVX2)
-FK_DEFINE_LOADERS(double, d_avx2, FK_TARGET_AVX2)
+FK_DEFINE_LOADERS(float, f, f_avx2, FK_TARGET_AVX2)
+FK_DEFINE_LOADERS(double, d, d_avx2, FK_TARGET_AVX2)
 FK_DEFINE_STORERS(float, f, f_avx2, FK_TARGET_AVX2,
                   fk_vec_u8_avx2, fk_vec_i8_avx2, fk_vec_u16_avx2, fk_vec_i16_avx2)
 FK_DEFINE_STORERS(double, d, d_avx2, FK_TARGET_AVX2, FK_VEC_NONE, FK_VEC_NONE, FK_VEC_NONE, FK_VEC_NONE)
-FK_DEFINE_LOADERS(float, f_avx512, FK_TARGET_AVX512)
-FK_DEFINE_LOADERS(double, d_avx512, FK_TARGET_AVX512)
+FK_DEFINE_LOADERS(float, f, f_avx512, FK_TARGET_AVX512)
+FK_DEFINE_LOADERS(double, d, d_avx512, FK_TARGET_AVX512)
 FK_DEFINE_STORERS(float, f, f_avx512, FK_TARGET_AVX512,
                   fk_vec_u8_avx2, fk_vec_i8_avx2, fk_vec_u16_avx2, fk_vec_i16_avx2)
 FK_DEFINE_STORERS(double, d, d_avx512, FK_TARGET_AVX512, FK_VEC_NONE, FK_VEC_NONE, FK_VEC_NONE, FK_VEC_NONE)
