@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Uni
 
 import numpy as np
 
+from . import _core
 from ._threads import get_num_threads, cpu_cap
 from ._validate import (
     DTYPE_CODES,
@@ -21,6 +22,8 @@ from ._validate import (
     check_mode,
     check_output_dtype,
     fail,
+    is_double,
+    native,
 )
 
 OutputArg = Union[None, np.ndarray, type, np.dtype, str]
@@ -58,13 +61,49 @@ def resolve_output(output: OutputArg, shape: Tuple[int, ...], default: np.dtype,
 
 
 def store(result: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Copy a float result into `target` as the core's storers do: integer
-    targets are rounded half to even and saturated, NaN becomes 0."""
-    if target.dtype.kind in "ui":
-        info = np.iinfo(target.dtype)
-        result = np.nan_to_num(np.clip(np.rint(result), info.min, info.max), nan=0.0)
-    np.copyto(target, result, casting="unsafe")
+    """Copy a float result into `target` with the core's storers, as every
+    method's own output is written: integer targets are rounded half to
+    even and saturated (NaN becomes 0; 1e300 into int64 is its maximum,
+    with no cast warning), float targets are cast.  Any shape, strides and
+    byte order; `result` may overlap `target`."""
+    result = np.asarray(result)
+    if result.shape != target.shape:
+        result = np.broadcast_to(result, target.shape)
+    if not (result.dtype.kind == "f" and result.dtype.itemsize in (4, 8)):
+        result = result.astype(np.float64)
+    result = native(result)
+    if np.may_share_memory(result, target):
+        result = result.copy()
+    dst = target if target.dtype.isnative and target.flags.aligned else \
+        np.empty(target.shape, target.dtype.newbyteorder("="))
+    double = result.dtype == np.float64
+    src_code, dst_code = DTYPE_CODES[result.dtype], DTYPE_CODES[dst.dtype]
+    one = np.ones((1, 1), dtype=result.dtype)
+    threads = get_num_threads() if result.size >= SMALL_PLANE else 1
+    cap = cpu_cap()
+    for src2, dst2 in zip(_planes_of(result), _planes_of(dst)):
+        # a 1 x 1 correlation with weight 1: exact, through the storers
+        _core.correlate_rows(src2, dst2, src_code, dst_code, one, None, None, 1, 1, 0, 0, 0,
+                             0.0, double, threads, cap)
+    if dst is not target:
+        np.copyto(target, dst, casting="unsafe")
     return target
+
+
+def _planes_of(a: np.ndarray) -> Iterator[np.ndarray]:
+    """`a` as 2-D views: itself, a row for fewer axes, or the planes of its
+    two longest axes (a loop over the shortest ones: the channels)."""
+    if a.ndim < 2:
+        yield a.reshape((1, -1) if a.ndim else (1, 1))
+        return
+    if a.ndim == 2:
+        yield a
+        return
+    keep = sorted(range(a.ndim), key=lambda i: a.shape[i])[-2:]
+    keep.sort()
+    moved = np.moveaxis(a, keep, [-2, -1])
+    for index in np.ndindex(*moved.shape[:-2]):
+        yield moved[index]
 
 
 #: output pixels per plane below which a call runs on one thread
@@ -103,8 +142,8 @@ class Job:
         self.axis = axis
         self.shape = _with_channels(hw, arr.shape, axis)
         self.input_dtype = arr.dtype
-        if not (arr.dtype.isnative and arr.flags.aligned):
-            arr = arr.astype(arr.dtype.newbyteorder("="))
+        if not arr.flags.aligned:  # (check_image made it native)
+            arr = arr.copy()
         self.arr = arr
         self.mode_code = MODE_CODES[self.mode] if self.mode != "valid" else 0
         # a plane of fewer than SMALL_PLANE pixels takes microseconds: one
@@ -116,14 +155,14 @@ class Job:
 
     def default_dtype(self) -> np.dtype:
         """float64 for float64 images, float32 otherwise."""
-        return np.dtype(np.float64 if self.input_dtype == np.float64 else np.float32)
+        return np.dtype(np.float64 if is_double(self.input_dtype) else np.float32)
 
     def output(self, output: OutputArg, name: str = "output") -> np.ndarray:
         return resolve_output(output, self.shape, self.default_dtype(), name)
 
     def double(self, *targets: np.ndarray) -> bool:
         """Compute in float64 for a float64 image or any float64 output."""
-        return self.input_dtype == np.float64 or any(t.dtype == np.float64 for t in targets)
+        return is_double(self.input_dtype) or any(is_double(t.dtype) for t in targets)
 
     def run(self, targets: Sequence[np.ndarray],
             call: Callable[[np.ndarray, List[np.ndarray], List[int]], None]) -> None:

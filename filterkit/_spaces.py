@@ -21,7 +21,7 @@ from . import _core, color
 from ._engine import OutputArg, resolve_output
 from ._engine import store as _store
 from ._threads import cpu_cap, get_num_threads
-from ._validate import check_image, check_mode, describe, fail
+from ._validate import check_image, check_mode, describe, fail, is_double
 
 SPACE_NAMES = ", ".join(repr(s) for s in color.SPACES)
 
@@ -175,10 +175,10 @@ def colour_gradient(image: np.ndarray, axis: int, convert: Callable[[np.ndarray]
     outs = output if isinstance(output, tuple) else (output, output)
     for o in outs:
         if isinstance(o, np.ndarray):
-            want64 = want64 or o.dtype == np.float64
+            want64 = want64 or is_double(o.dtype)
         elif o is not None:
             try:
-                want64 = want64 or np.dtype(o) == np.float64
+                want64 = want64 or is_double(o)
             except TypeError:
                 pass
     compute = np.dtype(np.float64 if want64 else np.float32)

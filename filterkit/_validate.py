@@ -99,7 +99,35 @@ def check_cval(cval: Any) -> float:
     """`cval` must be a real number (NaN and inf are allowed as fill values)."""
     if isinstance(cval, (bool, np.bool_)) or not isinstance(cval, (numbers.Real, np.floating, np.integer)):
         raise fail("cval", "a real number", describe(cval), TypeError)
-    return float(cval)
+    return to_float("cval", cval)
+
+
+def to_float(name: str, value: Any) -> float:
+    """``float(value)`` for a checked real number; an integer beyond the
+    float64 range (``10**400``) is a ValueError naming `name`, not
+    Python's bare OverflowError."""
+    try:
+        return float(value)
+    except OverflowError:
+        raise fail(name, "a real number within the float64 range (about +-1.8e308)",
+                   describe(value)) from None
+
+
+def native(arr: np.ndarray) -> np.ndarray:
+    """`arr` in the machine's byte order (a copy only when it is not).
+
+    Every entry point calls this on the image, so that a byte-swapped
+    array (big-endian FITS data, say) gets exactly the dtype rules and the
+    bits of the native one: ``np.dtype('>f8') == np.float64`` is False."""
+    if arr.dtype.isnative:
+        return arr
+    return arr.astype(arr.dtype.newbyteorder("="))
+
+
+def is_double(dtype: Any) -> bool:
+    """Whether `dtype` is float64 in either byte order (computes in double)."""
+    dt = np.dtype(dtype)
+    return dt.kind == "f" and dt.itemsize == 8
 
 
 def check_image(image: Any, channel_axis: Optional[int]) -> Tuple[np.ndarray, Optional[int]]:
@@ -113,6 +141,7 @@ def check_image(image: Any, channel_axis: Optional[int]) -> Tuple[np.ndarray, Op
                    f"dtype {arr.dtype} (convert it with .astype(np.float64))", TypeError)
     if arr.dtype.itemsize == 2 and arr.dtype.kind == "f":
         arr = arr.astype(np.float32)  # float16 is computed in float32 like the integers
+    arr = native(arr)
     axis = check_layout(arr.shape, channel_axis)
     if arr.size == 0:
         raise fail("image", "non-empty", f"shape {arr.shape}")

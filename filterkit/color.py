@@ -45,7 +45,7 @@ import numpy as np
 from . import _core
 from ._engine import store
 from ._threads import cpu_cap, get_num_threads
-from ._validate import DTYPE_CODES, SUPPORTED_DTYPES, describe, fail
+from ._validate import DTYPE_CODES, SUPPORTED_DTYPES, describe, fail, is_double, native
 
 __all__ = [
     "rgb_to_xyz", "xyz_to_rgb", "rgb_to_lab", "lab_to_rgb", "rgb_to_luv", "luv_to_rgb",
@@ -142,6 +142,7 @@ def _check_colour_image(image: Any, channel_axis: Any, op: str) -> Tuple[np.ndar
                    f"dtype {arr.dtype}", TypeError)
     if arr.dtype == np.float16:
         arr = arr.astype(np.float32)
+    arr = native(arr)  # byte order never changes the precision or the bits
     if isinstance(channel_axis, (bool, np.bool_)) or not isinstance(channel_axis, (int, np.integer)):
         raise fail("channel_axis", "an integer", describe(channel_axis), TypeError)
     if arr.ndim == 0:
@@ -197,7 +198,7 @@ def _convert(image: Any, op: str, channel_axis: Any, output: OutputArg) -> np.nd
     if out_dtype.kind != "f" and not to_rgb:
         raise fail("output", "a float dtype (float32 or float64) for XYZ, Lab and Luv",
                    f"dtype {out_dtype}", TypeError)
-    double = out_dtype == np.float64 or (arr.dtype == np.float64 and out_dtype.kind != "f")
+    double = is_double(out_dtype) or (arr.dtype == np.float64 and out_dtype.kind != "f")
     compute = np.dtype(np.float64 if double else np.float32)
     # shapes: channels last inside, moved back for the caller
     src = np.moveaxis(arr, axis, -1)
@@ -226,9 +227,7 @@ def _convert(image: Any, op: str, channel_axis: Any, output: OutputArg) -> np.nd
     matrix = _MATRICES[op][1 if double else 0]
     lut = _LUT8 if (arr.dtype == np.uint8 and not double and op in ("rgb2xyz", "rgb2lab", "rgb2luv")) else None
     in_max = float(np.iinfo(arr.dtype).max) if arr.dtype.kind in "ui" else 0.0
-    src_code = DTYPE_CODES[src3.dtype.newbyteorder("=")]
-    if not src3.dtype.isnative:
-        src3 = src3.astype(src3.dtype.newbyteorder("="))
+    src_code = DTYPE_CODES[src3.dtype]
     # luma drops the alpha channel: nothing passes through to its one channel
     _core.color_rows(src3, dst3, src_code, DTYPE_CODES[compute], _OPS[op], alpha and not gray,
                      np.ascontiguousarray(matrix, dtype=np.float64).ravel(), float(WHITE[0]), float(WHITE[2]),
@@ -458,6 +457,42 @@ def rgb_to_gray(image: Any, *, channel_axis: int = -1, output: OutputArg = None)
     return _convert(image, "rgb2gray", channel_axis, output)
 
 
+def _copy(image: Any, space: str, channel_axis: Any, output: OutputArg) -> np.ndarray:
+    """:func:`convert` within one space: the image checked and copied into
+    `output`, by the conversions' rules (an integer sRGB output is [0, 1]
+    scaled to its range, rounded and saturated; XYZ, Lab and Luv only to
+    float outputs)."""
+    arr, axis, _ = _check_colour_image(image, channel_axis, "rgb2rgb" if space == "rgb" else "xyz")
+    if output is None:
+        return arr.copy()
+    if isinstance(output, np.ndarray):
+        if output.shape != arr.shape:
+            raise fail("output", f"an array of shape {arr.shape}", f"shape {output.shape}")
+        if not output.flags.writeable:
+            raise fail("output", "a writeable array", "a read-only array")
+        target = output
+    else:
+        try:
+            target = np.empty(arr.shape, dtype=np.dtype(output))
+        except TypeError:
+            raise fail("output", "None, an array or a dtype", describe(output), TypeError) from None
+    if target.dtype.newbyteorder("=") not in DTYPE_CODES:
+        raise fail("output", f"an array or a dtype of {SUPPORTED_DTYPES}", f"dtype {target.dtype}",
+                   TypeError)
+    if target.dtype.kind != "f" and space != "rgb":
+        raise fail("output", "a float dtype (float32 or float64) for XYZ, Lab and Luv",
+                   f"dtype {target.dtype}", TypeError)
+    if target.dtype == arr.dtype:
+        np.copyto(target, arr)
+        return target
+    values = arr.astype(np.float64)
+    if arr.dtype.kind in "ui":
+        values /= float(np.iinfo(arr.dtype).max)          # [0, 1]
+    if target.dtype.kind in "ui":
+        values *= float(np.iinfo(target.dtype).max)       # the integer's range
+    return store(values, target)
+
+
 def convert(image: Any, source: str, target: str, *, channel_axis: int = -1,
             output: OutputArg = None) -> np.ndarray:
     """Convert between ``'rgb'``, ``'xyz'``, ``'lab'``, ``'luv'`` (and to ``'gray'``).
@@ -494,11 +529,7 @@ def convert(image: Any, source: str, target: str, *, channel_axis: int = -1,
         raise fail("target", f"one of {', '.join(repr(s) for s in spaces + ('gray',))}", describe(target))
     source, target = source.lower(), target.lower()
     if source == target:
-        arr = np.asarray(image)
-        if isinstance(output, np.ndarray):
-            np.copyto(output, arr)
-            return output
-        return arr.astype(arr.dtype if output is None else output, copy=True)
+        return _copy(image, source, channel_axis, output)
     if source == "rgb" or target == "rgb":
         return _convert(image, source + "2" + target, channel_axis, output)
     return _convert(_convert(image, source + "2rgb", channel_axis, None), "rgb2" + target,

@@ -64,7 +64,8 @@ except ImportError as _exc:  # pragma: no cover - the extra is missing
 from . import _convolve, _filters, color, kernels
 from ._choose import choose_method
 from ._threads import limited
-from ._validate import check_layout, check_mask, check_mode, check_output_dtype, describe, fail
+from ._validate import (check_layout, check_mask, check_mode, check_output_dtype, describe, fail,
+                        is_double)
 
 #: filterkit threads per chunk (Dask's workers run the chunks in parallel)
 THREADS_PER_CHUNK = 1
@@ -420,7 +421,7 @@ def _spatial_method(image: Any, weights: np.ndarray, method: Any, output: Any,
         return method
     image, axis, spatial = _axes(image, channel_axis)
     block = tuple(min(image.shape[a], max(image.chunks[a]) + 2 * r) for a, r in zip(spatial, halo))
-    double = image.dtype == np.float64 or (output is not None and np.dtype(output) == np.float64)
+    double = is_double(image.dtype) or (output is not None and is_double(output))
     choice = choose_method(block, mask=weights, dtype=np.float64 if double else np.float32).method
     return "auto" if choice in ("fft", "oa") else choice
 
