@@ -41,7 +41,7 @@ from typing import Any, Dict, NamedTuple, Optional, Tuple
 import numpy as np
 
 from ._fft import _fftw_state as _fft_state, backend_setting
-from ._validate import describe, fail
+from ._validate import describe, fail, is_double
 
 # nanoseconds (tb, t0: per block, per band); measured with calibrate() on
 # the development machine (AMD EPYC, AVX-512, one thread)
@@ -200,6 +200,12 @@ def cheapest_cached(out_hw: Tuple[int, int], mask_shape: Tuple[int, int], taps: 
 
 _estimates: Dict[Any, Tuple[str, Dict[str, float]]] = {}
 
+#: the thread count ``auto``'s choice assumes, whatever the real one: the
+#: spatial and FFT methods gain differently from threads, so a choice that
+#: followed the thread count would change the result's last bits with it
+#: (and the constants are measured on one thread)
+AUTO_THREADS = 1
+
 
 def _estimate(out_hw: Tuple[int, int], mask_shape: Tuple[int, int], taps: int, double: bool,
               threads: int, separable: bool, constant: bool, full: bool,
@@ -286,8 +292,9 @@ def choose_method(image_shape: Any, mask_shape: Any = None, dtype: Any = np.floa
     -------
     MethodChoice
         ``method`` (the cheapest), ``costs`` (estimated seconds of every
-        method considered, with filterkit's current thread count) and
-        ``reason`` (the methods ranked, as text).
+        method considered, on one thread: ``auto`` decides by one-thread
+        costs whatever the thread count, so that the result does not
+        depend on it) and ``reason`` (the methods ranked, as text).
 
     Examples
     --------
@@ -300,7 +307,6 @@ def choose_method(image_shape: Any, mask_shape: Any = None, dtype: Any = np.floa
     >>> filterkit.choose_method((512, 512), (15, 15), np.float64).costs["direct"] > 0
     True
     """
-    from ._threads import get_num_threads
     from ._validate import check_mask
     from .kernels import separate
 
@@ -333,7 +339,7 @@ def choose_method(image_shape: Any, mask_shape: Any = None, dtype: Any = np.floa
     if dt.kind not in "uif":
         raise fail("dtype", "a real dtype (float32 computes in single, float64 in double precision)",
                    f"dtype {dt}", TypeError)
-    costs = estimate((H, W), (kh, kw), taps, double=dt == np.float64, threads=get_num_threads(),
+    costs = estimate((H, W), (kh, kw), taps, double=is_double(dt), threads=AUTO_THREADS,
                      separable=separable, constant=constant, full=True, fixed=fixed)
     method, reason = pick(costs)
     return MethodChoice(method, costs, reason)

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import _core
 from . import _choose
-from ._choose import SPATIAL, cheapest_cached, fixed_kernel, pick, separable_may_win
+from ._choose import AUTO_THREADS, SPATIAL, cheapest_cached, fixed_kernel, pick, separable_may_win
 from ._engine import Job, OutputArg, store
 from ._fft import NonFinite, backend_setting, correlate_tiled, correlate_valid, extend
 from ._spaces import check_space, lowpass
@@ -47,7 +47,7 @@ class _MaskTraits:
         self.taps = int(np.count_nonzero(weights))
         self.fixed = fixed_kernel(weights)  # a 3 x 3 mask the core has a kernel for
         self._factors: Any = _UNKNOWN
-        #: (plane shape, double, threads) -> (constants, FFT backend or
+        #: (plane shape, double) -> (constants, FFT backend or
         #: None, method, costs): see :func:`_auto`
         self.choices: Dict[Any, Tuple[Any, Optional[str], str, Dict[str, float]]] = {}
 
@@ -75,9 +75,13 @@ def _traits(mask: Any) -> _MaskTraits:
     return _traits_key(m.tobytes(), m.dtype.str, m.shape)
 
 
-def _auto(traits: _MaskTraits, hw: Tuple[int, int], double: bool,
-          threads: int) -> Tuple[str, Dict[str, float]]:
+def _auto(traits: _MaskTraits, hw: Tuple[int, int], double: bool) -> Tuple[str, Dict[str, float]]:
     """``auto``'s method for this mask on an `hw` plane, and the estimates.
+
+    Decided by one-thread costs (:data:`AUTO_THREADS`): the spatial and the
+    FFT methods gain differently from more threads, and a choice that
+    followed the thread count would give results that differ in the last
+    bits between thread counts (the README promises the same bits).
 
     Remembered on the mask's traits, so that a call with a mask and a shape
     seen before decides by one dictionary lookup: the rank test's
@@ -85,7 +89,7 @@ def _auto(traits: _MaskTraits, hw: Tuple[int, int], double: bool,
     with cold caches (10 % of a 256 x 256 box filter) when computed.  The
     choice is taken again when the constants change (``calibrate``) and,
     if the FFT methods were in the running, when the FFT backend does."""
-    key = (hw, double, threads)
+    key = (hw, double)
     hit = traits.choices.get(key)
     if (hit is not None and hit[0] is _choose._loaded
             and (hit[1] is None or hit[1] == backend_setting())):
@@ -94,7 +98,7 @@ def _auto(traits: _MaskTraits, hw: Tuple[int, int], double: bool,
     separable = (kh > 1 and kw > 1
                  and separable_may_win((kh, kw), traits.taps, double, traits.fixed)
                  and traits.factors is not None)
-    method, costs = cheapest_cached(hw, (kh, kw), traits.taps, double, threads, separable,
+    method, costs = cheapest_cached(hw, (kh, kw), traits.taps, double, AUTO_THREADS, separable,
                                     traits.constant, fixed=traits.fixed)
     spectral = "fft" in costs or "oa" in costs
     if len(traits.choices) >= 32:  # many image shapes (tiles): keep the recent ones
@@ -115,7 +119,7 @@ def _filter2d(image: Any, mask: Any, *, flip: bool, mode: Any, cval: Any,
     double = job.double(target)
     auto = method == "auto"
     if auto:
-        method, costs = _auto(traits, job.hw, double, job.nthreads)
+        method, costs = _auto(traits, job.hw, double)
     elif method == "separable" and traits.factors is None:
         raise fail("mask", "rank 1 (an outer product of a column and a row) with "
                    "method='separable'", f"a {kh}x{kw} mask of higher rank")
@@ -127,35 +131,41 @@ def _filter2d(image: Any, mask: Any, *, flip: bool, mode: Any, cval: Any,
         # correlation with the mask mirrored horizontally and vertically
         weights = weights[::-1, ::-1]
     if method in ("fft", "oa"):
-        # auto may have to start again spatially: not on an image it has
-        # begun to overwrite (output=image), so such a target waits
-        dst = (np.empty_like(target) if auto and np.may_share_memory(target, job.arr)
-               else target)
         try:
-            _spectral(job, weights, dst, double, tiled=method == "oa", finite=auto)
-            if dst is not target:
-                np.copyto(target, dst)
-            return target
+            return _spectral(job, weights, target, double, tiled=method == "oa", finite=auto)
         except NonFinite:
             # a NaN or inf in the image would spread over a whole FFT block:
-            # auto stays spatial (the target is overwritten whole)
+            # auto stays spatial (the target is overwritten whole; one that
+            # overlaps the image was computed into a temporary, see Job.run,
+            # and is still untouched)
             method = pick({m: c for m, c in costs.items() if m in SPATIAL})[0]
     if method == "box":
         return run_box(job, weights.shape, float(weights.flat[0]), target, double)
-    cdtype = np.float64 if double else np.float32
     if method == "separable":
         col, row = traits.factors
-        if flip:
-            col, row = col[::-1], row[::-1]
-        kernel = None
-        col = np.ascontiguousarray(col, dtype=cdtype)
-        row = np.ascontiguousarray(row, dtype=cdtype)
+        return run_rows(job, target, double, factors=(col[::-1], row[::-1]) if flip else (col, row))
+    return run_rows(job, target, double, kernel=weights)
+
+
+def run_rows(job: Job, target: np.ndarray, double: bool, *, kernel: Optional[np.ndarray] = None,
+             factors: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> np.ndarray:
+    """The correlation with a 2-D `kernel` (direct sum) or with the outer
+    product of ``factors = (column, row)`` (a vertical then a horizontal
+    1-D pass), written into `target` (rounded and saturated there when
+    integer)."""
+    cdtype = np.float64 if double else np.float32
+    if factors is not None:
+        col = np.ascontiguousarray(factors[0], dtype=cdtype)
+        row = np.ascontiguousarray(factors[1], dtype=cdtype)
+        k2d = None
     else:
-        kernel, col, row = np.ascontiguousarray(weights, dtype=cdtype), None, None
+        assert kernel is not None
+        k2d, col, row = np.ascontiguousarray(kernel, dtype=cdtype), None, None
+    kh, kw = job.kh, job.kw
     src_code = DTYPE_CODES[job.arr.dtype]
 
     def call(src: np.ndarray, dsts: List[np.ndarray], codes: List[int]) -> None:
-        _core.correlate_rows(src, dsts[0], src_code, codes[0], kernel, col, row, kh, kw,
+        _core.correlate_rows(src, dsts[0], src_code, codes[0], k2d, col, row, kh, kw,
                              job.oy, job.pl, job.mode_code, job.cval, double,
                              job.nthreads, job.cpu_cap)
 
@@ -163,35 +173,46 @@ def _filter2d(image: Any, mask: Any, *, flip: bool, mode: Any, cval: Any,
     return target
 
 
-def _store_planes(job: Job, target: np.ndarray, compute: Any) -> None:
-    """``compute(plane) -> float result`` for every channel plane, stored in
-    `target` (rounded half to even and saturated for integer targets)."""
-    for index in job._planes():
-        store(compute(job.arr[index]), target[index])
+def convolve_factors(image: Any, column: np.ndarray, row: np.ndarray, *, mode: Any, cval: Any,
+                     output: OutputArg, channel_axis: Any) -> np.ndarray:
+    """The convolution with ``np.outer(column, row)`` as two 1-D passes,
+    without building that mask or testing its rank (a Gaussian of sigma
+    400 has a 2401 x 2401 mask whose SVD took seconds).  `column` and
+    `row` are checked float64 vectors of odd lengths."""
+    job = Job(image, (len(column), len(row)), mode=mode, cval=cval, channel_axis=channel_axis)
+    target = job.output(output)
+    return run_rows(job, target, job.double(target), factors=(column[::-1], row[::-1]))
 
 
 def _spectral(job: Job, weights: np.ndarray, target: np.ndarray, double: bool,
               tiled: bool, finite: bool = False) -> np.ndarray:
     """The correlation with `weights` by FFT, whole or in tiles; with
     `finite`, :class:`NonFinite` is raised as soon as a transformed block
-    shows a NaN or inf in the image (the target may be partly written)."""
+    shows a NaN or inf in the image (a target that overlaps the image is
+    then untouched, any other may be partly written).
+
+    Through :meth:`Job.run` like every method: an output that overlaps the
+    image (``output=image[:, :, ::-1]``) is computed into a temporary and
+    copied at the end, so no plane reads what another has written."""
     cdtype = np.dtype(np.float64 if double else np.float32)
     kh, kw = weights.shape
     w = np.ascontiguousarray(weights, dtype=cdtype)
 
-    def compute(plane: np.ndarray, dst: Optional[np.ndarray] = None) -> np.ndarray:
+    def call(src: np.ndarray, dsts: List[np.ndarray], codes: List[int]) -> None:
+        dst = dsts[0]
         if tiled:
-            return correlate_tiled(plane.astype(cdtype, copy=False), w, job.nthreads,
-                                   mode=job.mode, cval=job.cval, oy=job.oy, ox=job.pl, out=dst,
-                                   finite=finite)
-        padded = extend(plane, job.mode, job.cval, kh, kw, job.oy, job.pl, cdtype)
-        return correlate_valid(padded, w, job.nthreads, finite=finite)
+            straight = dst.dtype == cdtype  # written into the output block by block
+            result = correlate_tiled(src.astype(cdtype, copy=False), w, job.nthreads,
+                                     mode=job.mode, cval=job.cval, oy=job.oy, ox=job.pl,
+                                     out=dst if straight else None, finite=finite)
+            if straight:
+                return
+        else:
+            padded = extend(src, job.mode, job.cval, kh, kw, job.oy, job.pl, cdtype)
+            result = correlate_valid(padded, w, job.nthreads, finite=finite)
+        store(result, dst)
 
-    if tiled and target.dtype == cdtype and not np.may_share_memory(target, job.arr):
-        for index in job._planes():  # straight into the output
-            compute(job.arr[index], target[index])
-        return target
-    _store_planes(job, target, compute)
+    job.run([target], call)
     return target
 
 
