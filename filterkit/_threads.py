@@ -19,6 +19,24 @@ _ENV_DATA = getattr(os.environ, "_data", None)  # CPython's encoded copy of the 
 _ENV_KEYS: Dict[str, Any] = {}
 _local = threading.local()  # a per-thread override: limited()
 
+#: True in a child made by fork(): the core runs one thread there.  GNU
+#: OpenMP (libgomp) keeps the parent's thread team, whose threads do not
+#: exist in the child, and its next parallel region waits for them
+#: forever; a region of one thread never touches the team.  So a
+#: multiprocessing Pool on Linux (fork) works, its processes being the
+#: parallelism; 'spawn' or 'forkserver' children start afresh and use
+#: threads again.
+_forked = False
+
+
+def _after_fork_in_child() -> None:
+    global _forked
+    _forked = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
 
 def getenv(name: str, default: str = "") -> str:
     """``os.environ.get(name, default)`` without its cost for a missing
@@ -47,10 +65,17 @@ def set_num_threads(n: Optional[int]) -> None:
     Parameters
     ----------
     n : int or None
-        A positive number of threads, or None to go back to the default
-        (``FILTERKIT_NUM_THREADS``, else all cores).  Results are
-        bit-identical whatever the thread count: rows are split among
-        threads, and every pixel is computed by the same operations.
+        A number of threads from 1 to 4 per core of the machine (at least
+        8), or None to go back to the default (``FILTERKIT_NUM_THREADS``,
+        else all cores).  Results are bit-identical whatever the thread
+        count: rows are split among threads, and every pixel is computed by
+        the same operations.  In a process made by ``fork()`` the core runs
+        one thread whatever is set (see :func:`get_num_threads`).
+
+    Raises
+    ------
+    TypeError, ValueError
+        When `n` is not an integer, or out of that range.
 
     Examples
     --------
@@ -72,7 +97,10 @@ def get_num_threads() -> int:
     int
         The value given to :func:`set_num_threads`; else the environment
         variable ``FILTERKIT_NUM_THREADS``; else the number of cores this
-        process may run on.
+        process may run on.  Always 1 in a process made by ``fork()``
+        (a ``multiprocessing`` pool on Linux): OpenMP's threads cannot be
+        used again after a fork (they would hang); the processes are the
+        parallelism there, and 'spawn' or 'forkserver' children use threads.
 
     Examples
     --------
@@ -82,17 +110,21 @@ def get_num_threads() -> int:
     """
     local = getattr(_local, "n", None)
     if local is not None:
-        return local
-    if _num_threads is not None:
-        return _num_threads
-    env = getenv(ENV_VAR).strip()
-    if env:
-        try:
-            value = int(env)
-        except ValueError:
-            raise fail(ENV_VAR, "a positive integer", repr(env)) from None
-        return check_threads(value, ENV_VAR)
-    return _available_cores()
+        n = local
+    elif _num_threads is not None:
+        n = _num_threads
+    else:
+        env = getenv(ENV_VAR).strip()
+        if env:
+            try:
+                value = int(env)
+            except ValueError:
+                raise fail(ENV_VAR, "a positive integer",
+                           repr(env)) from None
+            n = check_threads(value, ENV_VAR)
+        else:
+            n = _available_cores()
+    return 1 if _forked else n
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ and ``TypeError`` are raised.
 from __future__ import annotations
 
 import numbers
+import os
 from typing import Any, Optional, Tuple
 
 import numpy as np
@@ -209,10 +210,26 @@ def check_output_dtype(dtype: Any) -> np.dtype:
     return dt
 
 
+#: the most threads the core may be asked for, per core of the machine:
+#: more only queue on the same cores, and tens of thousands crash the
+#: OpenMP runtime (it cannot create them)
+THREADS_PER_CORE = 4
+
+
+def max_threads() -> int:
+    """The largest thread count :func:`check_threads` accepts:
+    ``THREADS_PER_CORE`` times the machine's cores (at least 8)."""
+    return max(8, THREADS_PER_CORE * (os.cpu_count() or 1))
+
+
 def check_threads(n: Any, name: str = "n") -> int:
-    """A thread count must be a positive integer."""
+    """A thread count must be an integer from 1 to :func:`max_threads`."""
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
         raise fail(name, "a positive integer", describe(n), TypeError)
     if n < 1:
         raise fail(name, "a positive integer", repr(int(n)))
+    top = max_threads()
+    if n > top:
+        raise fail(name, f"at most {top} threads ({THREADS_PER_CORE} per core of this machine, "
+                   "at least 8)", repr(int(n)))
     return int(n)
