@@ -169,6 +169,18 @@ def check_layout(shape: Tuple[int, ...], channel_axis: Any) -> Optional[int]:
     return int(channel_axis) % 3
 
 
+#: the largest mask height or width: a Gaussian of sigma up to about 10922
+#: at its default size.  Beyond it a mask costs minutes per megapixel and
+#: its sizes overflow the core's 32-bit geometry long before that.
+MAX_MASK_SIDE = 65537
+
+
+def check_side(name: str, h: int, w: int, what: str = "") -> None:
+    """A mask's height and width must not exceed MAX_MASK_SIDE."""
+    if max(h, w) > MAX_MASK_SIDE:
+        raise fail(name, f"at most {MAX_MASK_SIDE} high and wide{what}", f"{h} x {w}")
+
+
 def check_mask(mask: Any) -> np.ndarray:
     """Validate a filter mask: 2-D, odd sides, real and finite; float64 copy."""
     arr = np.asarray(mask)
@@ -190,6 +202,7 @@ def check_mask(mask: Any) -> np.ndarray:
             "which side the centre moves to)",
             f"shape {arr.shape}",
         )
+    check_side("mask", kh, kw)
     out = arr.astype(np.float64)
     if not np.all(np.isfinite(out)):
         bad = np.argwhere(~np.isfinite(out))[0]

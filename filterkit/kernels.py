@@ -10,7 +10,7 @@ from typing import Any, Optional, Tuple, Union
 
 import numpy as np
 
-from ._validate import check_mask, describe, fail
+from ._validate import MAX_MASK_SIDE, check_mask, check_side, describe, fail, to_float
 
 Size = Union[int, Tuple[int, int]]
 
@@ -25,6 +25,7 @@ def check_size(size: Any, name: str = "size") -> Tuple[int, int]:
     if h < 1 or w < 1 or h % 2 == 0 or w % 2 == 0:
         raise fail(name, "odd and positive (1, 3, 5, ...) so that the mask has a centre pixel",
                    repr(size))
+    check_side(name, h, w)
     return h, w
 
 
@@ -34,7 +35,7 @@ def _check_sigma(sigma: Any) -> Tuple[float, float]:
                              not isinstance(s, (int, float, np.integer, np.floating)) for s in pair):
         raise fail("sigma", "a positive number or a pair (sigma_y, sigma_x) of them",
                    describe(sigma), TypeError)
-    sy, sx = float(pair[0]), float(pair[1])
+    sy, sx = to_float("sigma", pair[0]), to_float("sigma", pair[1])
     if not (sy > 0 and sx > 0 and math.isfinite(sy) and math.isfinite(sx)):
         raise fail("sigma", "positive and finite", repr(sigma))
     return sy, sx
@@ -115,6 +116,10 @@ def _gaussian_1d(size: int, sigma: float, sampling: str) -> np.ndarray:
     return g / g.sum()
 
 
+#: the largest sigma whose default mask (2 ceil(3 sigma) + 1) fits MAX_MASK_SIDE
+MAX_SIGMA = (MAX_MASK_SIDE - 1) / 6.0
+
+
 def gaussian_size(sigma: float) -> int:
     """The default Gaussian mask size for `sigma`: 2 ceil(3 sigma) + 1.
 
@@ -144,6 +149,13 @@ def gaussian_factors(size: Optional[Size] = None, *, sigma: Any = 1.0,
     if sampling not in ("integral", "point"):
         raise fail("sampling", "'integral' or 'point'", repr(sampling))
     if size is None:
+        if max(sy, sx) > MAX_SIGMA:
+            big = max(sy, sx)
+            side = f"{gaussian_size(big)}" if big < 1e15 else f"about {6 * big:.3g}"
+            raise fail("sigma", f"at most {MAX_SIGMA:.6g} without `size` (the default mask, "
+                       f"2*ceil(3*sigma)+1 pixels, may be at most {MAX_MASK_SIDE} wide): "
+                       "give a smaller `size`, or downsample the image first",
+                       f"{sigma!r}, which implies a mask {side} pixels wide")
         h, w = gaussian_size(sy), gaussian_size(sx)
     else:
         h, w = check_size(size)
