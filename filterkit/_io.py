@@ -8,8 +8,10 @@ never leaves a partial file and never touches the input.
 from __future__ import annotations
 
 import os
+import shutil
+import struct
 import tempfile
-from typing import Any, Dict, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -33,18 +35,121 @@ class CLIError(Exception):
     """A user error: printed as one ``filterkit: error: ...`` line, exit code 2."""
 
 
-def read_image(path: str) -> np.ndarray:
+#: the most pixels an image decoded whole may have unless raised: Pillow's
+#: decompression-bomb threshold (2 x PIL.Image.MAX_IMAGE_PIXELS, about
+#: 13377 x 13377), so that a small file claiming a huge size is refused
+#: before its pixels are allocated
+DEFAULT_MAX_PIXELS = 178_956_970
+#: the environment variable that sets the limit (``--max-pixels`` wins)
+MAX_PIXELS_ENV = "FILTERKIT_MAX_PIXELS"
+
+#: EXIF/TIFF orientation -> (transpose, flip rows, flip columns) that shows
+#: the stored pixels upright, as viewers and PIL.ImageOps.exif_transpose do
+ORIENTATIONS: Dict[int, Tuple[bool, bool, bool]] = {
+    1: (False, False, False), 2: (False, False, True), 3: (False, True, True),
+    4: (False, True, False), 5: (True, False, False), 6: (True, False, True),
+    7: (True, True, True), 8: (True, True, False)}
+
+
+def parse_max_pixels(text: str, origin: str) -> Optional[int]:
+    """A pixel limit: a positive integer, or ``none`` for no limit.
+
+    Parameters
+    ----------
+    text : str
+        The value as given.
+    origin : str
+        Where it comes from (``--max-pixels`` or the environment
+        variable), for the message.
+
+    Returns
+    -------
+    int or None
+        The limit, None for none.
+
+    Raises
+    ------
+    CLIError
+        When `text` is neither.
+    """
+    value = text.strip().lower().replace("_", "")
+    if value == "none":
+        return None
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        raise CLIError(f"{origin}: must be a positive number of pixels or 'none'; got {text!r}")
+    return limit
+
+
+def check_pixels(path: str, shape: Sequence[int], max_pixels: Optional[int], tile_hint: bool) -> None:
+    """Refuse to decode an image of more than `max_pixels` pixels whole.
+
+    `tile_hint` says whether ``--tile`` would read this file a tile at a
+    time (a TIFF or a .zarr), and so is worth suggesting.
+    """
+    h, w = int(shape[0]), int(shape[1])
+    if max_pixels is None or h * w <= max_pixels:
+        return
+    tile = "filter it with --tile N (which reads it a tile at a time), or " if tile_hint else ""
+    raise CLIError(f"{path}: {h} x {w} = {h * w:,} pixels is over the limit of {max_pixels:,} "
+                   f"(a guard against decompression bombs); {tile}raise the limit with "
+                   f"--max-pixels N or {MAX_PIXELS_ENV}=N ('none': no limit)")
+
+
+def orient(array: np.ndarray, orientation: int) -> np.ndarray:
+    """The stored pixels of an image with an EXIF/TIFF `orientation` tag
+    (1 to 8) turned upright, as PIL.ImageOps.exif_transpose turns them."""
+    transpose, flip_rows, flip_cols = ORIENTATIONS.get(int(orientation), ORIENTATIONS[1])
+    if transpose:
+        array = array.swapaxes(0, 1)
+    if flip_rows:
+        array = array[::-1]
+    if flip_cols:
+        array = array[:, ::-1]
+    return array
+
+
+def read_image(path: str, max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
+               tiled: bool = False) -> np.ndarray:
     """Read an image as an array: (H, W) grey or (H, W, C) colour.
 
-    8-bit images give uint8, 16-bit grey gives uint16; ``sample:NAME``
-    reads one of scikit-image's bundled images.
+    Parameters
+    ----------
+    path : str
+        An image file (PNG, TIFF, JPEG, BMP, ... through Pillow; TIFF
+        through tifffile when installed), a ``.npy`` or ``.zarr`` array, or
+        ``sample:NAME`` for one of scikit-image's bundled images.
+    max_pixels : int or None, optional
+        Refuse images of more pixels (default :data:`DEFAULT_MAX_PIXELS`),
+        checked before any pixel is decoded; None for no limit.  ``.npy``
+        files are not limited: their size on disk is their size in memory.
+    tiled : bool, optional
+        Whether the caller reads in tiles already (no ``--tile`` hint).
+
+    Returns
+    -------
+    ndarray
+        8-bit images give uint8, 16-bit ones uint16; 32-bit integer and
+        float TIFFs keep their type and values.  The EXIF (or TIFF)
+        orientation is applied, so the picture is upright as viewers show it.
+
+    Raises
+    ------
+    CLIError
+        For a missing, unreadable or too large file.
     """
     if path.startswith("sample:"):
         return _read_sample(path[len("sample:"):])
     if not os.path.exists(path):
         raise CLIError(f"{path}: no such file")
     if os.path.isdir(path) and path.rstrip("/" + os.sep).lower().endswith(".zarr"):
-        return np.asarray(open_zarr(path)[...])
+        z = open_zarr(path)
+        if len(z.shape) >= 2:
+            check_pixels(path, z.shape, max_pixels, not tiled)
+        return np.asarray(z[...])
     if os.path.isdir(path):
         raise CLIError(f"{path}: is a folder (give -o DIR to filter a folder)")
     if path.lower().endswith(".npy"):
@@ -53,16 +158,96 @@ def read_image(path: str) -> np.ndarray:
         except (OSError, ValueError) as exc:
             raise CLIError(f"{path}: not a readable .npy file ({exc})") from None
         return arr
-    from PIL import Image, UnidentifiedImageError
+    if path.lower().endswith((".tif", ".tiff")):
+        arr = _read_tiff(path, max_pixels, tiled)
+        if arr is not None:
+            return arr
+    return _read_pillow(path, max_pixels, tiled)
 
+
+def _read_pillow(path: str, max_pixels: Optional[int], tiled: bool) -> np.ndarray:
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    # Pillow's own bomb check would raise (or warn) with a traceback's
+    # worth of text; ours says what to do, so Pillow's is off meanwhile
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
     try:
         with Image.open(path) as im:
+            is_tiff = im.format == "TIFF"
+            check_pixels(path, (im.size[1], im.size[0]), max_pixels, is_tiff and not tiled)
+            if is_tiff:
+                _check_pillow_tiff(path, im)
             im.load()
+            if not is_tiff:  # Pillow applies a TIFF's orientation itself when loading
+                try:
+                    im = ImageOps.exif_transpose(im)
+                except Exception:  # broken EXIF data: the pixels as stored
+                    pass
             return _pil_to_array(im)
     except UnidentifiedImageError:
         raise CLIError(f"{path}: not an image Pillow can read") from None
-    except (OSError, SyntaxError, ValueError) as exc:
+    except Image.DecompressionBombError as exc:  # a limit Pillow checks elsewhere
+        raise CLIError(f"{path}: {exc}; raise the limit with --max-pixels N or "
+                       f"{MAX_PIXELS_ENV}=N") from None
+    except (OSError, SyntaxError, ValueError, struct.error, EOFError) as exc:
         raise CLIError(f"{path}: unreadable or truncated image ({exc})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+def _check_pillow_tiff(path: str, im: Any) -> None:
+    """A TIFF that Pillow (without tifffile) would read wrongly."""
+    hint = "; install tifffile to read it: pip install 'filterkit[tiles]'"
+    if im.tag_v2.get(274, 1) in (5, 6, 7, 8):
+        # Pillow turns such TIFFs wrongly (its data and size disagree)
+        raise CLIError(f"{path}: a TIFF turned by its orientation tag"
+                       f" ({im.tag_v2.get(274)}){hint}")
+    bits = im.tag_v2.get(258, (8,))
+    bits = bits if isinstance(bits, tuple) else (bits,)
+    if im.mode in ("RGB", "RGBA") and max(bits) > 8:
+        raise CLIError(f"{path}: a {max(bits)}-bit colour TIFF (Pillow would keep 8 bits){hint}")
+
+
+def tiff_page(tif: Any) -> Tuple[Any, int]:
+    """The first image of a TIFF that tifffile reads as it is (grey or RGB,
+    at least 8 bits a sample, samples together), and its orientation;
+    (None, 1) for those Pillow should read (palette, CMYK, 1-bit, ...)."""
+    page = tif.pages[0]
+    photometric = int(getattr(page, "photometric", -1))
+    planar = int(getattr(page, "planarconfig", 1) or 1)
+    if (photometric not in (1, 2) or int(page.bitspersample) < 8 or planar != 1
+            or len(page.shape) not in (2, 3) or int(getattr(page, "imagedepth", 1) or 1) > 1):
+        return None, 1
+    tag = page.tags.get(274)
+    orientation = int(tag.value) if tag is not None else 1
+    return page, orientation if orientation in ORIENTATIONS else 1
+
+
+def _read_tiff(path: str, max_pixels: Optional[int], tiled: bool) -> Optional[np.ndarray]:
+    """A TIFF through tifffile (every sample type, 16-bit colour, floats),
+    upright; None when tifffile is missing or the TIFF is for Pillow."""
+    try:
+        import tifffile
+    except ImportError:
+        return None
+    try:
+        with tifffile.TiffFile(path) as tif:
+            page, orientation = tiff_page(tif)
+            if page is None:
+                return None
+            shape = page.shape
+            check_pixels(path, shape, max_pixels, not tiled)
+            arr = page.asarray()
+    except CLIError:
+        raise
+    except MemoryError:
+        raise
+    except Exception as exc:  # tifffile raises its own TiffFileError and others
+        raise CLIError(f"{path}: not a readable TIFF ({exc})") from None
+    if arr.dtype == np.float16:  # the filters compute in float32 at least
+        arr = arr.astype(np.float32)
+    return np.ascontiguousarray(orient(arr, orientation))
 
 
 def open_zarr(path: str) -> Any:
@@ -115,7 +300,26 @@ def _read_sample(name: str) -> np.ndarray:
 
 
 def check_output_path(path: str, raw: bool) -> str:
-    """The output's extension, after checking it can be written."""
+    """The output's extension, after checking it can be written.
+
+    Parameters
+    ----------
+    path : str
+        The output file.
+    raw : bool
+        Whether it takes the float result unchanged (``--raw``).
+
+    Returns
+    -------
+    str
+        The extension, lower case.
+
+    Raises
+    ------
+    CLIError
+        For an extension filterkit does not write, a missing folder, or a
+        folder in the output's place.
+    """
     ext = os.path.splitext(path)[1].lower()
     if raw:
         if ext not in RAW_FORMATS:
@@ -124,6 +328,8 @@ def check_output_path(path: str, raw: bool) -> str:
         raise CLIError(f"{path}: unknown output extension '{ext or 'none'}'; "
                        f"use one of {', '.join(sorted(FORMATS))}")
     check_folder(path)
+    if os.path.isdir(path):
+        raise CLIError(f"{path}: is a folder; give a file name")
     return ext
 
 
@@ -134,8 +340,129 @@ def check_folder(path: str) -> None:
         raise CLIError(f"{path}: the folder {folder} does not exist")
 
 
-def write_image(path: str, data: np.ndarray) -> None:
-    """Write `data` atomically: integer image data through Pillow, or raw floats."""
+def file_key(path: str) -> Tuple[Any, ...]:
+    """What identifies the file `path` names: its device and inode when it
+    exists (links and hard links included), else its real path."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ("path", os.path.normcase(os.path.realpath(path)))
+    return ("inode", st.st_dev, st.st_ino)
+
+
+def check_distinct(inputs: Sequence[str], outputs: Sequence[str],
+                   sources: Optional[Sequence[str]] = None) -> None:
+    """No output may be an input, nor another output, compared as files
+    (real paths, links and hard links); checked before anything is read or
+    written.
+
+    Parameters
+    ----------
+    inputs : sequence of str
+        Every file read (``sample:NAME`` is none).
+    outputs : sequence of str
+        Every file to be written.
+    sources : sequence of str, optional
+        The input each output is made from (batch mode), for the message.
+
+    Raises
+    ------
+    CLIError
+        Naming the first clash.
+    """
+    read = {file_key(p): p for p in inputs if not p.startswith("sample:")}
+    written: Dict[Tuple[Any, ...], int] = {}
+    for i, out in enumerate(outputs):
+        key = file_key(out)
+        if key in read:
+            src = read[key]
+            same = os.path.abspath(src) == os.path.abspath(out)
+            raise CLIError(f"{out}: the output would overwrite the input"
+                           + ("" if same else f" {src}"))
+        if key in written:
+            j = written[key]
+            if sources is not None and file_key(sources[j]) == file_key(sources[i]):
+                raise CLIError(f"{sources[i]}: given twice as an input")
+            if sources is not None:
+                raise CLIError(f"{sources[j]} and {sources[i]} would both be written to {out}; "
+                               "give them different names or output folders")
+            raise CLIError(f"{out}: named twice as an output")
+        written[key] = i
+
+
+class Staging:
+    """Outputs written to temporary files beside their destinations and
+    renamed into place together when every one is complete, so that a
+    command that fails writes none of them.
+
+    Use as a context manager: on leaving it normally the files are renamed,
+    on an exception (or Ctrl-C) the temporary files are removed.
+    """
+
+    def __init__(self) -> None:
+        self._pending: List[Tuple[str, str, Callable[[str, str], None]]] = []
+
+    def add(self, tmp: str, path: str, replace: Optional[Callable[[str, str], None]] = None) -> None:
+        """Rename the complete temporary `tmp` to `path` on success."""
+        self._pending.append((tmp, path, replace or _replace_file))
+
+    def commit(self) -> None:
+        """Rename every staged file into place."""
+        while self._pending:
+            tmp, path, replace = self._pending[0]
+            try:
+                replace(tmp, path)
+            except OSError as exc:
+                raise CLIError(f"{path}: could not be written ({exc.strerror or exc})") from None
+            self._pending.pop(0)
+
+    def discard(self) -> None:
+        """Remove every staged temporary file."""
+        while self._pending:
+            tmp = self._pending.pop()[0]
+            if os.path.isdir(tmp) and not os.path.islink(tmp):
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                _remove(tmp)
+
+    def __enter__(self) -> "Staging":
+        return self
+
+    def __exit__(self, kind: Any, value: Any, tb: Any) -> None:
+        if kind is None:
+            try:
+                self.commit()
+            finally:
+                self.discard()  # what could not be renamed
+        else:
+            self.discard()
+
+
+def _replace_file(tmp: str, path: str) -> None:
+    os.chmod(tmp, 0o666 & ~umask())  # mkstemp makes 0600; give the usual mode
+    os.replace(tmp, path)
+
+
+def write_image(path: str, data: np.ndarray, stage: Optional[Staging] = None) -> None:
+    """Write `data` atomically: a temporary file renamed when complete.
+
+    Parameters
+    ----------
+    path : str
+        The destination: ``.png``, ``.tif``/``.tiff``, ``.jpg``/``.jpeg``,
+        ``.bmp`` or ``.npy`` (the array as it is).
+    data : ndarray
+        uint8 or uint16 pictures through Pillow; other integer and float
+        arrays (and 16-bit colour) go to TIFF as they are, through tifffile.
+    stage : Staging, optional
+        Leave the complete temporary file to `stage`, which renames it with
+        the command's other outputs; default: rename it now.
+
+    Raises
+    ------
+    CLIError
+        When it cannot be written (the temporary file is removed).
+    """
     ext = os.path.splitext(path)[1].lower()
     folder = os.path.dirname(os.path.abspath(path))
     try:
@@ -146,21 +473,32 @@ def write_image(path: str, data: np.ndarray) -> None:
     try:
         if ext == ".npy":
             np.save(tmp, data, allow_pickle=False)
+        elif ext in (".tif", ".tiff") and not _pillow_holds(data):
+            _write_deep_tiff(tmp, data)
         elif data.dtype.kind == "f":
-            _write_float_tiff(tmp, data)
+            raise CLIError(f"{path}: float values need .tif, .tiff or .npy")
         else:
             _write_pillow(tmp, data, FORMATS[ext])
-        os.chmod(tmp, 0o666 & ~umask())  # mkstemp makes 0600; give the usual mode
-        os.replace(tmp, path)
+        if stage is not None:
+            stage.add(tmp, path)
+        else:
+            _replace_file(tmp, path)
     except CLIError:
         _remove(tmp)
         raise
     except (OSError, ValueError) as exc:
         _remove(tmp)
-        raise CLIError(f"{path}: could not be written ({exc})") from None
+        raise CLIError(f"{path}: could not be written ({_reason(exc)})") from None
     except BaseException:
         _remove(tmp)
         raise
+
+
+def _reason(exc: BaseException) -> str:
+    """An OSError's text without the temporary file's name."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
 
 
 def umask() -> int:
@@ -177,19 +515,31 @@ def _remove(path: str) -> None:
         pass
 
 
-def _write_float_tiff(path: str, data: np.ndarray) -> None:
+def _pillow_holds(data: np.ndarray) -> bool:
+    """Whether Pillow writes `data` to TIFF unchanged: 8-bit, 16-bit grey."""
+    return data.dtype == np.uint8 or (data.dtype == np.uint16 and data.ndim == 2)
+
+
+def _write_deep_tiff(path: str, data: np.ndarray) -> None:
+    """Any integer or float array (32-bit, 16-bit colour, ...) as it is."""
     try:
         import tifffile
     except ImportError:
         tifffile = None
+    if data.dtype.kind == "f":
+        data = data.astype(np.float32)
     if tifffile is not None:
-        tifffile.imwrite(path, data.astype(np.float32))
+        colour = data.ndim == 3 and data.shape[2] in (3, 4) and data.dtype.kind == "u"
+        tifffile.imwrite(path, data, photometric="rgb" if colour else "minisblack",
+                         extrasamples=("unassalpha",) if colour and data.shape[2] == 4 else None)
         return
     from PIL import Image
 
-    if data.ndim != 2:
-        raise CLIError(f"{path}: a float colour TIFF needs the tifffile package")
-    Image.fromarray(data.astype(np.float32), mode="F").save(path, format="TIFF")
+    if data.ndim == 2 and data.dtype in (np.int32, np.float32):
+        Image.fromarray(data, mode="I" if data.dtype == np.int32 else "F").save(path, format="TIFF")
+        return
+    raise CLIError(f"{path}: a {data.dtype} TIFF{' in colour' if data.ndim == 3 else ''} needs "
+                   "tifffile: pip install 'filterkit[tiles]'")
 
 
 def _write_pillow(path: str, data: np.ndarray, fmt: str) -> None:
@@ -200,10 +550,14 @@ def _write_pillow(path: str, data: np.ndarray, fmt: str) -> None:
             Image.fromarray(data).save(path, format=fmt)
             return
         data = (data >> 8).astype(np.uint8)  # 16-bit colour or JPEG/BMP: 8 bits
-    if data.ndim == 3 and data.shape[2] == 4 and fmt in ("JPEG",):
-        data = data[..., :3]
-    if data.dtype != np.uint8:  # other integer images: saturate, never wrap
-        data = np.clip(data, 0, 255)
+    if data.ndim == 3 and data.shape[2] in (2, 4) and fmt in ("JPEG", "BMP"):
+        # JPEG holds no alpha, BMP no grey + alpha: the picture without it
+        data = data[..., 0] if data.shape[2] == 2 else data[..., :3]
+    if data.dtype != np.uint8 and data.size:  # other integer images: only if they fit
+        lo, hi = int(data.min()), int(data.max())
+        if lo < 0 or hi > 255:
+            raise CLIError(f"{path}: {data.dtype} values from {lo} to {hi} do not fit an 8-bit "
+                           f"{fmt}; write .tif or .npy to keep them")
     Image.fromarray(np.ascontiguousarray(data.astype(np.uint8))).save(path, format=fmt)
 
 

@@ -15,15 +15,19 @@ the tile is written; the result equals filtering the whole image at once:
 
 Readers (memory bounded by the tiles): TIFF through tifffile (an
 uncompressed TIFF is memory-mapped; a compressed or tiled one is read
-through zarr, chunk by chunk), ``.zarr`` arrays and ``.npy`` files
-(memory-mapped).  Other formats (PNG, JPEG) are decoded whole, then
+through zarr, chunk by chunk; its orientation tag is applied, so the image
+is read upright), ``.zarr`` arrays and ``.npy`` files (memory-mapped).
+Other formats (PNG, JPEG) are decoded whole, within the pixel limit, then
 filtered in tiles.  Writers: TIFF (tiled, BigTIFF when needed), ``.zarr``
-and ``.npy``; every output is written to a temporary name beside the
-destination and renamed when complete.
+and ``.npy`` (its whole size reserved on disk first, then written with
+plain writes: a full disk is a clean ENOSPC, never a SIGBUS); every output
+is written to a temporary name beside the destination and renamed when
+complete.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -31,7 +35,8 @@ from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ._io import CLIError, check_folder, open_zarr, read_image, umask
+from ._io import (DEFAULT_MAX_PIXELS, ORIENTATIONS, CLIError, Staging, check_folder, open_zarr,
+                  read_image, tiff_page, umask)
 
 #: outputs ``--tile`` can write a tile at a time
 TILE_FORMATS = (".tif", ".tiff", ".zarr", ".npy")
@@ -65,17 +70,24 @@ class Source:
     """An image on disk that can be read a region at a time: ``shape``,
     ``dtype`` and ``read(rows, cols)`` with slices or index arrays."""
 
-    def __init__(self, array: Any, closer: Optional[Callable[[], None]] = None) -> None:
+    def __init__(self, array: Any, closer: Optional[Callable[[], None]] = None,
+                 orientation: int = 1) -> None:
         self.array = array
-        self.shape: Tuple[int, ...] = tuple(int(n) for n in array.shape)
-        self.dtype = np.dtype(array.dtype)
+        stored = tuple(int(n) for n in array.shape)
+        # the EXIF/TIFF orientation: the image is read upright, as a viewer
+        # shows it (rows and columns of the stored pixels turned)
+        self._turn = ORIENTATIONS.get(int(orientation), ORIENTATIONS[1])
+        self.shape: Tuple[int, ...] = ((stored[1], stored[0]) + stored[2:]
+                                       if self._turn[0] and len(stored) >= 2 else stored)
+        # half floats are read as float32 (the filters compute in float32 at least)
+        self.dtype = np.dtype(np.float32) if array.dtype == np.float16 else np.dtype(array.dtype)
         self._closer = closer
         # stored in strips as wide as the image (a striped, compressed TIFF):
         # every tile of a row of tiles would decode the same strips again, so
         # the rows last read are kept, the whole width at once
         chunks = getattr(array, "chunks", None)
-        self._striped = (chunks is not None and len(chunks) >= 2 and len(self.shape) >= 2
-                         and int(chunks[1]) >= self.shape[1] and not isinstance(array, np.ndarray))
+        self._striped = (chunks is not None and len(chunks) >= 2 and len(stored) >= 2
+                         and int(chunks[1]) >= stored[1] and not isinstance(array, np.ndarray))
         self._band: Tuple[Any, Optional[np.ndarray]] = (None, None)
 
     def _get(self, rows: slice, cols: slice) -> np.ndarray:
@@ -89,8 +101,24 @@ class Source:
         return band[:, cols]
 
     def read(self, rows: Any, cols: Any) -> np.ndarray:
-        """The region at `rows` x `cols` (each a slice or an array of
-        indices, read as runs of consecutive indices)."""
+        """The region at `rows` x `cols` of the upright image (each a slice
+        or an array of indices, read as runs of consecutive indices)."""
+        transpose, flip_rows, flip_cols = self._turn
+        if flip_rows:
+            rows = _flipped(rows, self.shape[0])
+        if flip_cols:
+            cols = _flipped(cols, self.shape[1])
+        block = self._read_stored(cols, rows).swapaxes(0, 1) if transpose else \
+            self._read_stored(rows, cols)
+        if flip_rows:
+            block = block[::-1]
+        if flip_cols:
+            block = block[:, ::-1]
+        if block.dtype != self.dtype:
+            block = block.astype(self.dtype)
+        return np.ascontiguousarray(block) if transpose or flip_rows or flip_cols else block
+
+    def _read_stored(self, rows: Any, cols: Any) -> np.ndarray:
         row_runs, col_runs = _runs(rows), _runs(cols)
         if len(row_runs) == 1 and len(col_runs) == 1:
             return self._get(row_runs[0], col_runs[0])
@@ -102,7 +130,8 @@ class Source:
         """Drop the memory-mapped pages of the first `rows` rows: read again
         from the file if needed, they would otherwise stay in the process's
         memory until the end (the resident size would grow to the image)."""
-        release(self.array, rows)
+        if self._turn == ORIENTATIONS[1]:  # a turned image's first rows lie elsewhere
+            release(self.array, rows)
 
     def close(self) -> None:
         if self._closer is not None:
@@ -129,6 +158,14 @@ def release(array: Any, rows: int) -> None:
         pass
 
 
+def _flipped(index: Any, n: int) -> Any:
+    """The stored indices of the upright indices `index` of an axis of `n`
+    that is stored reversed, in increasing order (read, then reverse)."""
+    if isinstance(index, slice):
+        return slice(n - index.stop, n - index.start)
+    return (n - 1 - np.asarray(index))[::-1]
+
+
 def _runs(index: Any) -> List[slice]:
     """A slice, or an index array split into slices of consecutive indices."""
     if isinstance(index, slice):
@@ -138,8 +175,13 @@ def _runs(index: Any) -> List[slice]:
     return [slice(int(part[0]), int(part[-1]) + 1) for part in np.split(idx, breaks)]
 
 
-def open_source(path: str) -> Source:
-    """Open an image for reading a region at a time."""
+def open_source(path: str, max_pixels: Optional[int] = DEFAULT_MAX_PIXELS) -> Source:
+    """Open an image for reading a region at a time.
+
+    TIFF (through tifffile), ``.zarr`` and ``.npy`` are read a tile at a
+    time whatever their size; other formats are decoded whole, within
+    `max_pixels` (None: no limit).
+    """
     if path.startswith("sample:"):
         return Source(read_image(path))
     if not os.path.exists(path):
@@ -155,31 +197,34 @@ def open_source(path: str) -> Source:
         except (OSError, ValueError) as exc:
             raise CLIError(f"{path}: not a readable .npy file ({exc})") from None
     if lower.endswith((".tif", ".tiff")):
-        return _open_tiff(path)
-    return Source(read_image(path))  # PNG, JPEG, BMP: decoded whole
+        return _open_tiff(path, max_pixels)
+    return Source(read_image(path, max_pixels, tiled=True))  # PNG, JPEG, BMP: decoded whole
 
 
-def _open_tiff(path: str) -> Source:
+def _open_tiff(path: str, max_pixels: Optional[int]) -> Source:
     try:
         import tifffile
     except ImportError:
-        return Source(read_image(path))
+        return Source(read_image(path, max_pixels, tiled=True))
     try:
         tif = tifffile.TiffFile(path)
     except Exception as exc:  # tifffile raises its own TiffFileError and others
         raise CLIError(f"{path}: not a readable TIFF ({exc})") from None
     try:
-        series = tif.series[0]
-        if series.dataoffset is not None and len(series.shape) in (2, 3):
+        page, orientation = tiff_page(tif)
+        if page is None:  # palette, CMYK, 1-bit, planes apart: Pillow, whole
             tif.close()
-            return Source(tifffile.memmap(path, mode="r"))  # uncompressed and contiguous
+            return Source(read_image(path, max_pixels, tiled=True))
+        if getattr(page, "is_memmappable", False):  # uncompressed and contiguous
+            tif.close()
+            return Source(tifffile.memmap(path, page=0, mode="r"), orientation=orientation)
         try:
             import zarr
         except ImportError:
             tif.close()
-            return Source(read_image(path))  # whole, through Pillow
-        arr = zarr.open(series.aszarr(), mode="r")
-        return Source(arr, tif.close)
+            return Source(read_image(path, max_pixels, tiled=True))  # whole
+        arr = zarr.open(page.aszarr(), mode="r")
+        return Source(arr, tif.close, orientation)
     except CLIError:
         tif.close()
         raise
@@ -212,6 +257,10 @@ def tiles(shape: Tuple[int, int], tile: Tuple[int, int]) -> Iterator[Tuple[int, 
             yield a, min(a + tile[0], H), c, min(c + tile[1], W)
 
 
+def _round_up(n: int) -> int:
+    return max(TILE_STEP, -(-n // TILE_STEP) * TILE_STEP)
+
+
 class Tiler:
     """Filter a :class:`Source` tile by tile.
 
@@ -232,9 +281,10 @@ class Tiler:
             self.shape = (H - 2 * self.ry, W - 2 * self.rx)
         else:
             self.shape = (H, W)
-        # an axis the mask folds back over is one tile
-        self.tile = (self.shape[0] if H <= 2 * self.ry else tile,
-                     self.shape[1] if W <= 2 * self.rx else tile)
+        # an axis the mask folds back over is one tile; a tile larger than
+        # the image is the image (rounded up to TIFF's tile unit)
+        self.tile = (self.shape[0] if H <= 2 * self.ry else min(tile, _round_up(self.shape[0])),
+                     self.shape[1] if W <= 2 * self.rx else min(tile, _round_up(self.shape[1])))
 
     @property
     def count(self) -> int:
@@ -268,13 +318,16 @@ class Tiler:
 # writing
 # ----------------------------------------------------------------------------
 def write_tiles(path: str, shape: Sequence[int], dtype: np.dtype, tile: Tuple[int, int],
-                produce: Iterator[Tuple[Tuple[int, int, int, int], np.ndarray]]) -> None:
+                produce: Iterator[Tuple[Tuple[int, int, int, int], np.ndarray]],
+                stage: Optional[Staging] = None) -> None:
     """Write the tiles `produce` yields (row by row) to `path` (.tif, .tiff,
     .zarr or .npy), atomically: a temporary file or folder beside it is
-    renamed to `path` when every tile is written."""
+    renamed to `path` when every tile is written (by `stage` with the
+    command's other outputs, when given)."""
     ext = output_extension(path)
     folder = os.path.dirname(os.path.abspath(path))
     shape = tuple(int(n) for n in shape)
+    dtype = np.dtype(dtype)
     try:
         if ext == ".zarr":
             tmp = tempfile.mkdtemp(dir=folder, prefix=".filterkit-", suffix=ext)
@@ -287,24 +340,70 @@ def write_tiles(path: str, shape: Sequence[int], dtype: np.dtype, tile: Tuple[in
         if ext == ".zarr":
             _write_zarr(tmp, shape, dtype, tile, produce)
         elif ext == ".npy":
-            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
-            row = 0
-            for (a, b, c, d), data in produce:
-                if a != row:  # the rows above are written: flushed, then let go
-                    out.flush()
-                    release(out, a)
-                    row = a
-                out[a:b, c:d] = data
-            out.flush()
-            del out
+            _write_npy(tmp, shape, dtype, produce)
         else:
             _write_tiff(tmp, shape, dtype, tile, produce)
-        _replace(tmp, path)
+        if stage is None:
+            _replace(tmp, path)
     except BaseException as exc:
         _discard(tmp)
         if isinstance(exc, (OSError, ValueError)) and not isinstance(exc, CLIError):
-            raise CLIError(f"{path}: could not be written ({exc})") from None
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise CLIError(f"{path}: could not be written ({reason})") from None
         raise
+    if stage is not None:
+        stage.add(tmp, path, _replace)
+
+
+def _write_npy(path: str, shape: Tuple[int, ...], dtype: np.dtype,
+               produce: Iterator[Tuple[Tuple[int, int, int, int], np.ndarray]]) -> None:
+    """A .npy file written tile by tile with plain writes, its whole size
+    reserved first: a full disk fails here, at once, with ENOSPC, where
+    writing through a memory map would die of SIGBUS (and leave the file)."""
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
+              "shape": shape}
+    inner = int(np.prod(shape[2:], dtype=np.int64)) * dtype.itemsize  # bytes a pixel
+    row_bytes = shape[1] * inner
+    with open(path, "r+b", buffering=0) as fh:
+        try:
+            np.lib.format.write_array_header_1_0(fh, header)
+        except ValueError:  # a header over 64 KiB
+            fh.seek(0)
+            np.lib.format.write_array_header_2_0(fh, header)
+        offset = fh.tell()
+        _reserve(fh.fileno(), offset + shape[0] * row_bytes)
+        for (a, b, c, d), data in produce:
+            block = np.ascontiguousarray(data, dtype=dtype)
+            if c == 0 and d == shape[1]:  # whole rows: one write
+                fh.seek(offset + a * row_bytes)
+                _write_all(fh, block)
+                continue
+            for r in range(b - a):
+                fh.seek(offset + (a + r) * row_bytes + c * inner)
+                _write_all(fh, block[r])
+
+
+def _reserve(fd: int, size: int) -> None:
+    """Allocate `size` bytes of the file on disk now (ENOSPC now, not
+    later); where the file system cannot, the file is only extended."""
+    try:
+        os.posix_fallocate(fd, 0, size)
+        return
+    except AttributeError:  # no posix_fallocate (macOS)
+        pass
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+            raise
+    os.ftruncate(fd, size)
+
+
+def _write_all(fh: Any, block: np.ndarray) -> None:
+    view = memoryview(np.ascontiguousarray(block)).cast("B")
+    while view:
+        n = fh.write(view)
+        if not n:
+            raise OSError(errno.EIO, "short write")
+        view = view[n:]
 
 
 def _write_tiff(path: str, shape: Tuple[int, ...], dtype: np.dtype, tile: Tuple[int, int],
