@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import os
+import signal
 import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -18,13 +20,19 @@ import filterkit
 
 from . import _cnn_cli, _tiled, kernels
 from ._io import (
+    DEFAULT_MAX_PIXELS,
+    FORMATS,
+    MAX_PIXELS_ENV,
+    RAW_FORMATS,
     SAMPLES,
     CLIError,
+    Staging,
+    check_distinct,
     check_output_path,
     image_files,
     is_complete,
+    parse_max_pixels,
     read_image,
-    same_file,
     write_image,
 )
 from ._validate import check_mode
@@ -50,32 +58,74 @@ def _half(shape: Sequence[int]) -> Tuple[int, int]:
     return int(shape[0]) // 2, int(shape[1]) // 2
 
 
+#: the largest integer an option takes (the core's sizes are 32-bit)
+INT_MAX = 2 ** 31 - 1
+
+
 def _size(text: str) -> object:
-    """``--size 5`` or ``--size 3x7`` (height x width)."""
+    """``--size 5`` or ``--size 3x7`` (height x width): odd, positive and
+    within the masks filterkit builds (checked by :func:`kernels.check_size`)."""
     try:
-        if "x" in text.lower():
-            h, w = text.lower().split("x")
-            return (int(h), int(w))
-        return int(text)
+        parts = text.lower().split("x")
+        if len(parts) > 2:
+            raise ValueError(text)
+        values = [int(part) for part in parts]
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"must be an odd integer or HxW such as 3x7; got {text!r}") from None
+    size: object = values[0] if len(values) == 1 else (values[0], values[1])
+    try:
+        kernels.check_size(size)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return size
 
 
 def _float(text: str) -> float:
+    """A finite number (``1e400`` overflows to inf: refused, as NaN and inf)."""
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a number; got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number; got {text!r}")
+    return value
+
+
+def _sigma(text: str) -> float:
+    """A positive finite standard deviation."""
+    value = _float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(
+            f"`sigma` must be positive (a standard deviation in pixels); got {text!r}")
+    return value
 
 
 def _positive_int(text: str) -> int:
+    """An integer from 1 to :data:`INT_MAX`."""
     try:
         value = int(text)
     except ValueError:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}")
+    if value > INT_MAX:
+        raise argparse.ArgumentTypeError(f"must be at most {INT_MAX}; got {text!r}")
+    return value
+
+
+def _max_jobs() -> int:
+    """The most worker processes --jobs starts: 4 per core (at least 8),
+    as filterkit's threads."""
+    return max(8, 4 * (os.cpu_count() or 1))
+
+
+def _jobs_count(text: str) -> int:
+    """``--jobs N``: a positive integer up to :func:`_max_jobs`."""
+    value = _positive_int(text)
+    if value > _max_jobs():
+        raise argparse.ArgumentTypeError(
+            f"must be at most {_max_jobs()} (4 per core of this machine); got {text!r}")
     return value
 
 
@@ -169,7 +219,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="filterkit",
         description="Classic image filters on image files (PNG, TIFF, JPEG, BMP).",
         epilog="Example: filterkit sobel sample:camera edges.png   "
-               "(samples: " + ", ".join(SAMPLES) + ")",
+               "(samples: " + ", ".join(SAMPLES) + ").  Exit status: 0 done, 2 an error "
+               "(one line 'filterkit: error: ...'; nothing written), 130 interrupted (Ctrl-C).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
@@ -183,7 +234,9 @@ def _parser() -> argparse.ArgumentParser:
                             "(sample:NAME reads a bundled picture)")
         p.add_argument("-o", "--output-dir", metavar="DIR",
                        help="write every result into DIR (batch mode)")
-        p.add_argument("--ext", default=".png", help="output extension in batch mode (default .png)")
+        p.add_argument("--ext", default=".png",
+                       help="output extension in batch mode (default .png); two inputs that "
+                            "would give the same output (a.png and a.jpg) are refused")
         cmd.add_arguments(p)
         p.add_argument("--mode", default="reflect",
                        help="border: constant, nearest, reflect (default), mirror, wrap, valid")
@@ -205,8 +258,13 @@ def _parser() -> argparse.ArgumentParser:
                             "multiple of 16): for images larger than memory; writes .tif "
                             "(tiled, BigTIFF when needed), .zarr or .npy; reads TIFF, .zarr "
                             "and .npy a tile at a time")
-        p.add_argument("--jobs", type=_positive_int, default=1, metavar="N",
-                       help="filter N files at once (batch mode; default 1)")
+        p.add_argument("--jobs", type=_jobs_count, default=1, metavar="N",
+                       help="filter N files at once (batch mode; default 1; at most 4 per core)")
+        p.add_argument("--max-pixels", metavar="N",
+                       help="decode images of at most N pixels whole (default "
+                            f"{DEFAULT_MAX_PIXELS:,}, Pillow's decompression-bomb limit; "
+                            f"'none': no limit; also {MAX_PIXELS_ENV}=N); --tile reads TIFF, "
+                            ".zarr and .npy a tile at a time whatever their size")
         p.add_argument("--resume", action="store_true",
                        help="skip outputs that already exist and are complete "
                             "(readable, and not older than their input)")
@@ -228,17 +286,25 @@ def _parser() -> argparse.ArgumentParser:
 _OUTPUT_NOTE = {
     "low": "The result keeps the input's range and bit depth (8 or 16 bit); colour images are "
            "filtered per channel (--space rgb, the default), in CIELAB or CIELUV and converted "
-           "back (--space lab|luv), or as luma (--space gray); alpha is kept unchanged.",
+           "back (--space lab|luv), or as luma (--space gray); alpha is kept unchanged. "
+           "32-bit integer and float images keep their values: .tif and .npy are written in "
+           "the input's type (float as float32); PNG, JPEG and BMP take float values in [0, 1] "
+           "(written as 0..255) and integers in [0, 65535] only, anything else is refused. "
+           "Pictures are turned upright by their EXIF orientation, as viewers show them.",
     "signed": "Colour input is converted to luma first (--space gray, the default: "
               "0.2126 R + 0.7152 G + 0.0722 B); --space rgb|lab|luv filters each channel of that "
               "space and writes a colour picture. The signed result is scaled to the output's "
-              "full range with 0 at mid-grey: out = 1/2 + v / (2 max|v|). --raw writes the "
-              "float values.",
+              "full range with 0 at mid-grey: out = 1/2 + v / (2 max|v|), from any input type "
+              "(8, 16, 32-bit, float). --raw writes the float values. Pictures are turned "
+              "upright by their EXIF orientation.",
     "positive": "Colour input gives the colour gradient of all channels (Di Zenzo's structure "
                 "tensor) in CIELAB by default (--space lab), or in rgb or luv; --space gray "
                 "takes the luma (0.2126 R + 0.7152 G + 0.0722 B). The result is scaled to the "
-                "output's full range: out = v / max v. --raw writes the float values.",
+                "output's full range: out = v / max v, from any input type (8, 16, 32-bit, float). "
+                "--raw writes the float values. Pictures are turned upright by their EXIF "
+                "orientation.",
 }
+
 
 
 def _full(depth16: bool) -> int:
@@ -326,13 +392,19 @@ def _values(name: str, image: np.ndarray, args: argparse.Namespace,
     """What the command computes pixel by pixel, with the border `mode`: a
     low-pass filter's final picture, the float values with --raw, or a
     high-pass filter's values (and the gradient's direction) before they
-    are scaled by their largest magnitude."""
+    are scaled by their largest magnitude.
+
+    A low-pass filter of a float image gives float32; shown as 8 bit
+    ([0, 1] as 0..255) unless ``args.keep_values`` (the output is a TIFF, a
+    .npy or a .zarr, which hold the values)."""
     cmd = COMMANDS[name]
     args = argparse.Namespace(**dict(vars(args), mode=mode))
     kind = _kind(name, args)
+    if image.ndim == 3 and image.shape[2] == 1:  # one channel: grey
+        image = image[..., 0]
     if kind == "low" and not args.raw:
         result = _low_pass(cmd, image, args, args.invert)
-        if result.dtype.kind == "f":  # float input: [0, 1] shown as 8 bit
+        if result.dtype.kind == "f" and not getattr(args, "keep_values", False):
             result = np.clip(np.rint(result * 255), 0, 255).astype(np.uint8)
         return result, None
     if kind == "low":  # --raw: the float result of the filter, per channel
@@ -353,31 +425,92 @@ def _scaled(name: str, args: argparse.Namespace) -> bool:
 
 
 def _check_image_shape(src: str, shape: Sequence[int]) -> None:
+    """A 2-D image of 1 to 4 channels: the pictures filterkit writes."""
     if len(shape) not in (2, 3) or 0 in shape:
         raise CLIError(f"{src}: not a 2-D grey or colour image (shape {tuple(shape)})")
+    if len(shape) == 3 and shape[2] > 4:
+        raise CLIError(f"{src}: {shape[2]} channels; the command line filters grey (1), "
+                       "grey + alpha (2), RGB (3) and RGBA (4) images (filter other arrays "
+                       "with the Python API and channel_axis=-1)")
 
 
-def _check_paths(src: str, dst: str) -> None:
-    if not src.startswith("sample:") and same_file(src, dst):
-        raise CLIError(f"{dst}: the output would overwrite the input")
+def _check_peak(src: str, peak: float) -> None:
+    if not math.isfinite(peak):
+        raise CLIError(f"{src}: the result has NaN or infinite values (so has the input), "
+                       "which cannot be scaled to a picture; --raw writes them as they are")
+
+
+#: outputs that hold any integer or float values as they are
+DEEP_FORMATS = (".tif", ".tiff", ".npy", ".zarr")
+
+
+def _fit_low_pass(src: str, image: np.ndarray, ext: str) -> np.ndarray:
+    """The input of a range-keeping filter whose picture goes to `ext`.
+
+    uint8 and uint16 are written as they are; TIFF and .npy hold every
+    type.  PNG, JPEG and BMP take integers of 0..255 (as 8 bit) or
+    0..65535 (as 16 bit, as uint16 images) and floats in [0, 1]
+    (scikit-image's convention, shown as 0..255); anything else would be
+    clipped, so it is refused before any filtering.
+    """
+    if image.dtype in (np.uint8, np.uint16) or ext in DEEP_FORMATS or image.dtype.kind not in "iuf":
+        return image
+    fmt = FORMATS[ext]
+    lo, hi = (np.min(image), np.max(image)) if image.size else (0, 0)
+    keep = "; write .tif (or .npy with --raw) to keep them"
+    if image.dtype.kind == "f":
+        if not (math.isfinite(lo) and math.isfinite(hi) and 0 <= lo and hi <= 1):
+            raise CLIError(f"{src}: float values from {float(lo):g} to {float(hi):g} do not fit "
+                           f"an 8-bit {fmt} (which shows [0, 1] as 0..255){keep}")
+        return image
+    lo, hi = int(lo), int(hi)
+    if 0 <= lo and hi <= 255:
+        return image.astype(np.uint8)
+    if 0 <= lo and hi <= 65535:
+        return image.astype(np.uint16)
+    raise CLIError(f"{src}: {image.dtype} values from {lo} to {hi} do not fit "
+                   f"{'a 16-bit' if fmt == 'PNG' else 'an 8-bit'} {fmt}{keep}")
+
+
+def _outputs(args: argparse.Namespace, dst: str) -> List[str]:
+    """Every file the command writes for one input."""
+    direction = getattr(args, "direction", None)
+    return [dst] + ([direction] if direction else [])
+
+
+def _inputs(args: argparse.Namespace, src: str) -> List[str]:
+    """Every file the command reads for one input (the image, the mask)."""
+    mask = getattr(args, "mask", None)
+    return [src] + ([mask] if mask else [])
 
 
 def _process(name: str, src: str, dst: str, args: argparse.Namespace) -> None:
+    """Filter `src` into `dst` (and --direction): every output is checked
+    before the input is read, and all are renamed into place together when
+    all are written."""
     if args.tile:
         _process_tiled(name, src, dst, args)
         return
     ext = check_output_path(dst, args.raw)
-    _check_paths(src, dst)
-    image = read_image(src)
+    outputs = _outputs(args, dst)
+    for extra in outputs[1:]:
+        check_output_path(extra, False)
+    check_distinct(_inputs(args, src), outputs)
+    image = read_image(src, getattr(args, "max_pixels", DEFAULT_MAX_PIXELS))
     _check_image_shape(src, image.shape)
+    if _kind(name, args) == "low" and not args.raw:
+        image = _fit_low_pass(src, image, ext)
+    args = argparse.Namespace(**dict(vars(args), keep_values=ext in DEEP_FORMATS))
     depth16 = image.dtype == np.uint16 and ext in (".png", ".tif", ".tiff")
     values, direction = _values(name, image, args, args.mode)
     peak = _peak(values) if _scaled(name, args) or direction is not None else 0.0
-    write_image(dst, _scale(values, _kind(name, args), depth16, args.invert, peak)
-                if _scaled(name, args) else values)
-    if direction is not None and getattr(args, "direction", None):
-        check_output_path(args.direction, False)
-        write_image(args.direction, _direction_picture(values, direction, peak))
+    _check_peak(src, peak)
+    picture = _scale(values, _kind(name, args), depth16, args.invert, peak) \
+        if _scaled(name, args) else values
+    with Staging() as stage:
+        write_image(dst, picture, stage)
+        if direction is not None and len(outputs) > 1:
+            write_image(outputs[1], _direction_picture(values, direction, peak), stage)
 
 
 def _process_tiled(name: str, src: str, dst: str, args: argparse.Namespace) -> None:
@@ -385,14 +518,15 @@ def _process_tiled(name: str, src: str, dst: str, args: argparse.Namespace) -> N
     (a first pass finds the largest magnitude when the output is scaled by
     it; --direction is written in a last pass)."""
     tile = _tiled.check_tile(args.tile)
-    _tiled.output_extension(dst)
-    _check_paths(src, dst)
-    want_direction = name == "gradient" and bool(getattr(args, "direction", None))
-    if want_direction:
-        _tiled.output_extension(args.direction)
+    outputs = _outputs(args, dst)
+    for out in outputs:
+        _tiled.output_extension(out)
+    check_distinct(_inputs(args, src), outputs)
+    want_direction = name == "gradient" and len(outputs) > 1
     mode, _ = check_mode(args.mode, args.cval)  # the canonical name: aliases resolved
     radius = COMMANDS[name].radius(args)
-    source = _tiled.open_source(src)
+    source = _tiled.open_source(src, getattr(args, "max_pixels", DEFAULT_MAX_PIXELS))
+    args = argparse.Namespace(**dict(vars(args), keep_values=True))  # every --tile format holds floats
     progress = None
     try:
         _check_image_shape(src, source.shape)
@@ -406,27 +540,30 @@ def _process_tiled(name: str, src: str, dst: str, args: argparse.Namespace) -> N
         if scaled or want_direction:
             peaks = [p for _, p in tiler.run(lambda outs: _peak(outs[0]), progress)]
             peak = float(np.max(np.array(peaks)))
+            _check_peak(src, peak)
         kind = _kind(name, args)
 
         def final(outs: Tuple[Any, ...]) -> np.ndarray:
             return _scale(outs[0], kind, depth16, args.invert, peak) if scaled else outs[0]
 
-        _write_tiled(dst, tiler, tiler.run(final, progress))
-        if want_direction:
-            _write_tiled(args.direction, tiler,
-                         tiler.run(lambda outs: _direction_picture(outs[0], outs[1], peak), progress))
+        with Staging() as stage:
+            _write_tiled(dst, tiler, tiler.run(final, progress), stage)
+            if want_direction:
+                _write_tiled(outputs[1], tiler,
+                             tiler.run(lambda outs: _direction_picture(outs[0], outs[1], peak),
+                                       progress), stage)
     finally:
         source.close()
         if progress is not None:
             progress.close()
 
 
-def _write_tiled(dst: str, tiler: "_tiled.Tiler", produce: Any) -> None:
+def _write_tiled(dst: str, tiler: "_tiled.Tiler", produce: Any, stage: Optional[Staging] = None) -> None:
     """Write the tiles `produce` yields; the first tells the dtype and channels."""
     first = next(produce)
     data = first[1]
     _tiled.write_tiles(dst, tuple(tiler.shape) + data.shape[2:], data.dtype, tiler.tile,
-                       itertools.chain([first], produce))
+                       itertools.chain([first], produce), stage)
 
 
 def _progress(total: int, unit: str, desc: Optional[str] = None) -> Any:
@@ -450,16 +587,51 @@ def _done(src: str, dst: str) -> bool:
 
 
 def _run_one(command: str, src: str, dst: str, args: argparse.Namespace) -> Optional[str]:
-    """Filter one file; the error message, or None when written."""
+    """Filter one file; the error message, or None when written.  Every
+    failure but Ctrl-C is a message, so that a batch goes on."""
     try:
         _process(command, src, dst, args)
-    except (CLIError, ValueError, TypeError, MemoryError, OSError) as exc:
+    except KeyboardInterrupt:
+        raise
+    except MemoryError:
+        return ("out of memory" + (" (try a smaller --tile)" if args.tile else
+                                   " (--tile N filters it a tile at a time)"))
+    except (CLIError, ValueError, TypeError, OSError) as exc:
         return str(exc) or type(exc).__name__
+    except Exception as exc:  # an unforeseen failure of one file must not end the batch
+        return f"unexpected {type(exc).__name__}: {exc}"
     return None
 
 
-def _worker_threads(threads: int) -> None:
+#: in a worker process: whether a file is being filtered (see _worker_stop)
+_in_job = False
+
+
+def _worker_start(threads: int) -> None:
+    """A worker process of --jobs: Ctrl-C is the main process's to handle
+    (the terminal sends it to every process of the group); SIGTERM from the
+    main process stops the file being filtered, its temporary files
+    removed."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _worker_stop)
+    if hasattr(signal, "pthread_sigmask"):  # blocked by the main process while it started us
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     filterkit.set_num_threads(threads)
+
+
+def _worker_stop(signum: int, frame: Any) -> None:
+    if _in_job:
+        raise KeyboardInterrupt  # unwinds the job: temporary files removed
+    raise SystemExit(130)  # idle: leave quietly
+
+
+def _worker_job(command: str, src: str, dst: str, args: argparse.Namespace) -> Optional[str]:
+    global _in_job
+    _in_job = True
+    try:
+        return _run_one(command, src, dst, args)
+    finally:
+        _in_job = False
 
 
 def _run_jobs(args: argparse.Namespace, jobs: List[Tuple[str, str]],
@@ -481,9 +653,10 @@ def _run_jobs(args: argparse.Namespace, jobs: List[Tuple[str, str]],
     # 'spawn': a fresh interpreter per worker (forking a process whose
     # OpenMP threads exist can hang the child)
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_worker_threads, initargs=(threads,))
+                               initializer=_worker_start, initargs=(threads,))
     try:
-        futures = {pool.submit(_run_one, args.command, src, dst, args): src for src, dst in jobs}
+        futures = _submit(pool, [(_worker_job, (args.command, src, dst, args)) for src, dst in jobs])
+        futures = {future: src for future, (src, _) in zip(futures, jobs)}
         for future in as_completed(futures):
             try:
                 error = future.result()
@@ -492,23 +665,68 @@ def _run_jobs(args: argparse.Namespace, jobs: List[Tuple[str, str]],
             yield futures[future], error
             if progress is not None:
                 progress.update(1)
+    except BaseException:
+        # Ctrl-C (or any failure here): stop the workers' files now, not
+        # when they are done; each removes its temporary files
+        for process in list(getattr(pool, "_processes", {}).values()):
+            try:
+                process.terminate()
+            except (OSError, AttributeError):
+                pass
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _submit(pool: Any, calls: List[Tuple[Callable[..., Any], Tuple[Any, ...]]]) -> List[Any]:
+    """Submit every call to `pool`, which starts its worker processes
+    meanwhile.  A Ctrl-C then would cut a worker's start-up short (its
+    traceback on the terminal), so it waits until they are started: the
+    workers start with it blocked (inherited; they ignore it once started),
+    and here it is only noted, then raised."""
+    noted: List[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: noted.append(signum))
+    blocking = hasattr(signal, "pthread_sigmask")
+    if blocking:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        futures = [pool.submit(fn, *call_args) for fn, call_args in calls]
+    finally:
+        if blocking:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.signal(signal.SIGINT, previous)
+    if noted:
+        raise KeyboardInterrupt
+    return futures
+
+
+def _check_extension(args: argparse.Namespace, ext: str) -> None:
+    """The batch's output extension is one the command writes."""
+    if args.tile:
+        allowed: Sequence[str] = _tiled.TILE_FORMATS
+        what = "--tile writes"
+    elif args.raw:
+        allowed, what = RAW_FORMATS, "--raw writes"
+    else:
+        allowed, what = tuple(sorted(FORMATS)), "use one of"
+    if ext.lower() not in allowed:
+        raise CLIError(f"--ext {ext}: unknown output extension; {what} {', '.join(allowed)}")
+
+
 def _jobs(args: argparse.Namespace) -> List[Tuple[str, str]]:
+    """(input, output) for every file; in batch mode every output is
+    checked first (extension, no two the same, none an input), and only
+    then is the output folder made."""
     paths = args.paths
     if args.output_dir is None:
         if len(paths) != 2:
             raise CLIError(f"give IN OUT, or input files and -o DIR; got {len(paths)} path(s)")
         return [(paths[0], paths[1])]
     outdir = args.output_dir
-    if not os.path.isdir(outdir):
-        try:
-            os.makedirs(outdir)
-        except OSError as exc:
-            raise CLIError(f"-o {outdir}: cannot create the folder ({exc.strerror})") from None
+    if os.path.exists(outdir) and not os.path.isdir(outdir):
+        raise CLIError(f"-o {outdir}: not a folder")
     ext = args.ext if args.ext.startswith(".") else "." + args.ext
+    _check_extension(args, ext)
     inputs: List[str] = []
     for p in paths:
         inputs.extend(image_files(p) if os.path.isdir(p) else [p])
@@ -518,7 +736,62 @@ def _jobs(args: argparse.Namespace) -> List[Tuple[str, str]]:
     for p in inputs:
         stem = p[len("sample:"):] if p.startswith("sample:") else os.path.splitext(os.path.basename(p))[0]
         jobs.append((p, os.path.join(outdir, stem + ext)))
+    outputs = [dst for _, dst in jobs]
+    mask = [args.mask] if getattr(args, "mask", None) else []
+    check_distinct(inputs + mask, outputs, sources=inputs)
+    if not os.path.isdir(outdir):
+        try:
+            os.makedirs(outdir)
+        except OSError as exc:
+            raise CLIError(f"-o {outdir}: cannot create the folder ({exc.strerror})") from None
     return jobs
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """The filter's parameters, before any file is read (a Gaussian's sigma
+    too wide for its mask, a mask file that is not a mask, a bad mode)."""
+    check_mode(args.mode, args.cval)
+    name = args.command
+    try:
+        COMMANDS[name].radius(args)
+    except (TypeError, ValueError, OverflowError, MemoryError) as exc:
+        option = {"mean": "--size", "gaussian": "--sigma" if args.size is None else "--sigma/--size",
+                  "convolve": "--mask"}.get(name, "")
+        raise CLIError(f"argument {option}: {exc}" if option else str(exc)) from None
+
+
+def _max_pixels(args: argparse.Namespace) -> Optional[int]:
+    """--max-pixels, else FILTERKIT_MAX_PIXELS, else the default."""
+    if args.max_pixels is not None:
+        return parse_max_pixels(args.max_pixels, "argument --max-pixels")
+    env = os.environ.get(MAX_PIXELS_ENV, "").strip()
+    if env:
+        return parse_max_pixels(env, MAX_PIXELS_ENV)
+    return DEFAULT_MAX_PIXELS
+
+
+def _error(message: str) -> None:
+    """The one line of an error on stderr."""
+    sys.stderr.write(f"filterkit: error: {message}\n")
+    sys.stderr.flush()
+
+
+def _interrupted(argv: Optional[Sequence[str]], detail: str = "") -> int:
+    """Ctrl-C: one line, exit code 130 (128 + SIGINT, as shells report)."""
+    previous = None
+    try:  # a second Ctrl-C while the line is written: ignored, no traceback
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        pass
+    try:
+        _error("interrupted" + detail)
+    except Exception:  # stderr closed: the exit code says it
+        pass
+    if previous is not None and argv is not None:
+        # called as a function (not as the program, which is about to
+        # exit with Ctrl-C still ignored): Ctrl-C works again
+        signal.signal(signal.SIGINT, previous)
+    return 130
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -533,7 +806,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     -------
     int
         0 on success, 2 on any error (one ``filterkit: error: ...`` line
-        per problem on stderr, no traceback, no partial output file).
+        per problem on stderr, no traceback, no partial output file), 130
+        when interrupted by Ctrl-C (one line ``filterkit: error:
+        interrupted``, temporary files removed).
 
     Examples
     --------
@@ -542,6 +817,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     >>> main(["mean", "--size", "5", "sample:camera", os.path.join(tempfile.mkdtemp(), "m.png")])
     0
     """
+    try:
+        return _main(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error, already printed (2)
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    except KeyboardInterrupt:
+        return _interrupted(argv)
+    except MemoryError:
+        _error("out of memory")
+        return 2
+    except (CLIError, ValueError, TypeError, OSError) as exc:
+        _error(str(exc) or type(exc).__name__)
+        return 2
+    except Exception as exc:  # a bug: still one line, never a traceback
+        _error(f"unexpected {type(exc).__name__}: {exc}")
+        return 2
+
+
+def _main(argv: Optional[Sequence[str]]) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "samples":
@@ -553,7 +846,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         try:
             constants = filterkit.calibrate(quick=args.quick)
         except (OSError, ValueError) as exc:
-            sys.stderr.write(f"filterkit: error: calibration failed: {exc}\n")
+            _error(f"calibration failed: {exc}")
             return 2
         for prec, values in constants.items():
             print(f"{prec}: " + ", ".join(f"{k}={v:.4g}" for k, v in values.items()))
@@ -561,15 +854,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     failed = 0
     try:
+        args.max_pixels = _max_pixels(args)
         if args.threads:
-            filterkit.set_num_threads(args.threads)
+            try:
+                filterkit.set_num_threads(args.threads)
+            except (ValueError, TypeError) as exc:
+                raise CLIError(f"argument --threads: {exc}") from None
         if args.command == "convolve":
             args.mask_array = _read_mask(args.mask)
+        _check_options(args)
         jobs = _jobs(args)
         if getattr(args, "direction", None) and len(jobs) > 1:
             raise CLIError("--direction takes one input (it names one output file)")
     except (CLIError, ValueError, TypeError) as exc:
-        sys.stderr.write(f"filterkit: error: {exc}\n")
+        _error(str(exc))
         return 2
     skipped = 0
     if args.resume:
@@ -577,19 +875,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         skipped, jobs = len(jobs) - len(todo), todo
     batch = args.output_dir is not None
     progress = _progress(len(jobs), "image") if batch else None
+    written = 0
     try:
         for src, error in _run_jobs(args, jobs, progress):
-            if error is not None:
-                failed += 1
-                where = f"{src}: " if batch and not error.startswith(src) else ""
-                sys.stderr.write(f"filterkit: error: {where}{error}\n")
+            if error is None:
+                written += 1
+                continue
+            failed += 1
+            where = f"{src}: " if batch and not error.startswith(src) else ""
+            _error(f"{where}{error}")
     except KeyboardInterrupt:
-        sys.stderr.write("filterkit: error: interrupted\n")
-        return 2
+        return _interrupted(argv, f" ({written} written, {failed} failed)" if batch else "")
     finally:
         if progress is not None:
             progress.close()
     if batch or skipped:
-        sys.stderr.write(f"filterkit: {len(jobs) - failed} written, {failed} failed, "
+        sys.stderr.write(f"filterkit: {written} written, {failed} failed, "
                          f"{skipped} skipped (already complete)\n")
     return 2 if failed else 0
