@@ -141,7 +141,7 @@ def test_corrupt_and_mismatched_model_files(tmp_path, digits_fixed):
     bad = tmp_path / "bad.npz"
     np.savez(bad, **arrays)
     with pytest.raises(ValueError, match=r"bad.npz: a damaged or mismatched filterkit model file.*"
-                                         r"parameter 'weight' has shape"):
+                                         r"parameter 'weight'\); got a float32 array of shape"):
         nn.load_model(str(bad))
     truncated = tmp_path / "truncated.npz"
     truncated.write_bytes(good.read_bytes()[:2000])

@@ -20,6 +20,8 @@ Examples
 from .layers import (AvgPool2D, BatchNorm2D, Conv2D, Dense, FilterBank, Flatten, Layer, MaxPool2D,
                      ReLU, Residual, Sequential, SoftmaxCrossEntropy, output_size)
 from .optim import SGD, Adam
+from ._modelfile import (MAX_ACTIVATION, MAX_DEPTH, MAX_JSON_CHARS, MAX_LAYERS, MAX_PARAMS,
+                         MAX_SIZE)
 from .train import (DATASETS, FIRST_LAYERS, Dataset, History, accuracy, build_model,
                     evaluate_dataset, feature_maps, first_layer_masks, fit, load_dataset,
                     load_model, predict, save_model, split, train_dataset)
@@ -30,4 +32,5 @@ __all__ = [
     "DATASETS", "FIRST_LAYERS", "Dataset", "History", "accuracy", "build_model",
     "evaluate_dataset", "feature_maps", "first_layer_masks", "fit", "load_dataset", "load_model",
     "predict", "save_model", "split", "train_dataset",
+    "MAX_ACTIVATION", "MAX_DEPTH", "MAX_JSON_CHARS", "MAX_LAYERS", "MAX_PARAMS", "MAX_SIZE",
 ]
