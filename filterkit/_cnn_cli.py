@@ -52,9 +52,15 @@ def run(args: argparse.Namespace) -> int:
         if args.action == "eval":
             return _eval(args)
         return _show(args)
-    except (CLIError, ValueError, TypeError, ImportError, FloatingPointError, OSError) as exc:
+    except (CLIError, ValueError, TypeError, ImportError, FloatingPointError, OSError,
+            MemoryError) as exc:
+        # every refusal is one line: model files are checked before anything
+        # they declare is allocated, MemoryError is only the last resort
         msg = str(exc) if not isinstance(exc, OSError) or not exc.strerror else \
             f"{exc.filename or ''}: {exc.strerror}".lstrip(": ")
+        if isinstance(exc, MemoryError):
+            msg = f"out of memory ({msg or 'MemoryError'})"
+        msg = " ".join(msg.split())  # one line, whatever the message holds
         sys.stderr.write(f"filterkit: error: {msg}\n")
         return 2
     except KeyboardInterrupt:
@@ -108,9 +114,11 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _load(path: str) -> Any:
+    """The model file, checked by load_model (a directory, a damaged or
+    crafted file: one ValueError naming the file)."""
     from .nn.train import load_model
 
-    if not os.path.isfile(path):
+    if not os.path.lexists(path):
         raise CLIError(f"{path}: no such model file")
     return load_model(path)
 
@@ -128,6 +136,9 @@ def _tile(a: np.ndarray, cell: int, signed: bool) -> np.ndarray:
     """One map as a cell x cell grey tile in [0, 1]: signed maps with 0 at
     mid-grey, others from their min to their max."""
     a = np.asarray(a, dtype=np.float64)
+    step = -(-max(a.shape) // cell)
+    if step > 1:  # a mask or map larger than the cell: every step-th pixel
+        a = a[::step, ::step]
     if signed:
         m = float(np.abs(a).max()) or 1.0
         v = 0.5 + a / (2 * m)
@@ -144,7 +155,7 @@ def _tile(a: np.ndarray, cell: int, signed: bool) -> np.ndarray:
 
 def _show(args: argparse.Namespace) -> int:
     from . import kernels
-    from .nn.train import feature_maps, first_layer_masks, load_dataset, normalise, split
+    from .nn.train import feature_maps, first_layer_masks, load_dataset, meta_value, normalise, split
 
     check_output_path(args.out, raw=False)
     model, meta = _load(args.model)
@@ -152,12 +163,13 @@ def _show(args: argparse.Namespace) -> int:
     if not masks:
         raise CLIError(f"{args.model}: the model has no first-layer masks to show "
                        "(trained with --first-layer none)")
-    data = load_dataset(str(meta.get("dataset")))
-    _, test = split(data.y, seed=int(meta.get("seed", 0)))
+    data = load_dataset(meta_value(meta, "dataset"))
+    _, test = split(data.y, seed=meta_value(meta, "seed", 0))
     if not -len(test) <= args.sample < len(test):
         raise CLIError(f"--sample must be in [0, {len(test) - 1}]; got {args.sample}")
     image = data.x[test[args.sample]]
-    maps = feature_maps(model, normalise(image, float(meta.get("mean", 0.0)), float(meta.get("std", 1.0))))
+    maps = feature_maps(model, normalise(image, meta_value(meta, "mean", 0.0),
+                                         meta_value(meta, "std", 1.0)))
     cell, gap = 96, 8
     rows: List[List[np.ndarray]] = [
         [_tile(m, cell, True) for m in masks],                                  # this model's masks
