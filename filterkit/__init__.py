@@ -18,25 +18,63 @@ The public API:
 - :mod:`filterkit.nn`: a small numpy CNN whose fixed first layer is these filters.
 """
 
+
+import importlib as _importlib
 import os as _os
-
-try:
-    from ._core import cpu_path, openmp_enabled
-except ImportError as _exc:  # a source checkout whose core was never compiled
-    raise ImportError(
-        "filterkit's compiled core (filterkit._core) is missing in "
-        f"{_os.path.dirname(_os.path.abspath(__file__))}: this looks like a source "
-        "checkout that shadows the installed package.  Build it in place with "
-        "`pip install -e .`, or run Python from another directory after `pip install .`."
-    ) from _exc
-
-from . import color, kernels
-from ._choose import MethodChoice, calibrate, calibration_path, choose_method
-from ._convolve import convolve, correlate
-from ._filters import gaussian, gradient, laplace, mean, sobel, sobel_x, sobel_y
-from ._threads import cpu_cap, get_num_threads, set_num_threads
+import typing as _typing
 
 __version__ = "0.1.0"
+
+# The public names load on first use (PEP 562): ``import filterkit`` itself
+# costs nothing, so the command line can take Ctrl-C as one line from its
+# first instant (numpy and the core take about 80 ms to import) and a
+# ``filterkit.nn`` user does not pay for the filters' modules.
+_EXPORTS = {
+    "MethodChoice": "_choose", "calibrate": "_choose", "calibration_path": "_choose",
+    "choose_method": "_choose",
+    "convolve": "_convolve", "correlate": "_convolve",
+    "gaussian": "_filters", "gradient": "_filters", "laplace": "_filters", "mean": "_filters",
+    "sobel": "_filters", "sobel_x": "_filters", "sobel_y": "_filters",
+    "cpu_cap": "_threads", "get_num_threads": "_threads", "set_num_threads": "_threads",
+}
+_SUBMODULES = ("color", "kernels")
+
+if _typing.TYPE_CHECKING:  # the names as a type checker or an IDE sees them
+    from . import color, kernels
+    from ._choose import MethodChoice, calibrate, calibration_path, choose_method
+    from ._convolve import convolve, correlate
+    from ._filters import gaussian, gradient, laplace, mean, sobel, sobel_x, sobel_y
+    from ._threads import cpu_cap, get_num_threads, set_num_threads
+
+
+def _load_core() -> _typing.Any:
+    """The compiled core, with a clear message when it was never built."""
+    try:
+        return _importlib.import_module("._core", __name__)
+    except ImportError as exc:  # a source checkout whose core was never compiled
+        raise ImportError(
+            "filterkit's compiled core (filterkit._core) is missing in "
+            f"{_os.path.dirname(_os.path.abspath(__file__))}: this looks like a source "
+            "checkout that shadows the installed package.  Build it in place with "
+            "`pip install -e .`, or run Python from another directory after `pip install .`."
+        ) from exc
+
+
+def __getattr__(name: str) -> _typing.Any:
+    if name in _EXPORTS or name in _SUBMODULES:
+        _load_core()
+        if name in _SUBMODULES:
+            value = _importlib.import_module(f".{name}", __name__)
+        else:
+            value = getattr(_importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value  # later lookups are plain attribute reads
+        return value
+    raise AttributeError(f"module 'filterkit' has no attribute {name!r}")
+
+
+def __dir__() -> list:
+    return sorted({n for n in globals() if not n.startswith("_")} | set(__all__)
+                  | {"__version__"})
 
 
 def build_info() -> dict:
@@ -57,10 +95,13 @@ def build_info() -> dict:
     >>> sorted(filterkit.build_info())
     ['kernels', 'openmp', 'threads', 'version']
     """
+    from ._threads import cpu_cap, get_num_threads
+
+    core = _load_core()
     return {
         "version": __version__,
-        "openmp": openmp_enabled(),
-        "kernels": cpu_path(cpu_cap()),
+        "openmp": core.openmp_enabled(),
+        "kernels": core.cpu_path(cpu_cap()),
         "threads": get_num_threads(),
     }
 

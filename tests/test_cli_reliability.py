@@ -641,3 +641,40 @@ def test_ctrl_c_anywhere_in_the_command_is_130(tmp_path, monkeypatch, capsys, wh
     assert main(["mean", str(tmp_path / "x.png"), str(tmp_path / "o.png")]) == 130
     assert capsys.readouterr().err == "filterkit: error: interrupted\n"
     assert os.listdir(tmp_path) == ["x.png"]
+
+
+@pytest.mark.parametrize("module", ["numpy", "filterkit._core", "filterkit.cli", "PIL"])
+def test_ctrl_c_while_the_command_line_starts_is_130(tmp_path, module):
+    # the interrupt lands while the command imports its modules (about
+    # 0.1 s of numpy and the core): an import hook raises it there, as a
+    # Ctrl-C would; `import filterkit` itself loads nothing heavy
+    code = textwrap.dedent(f"""
+        import sys
+        class Interrupt:
+            def find_spec(self, name, path=None, target=None):
+                if name == {module!r}:
+                    raise KeyboardInterrupt
+        sys.meta_path.insert(0, Interrupt())
+        sys.argv = ["filterkit", "mean", "x.png", "o.png"]
+        import runpy
+        runpy.run_module("filterkit", run_name="__main__", alter_sys=True)
+    """)
+    save(tmp_path / "x.png", GREY)
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(filterkit.__file__)))
+    res = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 130, res.stderr
+    assert res.stderr == "filterkit: error: interrupted\n"
+    assert sorted(os.listdir(tmp_path)) == ["x.png"]
+
+
+def test_importing_filterkit_loads_nothing_heavy():
+    # what keeps the window before the command line's guard tiny
+    res = subprocess.run([sys.executable, "-c", "import sys, filterkit, filterkit.__main__; "
+                          "print(sorted(m for m in ('numpy', 'filterkit._core', 'filterkit.cli') "
+                          "if m in sys.modules))"],
+                         cwd="/", capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ,
+                                  PYTHONPATH=os.path.dirname(os.path.dirname(filterkit.__file__))))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "[]"
