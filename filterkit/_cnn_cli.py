@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("filterkit: error: interrupted\n")
-        return 2
+        return 130  # as every command: the shell's code for SIGINT
 
 
 def _check_out(path: str) -> None:

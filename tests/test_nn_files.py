@@ -482,3 +482,16 @@ def test_cli_refuses_a_layer_that_would_need_terabytes(tmp_path):
         lines = res.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("filterkit: error: "), res.stderr[-2000:]
         assert "MAX_ACTIVATION" in lines[0] or "one score per class" in lines[0], lines[0]
+
+
+def test_ctrl_c_in_a_cnn_command_is_130(tmp_path, monkeypatch, capsys):
+    # the same exit code as every other command (it was 2)
+    from filterkit import _cnn_cli
+    from filterkit.cli import main
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_cnn_cli, "_eval", interrupted)
+    assert main(["cnn", "eval", str(tmp_path / "m.npz")]) == 130
+    assert capsys.readouterr().err == "filterkit: error: interrupted\n"
