@@ -44,7 +44,7 @@ if _typing.TYPE_CHECKING:  # the names as a type checker or an IDE sees them
     from ._choose import MethodChoice, calibrate, calibration_path, choose_method
     from ._convolve import convolve, correlate
     from ._filters import gaussian, gradient, laplace, mean, sobel, sobel_x, sobel_y
-    from ._threads import cpu_cap, get_num_threads, set_num_threads
+    from ._threads import get_num_threads, set_num_threads
 
 
 def _load_core() -> _typing.Any:
