@@ -119,8 +119,7 @@ def get_num_threads() -> int:
             try:
                 value = int(env)
             except ValueError:
-                raise fail(ENV_VAR, "a positive integer",
-                           repr(env)) from None
+                raise fail(ENV_VAR, "a positive integer", repr(env)) from None
             n = check_threads(value, ENV_VAR)
         else:
             n = _available_cores()

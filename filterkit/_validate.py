@@ -175,10 +175,10 @@ def check_layout(shape: Tuple[int, ...], channel_axis: Any) -> Optional[int]:
 MAX_MASK_SIDE = 65537
 
 
-def check_side(name: str, h: int, w: int, what: str = "") -> None:
+def check_side(name: str, h: int, w: int) -> None:
     """A mask's height and width must not exceed MAX_MASK_SIDE."""
     if max(h, w) > MAX_MASK_SIDE:
-        raise fail(name, f"at most {MAX_MASK_SIDE} high and wide{what}", f"{h} x {w}")
+        raise fail(name, f"at most {MAX_MASK_SIDE} high and wide", f"{h} x {w}")
 
 
 def check_mask(mask: Any) -> np.ndarray:

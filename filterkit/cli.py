@@ -35,7 +35,7 @@ from ._io import (
     read_image,
     write_image,
 )
-from ._validate import check_mode
+from ._validate import check_mode, max_threads
 
 #: the colour space each kind of filter uses on colour input without --space
 DEFAULT_SPACE = {"low": "rgb", "signed": "gray", "positive": "lab"}
@@ -114,18 +114,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _max_jobs() -> int:
-    """The most worker processes --jobs starts: 4 per core (at least 8),
-    as filterkit's threads."""
-    return max(8, 4 * (os.cpu_count() or 1))
-
-
 def _jobs_count(text: str) -> int:
-    """``--jobs N``: a positive integer up to :func:`_max_jobs`."""
+    """``--jobs N``: a positive integer up to the cap on filterkit's threads
+    (:func:`filterkit._validate.max_threads`: 4 per core, at least 8)."""
     value = _positive_int(text)
-    if value > _max_jobs():
+    if value > max_threads():
         raise argparse.ArgumentTypeError(
-            f"must be at most {_max_jobs()} (4 per core of this machine); got {text!r}")
+            f"must be at most {max_threads()} (4 per core of this machine); got {text!r}")
     return value
 
 

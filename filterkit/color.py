@@ -43,7 +43,7 @@ from typing import Any, Optional, Tuple, Union
 import numpy as np
 
 from . import _core
-from ._engine import store
+from ._engine import resolve_output, store
 from ._threads import cpu_cap, get_num_threads
 from ._validate import DTYPE_CODES, SUPPORTED_DTYPES, describe, fail, is_double, native
 
@@ -462,23 +462,10 @@ def _copy(image: Any, space: str, channel_axis: Any, output: OutputArg) -> np.nd
     `output`, by the conversions' rules (an integer sRGB output is [0, 1]
     scaled to its range, rounded and saturated; XYZ, Lab and Luv only to
     float outputs)."""
-    arr, axis, _ = _check_colour_image(image, channel_axis, "rgb2rgb" if space == "rgb" else "xyz")
+    arr = _check_colour_image(image, channel_axis, "rgb2rgb" if space == "rgb" else "xyz")[0]
     if output is None:
         return arr.copy()
-    if isinstance(output, np.ndarray):
-        if output.shape != arr.shape:
-            raise fail("output", f"an array of shape {arr.shape}", f"shape {output.shape}")
-        if not output.flags.writeable:
-            raise fail("output", "a writeable array", "a read-only array")
-        target = output
-    else:
-        try:
-            target = np.empty(arr.shape, dtype=np.dtype(output))
-        except TypeError:
-            raise fail("output", "None, an array or a dtype", describe(output), TypeError) from None
-    if target.dtype.newbyteorder("=") not in DTYPE_CODES:
-        raise fail("output", f"an array or a dtype of {SUPPORTED_DTYPES}", f"dtype {target.dtype}",
-                   TypeError)
+    target = resolve_output(output, arr.shape, arr.dtype)
     if target.dtype.kind != "f" and space != "rgb":
         raise fail("output", "a float dtype (float32 or float64) for XYZ, Lab and Luv",
                    f"dtype {target.dtype}", TypeError)
