@@ -75,7 +75,7 @@ def machine() -> Dict[str, object]:
         "scipy": __import__("scipy").__version__ if ndi is not None else None,
         "opencv": cv2.__version__ if cv2 is not None else None,
         "filterkit": info["version"],
-        "filterkit_kernels": info["kernels"],
+        "filterkit_kernels": info["simd"],
         "filterkit_openmp": info["openmp"],
     }
 
@@ -162,7 +162,7 @@ def case_filters(image, out, repeat: int, quick: bool) -> List[dict]:
             t["opencv"] = times[f"opencv {size}"]
         cases.append({"case": f"mean {size}x{size}", "peer": "cv2.blur", "times": t})
     for sigma in (1.0, 5.0):
-        size = filterkit.kernels.gaussian_size(sigma)
+        size = filterkit.masks.gaussian_size(sigma)
         fns = {"filterkit": lambda s=sigma: filterkit.gaussian(image, s, output=out)}
         if cv2 is not None:
             fns["opencv"] = lambda s=sigma, k=size: cv2.GaussianBlur(

@@ -6,7 +6,7 @@
 
 1. Throughput, in megapixels per second, of one float32 image (8192x8192;
    ``--quick`` 2048x2048) filtered by ``convolve`` (mode reflect) with a
-   13x13 Gaussian mask (``kernels.gaussian(13, sigma=2)``; filterkit with
+   13x13 Gaussian mask (``filterkit.masks.gaussian(13, sigma=2)``; filterkit with
    ``method="direct"`` and with the default ``"auto"``) and with a 5x5
    random, not separable, mask, along these paths, interleaved round by
    round (a warm-up, then the median of 5 runs; ``--quick`` 3):
@@ -149,7 +149,7 @@ def machine() -> Dict[str, object]:
         "numpy": np.__version__, "scipy": _version("scipy"), "dask": _version("dask"),
         "distributed": _version("distributed"), "dask-image": _version("dask-image"),
         "zarr": _version("zarr"), "tifffile": _version("tifffile"),
-        "filterkit": info["version"], "filterkit_kernels": info["kernels"],
+        "filterkit": info["version"], "filterkit_kernels": info["simd"],
         "filterkit_openmp": info["openmp"]}
     try:
         with open("/proc/meminfo") as fh:
@@ -240,7 +240,7 @@ def make_masks() -> List[dict]:
     rng = np.random.default_rng(5)
     return [
         {"key": "gauss13", "title": "13×13 Gaussian (σ = 2)",
-         "mask": filterkit.kernels.gaussian(13, sigma=2), "methods": ["direct", "auto"]},
+         "mask": filterkit.masks.gaussian(13, sigma=2), "methods": ["direct", "auto"]},
         {"key": "random5", "title": "5×5 random (not separable)",
          "mask": rng.standard_normal((5, 5)).astype(np.float32), "methods": ["auto"]},
     ]
@@ -559,7 +559,7 @@ def _memory_child(spec_json: str) -> None:
     chunk = spec["chunk"]
     if spec["library"] == "dask-image":
         import dask_image.ndfilters as _dif
-        mask = filterkit.kernels.gaussian(13, sigma=2)
+        mask = filterkit.masks.gaussian(13, sigma=2)
 
         def filtered(a):
             return _dif.convolve(a, mask)

@@ -7,7 +7,7 @@ The public API:
 - :func:`set_num_threads` / :func:`get_num_threads`, :func:`build_info`.
 - :func:`mean`, :func:`gaussian`, :func:`sobel_x`, :func:`sobel_y`,
   :func:`sobel`, :func:`gradient`, :func:`laplace`: the lecture's filters.
-- :mod:`filterkit.kernels`: masks and mask algebra.
+- :mod:`filterkit.masks`: masks and mask algebra.
 - :func:`choose_method`, :func:`calibrate`: the cost model behind
   ``method="auto"`` (direct, separable, box, FFT, tiled FFT).
 - :mod:`filterkit.color`: sRGB, XYZ, CIELAB, CIELUV and luma; every filter
@@ -37,10 +37,10 @@ _EXPORTS = {
     "sobel": "_filters", "sobel_x": "_filters", "sobel_y": "_filters",
     "cpu_cap": "_threads", "get_num_threads": "_threads", "set_num_threads": "_threads",
 }
-_SUBMODULES = ("color", "kernels")
+_SUBMODULES = ("color", "masks")
 
 if _typing.TYPE_CHECKING:  # the names as a type checker or an IDE sees them
-    from . import color, kernels
+    from . import color, masks
     from ._choose import MethodChoice, calibrate, calibration_path, choose_method
     from ._convolve import convolve, correlate
     from ._filters import gaussian, gradient, laplace, mean, sobel, sobel_x, sobel_y
@@ -84,7 +84,7 @@ def build_info() -> dict:
     -------
     dict
         ``version``; ``openmp`` (True when the core was compiled with
-        OpenMP, else it runs one thread); ``kernels`` (``'avx512vl'``,
+        OpenMP, else it runs one thread); ``simd`` (``'avx512vl'``,
         ``'avx2+fma'`` or ``'portable'``: the kernels this CPU runs, see
         ``FILTERKIT_CPU``);
         ``threads`` (:func:`get_num_threads`).
@@ -93,7 +93,7 @@ def build_info() -> dict:
     --------
     >>> import filterkit
     >>> sorted(filterkit.build_info())
-    ['kernels', 'openmp', 'threads', 'version']
+    ['openmp', 'simd', 'threads', 'version']
     """
     from ._threads import cpu_cap, get_num_threads
 
@@ -101,7 +101,7 @@ def build_info() -> dict:
     return {
         "version": __version__,
         "openmp": core.openmp_enabled(),
-        "kernels": core.cpu_path(cpu_cap()),
+        "simd": core.cpu_path(cpu_cap()),
         "threads": get_num_threads(),
     }
 
@@ -118,8 +118,8 @@ __all__ = [
     "gaussian",
     "get_num_threads",
     "gradient",
-    "kernels",
     "laplace",
+    "masks",
     "mean",
     "set_num_threads",
     "sobel",

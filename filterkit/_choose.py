@@ -308,7 +308,7 @@ def choose_method(image_shape: Any, mask_shape: Any = None, dtype: Any = np.floa
     True
     """
     from ._validate import check_mask
-    from .kernels import separate
+    from .masks import separate
 
     H, W = _check_shape(image_shape, "image_shape", odd=False)
     if isinstance(mask_shape, np.ndarray) and mask_shape.ndim == 2:

@@ -154,7 +154,7 @@ def _tile(a: np.ndarray, cell: int, signed: bool) -> np.ndarray:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from . import kernels
+    from . import masks as mask_lib
     from .nn.train import feature_maps, first_layer_masks, load_dataset, meta_value, normalise, split
 
     check_output_path(args.out, raw=False)
@@ -173,7 +173,7 @@ def _show(args: argparse.Namespace) -> int:
     cell, gap = 96, 8
     rows: List[List[np.ndarray]] = [
         [_tile(m, cell, True) for m in masks],                                  # this model's masks
-        [_tile(m, cell, True) for m in (kernels.sobel_x(), kernels.sobel_y(), kernels.laplace(4))],
+        [_tile(m, cell, True) for m in (mask_lib.sobel_x(), mask_lib.sobel_y(), mask_lib.laplace(4))],
         [_tile(image[0], cell, False)] + [_tile(f, cell, True) for f in maps],  # a sample, its maps
     ]
     width = max(len(r) for r in rows) * (cell + gap) + gap

@@ -14,7 +14,7 @@ from ._engine import Job, OutputArg, store
 from ._fft import NonFinite, backend_setting, correlate_tiled, correlate_valid, extend
 from ._spaces import check_space, lowpass
 from ._validate import DTYPE_CODES, check_mask, describe, fail
-from .kernels import separate
+from .masks import separate
 
 METHODS = ("auto", "direct", "separable", "box", "fft", "oa")
 _METHOD_NAMES = ", ".join(repr(m) for m in METHODS)

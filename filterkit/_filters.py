@@ -12,7 +12,7 @@ from typing import Any, List, Optional, Tuple, Union
 
 import numpy as np
 
-from . import _core, kernels
+from . import _core, masks
 from ._convolve import convolve, convolve_factors, run_box
 from ._engine import Job, OutputArg
 from ._spaces import check_space, colour_gradient, gradient_channels, highpass_channels, lowpass
@@ -35,14 +35,14 @@ def _highpass_input(image: Any, space: Any, channel_axis: Any) -> Tuple[Any, Opt
 
 
 
-def mean(image: Any, size: kernels.Size = 3, *, mode: str = "reflect", cval: float = 0.0,
+def mean(image: Any, size: masks.Size = 3, *, mode: str = "reflect", cval: float = 0.0,
          output: OutputArg = None, channel_axis: Optional[int] = None,
          space: Optional[str] = None) -> np.ndarray:
     """Mean (box) filter: the average over a size x size window.
 
     Runs in O(1) work per pixel whatever the size (running sums in float64:
     integer images are summed exactly, float images do not drift), and
-    equals ``convolve(image, kernels.mean(size))``.  A NaN or an infinity
+    equals ``convolve(image, masks.mean(size))``.  A NaN or an infinity
     makes NaN (or inf) exactly where the window sees it, as a direct sum
     does; it does not stay in the running sums once it has left.
 
@@ -79,7 +79,7 @@ def mean(image: Any, size: kernels.Size = 3, *, mode: str = "reflect", cval: flo
            [ 0., 10., 10., 10.,  0.],
            [ 0.,  0.,  0.,  0.,  0.]], dtype=float32)
     """
-    kh, kw = kernels.check_size(size)
+    kh, kw = masks.check_size(size)
     space = check_space(space, channel_axis)
     if space is not None:
         return lowpass(mean, image, space, channel_axis, output, size=size, mode=mode, cval=cval)
@@ -88,7 +88,7 @@ def mean(image: Any, size: kernels.Size = 3, *, mode: str = "reflect", cval: flo
     return run_box(job, (kh, kw), 1.0 / (kh * kw), target, job.double(target))
 
 
-def gaussian(image: Any, sigma: Any = 1.0, *, size: Optional[kernels.Size] = None,
+def gaussian(image: Any, sigma: Any = 1.0, *, size: Optional[masks.Size] = None,
              sampling: str = "integral", mode: str = "reflect", cval: float = 0.0,
              output: OutputArg = None, channel_axis: Optional[int] = None,
              space: Optional[str] = None) -> np.ndarray:
@@ -103,10 +103,10 @@ def gaussian(image: Any, sigma: Any = 1.0, *, size: Optional[kernels.Size] = Non
     size : int or (int, int), optional
         Odd mask size; default ``2 * ceil(3 * sigma) + 1`` (7 for sigma = 1,
         31 for sigma = 5, the lecture's "Gaussian 11x11, sigma = 5" needs
-        ``size=11``).  At most 65537 (``filterkit.kernels.MAX_MASK_SIDE``),
+        ``size=11``).  At most 65537 (``filterkit.masks.MAX_MASK_SIDE``),
         so without `size` sigma may be at most about 10922.
     sampling : {'integral', 'point'}, optional
-        How the mask is made, see :func:`filterkit.kernels.gaussian`.
+        How the mask is made, see :func:`filterkit.masks.gaussian`.
     mode, cval, output, channel_axis
         As in :func:`filterkit.convolve`.
     space : {None, 'rgb', 'lab', 'luv', 'gray'}, optional
@@ -130,7 +130,7 @@ def gaussian(image: Any, sigma: Any = 1.0, *, size: Optional[kernels.Size] = Non
            [ 0. , 19.9, 31.6, 19.9,  0. ],
            [ 0. ,  0. ,  0. ,  0. ,  0. ]])
     """
-    col, row = kernels.gaussian_factors(size, sigma=sigma, sampling=sampling)
+    col, row = masks.gaussian_factors(size, sigma=sigma, sampling=sampling)
     space = check_space(space, channel_axis)
     if space is not None:
         return lowpass(gaussian, image, space, channel_axis, output, sigma=sigma, size=size,
@@ -176,7 +176,7 @@ def sobel_x(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: Out
     # as two 1-D passes: the antisymmetric one takes differences of equal
     # neighbours, so a flat image gives exactly 0
     image, channel_axis = _highpass_input(image, space, channel_axis)
-    return convolve(image, kernels.sobel_x(), mode=mode, cval=cval, output=output,
+    return convolve(image, masks.sobel_x(), mode=mode, cval=cval, output=output,
                     method="separable", channel_axis=channel_axis)
 
 
@@ -213,7 +213,7 @@ def sobel_y(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: Out
            [8., 8., 8.]])
     """
     image, channel_axis = _highpass_input(image, space, channel_axis)
-    return convolve(image, kernels.sobel_y(), mode=mode, cval=cval, output=output,
+    return convolve(image, masks.sobel_y(), mode=mode, cval=cval, output=output,
                     method="separable", channel_axis=channel_axis)
 
 
@@ -425,5 +425,5 @@ def laplace(image: Any, *, neighbours: int = 4, mode: str = "reflect", cval: flo
            [4., 4., 4.]])
     """
     image, channel_axis = _highpass_input(image, space, channel_axis)
-    return convolve(image, kernels.laplace(neighbours), mode=mode, cval=cval, output=output,
+    return convolve(image, masks.laplace(neighbours), mode=mode, cval=cval, output=output,
                     channel_axis=channel_axis)

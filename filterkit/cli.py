@@ -18,7 +18,7 @@ import numpy as np
 
 import filterkit
 
-from . import _cnn_cli, _tiled, kernels
+from . import _cnn_cli, _tiled, masks
 from ._io import (
     DEFAULT_MAX_PIXELS,
     FORMATS,
@@ -64,7 +64,7 @@ INT_MAX = 2 ** 31 - 1
 
 def _size(text: str) -> object:
     """``--size 5`` or ``--size 3x7`` (height x width): odd, positive and
-    within the masks filterkit builds (checked by :func:`kernels.check_size`)."""
+    within the masks filterkit builds (checked by :func:`masks.check_size`)."""
     try:
         parts = text.lower().split("x")
         if len(parts) > 2:
@@ -75,7 +75,7 @@ def _size(text: str) -> object:
             f"must be an odd integer or HxW such as 3x7; got {text!r}") from None
     size: object = values[0] if len(values) == 1 else (values[0], values[1])
     try:
-        kernels.check_size(size)
+        masks.check_size(size)
     except (TypeError, ValueError, OverflowError) as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return size
@@ -181,7 +181,7 @@ COMMANDS: Dict[str, Command] = {
         lambda f, a, kw: filterkit.mean(f, a.size, **kw), "low",
         lambda p: p.add_argument("--size", type=_size, default=3,
                                  help="odd window size, N or HxW (default 3)"),
-        lambda a: _half(kernels.check_size(a.size))),
+        lambda a: _half(masks.check_size(a.size))),
     "gaussian": Command(
         "Gaussian low-pass filter",
         "filterkit gaussian photo.png smooth.png --sigma 5 --size 11",
@@ -190,7 +190,7 @@ COMMANDS: Dict[str, Command] = {
                                   help="standard deviation in pixels (default 1)"),
                    p.add_argument("--size", type=_size, default=None,
                                   help="odd mask size (default 2*ceil(3*sigma)+1)")),
-        lambda a: _half([v.size for v in kernels.gaussian_factors(a.size, sigma=a.sigma)])),
+        lambda a: _half([v.size for v in masks.gaussian_factors(a.size, sigma=a.sigma)])),
     "convolve": Command(
         "true convolution with a mask from a file (text rows of numbers, or .npy)",
         "filterkit convolve photo.png out.png --mask mask.txt",

@@ -61,7 +61,7 @@ except ImportError as _exc:  # pragma: no cover - the extra is missing
     raise ImportError(
         "filterkit.dask needs Dask: pip install 'filterkit[dask]'") from _exc
 
-from . import _convolve, _filters, color, kernels
+from . import _convolve, _filters, color, masks
 from ._choose import choose_method
 from ._threads import limited
 from ._validate import (check_layout, check_mask, check_mode, check_output_dtype, describe, fail,
@@ -486,7 +486,7 @@ def correlate(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0
     >>> np.allclose(out.compute(), filterkit.mean(f, 5, mode="nearest"), rtol=1e-6)
     True
 """)
-def mean(image: Any, size: kernels.Size = 3, *, mode: str = "reflect", cval: float = 0.0,
+def mean(image: Any, size: masks.Size = 3, *, mode: str = "reflect", cval: float = 0.0,
          output: Any = None, channel_axis: Optional[int] = None,
          space: Optional[str] = None) -> "da.Array":
     """Mean (box) filter of a Dask array, chunk by chunk.
@@ -495,7 +495,7 @@ def mean(image: Any, size: kernels.Size = 3, *, mode: str = "reflect", cval: flo
     the in-memory result; float images agree to float64 rounding of the
     sums, then float32 (a last-bit difference at most).
 """
-    halo = _radius(kernels.check_size(size))
+    halo = _radius(masks.check_size(size))
     return _lazy(_filters.mean, image, halo, mode=mode, cval=cval, channel_axis=channel_axis,
                  size=size, output=_output(output), space=space)
 
@@ -504,13 +504,13 @@ def mean(image: Any, size: kernels.Size = 3, *, mode: str = "reflect", cval: flo
     >>> bool((out.compute() == filterkit.gaussian(f, 2.0)).all())
     True
 """)
-def gaussian(image: Any, sigma: Any = 1.0, *, size: Optional[kernels.Size] = None,
+def gaussian(image: Any, sigma: Any = 1.0, *, size: Optional[masks.Size] = None,
              sampling: str = "integral", mode: str = "reflect", cval: float = 0.0,
              output: Any = None, channel_axis: Optional[int] = None,
              space: Optional[str] = None) -> "da.Array":
     """Gaussian low-pass filter of a Dask array, chunk by chunk.
 """
-    col, row = kernels.gaussian_factors(size, sigma=sigma, sampling=sampling)
+    col, row = masks.gaussian_factors(size, sigma=sigma, sampling=sampling)
     return _lazy(_filters.gaussian, image, (col.size // 2, row.size // 2), mode=mode, cval=cval,
                  channel_axis=channel_axis, sigma=sigma, size=size, sampling=sampling,
                  output=_output(output), space=space)

@@ -227,7 +227,7 @@ class TestResults:
 
     def test_convolve_with_a_signed_npy_mask_is_high_pass(self, tmp_path, camera):
         src = save(tmp_path / "camera.png", camera)
-        np.save(tmp_path / "m.npy", filterkit.kernels.sobel_x())
+        np.save(tmp_path / "m.npy", filterkit.masks.sobel_x())
         code, _, err = run(["convolve", "--mask", "m.npy", src, "out.png"], tmp_path)
         assert code == 0, err
         want = expected_signed(filterkit.sobel_x(camera).astype(np.float64))

@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 MODULES = ["filterkit", "filterkit._convolve", "filterkit._filters", "filterkit._threads",
-           "filterkit.kernels", "filterkit.cli", "filterkit.color", "filterkit._choose",
+           "filterkit.masks", "filterkit.cli", "filterkit.color", "filterkit._choose",
            "filterkit.nn", "filterkit.nn.layers", "filterkit.nn.optim", "filterkit.nn.train",
            "filterkit.dask"]
 

@@ -6,7 +6,7 @@ OpenCV, the naive numpy.pad oracle of oracle.py (needed where scipy's
 'reflect' is wrong for windows larger than the image), closed-form values
 (ramps, quadratics, trigonometric identities) and numpy's arctan2 / hypot.
 The masks are typed in again here from the lecture rather than taken from
-filterkit.kernels, so a wrong mask there cannot pass.
+filterkit.masks, so a wrong mask there cannot pass.
 
 Tolerances come from oracle.error_bound (the rounding-error bound of an
 n-term dot product in the compute type) unless a comment derives another.
@@ -31,7 +31,7 @@ MODES = ["constant", "nearest", "reflect", "mirror", "wrap"]
 MEAN_DTYPES = [np.uint8, np.uint16, np.int16, np.float32, np.float64]
 MEAN_SIZES = [1, 3, 5, 11, 21, (1, 5), (5, 1), (3, 7)]
 
-# the lecture's masks, typed in independently of filterkit.kernels
+# the lecture's masks, typed in independently of filterkit.masks
 SOBEL_X = np.array([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]])
 SOBEL_Y = np.array([[1.0, 2.0, 1.0], [0.0, 0.0, 0.0], [-1.0, -2.0, -1.0]])
 LAPLACE = {4: np.array([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]),

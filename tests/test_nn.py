@@ -33,7 +33,7 @@ import pytest
 
 import filterkit
 import filterkit.nn as nn
-from filterkit import kernels
+from filterkit import masks as fkm
 from oracle import error_bound, naive_convolve
 
 F64 = np.float64
@@ -159,8 +159,8 @@ def dot_bound(n_terms, scale):
     return 4 * (n_terms + 1) * U64 * scale
 
 
-DEFAULT_MASKS = [kernels.mean(3), kernels.gaussian(3, sigma=1.0), kernels.sobel_x(),
-                 kernels.sobel_y(), kernels.laplace(4)]
+DEFAULT_MASKS = [fkm.mean(3), fkm.gaussian(3, sigma=1.0), fkm.sobel_x(),
+                 fkm.sobel_y(), fkm.laplace(4)]
 
 VGG16_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
 

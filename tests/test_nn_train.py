@@ -50,7 +50,7 @@ def test_the_fixed_layer_is_not_trained(digits_fixed):
     fresh = nn.FilterBank()
     for a, b in zip(model.layers[0].masks, fresh.masks):
         np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(fresh.masks[2], filterkit.kernels.sobel_x())
+    np.testing.assert_array_equal(fresh.masks[2], filterkit.masks.sobel_x())
 
 
 def test_datasets_and_split():

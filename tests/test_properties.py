@@ -46,7 +46,7 @@ def test_separable_passes_match_naive_oracle(h, w, col, row, mode):
     if mode == "valid" and (mask.shape[0] > h or mask.shape[1] > w):
         return
     image = np.arange(h * w, dtype=np.float64).reshape(h, w) % 17
-    if filterkit.kernels.separate(mask) is None:
+    if filterkit.masks.separate(mask) is None:
         pytest.skip("zero mask")
     got = filterkit.convolve(image, mask, mode=mode, method="separable")
     # two passes of kh and kw taps, and the factors' own rounding (one eps)

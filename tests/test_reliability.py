@@ -22,7 +22,7 @@ import pytest
 import scipy.ndimage as ndi
 
 import filterkit
-from filterkit import _choose, color, kernels
+from filterkit import _choose, color, masks
 from helpers import same_for_every_thread_count
 
 # subprocesses import the tested build (site-packages in CI), never a bare source tree
@@ -60,7 +60,7 @@ def test_every_method_saturates_integer_outputs(method, dtype, no_warnings):
     # 225 float32 roundings, 1.4e-5) of the value; that is exact for 8- and
     # 16-bit values (a tolerance under 1/2), and a wrap is off by 100 %
     info = np.iinfo(dtype)
-    mask = kernels.mean(15)
+    mask = masks.mean(15)
     for value in (info.max, info.min):
         image = np.full((64, 80), value, dtype=dtype)
         got = filterkit.convolve(image, mask, output=dtype, method=method)
@@ -222,7 +222,7 @@ def test_byte_swapped_dask_arrays():
 def test_outputs_overlapping_the_image(method, view):
     rng = np.random.default_rng(7)
     b = (rng.random((48, 40, 3)) * 255).astype(np.float32)
-    mask = kernels.mean(5)  # constant and rank 1: every method takes it
+    mask = masks.mean(5)  # constant and rank 1: every method takes it
     want = filterkit.convolve(b, mask, method=method, channel_axis=-1)
     work = b.copy()
     if view == "reversed channels":
@@ -366,7 +366,7 @@ def test_oversized_numbers():
     with pytest.raises(ValueError, match=r"`mask` must be at most 65537 high and wide; got 1 x 65539"):
         filterkit.convolve(img, np.ones((1, 65539)))
     with pytest.raises(ValueError, match=r"`size` must be at most 65537 high and wide; got 70001 x 70001"):
-        kernels.mean(70001)
+        masks.mean(70001)
 
 
 # ---------------------------------------------------------------------------
@@ -400,11 +400,11 @@ def test_large_gaussians_are_built_from_their_factors(monkeypatch):
 
     monkeypatch.setattr(np, "outer", refuse)
     monkeypatch.setattr(np.linalg, "svd", refuse)
-    monkeypatch.setattr(kernels, "separate", refuse)
+    monkeypatch.setattr(masks, "separate", refuse)
     img = np.random.default_rng(11).random((160, 120))
     got = filterkit.gaussian(img, 40)
     monkeypatch.undo()
-    col, row = kernels.gaussian_factors(sigma=40)
+    col, row = masks.gaussian_factors(sigma=40)
     want = ndi.correlate1d(ndi.correlate1d(img, col, axis=0, mode="reflect"), row, axis=1,
                            mode="reflect")
     # float64, 241 taps per pass: a few ulps of the result

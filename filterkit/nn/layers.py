@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .. import kernels
+from .. import masks as mask_lib
 from .._convolve import convolve, correlate
 
 Shape = Tuple[int, ...]
@@ -173,7 +173,7 @@ def _float_dtype(dtype: Any, owner: str) -> np.dtype:
 
 
 class FilterBank(Layer):
-    """A fixed (not trained) bank of k masks from :mod:`filterkit.kernels`.
+    """A fixed (not trained) bank of k masks from :mod:`filterkit.masks`.
 
     Every input channel is filtered by every mask with filterkit's own
     :func:`filterkit.convolve` (true convolution, zero border), so output
@@ -182,9 +182,9 @@ class FilterBank(Layer):
     Parameters
     ----------
     masks : sequence of 2-D arrays, optional
-        Odd-sized masks; default ``kernels.mean(3)``, ``kernels.gaussian(3,
-        sigma=1.0)``, ``kernels.sobel_x()``, ``kernels.sobel_y()``,
-        ``kernels.laplace(4)``.
+        Odd-sized masks; default ``masks.mean(3)``, ``masks.gaussian(3,
+        sigma=1.0)``, ``masks.sobel_x()``, ``masks.sobel_y()``,
+        ``masks.laplace(4)``.
     padding : {'same', 'valid'}, optional
         ``'same'`` keeps H x W (zero padding); ``'valid'`` keeps only the
         pixels whose mask lies inside the image.
@@ -203,8 +203,8 @@ class FilterBank(Layer):
                  dtype: Any = np.float32) -> None:
         super().__init__()
         if masks is None:
-            masks = [kernels.mean(3), kernels.gaussian(3, sigma=1.0), kernels.sobel_x(),
-                     kernels.sobel_y(), kernels.laplace(4)]
+            masks = [mask_lib.mean(3), mask_lib.gaussian(3, sigma=1.0), mask_lib.sobel_x(),
+                     mask_lib.sobel_y(), mask_lib.laplace(4)]
         if isinstance(masks, np.ndarray) and masks.ndim == 2:
             masks = [masks]
         checked = []

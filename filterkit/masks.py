@@ -55,12 +55,12 @@ def mean(size: Size = 3) -> np.ndarray:
 
     Examples
     --------
-    >>> from filterkit import kernels
-    >>> kernels.mean(3) * 9
+    >>> from filterkit import masks
+    >>> masks.mean(3) * 9
     array([[1., 1., 1.],
            [1., 1., 1.],
            [1., 1., 1.]])
-    >>> kernels.mean((1, 5)).shape
+    >>> masks.mean((1, 5)).shape
     (1, 5)
     """
     h, w = check_size(size)
@@ -90,8 +90,8 @@ def binomial(n: int = 3) -> np.ndarray:
 
     Examples
     --------
-    >>> from filterkit import kernels
-    >>> kernels.binomial(3) * 16
+    >>> from filterkit import masks
+    >>> masks.binomial(3) * 16
     array([[1., 2., 1.],
            [2., 4., 2.],
            [1., 2., 1.]])
@@ -125,7 +125,7 @@ def gaussian_size(sigma: float) -> int:
 
     Examples
     --------
-    >>> from filterkit.kernels import gaussian_size
+    >>> from filterkit.masks import gaussian_size
     >>> gaussian_size(1.0), gaussian_size(5.0)
     (7, 31)
     """
@@ -140,8 +140,8 @@ def gaussian_factors(size: Optional[Size] = None, *, sigma: Any = 1.0,
 
     Examples
     --------
-    >>> from filterkit import kernels
-    >>> col, row = kernels.gaussian_factors(3, sigma=1.0)
+    >>> from filterkit import masks
+    >>> col, row = masks.gaussian_factors(3, sigma=1.0)
     >>> bool(abs(col.sum() - 1) < 1e-15), col.shape
     (True, (3,))
     """
@@ -186,8 +186,8 @@ def gaussian(size: Optional[Size] = None, *, sigma: Any = 1.0,
     Examples
     --------
     >>> import numpy as np
-    >>> from filterkit import kernels
-    >>> np.rint(kernels.gaussian(5, sigma=1.0) * 273).astype(int)
+    >>> from filterkit import masks
+    >>> np.rint(masks.gaussian(5, sigma=1.0) * 273).astype(int)
     array([[ 1,  4,  6,  4,  1],
            [ 4, 16, 26, 16,  4],
            [ 6, 26, 41, 26,  6],
@@ -210,8 +210,8 @@ def sobel_x() -> np.ndarray:
 
     Examples
     --------
-    >>> from filterkit import kernels
-    >>> kernels.sobel_x()
+    >>> from filterkit import masks
+    >>> masks.sobel_x()
     array([[ 1.,  0., -1.],
            [ 2.,  0., -2.],
            [ 1.,  0., -1.]])
@@ -227,8 +227,8 @@ def sobel_y() -> np.ndarray:
 
     Examples
     --------
-    >>> from filterkit import kernels
-    >>> kernels.sobel_y()
+    >>> from filterkit import masks
+    >>> masks.sobel_y()
     array([[ 1.,  2.,  1.],
            [ 0.,  0.,  0.],
            [-1., -2., -1.]])
@@ -245,12 +245,12 @@ def laplace(neighbours: int = 4) -> np.ndarray:
 
     Examples
     --------
-    >>> from filterkit import kernels
-    >>> kernels.laplace(4)
+    >>> from filterkit import masks
+    >>> masks.laplace(4)
     array([[ 0.,  1.,  0.],
            [ 1., -4.,  1.],
            [ 0.,  1.,  0.]])
-    >>> float(kernels.laplace(8).sum())
+    >>> float(masks.laplace(8).sum())
     0.0
     """
     if isinstance(neighbours, (bool, np.bool_)) or neighbours not in (4, 8):
@@ -284,11 +284,11 @@ def compose(*masks: Any) -> np.ndarray:
     Examples
     --------
     >>> import numpy as np
-    >>> from filterkit import kernels
+    >>> from filterkit import masks
     >>> box = np.ones((1, 3))
-    >>> kernels.compose(box, box)
+    >>> masks.compose(box, box)
     array([[1., 2., 3., 2., 1.]])
-    >>> kernels.compose([[1, 2, 1]], [[1], [2], [1]]) * 1
+    >>> masks.compose([[1, 2, 1]], [[1], [2], [1]]) * 1
     array([[1., 2., 1.],
            [2., 4., 2.],
            [1., 2., 1.]])
@@ -349,7 +349,7 @@ def separate(mask: Any, *, rtol: Optional[float] = None) -> Optional[Tuple[np.nd
 
     Examples
     --------
-    >>> from filterkit.kernels import separate
+    >>> from filterkit.masks import separate
     >>> col, row = separate([[1, 0, -1], [2, 0, -2], [1, 0, -1]])
     >>> col, row
     (array([1., 2., 1.]), array([ 1.,  0., -1.]))
