@@ -97,11 +97,13 @@ def build_info() -> dict:
     """
     from ._threads import cpu_cap, get_num_threads
 
-    core = _load_core()
+    _load_core()
+    from ._native import openmp_enabled, simd_level
+
     return {
         "version": __version__,
-        "openmp": core.openmp_enabled(),
-        "simd": core.cpu_path(cpu_cap()),
+        "openmp": openmp_enabled(),
+        "simd": simd_level(cpu_cap()),
         "threads": get_num_threads(),
     }
 

@@ -7,13 +7,13 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from . import _core
+from . import _native
 from . import _choose
 from ._choose import AUTO_THREADS, SPATIAL, cheapest_cached, fixed_kernel, pick, separable_may_win
 from ._engine import Job, OutputArg, store
 from ._fft import NonFinite, backend_setting, correlate_tiled, correlate_valid, extend
 from ._spaces import check_space, lowpass
-from ._validate import DTYPE_CODES, check_mask, describe, fail
+from ._validate import check_mask, describe, fail
 from .masks import separate
 
 METHODS = ("auto", "direct", "separable", "box", "fft", "oa")
@@ -154,20 +154,19 @@ def run_rows(job: Job, target: np.ndarray, double: bool, *, kernel: Optional[np.
     1-D pass), written into `target` (rounded and saturated there when
     integer)."""
     cdtype = np.float64 if double else np.float32
+    border, run = job.border, job.settings(double)
     if factors is not None:
         col = np.ascontiguousarray(factors[0], dtype=cdtype)
         row = np.ascontiguousarray(factors[1], dtype=cdtype)
-        k2d = None
+
+        def call(src: np.ndarray, dsts: List[np.ndarray]) -> None:
+            _native.correlate_factors(src, dsts[0], col, row, border, run)
     else:
         assert kernel is not None
-        k2d, col, row = np.ascontiguousarray(kernel, dtype=cdtype), None, None
-    kh, kw = job.kh, job.kw
-    src_code = DTYPE_CODES[job.arr.dtype]
+        k2d = np.ascontiguousarray(kernel, dtype=cdtype)
 
-    def call(src: np.ndarray, dsts: List[np.ndarray], codes: List[int]) -> None:
-        _core.correlate_rows(src, dsts[0], src_code, codes[0], k2d, col, row, kh, kw,
-                             job.oy, job.pl, job.mode_code, job.cval, double,
-                             job.nthreads, job.cpu_cap)
+        def call(src: np.ndarray, dsts: List[np.ndarray]) -> None:
+            _native.correlate(src, dsts[0], k2d, border, run)
 
     job.run([target], call)
     return target
@@ -198,7 +197,7 @@ def _spectral(job: Job, weights: np.ndarray, target: np.ndarray, double: bool,
     kh, kw = weights.shape
     w = np.ascontiguousarray(weights, dtype=cdtype)
 
-    def call(src: np.ndarray, dsts: List[np.ndarray], codes: List[int]) -> None:
+    def call(src: np.ndarray, dsts: List[np.ndarray]) -> None:
         dst = dsts[0]
         if tiled:
             straight = dst.dtype == cdtype  # written into the output block by block
@@ -221,12 +220,10 @@ def run_box(job: Job, shape: Tuple[int, int], weight: float, target: np.ndarray,
     """A constant `shape` mask of `weight` (``mean``: 1 / its size): running
     window sums times the weight, straight into the target (rounded and
     saturated there when integer)."""
-    kh, kw = shape
-    src_code = DTYPE_CODES[job.arr.dtype]
+    border, run = job.border, job.settings(double)
 
-    def call(src: np.ndarray, dsts: List[np.ndarray], codes: List[int]) -> None:
-        _core.box_rows(src, dsts[0], src_code, codes[0], kh, kw, weight, job.oy, job.pl,
-                       job.mode_code, job.cval, double, job.nthreads, job.cpu_cap)
+    def call(src: np.ndarray, dsts: List[np.ndarray]) -> None:
+        _native.box(src, dsts[0], shape, weight, border, run)
 
     job.run([target], call)
     return target

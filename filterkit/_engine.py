@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Uni
 
 import numpy as np
 
-from . import _core
+from ._native import Border, Run, copy
 from ._threads import get_num_threads, cpu_cap
 from ._validate import (
     DTYPE_CODES,
@@ -76,15 +76,10 @@ def store(result: np.ndarray, target: np.ndarray) -> np.ndarray:
         result = result.copy()
     dst = target if target.dtype.isnative and target.flags.aligned else \
         np.empty(target.shape, target.dtype.newbyteorder("="))
-    double = result.dtype == np.float64
-    src_code, dst_code = DTYPE_CODES[result.dtype], DTYPE_CODES[dst.dtype]
-    one = np.ones((1, 1), dtype=result.dtype)
-    threads = get_num_threads() if result.size >= SMALL_PLANE else 1
-    cap = cpu_cap()
+    run = Run(result.dtype == np.float64,
+              get_num_threads() if result.size >= SMALL_PLANE else 1, cpu_cap())
     for src2, dst2 in zip(_planes_of(result), _planes_of(dst)):
-        # a 1 x 1 correlation with weight 1: exact, through the storers
-        _core.correlate_rows(src2, dst2, src_code, dst_code, one, None, None, 1, 1, 0, 0, 0,
-                             0.0, double, threads, cap)
+        copy(src2, dst2, run)
     if dst is not target:
         np.copyto(target, dst, casting="unsafe")
     return target
@@ -164,9 +159,18 @@ class Job:
         """Compute in float64 for a float64 image or any float64 output."""
         return is_double(self.input_dtype) or any(is_double(t.dtype) for t in targets)
 
+    @property
+    def border(self) -> Border:
+        """Where output pixel (0, 0) reads, and the border rule."""
+        return Border(self.oy, self.pl, self.mode_code, self.cval)
+
+    def settings(self, double: bool) -> Run:
+        """How the core runs this job in the given precision."""
+        return Run(double, self.nthreads, self.cpu_cap)
+
     def run(self, targets: Sequence[np.ndarray],
-            call: Callable[[np.ndarray, List[np.ndarray], List[int]], None]) -> None:
-        """Call ``call(src2d, dsts2d, dst_codes)`` per channel plane.
+            call: Callable[[np.ndarray, List[np.ndarray]], None]) -> None:
+        """Call ``call(src2d, dsts2d)`` per channel plane.
 
         Targets the core cannot write directly (overlapping the image,
         byte-swapped, misaligned) are computed into temporaries and copied.
@@ -175,9 +179,8 @@ class Job:
         for t in targets:
             direct = t.dtype.isnative and t.flags.aligned and not np.may_share_memory(t, self.arr)
             dsts.append(t if direct else np.empty(t.shape, t.dtype.newbyteorder("=")))
-        codes = [DTYPE_CODES[d.dtype] for d in dsts]
         for index in self._planes():
-            call(self.arr[index], [d[index] for d in dsts], codes)
+            call(self.arr[index], [d[index] for d in dsts])
         for t, d in zip(targets, dsts):
             if d is not t:
                 np.copyto(t, d, casting="unsafe")

@@ -12,11 +12,11 @@ from typing import Any, List, Optional, Tuple, Union
 
 import numpy as np
 
-from . import _core, masks
+from . import _native, masks
 from ._convolve import convolve, convolve_factors, run_box
 from ._engine import Job, OutputArg
 from ._spaces import check_space, colour_gradient, gradient_channels, highpass_channels, lowpass
-from ._validate import DTYPE_CODES, describe, fail
+from ._validate import describe, fail
 
 GradientOutput = Union[None, type, np.dtype, str, Tuple[np.ndarray, np.ndarray]]
 
@@ -250,16 +250,10 @@ def _sobel_factors(dtype: Any) -> Tuple[np.ndarray, ...]:
 
 
 def _run_gradient(job: Job, targets: List[np.ndarray]) -> None:
-    double = job.double(*targets)
-    col_x, row_x, col_y, row_y = _sobel_factors(np.float64 if double else np.float32)
-    src_code = DTYPE_CODES[job.arr.dtype]
-    combine = 2 if len(targets) == 2 else 1
+    border, run = job.border, job.settings(job.double(*targets))
 
-    def call(src: np.ndarray, dsts: List[np.ndarray], codes: List[int]) -> None:
-        _core.correlate_rows(src, dsts[0], src_code, codes[0], None, col_x, row_x, 3, 3,
-                             job.oy, job.pl, job.mode_code, job.cval, double,
-                             job.nthreads, job.cpu_cap, None, combine,
-                             dsts[1] if combine == 2 else None, codes[-1], col_y, row_y)
+    def call(src: np.ndarray, dsts: List[np.ndarray]) -> None:
+        _native.sobel(src, dsts[0], dsts[1] if len(dsts) == 2 else None, border, run)
 
     job.run(targets, call)
 

@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional, Tuple
 
 import numpy as np
 
-from . import _core, color
+from . import _native, color
 from ._engine import OutputArg, resolve_output
 from ._engine import store as _store
 from ._threads import cpu_cap, get_num_threads
@@ -201,9 +201,9 @@ def colour_gradient(image: np.ndarray, axis: int, convert: Callable[[np.ndarray]
         sobel_x(chans, mode=mode, cval=cval, channel_axis=-1, output=np.moveaxis(fx, 0, -1))
         sobel_y(chans, mode=mode, cval=cval, channel_axis=-1, output=np.moveaxis(fy, 0, -1))
         n = y1 - y0
-        _core.tensor_rows(fx[:, keep:keep + n], fy[:, keep:keep + n], strength[y0:y1],
-                          None if theta is None else theta[y0:y1], compute == np.float64,
-                          get_num_threads(), cpu_cap())
+        _native.structure_tensor(fx[:, keep:keep + n], fy[:, keep:keep + n], strength[y0:y1],
+                                 None if theta is None else theta[y0:y1],
+                                 _native.Run(compute == np.float64, get_num_threads(), cpu_cap()))
     name0 = "output[0]" if isinstance(output, tuple) else "output"
     s_target = resolve_output(outs[0], (Ho, Wo), compute, name0)
     s_result = _store(strength, s_target) if s_target is not strength else strength

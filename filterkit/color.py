@@ -42,7 +42,7 @@ from typing import Any, Optional, Tuple, Union
 
 import numpy as np
 
-from . import _core
+from . import _native
 from ._engine import resolve_output, store
 from ._threads import cpu_cap, get_num_threads
 from ._validate import DTYPE_CODES, SUPPORTED_DTYPES, describe, fail, is_double, native
@@ -227,11 +227,11 @@ def _convert(image: Any, op: str, channel_axis: Any, output: OutputArg) -> np.nd
     matrix = _MATRICES[op][1 if double else 0]
     lut = _LUT8 if (arr.dtype == np.uint8 and not double and op in ("rgb2xyz", "rgb2lab", "rgb2luv")) else None
     in_max = float(np.iinfo(arr.dtype).max) if arr.dtype.kind in "ui" else 0.0
-    src_code = DTYPE_CODES[src3.dtype]
     # luma drops the alpha channel: nothing passes through to its one channel
-    _core.color_rows(src3, dst3, src_code, DTYPE_CODES[compute], _OPS[op], alpha and not gray,
-                     np.ascontiguousarray(matrix, dtype=np.float64).ravel(), float(WHITE[0]), float(WHITE[2]),
-                     in_max, lut, double, get_num_threads(), cpu_cap())
+    spec = _native.ColourOp(_OPS[op], alpha and not gray,
+                            np.ascontiguousarray(matrix, dtype=np.float64).ravel(),
+                            (float(WHITE[0]), float(WHITE[2])), in_max, lut)
+    _native.convert_colour(src3, dst3, spec, _native.Run(double, get_num_threads(), cpu_cap()))
     if target is not None:
         return target
     result = tmp[..., 0] if gray else tmp
