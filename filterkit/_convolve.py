@@ -11,7 +11,8 @@ from . import _native
 from . import _choose
 from ._choose import AUTO_THREADS, SPATIAL, cheapest_cached, fixed_kernel, pick, separable_may_win
 from ._engine import Job, OutputArg, store
-from ._fft import NonFinite, backend_setting, correlate_tiled, correlate_valid, extend
+from ._border import extend
+from ._fft import NonFinite, backend_setting, correlate_tiled, correlate_valid
 from ._spaces import check_space, lowpass
 from ._validate import check_mask, describe, fail
 from .masks import separate

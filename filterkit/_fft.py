@@ -30,12 +30,8 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
+from ._border import gather, map_index
 from ._threads import getenv
-
-# numpy.pad's names for filterkit's border modes
-PAD_MODES = {"constant": "constant", "nearest": "edge", "reflect": "symmetric",
-             "mirror": "reflect", "wrap": "wrap"}
-
 
 def _fft():  # scipy is imported on first use: the spatial methods do not need it
     import scipy.fft
@@ -205,27 +201,6 @@ def fast_len(n: int) -> int:
     return max(best, 1)
 
 
-def extend(plane: np.ndarray, mode: str, cval: float, kh: int, kw: int, oy: int, ox: int,
-           dtype: np.dtype) -> np.ndarray:
-    """The plane extended by the border mode so that a 'valid' correlation
-    with a kh x kw mask centred at (oy, ox) gives the filtered plane."""
-    src = plane.astype(dtype, copy=False)
-    if mode == "valid":
-        return src
-    pads = ((oy, kh - 1 - oy), (ox, kw - 1 - ox))
-    if mode == "constant":
-        return np.pad(src, pads, mode="constant", constant_values=cval)
-    if mode == "mirror" and min(src.shape) == 1:
-        # numpy's 'reflect' cannot reflect a single row or column: mirroring
-        # it repeats it, like 'nearest' (axis by axis)
-        for axis, n in enumerate(src.shape):
-            width = [(0, 0), (0, 0)]
-            width[axis] = pads[axis]
-            src = np.pad(src, width, mode="edge" if n == 1 else "reflect")
-        return src
-    return np.pad(src, pads, mode=PAD_MODES[mode])
-
-
 def correlate_valid(padded: np.ndarray, weights: np.ndarray, workers: int,
                     finite: bool = False) -> np.ndarray:
     """The 'valid' correlation of `padded` with `weights` by one real FFT
@@ -281,50 +256,6 @@ def tile_shape(kh: int, kw: int, Ho: int, Wo: int, fftw: bool = False) -> Tuple[
         return whole
 
     return best(kh, Ho), best(kw, Wo)
-
-
-def map_index(i: np.ndarray, n: int, mode: str) -> np.ndarray:
-    """Indices of an extended axis (any integers) in the image's axis [0, n),
-    by the border mode; -1 where 'constant' takes cval.  The same extension
-    as numpy.pad's (periodic for the reflecting modes)."""
-    if mode == "valid":
-        return i
-    if mode == "constant":
-        return np.where((i >= 0) & (i < n), i, -1)
-    if mode == "nearest" or (mode == "mirror" and n == 1):
-        return np.clip(i, 0, n - 1)
-    if mode == "wrap":
-        return np.mod(i, n)
-    if mode == "reflect":
-        j = np.mod(i, 2 * n)
-        return np.where(j < n, j, 2 * n - 1 - j)
-    j = np.mod(i, 2 * n - 2)  # mirror
-    return np.where(j < n, j, 2 * n - 2 - j)
-
-
-def _gather(src: np.ndarray, rows: np.ndarray, cols: np.ndarray, r0: int, c0: int,
-            cval: float, dst: np.ndarray) -> None:
-    """dst = the extended image at (rows, cols) (-1 takes cval), where row
-    i and column j of `dst` read the image's row r0 + i and column c0 + j
-    wherever those exist: the inside is one slice copy, the border rows
-    and columns are filled from it."""
-    H, W = src.shape
-    n, P = dst.shape
-    a, b = max(0, -r0), min(n, H - r0)           # rows read in place
-    lo, hi = max(0, -c0), min(P, W - c0)         # columns read in place
-    if b > a:
-        dst[a:b, lo:hi] = src[r0 + a:r0 + b, c0 + lo:c0 + hi]
-    for i in (*range(0, min(a, n)), *range(max(b, 0), n)):
-        if rows[i] < 0:
-            dst[i, lo:hi] = cval
-        else:
-            dst[i, lo:hi] = src[rows[i], c0 + lo:c0 + hi]
-    for j in (*range(0, min(lo, P)), *range(max(hi, 0), P)):
-        # the columns beyond the image: copies of columns already in dst
-        if cols[j] < 0:
-            dst[:, j] = cval
-        else:
-            dst[:, j] = dst[:, cols[j] - c0]
 
 
 def correlate_tiled(src: np.ndarray, weights: np.ndarray, workers: int, *, mode: str,
@@ -388,7 +319,7 @@ def correlate_tiled(src: np.ndarray, weights: np.ndarray, workers: int, *, mode:
             y0 = by * th
             rows_in = min(bh, Ho + kh - 1 - y0)
             rows = map_index(np.arange(y0, y0 + rows_in) - oy, H, mode)
-            _gather(src, rows, cols, y0 - oy, -ox, cval, buf[:rows_in, :Pw])
+            gather(src, rows, cols, y0 - oy, -ox, cval, buf[:rows_in, :Pw])
             if rows_in < bh:
                 buf[rows_in:] = 0
             n = min(th, Ho - y0)

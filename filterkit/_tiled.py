@@ -35,6 +35,7 @@ from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ._border import window
 from ._io import (DEFAULT_MAX_PIXELS, ORIENTATIONS, CLIError, Staging, check_folder, open_zarr,
                   read_image, tiff_page, umask)
 
@@ -42,8 +43,6 @@ from ._io import (DEFAULT_MAX_PIXELS, ORIENTATIONS, CLIError, Staging, check_fol
 TILE_FORMATS = (".tif", ".tiff", ".zarr", ".npy")
 #: TIFF tiles are multiples of 16 pixels
 TILE_STEP = 16
-
-Window = Tuple[Any, int, int]  # (rows or columns to read: a slice or indices, cut before, cut after)
 
 
 def check_tile(tile: int) -> int:
@@ -236,19 +235,6 @@ def _open_tiff(path: str, max_pixels: Optional[int]) -> Source:
 # ----------------------------------------------------------------------------
 # the tiles and their halos
 # ----------------------------------------------------------------------------
-def window(a: int, b: int, n: int, r: int, mode: str) -> Window:
-    """What to read for the output rows [a, b) of an axis of length n with a
-    halo of r, and how much to cut off the filtered result before and after."""
-    if mode == "valid":  # output row o is input row o + r
-        return slice(a, b + 2 * r), 0, 0
-    if a == 0 and b == n:
-        return slice(0, n), 0, 0
-    if mode == "wrap":
-        return np.mod(np.arange(a - r, b + r), n), r, r
-    lo, hi = max(0, a - r), min(n, b + r)
-    return slice(lo, hi), a - lo, hi - b
-
-
 def tiles(shape: Tuple[int, int], tile: Tuple[int, int]) -> Iterator[Tuple[int, int, int, int]]:
     """Output tiles (a, b, c, d), row by row."""
     H, W = shape

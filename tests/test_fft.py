@@ -601,13 +601,13 @@ NONFINITE = {
 
 def spectral_call(method, image, mask, **kw):
     """The FFT method's own entry point (no auto around it), asked to check."""
-    from filterkit import _fft
+    from filterkit import _border, _fft
     w = np.ascontiguousarray(mask[::-1, ::-1])  # correlation with the mirrored mask
     kh, kw_ = mask.shape
     if method == "oa":
         return _fft.correlate_tiled(image, w, 1, mode="reflect", cval=0.0, oy=kh // 2,
                                     ox=kw_ // 2, finite=True, **kw)
-    padded = _fft.extend(image, "reflect", 0.0, kh, kw_, kh // 2, kw_ // 2, image.dtype)
+    padded = _border.extend(image, "reflect", 0.0, kh, kw_, kh // 2, kw_ // 2, image.dtype)
     return _fft.correlate_valid(padded, w, 1, finite=True)
 
 
