@@ -7,7 +7,7 @@
 Every cell is one image (256^2 ... 4096^2, float32 and float64) and one odd
 mask (3x3 ... 63x63, plus 3x31, 31x3 and 15x41).  In each cell every
 filterkit method is timed with ``convolve(..., mode="reflect", output=out)``:
-``direct``, ``fft``, ``oa`` and ``auto`` on a random normal mask (not
+``direct``, ``fft``, ``overlap_save`` and ``auto`` on a random normal mask (not
 separable), ``separable`` (and ``auto``) on a rank-1 Gaussian mask of the same
 size, ``box`` (and ``auto``) on a constant mask of the same size; beside them,
 interleaved in the same runs, the peers: ``scipy.ndimage.convolve``
@@ -76,7 +76,7 @@ IMAGES = [256, 512, 1024, 2048, 4096]
 DTYPES = ["float32", "float64"]
 QUICK_IMAGES = [512, 2048]
 QUICK_MASKS = [3, 9, 21, 41]
-FFT_METHODS = ("fft", "oa")
+FFT_METHODS = ("fft", "overlap_save")
 MARK_START, MARK_END = markers("fft")
 
 Shape = Tuple[int, int]
@@ -98,7 +98,7 @@ class Spec:
 SPECS = [
     Spec("direct", "random", "filterkit", "direct", area_scaled=True),
     Spec("fft", "random", "filterkit", "fft"),
-    Spec("oa", "random", "filterkit", "oa"),
+    Spec("overlap_save", "random", "filterkit", "overlap_save"),
     Spec("auto", "random", "filterkit", "auto"),
     Spec("separable", "rank1", "filterkit", "separable", "rank-1 Gaussian mask"),
     Spec("auto rank-1", "rank1", "filterkit", "auto (rank-1)", "rank-1 Gaussian mask"),
@@ -116,7 +116,7 @@ SPECS = [
     Spec("cv2.blur", "constant", "opencv", "cv2.blur", "constant mask"),
 ]
 SPEC = {s.label: s for s in SPECS}
-FK_GENERAL = ("direct", "fft", "oa")          # the filterkit methods for any mask
+FK_GENERAL = ("direct", "fft", "overlap_save")          # the filterkit methods for any mask
 PEERS_GENERAL = ("scipy.ndimage.convolve", "scipy.signal.fftconvolve",
                  "scipy.signal.oaconvolve", "cv2.filter2D")
 
@@ -659,9 +659,9 @@ def run(quick: bool, images: List[int], dtypes: List[str], max_call: float, memo
     if memory:
         big = max(images)
         size = 2048 if 2048 in images else big
-        plan = ([((21, 21), ["fft", "oa"])] if quick else
-                [((9, 9), ["direct", "fft", "oa", "auto"]),
-                 ((41, 41), ["direct", "fft", "oa", "auto", "scipy.signal.fftconvolve",
+        plan = ([((21, 21), ["fft", "overlap_save"])] if quick else
+                [((9, 9), ["direct", "fft", "overlap_save", "auto"]),
+                 ((41, 41), ["direct", "fft", "overlap_save", "auto", "scipy.signal.fftconvolve",
                              "scipy.signal.oaconvolve", "cv2.filter2D"])])
         for mask, which in plan:
             for label in which:
@@ -858,7 +858,7 @@ def markdown(report: dict) -> str:
         "Mask size (square random masks) from which the FFT methods beat `direct`, and from which "
         "`choose_method` picks one (~: interpolated in log-log; * uses estimated times):",
         "",
-        "| image | dtype | direct → fft | direct → oa | auto picks fft/oa from |",
+        "| image | dtype | direct → fft | direct → overlap_save | auto picks fft/overlap_save from |",
         "|---|---|---:|---:|---:|",
     ]
     for x in report["crossovers"]:
@@ -908,7 +908,7 @@ def markdown(report: dict) -> str:
               f"method, or, for masks from 15x15 on, above {PEER_CONFIRM_ABOVE:g}× the best peer): "
               "those come from rounds of "
               "auto and its contenders alone, the median of the per-round ratios.  "
-              "\"fastest filterkit\" is the fastest of direct, fft and oa.",
+              "\"fastest filterkit\" is the fastest of direct, fft and overlap_save.",
               "",
               f"Masks ≥ 15x15 (by area) at {size}x{size} float32: auto / fastest filterkit method "
               f"{summary(big_fk)}; auto / best peer {summary(big_peer)} "
@@ -967,7 +967,7 @@ def write_csv(report: dict, path: str) -> None:
 
 
 STYLE = {  # colour, line style
-    "direct": ("C0", "-"), "fft": ("C1", "-"), "oa": ("C2", "-"), "auto": ("k", "-"),
+    "direct": ("C0", "-"), "fft": ("C1", "-"), "overlap_save": ("C2", "-"), "auto": ("k", "-"),
     "separable": ("C4", ":"), "auto rank-1": ("C4", (0, (1, 3))),
     "box": ("C5", ":"), "auto constant": ("C5", (0, (1, 3))),
     "scipy.ndimage.convolve": ("C3", "--"), "scipy.signal.fftconvolve": ("C6", "--"),

@@ -9,7 +9,7 @@ with T non-zero taps, in the compute precision:
     box        N (b0 + b1 min(w, 12))               constant masks (running sums: direct
                                                    horizontal sums up to w = 9)
     fft        f0 P + f F log2 F + fa min(P, 2^18)  P extended pixels, F transform size
-    oa         f0 B + f1 B log2 B + tb per block, plus t0 per band of blocks,
+    overlap_save f0 B + f1 B log2 B + tb per block, plus t0 per band of blocks,
                plus oc per call
                (w1, wb, w0 in place of f1, tb, t0 when the blocks go
                through FFTW: images from 512 x 512 on, pyFFTW installed)
@@ -245,9 +245,9 @@ def _estimate(out_hw: Tuple[int, int], mask_shape: Tuple[int, int], taps: int, d
     k1, kb, k0 = OA_KEYS["fftw" if fftw else "scipy"]
     if ny * nx == 1:
         # one block: the whole-image transform, with the tiling's overhead
-        costs["oa"] = costs["fft"] + c["oc"] * 1e-9 / spectral
+        costs["overlap_save"] = costs["fft"] + c["oc"] * 1e-9 / spectral
     else:
-        costs["oa"] = float((ny * nx * (c["f0"] * B + c[k1] * B * np.log2(B) + c[kb]) + ny * c[k0]
+        costs["overlap_save"] = float((ny * nx * (c["f0"] * B + c[k1] * B * np.log2(B) + c[kb]) + ny * c[k0]
                              + c["oc"]) * 1e-9 / spectral)
     return costs
 
@@ -301,7 +301,7 @@ def choose_method(image_shape: Any, mask_shape: Any = None, dtype: Any = np.floa
     >>> import filterkit
     >>> filterkit.choose_method((2048, 2048), (3, 3)).method
     'direct'
-    >>> filterkit.choose_method((2048, 2048), (63, 63)).method in ("fft", "oa")
+    >>> filterkit.choose_method((2048, 2048), (63, 63)).method in ("fft", "overlap_save")
     True
     >>> import numpy as np
     >>> filterkit.choose_method((512, 512), (15, 15), np.float64).costs["direct"] > 0
@@ -451,7 +451,7 @@ def calibrate(*, quick: bool = False, save: bool = True) -> Dict[str, Dict[str, 
                         bh, bw = tile_shape(k, k, n2, n2, backend == "fftw")
                         ny, nx = -(-n2 // (bh - k + 1)), -(-n2 // (bw - k + 1))
                         B = float(bh) * bw
-                        t = _timeit(lambda k=k: convolve(whole, rng.random((k, k)), method="oa"),
+                        t = _timeit(lambda k=k: convolve(whole, rng.random((k, k)), method="overlap_save"),
                                     max(2, repeat // 2)) * 1e9
                         rows.append(([ny * nx * B * np.log2(B), ny * nx, ny], t - c["f0"] * ny * nx * B))
                 finally:

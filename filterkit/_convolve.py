@@ -17,7 +17,7 @@ from ._spaces import check_space, lowpass
 from ._validate import check_mask, describe, fail
 from .masks import separate
 
-METHODS = ("auto", "direct", "separable", "box", "fft", "oa")
+METHODS = ("auto", "direct", "separable", "box", "fft", "overlap_save")
 _METHOD_NAMES = ", ".join(repr(m) for m in METHODS)
 
 
@@ -101,7 +101,7 @@ def _auto(traits: _MaskTraits, hw: Tuple[int, int], double: bool) -> Tuple[str, 
                  and traits.factors is not None)
     method, costs = cheapest_cached(hw, (kh, kw), traits.taps, double, AUTO_THREADS, separable,
                                     traits.constant, fixed=traits.fixed)
-    spectral = "fft" in costs or "oa" in costs
+    spectral = "fft" in costs or "overlap_save" in costs
     if len(traits.choices) >= 32:  # many image shapes (tiles): keep the recent ones
         traits.choices.clear()
     traits.choices[key] = (_choose._loaded, backend_setting() if spectral else None,
@@ -131,9 +131,9 @@ def _filter2d(image: Any, mask: Any, *, flip: bool, mode: Any, cval: Any,
         # true convolution: f'(x, y) = sum_ij f(x - i, y - j) g(i, j) is the
         # correlation with the mask mirrored horizontally and vertically
         weights = weights[::-1, ::-1]
-    if method in ("fft", "oa"):
+    if method in ("fft", "overlap_save"):
         try:
-            return _spectral(job, weights, target, double, tiled=method == "oa", finite=auto)
+            return _spectral(job, weights, target, double, tiled=method == "overlap_save", finite=auto)
         except NonFinite:
             # a NaN or inf in the image would spread over a whole FFT block:
             # auto stays spatial (the target is overwritten whole; one that
@@ -275,13 +275,13 @@ def convolve(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0,
         float64 for float64 input and float32 otherwise: it never wraps.
         Integer outputs are rounded half to even and saturated (NaN
         becomes 0).
-    method : {'auto', 'direct', 'separable', 'box', 'fft', 'oa'}, optional
+    method : {'auto', 'direct', 'separable', 'box', 'fft', 'overlap_save'}, optional
         ``'direct'`` sums every non-zero tap; ``'separable'`` runs a rank-1
         mask (mean, Gaussian, Sobel) as a vertical then a horizontal 1-D
         pass; ``'box'`` runs a constant mask as running sums (O(1) per
         pixel); ``'fft'`` multiplies real FFTs of the whole image (extended
         by the border mode, so every mode gives the direct result);
-        ``'oa'`` does the same in tiles (overlap-save: bounded memory, and
+        ``'overlap_save'`` does the same in tiles (overlap-save: bounded memory, and
         faster for images much larger than the mask).  ``'separable'`` and
         ``'box'`` refuse other masks with a ``ValueError``.  ``'auto'``
         (default) takes the cheapest by a cost model calibrated on this
@@ -327,7 +327,7 @@ def convolve(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0,
     integer values beyond 2**24 lose precision in float32: pass
     ``output=np.float64`` to compute in float64.  Taps whose weight is
     exactly 0 are skipped (as scipy.ndimage does), so a NaN under a zero
-    weight does not spread; with ``'fft'`` or ``'oa'`` a NaN or inf spreads
+    weight does not spread; with ``'fft'`` or ``'overlap_save'`` a NaN or inf spreads
     over its whole block (``'auto'`` stays spatial for such images);
     ``'box'`` gives NaN (or inf) exactly where the window sees one, as
     ``'direct'`` does: its running sums start afresh where one has left.  The
@@ -422,13 +422,13 @@ def correlate(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0
         float64 for float64 input and float32 otherwise: it never wraps.
         Integer outputs are rounded half to even and saturated (NaN
         becomes 0).
-    method : {'auto', 'direct', 'separable', 'box', 'fft', 'oa'}, optional
+    method : {'auto', 'direct', 'separable', 'box', 'fft', 'overlap_save'}, optional
         ``'direct'`` sums every non-zero tap; ``'separable'`` runs a rank-1
         mask (mean, Gaussian, Sobel) as a vertical then a horizontal 1-D
         pass; ``'box'`` runs a constant mask as running sums (O(1) per
         pixel); ``'fft'`` multiplies real FFTs of the whole image (extended
         by the border mode, so every mode gives the direct result);
-        ``'oa'`` does the same in tiles (overlap-save: bounded memory, and
+        ``'overlap_save'`` does the same in tiles (overlap-save: bounded memory, and
         faster for images much larger than the mask).  ``'separable'`` and
         ``'box'`` refuse other masks with a ``ValueError``.  ``'auto'``
         (default) takes the cheapest by a cost model calibrated on this
@@ -471,7 +471,7 @@ def correlate(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0
     integer values beyond 2**24 lose precision in float32: pass
     ``output=np.float64`` to compute in float64.  Taps whose weight is
     exactly 0 are skipped (as scipy.ndimage does), so a NaN under a zero
-    weight does not spread; with ``'fft'`` or ``'oa'`` a NaN or inf spreads
+    weight does not spread; with ``'fft'`` or ``'overlap_save'`` a NaN or inf spreads
     over its whole block (``'auto'`` stays spatial for such images);
     ``'box'`` gives NaN (or inf) exactly where the window sees one, as
     ``'direct'`` does: its running sums start afresh where one has left.  The

@@ -423,7 +423,7 @@ def _spatial_method(image: Any, weights: np.ndarray, method: Any, output: Any,
     block = tuple(min(image.shape[a], max(image.chunks[a]) + 2 * r) for a, r in zip(spatial, halo))
     double = is_double(image.dtype) or (output is not None and is_double(output))
     choice = choose_method(block, mask=weights, dtype=np.float64 if double else np.float32).method
-    return "auto" if choice in ("fft", "oa") else choice
+    return "auto" if choice in ("fft", "overlap_save") else choice
 
 
 # ----------------------------------------------------------------------------

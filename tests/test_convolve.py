@@ -481,9 +481,9 @@ class TestErrors:
             filterkit.convolve(np.ones((5, 5)), [[1]], mode="zero", cval=2)
 
     def test_method(self):
-        with pytest.raises(ValueError, match=r"`method` must be one of 'auto', 'direct', 'separable', 'box', 'fft', 'oa'; got 'fast'\."):
+        with pytest.raises(ValueError, match=r"`method` must be one of 'auto', 'direct', 'separable', 'box', 'fft', 'overlap_save'; got 'fast'\."):
             filterkit.convolve(np.ones((5, 5)), [[1]], method="fast")
-        with pytest.raises(TypeError, match=r"`method` must be one of 'auto', 'direct', 'separable', 'box', 'fft', 'oa'; got None \(NoneType\)\."):
+        with pytest.raises(TypeError, match=r"`method` must be one of 'auto', 'direct', 'separable', 'box', 'fft', 'overlap_save'; got None \(NoneType\)\."):
             filterkit.convolve(np.ones((5, 5)), [[1]], method=None)
 
     def test_output(self):

@@ -1,4 +1,4 @@
-"""Issue 5: the FFT methods ("fft", "oa"), "box", "auto", choose_method and calibrate.
+"""Issue 5: the FFT methods ("fft", "overlap_save"), "box", "auto", choose_method and calibrate.
 
 Oracles: the naive numpy.pad oracle of oracle.py (float64, independent of
 filterkit) and, for the promise stated in the issue, filterkit's own
@@ -7,7 +7,7 @@ test_convolve.py).
 
 Tolerances:
 
-- the issue's promise: method="fft"/"oa" equals method="direct" within
+- the issue's promise: method="fft"/"overlap_save" equals method="direct" within
   ``1e-4 * sum|mask| * max|image|`` computing in float32 and ``1e-10 * ...``
   in float64 (``promise`` below).  It is asserted as stated, without slack.
 - against the float64 oracle the direct method itself may be off by
@@ -41,7 +41,7 @@ from oracle import error_bound, naive_convolve, naive_correlate
 PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(filterkit.__file__)))
 MODES = ["constant", "nearest", "reflect", "mirror", "wrap"]
 ALL_MODES = MODES + ["valid"]
-SPECTRAL = ["fft", "oa"]
+SPECTRAL = ["fft", "overlap_save"]
 # odd, non-square, 1-D and large masks
 MASK_SHAPES = [(5, 3), (1, 9), (15, 7), (31, 31)]
 CVAL = 1.5
@@ -242,7 +242,7 @@ def fft_backend(request, monkeypatch, tmp_path):
 
 @pytest.mark.usefixtures("fft_backend")
 class TestTiledOverlapSave:
-    """'oa' on an image much larger than the mask: several tiles (from
+    """'overlap_save' on an image much larger than the mask: several tiles (from
     512 x 512 on, through FFTW when installed)."""
 
     @pytest.mark.parametrize("dtype, mode", [
@@ -250,10 +250,10 @@ class TestTiledOverlapSave:
         (np.float32, "valid"), (np.float64, "mirror"), (np.float64, "nearest"),
     ])
     def test_oa_equals_fft_direct_and_oracle(self, dtype, mode):
-        rng = np.random.default_rng(seed("oa", np.dtype(dtype).str, mode))
+        rng = np.random.default_rng(seed("overlap_save", np.dtype(dtype).str, mode))
         image = random_image(rng, (700, 900), dtype)
         mask = rng.standard_normal((21, 21))
-        oa = filterkit.convolve(image, mask, mode=mode, cval=-CVAL, method="oa")
+        oa = filterkit.convolve(image, mask, mode=mode, cval=-CVAL, method="overlap_save")
         fft = filterkit.convolve(image, mask, mode=mode, cval=-CVAL, method="fft")
         direct = filterkit.convolve(image, mask, mode=mode, cval=-CVAL, method="direct")
         want = naive_convolve(image, mask, mode=mode, cval=-CVAL)
@@ -269,7 +269,7 @@ class TestTiledOverlapSave:
         image = random_image(rng, (300, 420, 2), np.float32)
         mask = rng.standard_normal((11, 9))
         out = np.full((300, 420, 2), np.nan, dtype=np.float32)
-        result = filterkit.convolve(image, mask, method="oa", channel_axis=-1, output=out)
+        result = filterkit.convolve(image, mask, method="overlap_save", channel_axis=-1, output=out)
         assert result is out
         for c in range(2):
             plane = image[..., c]
@@ -285,7 +285,7 @@ class TestTiledOverlapSave:
         image = random_image(rng, (700, 900), np.float64)
         mask = rng.standard_normal((21, 21))
         peaks = {}
-        for method in ("fft", "oa"):
+        for method in ("fft", "overlap_save"):
             filterkit.convolve(image, mask, method=method)  # warm up (plans, imports)
             tracemalloc.start()
             try:
@@ -293,7 +293,7 @@ class TestTiledOverlapSave:
                 peaks[method] = tracemalloc.get_traced_memory()[1]
             finally:
                 tracemalloc.stop()
-        assert peaks["oa"] < peaks["fft"], peaks
+        assert peaks["overlap_save"] < peaks["fft"], peaks
 
 
 @pytest.mark.skipif("fftw" not in BACKENDS, reason="pyFFTW is not installed")
@@ -304,14 +304,14 @@ class TestFFTWBackend:
         rng = np.random.default_rng(5)
         image = random_image(rng, (600, 530), np.float32)
         mask = rng.standard_normal((25, 19))
-        got = filterkit.convolve(image, mask, method="oa")
+        got = filterkit.convolve(image, mask, method="overlap_save")
         # the wisdom file appears only when FFTW planned the blocks
         path = tmp_path / "fftw-wisdom.json"
         assert path.is_file()
         parts = json.loads(path.read_text())["wisdom"]
         assert len(parts) == 3 and "fftw" in "".join(parts)
         monkeypatch.setenv("FILTERKIT_FFT", "scipy")
-        want = filterkit.convolve(image, mask, method="oa")
+        want = filterkit.convolve(image, mask, method="overlap_save")
         # two FFT libraries, one promise each against the exact result
         np.testing.assert_allclose(got, want, rtol=0, atol=2 * promise(mask, image, np.float32))
 
@@ -324,7 +324,7 @@ class TestFFTWBackend:
         image = random_image(rng, (700, 530), np.float32)
         mask = rng.standard_normal((21, 17))
         got = same_for_every_thread_count(
-            lambda: filterkit.convolve(image, mask, method="oa", mode="wrap"))
+            lambda: filterkit.convolve(image, mask, method="overlap_save", mode="wrap"))
         want = naive_convolve(image, mask, mode="wrap")
         np.testing.assert_allclose(got, want, rtol=0,
                                    atol=oracle_tol(mask, image, np.float32))
@@ -340,7 +340,7 @@ class TestFFTWBackend:
         image = random_image(rng, (520, 520), np.float64)
         mask = rng.standard_normal((9, 9))
         with pytest.warns(RuntimeWarning, match="ignoring the FFTW wisdom file"):
-            got = filterkit.convolve(image, mask, method="oa")
+            got = filterkit.convolve(image, mask, method="overlap_save")
         np.testing.assert_allclose(got, filterkit.convolve(image, mask, method="direct"), rtol=0,
                                    atol=promise(mask, image, np.float64))
 
@@ -351,13 +351,13 @@ def test_fft_backend_environment_errors(monkeypatch):
     image = np.zeros((600, 600), np.float32)
     monkeypatch.setenv("FILTERKIT_FFT", "mkl")
     with pytest.raises(ValueError, match=r"FILTERKIT_FFT.*'auto', 'scipy', 'fftw'.*'mkl'"):
-        filterkit.convolve(image, np.ones((21, 21)), method="oa")
+        filterkit.convolve(image, np.ones((21, 21)), method="overlap_save")
     monkeypatch.setenv("FILTERKIT_FFT", "fftw")
     monkeypatch.setitem(_fft._fftw_state, "module", None)  # as if pyFFTW were missing
     with pytest.raises(ImportError, match=r"FILTERKIT_FFT.*pyFFTW is not installed"):
-        filterkit.convolve(image, np.ones((21, 3)) * np.arange(3), method="oa")
+        filterkit.convolve(image, np.ones((21, 3)) * np.arange(3), method="overlap_save")
     monkeypatch.setenv("FILTERKIT_FFT", "auto")  # falls back to pocketfft
-    out = filterkit.convolve(image, np.ones((21, 3)) * np.arange(3), method="oa")
+    out = filterkit.convolve(image, np.ones((21, 3)) * np.arange(3), method="overlap_save")
     assert out.shape == image.shape and not out.any()
 
 
@@ -604,7 +604,7 @@ def spectral_call(method, image, mask, **kw):
     from filterkit import _border, _fft
     w = np.ascontiguousarray(mask[::-1, ::-1])  # correlation with the mirrored mask
     kh, kw_ = mask.shape
-    if method == "oa":
+    if method == "overlap_save":
         return _fft.correlate_tiled(image, w, 1, mode="reflect", cval=0.0, oy=kh // 2,
                                     ox=kw_ // 2, finite=True, **kw)
     padded = _border.extend(image, "reflect", 0.0, kh, kw_, kh // 2, kw_ // 2, image.dtype)
@@ -621,7 +621,7 @@ def test_every_block_sum_shows_a_nan_or_inf_wherever_it_is(kind, dtype, fft_back
     rng = np.random.default_rng(seed("block sums", kind, np.dtype(dtype).str))
     image = random_image(rng, (37, 45), dtype)
     mask = rng.standard_normal((5, 7)).astype(dtype)
-    spectral_call("oa", image, mask, block=(16, 16))  # finite: no complaint
+    spectral_call("overlap_save", image, mask, block=(16, 16))  # finite: no complaint
     spectral_call("fft", image, mask)
     values = NONFINITE[kind]
     for y in range(image.shape[0]):
@@ -630,7 +630,7 @@ def test_every_block_sum_shows_a_nan_or_inf_wherever_it_is(kind, dtype, fft_back
             bad[y, x:x + len(values)] = values
             for method in SPECTRAL:
                 with pytest.raises(_fft.NonFinite):
-                    spectral_call(method, bad, mask, **({"block": (16, 16)} if method == "oa" else {}))
+                    spectral_call(method, bad, mask, **({"block": (16, 16)} if method == "overlap_save" else {}))
 
 
 @pytest.mark.parametrize("kind", list(NONFINITE))
@@ -658,7 +658,7 @@ def test_fftw_blocks_show_a_nan_or_inf_on_every_thread_count(kind, monkeypatch, 
 
 AUTO_SPECTRAL = {  # image shape, mask shape -> what auto takes (asserted below)
     "fft": ((256, 256), (41, 41)),
-    "oa": ((700, 530), (51, 41)),
+    "overlap_save": ((700, 530), (51, 41)),
 }
 
 
@@ -693,15 +693,15 @@ def test_auto_stays_spatial_for_an_image_with_nan_or_inf(method, kind, fft_backe
 
 def test_auto_on_a_finite_image_takes_the_fft_without_a_pass_over_it(monkeypatch, tmp_path):
     # a finite image goes through the FFT method auto picked (no spatial
-    # fallback): the same bits as method="oa"
+    # fallback): the same bits as method="overlap_save"
     monkeypatch.setenv("FILTERKIT_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(_choose, "_loaded", None)
-    shape, mshape = AUTO_SPECTRAL["oa"]
+    shape, mshape = AUTO_SPECTRAL["overlap_save"]
     rng = np.random.default_rng(seed("auto finite oa"))
     image = random_image(rng, shape, np.float64)
     mask = rng.standard_normal(mshape)
     np.testing.assert_array_equal(filterkit.convolve(image, mask),
-                                  filterkit.convolve(image, mask, method="oa"))
+                                  filterkit.convolve(image, mask, method="overlap_save"))
 
 
 @pytest.mark.filterwarnings("error::RuntimeWarning")
@@ -711,11 +711,11 @@ def test_auto_filters_spatially_when_block_sums_overflow(monkeypatch, tmp_path):
     # around 1e36 values is about 2e36, finite
     monkeypatch.setenv("FILTERKIT_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(_choose, "_loaded", None)
-    shape, mshape = AUTO_SPECTRAL["oa"]
+    shape, mshape = AUTO_SPECTRAL["overlap_save"]
     image = np.full(shape, 3e36, np.float32)
     mask = np.full(mshape, 1e-3)
     mask[0, 0] = 2e-3  # not constant: no box
-    assert filterkit.choose_method(shape, mask=mask).method == "oa"
+    assert filterkit.choose_method(shape, mask=mask).method == "overlap_save"
     got = filterkit.convolve(image, mask)
     want = naive_convolve(image, mask)
     assert np.isfinite(got).all()
@@ -732,7 +732,7 @@ def check_choice(choice):
     assert choice.method == method and choice.costs is costs and choice.reason == reason
     assert isinstance(method, str) and isinstance(reason, str) and reason
     assert isinstance(costs, dict) and method in costs
-    assert set(costs) <= {"direct", "separable", "box", "fft", "oa"}
+    assert set(costs) <= {"direct", "separable", "box", "fft", "overlap_save"}
     for name, cost in costs.items():
         assert isinstance(cost, float) and np.isfinite(cost) and cost > 0, (name, cost)
     assert method == min(costs, key=costs.get)
@@ -756,7 +756,7 @@ def test_choose_method_small_mask_is_spatial(dtype):
 def test_choose_method_large_mask_is_spectral(dtype):
     choice = filterkit.choose_method((2048, 2048), (63, 63), dtype=dtype)
     check_choice(choice)
-    assert choice.method in ("fft", "oa")
+    assert choice.method in ("fft", "overlap_save")
     assert "separable" not in choice.costs and "box" not in choice.costs
 
 
@@ -867,7 +867,7 @@ def test_overlap_save_in_one_block_costs_more_than_the_whole_transform(dtype, mo
     assert _fft.tile_shape(63, 63, 256, 256) == (320, 320) == (_fft.fast_len(318),) * 2
     costs = filterkit.choose_method((256, 256), (63, 63), dtype=dtype).costs
     c = _choose.DEFAULTS[np.dtype(dtype).name]
-    assert costs["oa"] == pytest.approx(costs["fft"] + c["oc"] * 1e-9 / AUTO_THREADS ** 0.6)
+    assert costs["overlap_save"] == pytest.approx(costs["fft"] + c["oc"] * 1e-9 / AUTO_THREADS ** 0.6)
     assert filterkit.choose_method((256, 256), (63, 63), dtype=dtype).method == "fft"
 
 
@@ -1054,7 +1054,7 @@ def test_cli_calibrate_quick(tmp_path, calibrated):
 # 6. inputs untouched, outputs in place, bad method names
 # ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("method", ["fft", "oa", "box", "auto", "direct"])
+@pytest.mark.parametrize("method", ["fft", "overlap_save", "box", "auto", "direct"])
 def test_input_and_mask_are_never_modified(method):
     rng = np.random.default_rng(50)
     image = random_image(rng, (60, 70), np.float64)
@@ -1069,7 +1069,7 @@ def test_input_and_mask_are_never_modified(method):
 
 
 @pytest.mark.parametrize("out_dtype", [np.float64, np.float32, np.int16])
-@pytest.mark.parametrize("method", ["fft", "oa", "box"])
+@pytest.mark.parametrize("method", ["fft", "overlap_save", "box"])
 def test_output_array_is_written_in_place(method, out_dtype):
     rng = np.random.default_rng(51)
     image = random_image(rng, (50, 64), np.float32)
@@ -1089,7 +1089,7 @@ def test_output_array_is_written_in_place(method, out_dtype):
         assert np.abs(out - np.rint(exact)).max() <= 1
 
 
-@pytest.mark.parametrize("method", ["fft", "oa"])
+@pytest.mark.parametrize("method", ["fft", "overlap_save"])
 def test_output_may_be_a_strided_view_or_the_input_itself(method):
     rng = np.random.default_rng(52)
     image = rng.standard_normal((48, 62))

@@ -27,7 +27,7 @@ from helpers import same_for_every_thread_count
 
 # subprocesses import the tested build (site-packages in CI), never a bare source tree
 PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(filterkit.__file__)))
-ALL_METHODS = ["direct", "separable", "box", "fft", "oa", "auto"]
+ALL_METHODS = ["direct", "separable", "box", "fft", "overlap_save", "auto"]
 WIDE_INTS = [np.uint32, np.int32, np.uint64, np.int64]
 ALL_INTS = [np.uint8, np.int8, np.uint16, np.int16] + WIDE_INTS
 
@@ -70,7 +70,7 @@ def test_every_method_saturates_integer_outputs(method, dtype, no_warnings):
         assert err <= tol, (method, dtype, value, got[30, 30])
 
 
-@pytest.mark.parametrize("method", ["direct", "fft", "oa", "auto"])
+@pytest.mark.parametrize("method", ["direct", "fft", "overlap_save", "auto"])
 def test_the_issue_uint32_example(method, no_warnings):
     m = np.random.default_rng(0).random((31, 31))
     m /= m.sum()
@@ -80,7 +80,7 @@ def test_the_issue_uint32_example(method, no_warnings):
     assert got.min() >= (2**32 - 1) * (1 - 1e-4)
 
 
-@pytest.mark.parametrize("method", ["direct", "fft", "oa"])
+@pytest.mark.parametrize("method", ["direct", "fft", "overlap_save"])
 @pytest.mark.parametrize("dtype", WIDE_INTS)
 def test_floats_beyond_an_integer_range_saturate_without_a_warning(method, dtype, no_warnings):
     # 1e300 into int64 is its maximum (the float 2^63 does not fit): no
@@ -149,7 +149,7 @@ def test_convert_within_one_space_scales_and_saturates(no_warnings):
 BYTE_ORDER_CALLS = {
     "convolve direct": lambda a: filterkit.convolve(a, MASK5, method="direct"),
     "convolve fft": lambda a: filterkit.convolve(a, MASK5, method="fft"),
-    "convolve oa": lambda a: filterkit.convolve(a, MASK5, method="oa"),
+    "convolve oa": lambda a: filterkit.convolve(a, MASK5, method="overlap_save"),
     "correlate auto": lambda a: filterkit.correlate(a, MASK5),
     "mean": lambda a: filterkit.mean(a, 5),
     "gaussian": lambda a: filterkit.gaussian(a, 1.5),
@@ -242,7 +242,7 @@ def test_the_issue_overlap_example_with_a_random_mask():
     rng = np.random.default_rng(8)
     b = (rng.random((64, 64, 3)) * 255).astype(np.float32)
     m = rng.random((7, 7))
-    for method in ("fft", "oa"):
+    for method in ("fft", "overlap_save"):
         want = filterkit.convolve(b, m, method=method, channel_axis=-1)
         work = b.copy()
         filterkit.convolve(work, m, method=method, channel_axis=-1, output=work[:, :, ::-1])
