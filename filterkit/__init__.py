@@ -30,8 +30,8 @@ __version__ = "0.1.0"
 # first instant (numpy and the core take about 80 ms to import) and a
 # ``filterkit.nn`` user does not pay for the filters' modules.
 _EXPORTS = {
-    "MethodChoice": "_choose", "calibrate": "_choose", "calibration_path": "_choose",
-    "choose_method": "_choose",
+    "MethodChoice": "_choose", "choose_method": "_choose",
+    "calibrate": "_calibrate", "calibration_path": "_cache",
     "convolve": "_convolve", "correlate": "_convolve",
     "gaussian": "_filters", "gradient": "_filters", "laplace": "_filters", "mean": "_filters",
     "sobel": "_filters", "sobel_x": "_filters", "sobel_y": "_filters",
@@ -41,7 +41,9 @@ _SUBMODULES = ("color", "masks")
 
 if _typing.TYPE_CHECKING:  # the names as a type checker or an IDE sees them
     from . import color, masks
-    from ._choose import MethodChoice, calibrate, calibration_path, choose_method
+    from ._cache import calibration_path
+    from ._calibrate import calibrate
+    from ._choose import MethodChoice, choose_method
     from ._convolve import convolve, correlate
     from ._filters import gaussian, gradient, laplace, mean, sobel, sobel_x, sobel_y
     from ._threads import get_num_threads, set_num_threads

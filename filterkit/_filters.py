@@ -13,10 +13,12 @@ from typing import Any, List, Optional, Tuple, Union
 import numpy as np
 
 from . import _native, masks
-from ._convolve import convolve, convolve_factors, run_box
-from ._engine import Job, OutputArg
-from ._spaces import check_space, colour_gradient, gradient_channels, highpass_channels, lowpass
+from ._colour_gradient import colour_gradient
+from ._convolve import convolve
+from ._job import Job, OutputArg
+from ._spaces import check_space, colour_space, gradient_channels, highpass_channels
 from ._validate import describe, fail
+from .methods import box, separable
 
 GradientOutput = Union[None, type, np.dtype, str, Tuple[np.ndarray, np.ndarray]]
 
@@ -35,6 +37,7 @@ def _highpass_input(image: Any, space: Any, channel_axis: Any) -> Tuple[Any, Opt
 
 
 
+@colour_space("lowpass")
 def mean(image: Any, size: masks.Size = 3, *, mode: str = "reflect", cval: float = 0.0,
          output: OutputArg = None, channel_axis: Optional[int] = None,
          space: Optional[str] = None) -> np.ndarray:
@@ -80,14 +83,12 @@ def mean(image: Any, size: masks.Size = 3, *, mode: str = "reflect", cval: float
            [ 0.,  0.,  0.,  0.,  0.]], dtype=float32)
     """
     kh, kw = masks.check_size(size)
-    space = check_space(space, channel_axis)
-    if space is not None:
-        return lowpass(mean, image, space, channel_axis, output, size=size, mode=mode, cval=cval)
     job = Job(image, (kh, kw), mode=mode, cval=cval, channel_axis=channel_axis)
     target = job.output(output)
-    return run_box(job, (kh, kw), 1.0 / (kh * kw), target, job.double(target))
+    return box.sums(job, (kh, kw), 1.0 / (kh * kw), target, job.in_double(target))
 
 
+@colour_space("lowpass")
 def gaussian(image: Any, sigma: Any = 1.0, *, size: Optional[masks.Size] = None,
              sampling: str = "integral", mode: str = "reflect", cval: float = 0.0,
              output: OutputArg = None, channel_axis: Optional[int] = None,
@@ -131,16 +132,14 @@ def gaussian(image: Any, sigma: Any = 1.0, *, size: Optional[masks.Size] = None,
            [ 0. ,  0. ,  0. ,  0. ,  0. ]])
     """
     col, row = masks.gaussian_factors(size, sigma=sigma, sampling=sampling)
-    space = check_space(space, channel_axis)
-    if space is not None:
-        return lowpass(gaussian, image, space, channel_axis, output, sigma=sigma, size=size,
-                       sampling=sampling, mode=mode, cval=cval)
-    # from the 1-D factors: no 2-D mask, no rank test (an SVD of 2401 x 2401
-    # for sigma = 400 took seconds)
-    return convolve_factors(image, col, row, mode=mode, cval=cval, output=output,
-                            channel_axis=channel_axis)
+    # from the 1-D factors: no 2-D mask and no rank test (the SVD of a large
+    # Gaussian's mask costs seconds); mirrored for the convolution
+    job = Job(image, (len(col), len(row)), mode=mode, cval=cval, channel_axis=channel_axis)
+    target = job.output(output)
+    return separable.correlate(job, col[::-1], row[::-1], target, job.in_double(target))
 
 
+@colour_space("highpass")
 def sobel_x(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: OutputArg = None,
             channel_axis: Optional[int] = None, space: Optional[str] = None) -> np.ndarray:
     """f_x: convolution with the lecture's Sobel mask [[1, 0, -1], [2, 0, -2], [1, 0, -1]].
@@ -175,11 +174,11 @@ def sobel_x(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: Out
     """
     # as two 1-D passes: the antisymmetric one takes differences of equal
     # neighbours, so a flat image gives exactly 0
-    image, channel_axis = _highpass_input(image, space, channel_axis)
     return convolve(image, masks.sobel_x(), mode=mode, cval=cval, output=output,
                     method="separable", channel_axis=channel_axis)
 
 
+@colour_space("highpass")
 def sobel_y(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: OutputArg = None,
             channel_axis: Optional[int] = None, space: Optional[str] = None) -> np.ndarray:
     """f_y: convolution with the lecture's Sobel mask [[1, 2, 1], [0, 0, 0], [-1, -2, -1]].
@@ -212,7 +211,6 @@ def sobel_y(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: Out
            [8., 8., 8.],
            [8., 8., 8.]])
     """
-    image, channel_axis = _highpass_input(image, space, channel_axis)
     return convolve(image, masks.sobel_y(), mode=mode, cval=cval, output=output,
                     method="separable", channel_axis=channel_axis)
 
@@ -236,21 +234,8 @@ def _gradient_job(image: Any, mode: Any, cval: Any, channel_axis: Any) -> Job:
     return Job(image, (3, 3), mode=mode, cval=cval, channel_axis=channel_axis)
 
 
-def _sobel_factors(dtype: Any) -> Tuple[np.ndarray, ...]:
-    """The correlation factors of f_x and f_y: (col_x, row_x, col_y, row_y).
-
-    The lecture's convolution masks mirrored on both axes, split into a
-    column and a row: f_x = [1, 2, 1] down, [-1, 0, 1] across; f_y = [-1,
-    0, 1] down, [1, 2, 1] across.  The antisymmetric factor takes
-    differences of equal neighbours, so a flat image gives exactly 0.
-    """
-    smooth = np.array([1.0, 2.0, 1.0], dtype=dtype)
-    diff = np.array([-1.0, 0.0, 1.0], dtype=dtype)
-    return smooth, diff, diff.copy(), smooth.copy()
-
-
 def _run_gradient(job: Job, targets: List[np.ndarray]) -> None:
-    border, run = job.border, job.settings(job.double(*targets))
+    border, run = job.border, job.settings(job.in_double(*targets))
 
     def call(src: np.ndarray, dsts: List[np.ndarray]) -> None:
         _native.sobel(src, dsts[0], dsts[1] if len(dsts) == 2 else None, border, run)
@@ -292,7 +277,7 @@ def sobel(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: Outpu
     image, channel_axis, convert = _gradient_input(image, space, channel_axis, per_channel)
     if convert is not None:
         return colour_gradient(image, channel_axis, convert, mode=mode, cval=cval, output=output,
-                               direction=False, sobel_x=sobel_x, sobel_y=sobel_y)[0]
+                               direction=False)[0]
     job = _gradient_job(image, mode, cval, channel_axis)
     target = job.output(output)
     _run_gradient(job, [target])
@@ -362,7 +347,7 @@ def gradient(image: Any, *, mode: str = "reflect", cval: float = 0.0,
             raise fail("output", "two arrays that do not overlap (strength, direction)",
                        "overlapping arrays")
         s, d = colour_gradient(image, channel_axis, convert, mode=mode, cval=cval, output=output,
-                               direction=True, sobel_x=sobel_x, sobel_y=sobel_y)
+                               direction=True)
         assert d is not None
         return s, d
     job = _gradient_job(image, mode, cval, channel_axis)
@@ -385,6 +370,7 @@ def gradient(image: Any, *, mode: str = "reflect", cval: float = 0.0,
     return strength, direction
 
 
+@colour_space("highpass")
 def laplace(image: Any, *, neighbours: int = 4, mode: str = "reflect", cval: float = 0.0,
             output: OutputArg = None, channel_axis: Optional[int] = None,
             space: Optional[str] = None) -> np.ndarray:
@@ -418,6 +404,5 @@ def laplace(image: Any, *, neighbours: int = 4, mode: str = "reflect", cval: flo
            [4., 4., 4.],
            [4., 4., 4.]])
     """
-    image, channel_axis = _highpass_input(image, space, channel_axis)
     return convolve(image, masks.laplace(neighbours), mode=mode, cval=cval, output=output,
                     channel_axis=channel_axis)

@@ -1,4 +1,5 @@
-"""Filtering colour images in a colour space: the ``space=`` of every filter.
+"""Filtering colour images in a colour space: the ``space=`` of every filter,
+given by one decorator, :func:`colour_space`.
 
 - Low-pass filters (mean, gaussian) run per channel in ``'rgb'``,
   ``'lab'`` or ``'luv'`` and convert back to sRGB in the input's dtype (or
@@ -13,15 +14,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Tuple
+import functools
+from typing import Any, Callable, Optional, Tuple, TypeVar
 
 import numpy as np
 
-from . import _native, color
-from ._engine import OutputArg, resolve_output
-from ._engine import store as _store
-from ._threads import cpu_cap, get_num_threads
-from ._validate import check_image, check_mode, describe, fail, is_double
+from . import color
+from ._job import OutputArg, resolve_output
+from ._job import store as _store
+from ._validate import check_image, describe, fail
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 SPACE_NAMES = ", ".join(repr(s) for s in color.SPACES)
 
@@ -42,7 +45,7 @@ def check_space(space: Any, channel_axis: Any) -> Optional[str]:
 def _colour_image(image: Any, channel_axis: int) -> Tuple[np.ndarray, int, bool]:
     """A 3-D RGB or RGBA image (float16 as float32), its channel axis and
     whether it has alpha."""
-    arr, axis, alpha = color._check_colour_image(image, channel_axis, "rgb2lab")
+    arr, axis, alpha = color.check_colour_image(image, channel_axis, "rgb2lab")
     if arr.ndim != 3:
         raise fail("image", "3-D (two spatial axes and channel_axis) for a colour space",
                    f"{arr.ndim}-D with shape {arr.shape}")
@@ -60,24 +63,54 @@ def in_range_max(dtype: np.dtype) -> float:
     return float(np.iinfo(dtype).max) if dtype.kind in "ui" else 1.0
 
 
+def colour_space(kind: str) -> Callable[[F], F]:
+    """Give a filter ``space=``: with None it runs as it is; with a colour
+    space it runs on the image's channels in that space.
+
+    `kind` ``'lowpass'`` (smoothing: the result is converted back to sRGB
+    in the input's dtype, alpha passes through, ``'gray'`` filters the
+    luma) or ``'highpass'`` (derivatives: the result stays in the space's
+    units, see :func:`highpass_channels`).  The decorated function takes
+    `image` first and `channel_axis`, `output` and `space` by keyword; it
+    never sees `space`."""
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(image: Any, *args: Any, space: Any = None, channel_axis: Any = None,
+                    output: Any = None, **kwargs: Any) -> Any:
+            name = check_space(space, channel_axis)
+            if name is None:
+                return fn(image, *args, channel_axis=channel_axis, output=output, **kwargs)
+            if kind == "lowpass":
+                return lowpass(fn, image, name, channel_axis, output, *args, **kwargs)
+            chans, axis = highpass_channels(image, name, channel_axis)
+            if name == "gray":
+                return fn(np.take(chans, 0, axis=axis), *args, channel_axis=None, output=output,
+                          **kwargs)
+            return fn(chans, *args, channel_axis=axis, output=output, **kwargs)
+        return wrapper  # type: ignore[return-value]
+    return decorate
+
+
 def lowpass(fn: Callable[..., np.ndarray], image: Any, space: str, channel_axis: int,
-            output: OutputArg, **kwargs: Any) -> np.ndarray:
-    """``fn(image, channel_axis=, output=, **kwargs)`` run in `space`; the
-    result in sRGB (or luma for 'gray') with the input's dtype by default."""
+            output: OutputArg, *args: Any, **kwargs: Any) -> np.ndarray:
+    """``fn(image, *args, channel_axis=, output=, **kwargs)`` run in
+    `space`; the result in sRGB (or luma for 'gray') with the input's dtype
+    by default."""
     arr, axis, alpha = _colour_image(image, channel_axis)
     if space == "gray":
         luma = color.rgb_to_gray(arr, channel_axis=axis)
-        filtered = fn(luma, channel_axis=None, output=None, **kwargs)
+        filtered = fn(luma, *args, channel_axis=None, output=None, **kwargs)
         target = resolve_output(output, filtered.shape, arr.dtype)
         scale = in_range_max(target.dtype) if target.dtype.kind in "ui" else 1.0
         return _store(filtered * scale, target)
     colours_in = _take(arr, axis, slice(0, 3))
     if space == "rgb":
-        filtered = fn(colours_in, channel_axis=axis, output=None, **kwargs)
+        filtered = fn(colours_in, *args, channel_axis=axis, output=None, **kwargs)
     else:
         to_space = color.rgb_to_lab if space == "lab" else color.rgb_to_luv
         from_space = color.lab_to_rgb if space == "lab" else color.luv_to_rgb
-        filtered = fn(to_space(colours_in, channel_axis=axis), channel_axis=axis, output=None, **kwargs)
+        filtered = fn(to_space(colours_in, channel_axis=axis), *args, channel_axis=axis, output=None,
+                      **kwargs)
     out_spatial = tuple(n for i, n in enumerate(filtered.shape) if i != axis)
     shape = list(out_spatial)
     shape.insert(axis, arr.shape[axis])
@@ -142,75 +175,3 @@ def gradient_channels(image: Any, space: Optional[str],
         return arr, axis, lambda block: block[..., :3]
     to_space = color.rgb_to_lab if space == "lab" else color.rgb_to_luv
     return arr, axis, lambda block: to_space(block[..., :3])
-
-
-# rows of the image per block of the colour gradient: about this many pixels
-_STRIP_PIXELS = 1 << 17
-
-
-def colour_gradient(image: np.ndarray, axis: int, convert: Callable[[np.ndarray], np.ndarray], *,
-                    mode: Any, cval: Any, output: Any, direction: bool,
-                    sobel_x: Callable[..., np.ndarray],
-                    sobel_y: Callable[..., np.ndarray]) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-    """The Di Zenzo colour gradient of ``convert(rows)`` (channels last).
-
-    Per pixel the structure tensor G = Σ_c ∇f_c ∇f_cᵀ of the channels' Sobel
-    derivatives: strength = sqrt(λ_max(G) / C), the root mean square over
-    the C channels of the derivative along the direction of greatest
-    change (so C equal channels give the grey strength); direction = the
-    angle of λ_max's eigenvector in (-π, π], its sign agreeing with Σ_c ∇f_c
-    (so equal channels give the grey direction).
-
-    The image is processed in blocks of rows (with a row of context above
-    and below), so the converted channels and their derivatives exist a
-    block at a time: memory stays bounded and in cache.
-    """
-    src = np.moveaxis(image, axis, -1)
-    H, W = src.shape[:2]
-    name = check_mode(mode, cval)[0]
-    if name == "valid" and (H < 3 or W < 3):  # let the filter say what is wrong
-        sobel_x(image, mode=mode, cval=cval, channel_axis=axis)
-    Ho, Wo = (H - 2, W - 2) if name == "valid" else (H, W)
-    want64 = image.dtype == np.float64
-    outs = output if isinstance(output, tuple) else (output, output)
-    for o in outs:
-        if isinstance(o, np.ndarray):
-            want64 = want64 or is_double(o.dtype)
-        elif o is not None:
-            try:
-                want64 = want64 or is_double(o)
-            except TypeError:
-                pass
-    compute = np.dtype(np.float64 if want64 else np.float32)
-    strength = np.empty((Ho, Wo), dtype=compute)
-    theta = np.empty((Ho, Wo), dtype=compute) if direction else None
-    # 'wrap' needs the far rows at the top and bottom: one block
-    rows = Ho if name == "wrap" else max(8, _STRIP_PIXELS // max(W, 1))
-    for y0 in range(0, Ho, rows):
-        y1 = min(y0 + rows, Ho)
-        if name == "valid":
-            s0, s1, keep = y0, y1 + 2, 0          # output row y is source row y + 1
-        else:
-            s0, s1 = max(y0 - 1, 0), min(y1 + 1, H)
-            keep = y0 - s0                        # the block's first row has no row above
-        chans = convert(src[s0:s1])
-        C = chans.shape[-1]
-        hb = s1 - s0 - (2 if name == "valid" else 0)
-        fx = np.empty((C, hb, Wo), dtype=compute)
-        fy = np.empty((C, hb, Wo), dtype=compute)
-        sobel_x(chans, mode=mode, cval=cval, channel_axis=-1, output=np.moveaxis(fx, 0, -1))
-        sobel_y(chans, mode=mode, cval=cval, channel_axis=-1, output=np.moveaxis(fy, 0, -1))
-        n = y1 - y0
-        _native.structure_tensor(fx[:, keep:keep + n], fy[:, keep:keep + n], strength[y0:y1],
-                                 None if theta is None else theta[y0:y1],
-                                 _native.Run(compute == np.float64, get_num_threads(), cpu_cap()))
-    name0 = "output[0]" if isinstance(output, tuple) else "output"
-    s_target = resolve_output(outs[0], (Ho, Wo), compute, name0)
-    s_result = _store(strength, s_target) if s_target is not strength else strength
-    if theta is None:
-        return s_result, None
-    name1 = "output[1]" if isinstance(output, tuple) else "output"
-    d_target = resolve_output(outs[1], (Ho, Wo), compute, name1)
-    if d_target.dtype.kind != "f":
-        raise fail("output", "a float dtype for the direction (radians)", f"dtype {d_target.dtype}", TypeError)
-    return s_result, _store(theta, d_target)

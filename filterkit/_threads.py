@@ -9,14 +9,12 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from typing import Any, Dict, Iterator, Optional
+from typing import Iterator, Optional
 
 from ._validate import check_threads, fail
 
 ENV_VAR = "FILTERKIT_NUM_THREADS"
 _num_threads: Optional[int] = None
-_ENV_DATA = getattr(os.environ, "_data", None)  # CPython's encoded copy of the environment
-_ENV_KEYS: Dict[str, Any] = {}
 _local = threading.local()  # a per-thread override: limited()
 
 #: True in a child made by fork(): the core runs one thread there.  GNU
@@ -36,20 +34,6 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def getenv(name: str, default: str = "") -> str:
-    """``os.environ.get(name, default)`` without its cost for a missing
-    variable (a KeyError raised and caught inside, 5-10 us with cold caches,
-    on every filter call that reads a setting); the same values, read live."""
-    data = _ENV_DATA
-    if data is None or os.name != "posix":
-        return os.environ.get(name, default)
-    key = _ENV_KEYS.get(name)
-    if key is None:
-        key = _ENV_KEYS[name] = os.environ.encodekey(name)  # type: ignore[attr-defined]
-    value = data.get(key)
-    return default if value is None else os.environ.decodevalue(value)  # type: ignore[attr-defined]
 
 
 def _available_cores() -> int:
@@ -114,7 +98,7 @@ def get_num_threads() -> int:
     elif _num_threads is not None:
         n = _num_threads
     else:
-        env = getenv(ENV_VAR).strip()
+        env = os.environ.get(ENV_VAR, "").strip()
         if env:
             try:
                 value = int(env)
@@ -154,7 +138,7 @@ def cpu_cap() -> int:
     ``FILTERKIT_CPU=portable`` or ``=avx2`` lets tests and benchmarks run
     those paths on a machine that has more.
     """
-    value = getenv(CPU_ENV_VAR).strip().lower() or "auto"
+    value = os.environ.get(CPU_ENV_VAR, "").strip().lower() or "auto"
     if value not in CPU_CAPS:
         raise fail(CPU_ENV_VAR, "'auto', 'avx2' or 'portable'", repr(value))
     return CPU_CAPS[value]

@@ -43,7 +43,7 @@ from typing import Any, Optional, Tuple, Union
 import numpy as np
 
 from . import _native
-from ._engine import resolve_output, store
+from ._job import resolve_output, store
 from ._threads import cpu_cap, get_num_threads
 from ._validate import DTYPE_CODES, SUPPORTED_DTYPES, describe, fail, is_double, native
 
@@ -133,7 +133,7 @@ SPACES = ("rgb", "lab", "luv", "gray")
 OutputArg = Union[None, np.ndarray, type, np.dtype, str]
 
 
-def _check_colour_image(image: Any, channel_axis: Any, op: str) -> Tuple[np.ndarray, int, bool]:
+def check_colour_image(image: Any, channel_axis: Any, op: str) -> Tuple[np.ndarray, int, bool]:
     """The image as an array (float16 as float32), its channel axis, and
     whether its 4th channel is an alpha channel that passes through."""
     arr = np.asarray(image)
@@ -178,7 +178,7 @@ def _rows_view(a: np.ndarray) -> Optional[np.ndarray]:
 
 
 def _convert(image: Any, op: str, channel_axis: Any, output: OutputArg) -> np.ndarray:
-    arr, axis, alpha = _check_colour_image(image, channel_axis, op)
+    arr, axis, alpha = check_colour_image(image, channel_axis, op)
     to_rgb = op.endswith("rgb") or op == "rgb2gray"
     gray = op == "rgb2gray"
     # the output dtype and the compute precision
@@ -462,7 +462,7 @@ def _copy(image: Any, space: str, channel_axis: Any, output: OutputArg) -> np.nd
     `output`, by the conversions' rules (an integer sRGB output is [0, 1]
     scaled to its range, rounded and saturated; XYZ, Lab and Luv only to
     float outputs)."""
-    arr = _check_colour_image(image, channel_axis, "rgb2rgb" if space == "rgb" else "xyz")[0]
+    arr = check_colour_image(image, channel_axis, "rgb2rgb" if space == "rgb" else "xyz")[0]
     if output is None:
         return arr.copy()
     target = resolve_output(output, arr.shape, arr.dtype)

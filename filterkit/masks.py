@@ -293,18 +293,18 @@ def compose(*masks: Any) -> np.ndarray:
            [2., 4., 2.],
            [1., 2., 1.]])
     """
-    from ._convolve import convolve  # the one convolution of the package
-
     if not masks:
         raise fail("masks", "at least one mask", "none", TypeError)
     out = check_mask(masks[0])
     for m in masks[1:]:
         b = check_mask(m)
-        h, w = out.shape[0] + b.shape[0] - 1, out.shape[1] + b.shape[1] - 1
-        padded = np.zeros((h, w))
-        ry, rx = b.shape[0] // 2, b.shape[1] // 2
-        padded[ry:ry + out.shape[0], rx:rx + out.shape[1]] = out
-        out = convolve(padded, b, mode="constant", method="direct")
+        h, w = out.shape
+        full = np.zeros((h + b.shape[0] - 1, w + b.shape[1] - 1))
+        # the full convolution: every weight of b places a scaled copy of out
+        for (i, j), v in np.ndenumerate(b):
+            if v != 0:
+                full[i:i + h, j:j + w] += v * out
+        out = full
     return out
 
 

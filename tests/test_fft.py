@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 
 import filterkit
-from filterkit import _choose, _convolve
+from filterkit import _choose, _costs, _maskinfo, methods
 from filterkit._choose import AUTO_THREADS  # choose_method costs assume one thread
 from helpers import same_for_every_thread_count
 from oracle import error_bound, naive_convolve, naive_correlate
@@ -330,7 +330,7 @@ class TestFFTWBackend:
                                    atol=oracle_tol(mask, image, np.float32))
 
     def test_a_corrupt_wisdom_file_warns_and_plans_again(self, monkeypatch, tmp_path):
-        from filterkit import _fft
+        from filterkit.methods import _fftlib as _fft
 
         monkeypatch.setenv("FILTERKIT_CACHE_DIR", str(tmp_path))
         monkeypatch.setenv("FILTERKIT_FFT", "fftw")
@@ -346,7 +346,7 @@ class TestFFTWBackend:
 
 
 def test_fft_backend_environment_errors(monkeypatch):
-    from filterkit import _fft
+    from filterkit.methods import _fftlib as _fft
 
     image = np.zeros((600, 600), np.float32)
     monkeypatch.setenv("FILTERKIT_FFT", "mkl")
@@ -601,7 +601,8 @@ NONFINITE = {
 
 def spectral_call(method, image, mask, **kw):
     """The FFT method's own entry point (no auto around it), asked to check."""
-    from filterkit import _border, _fft
+    from filterkit import _border
+    from filterkit.methods import _fftlib as _fft
     w = np.ascontiguousarray(mask[::-1, ::-1])  # correlation with the mirrored mask
     kh, kw_ = mask.shape
     if method == "overlap_save":
@@ -617,7 +618,7 @@ def test_every_block_sum_shows_a_nan_or_inf_wherever_it_is(kind, dtype, fft_back
     # a 37 x 45 image in 16 x 16 blocks (or one whole transform): the values
     # placed at every pixel in turn, corners and edges included; the check
     # must fire for each (a block without it would spread NaN unseen)
-    from filterkit import _fft
+    from filterkit.methods import _fftlib as _fft
     rng = np.random.default_rng(seed("block sums", kind, np.dtype(dtype).str))
     image = random_image(rng, (37, 45), dtype)
     mask = rng.standard_normal((5, 7)).astype(dtype)
@@ -637,7 +638,7 @@ def test_every_block_sum_shows_a_nan_or_inf_wherever_it_is(kind, dtype, fft_back
 def test_fftw_blocks_show_a_nan_or_inf_on_every_thread_count(kind, monkeypatch, tmp_path):
     # FFTW transforms blocks from 512 x 512 on, on several threads at once:
     # a value in the first, a middle or the last band stops every thread
-    from filterkit import _fft
+    from filterkit.methods import _fftlib as _fft
     pytest.importorskip("pyfftw")
     monkeypatch.setenv("FILTERKIT_CACHE_DIR", str(tmp_path))
     monkeypatch.setenv("FILTERKIT_FFT", "fftw")
@@ -671,7 +672,7 @@ def test_auto_stays_spatial_for_an_image_with_nan_or_inf(method, kind, fft_backe
     # auto starts the FFT method it picked, which stops at the first block
     # with a NaN or inf; auto then filters spatially into the same output,
     # every channel again: NaN and inf exactly where the direct sum has them
-    monkeypatch.setattr(_choose, "_loaded", None)  # the shipped constants (tmp cache dir)
+    monkeypatch.setattr(_costs, "_loaded", None)  # the shipped constants (tmp cache dir)
     shape, mshape = AUTO_SPECTRAL[method]
     rng = np.random.default_rng(seed("auto nonfinite", method, kind))
     image = random_image(rng, shape + (2,), np.float32)
@@ -695,7 +696,7 @@ def test_auto_on_a_finite_image_takes_the_fft_without_a_pass_over_it(monkeypatch
     # a finite image goes through the FFT method auto picked (no spatial
     # fallback): the same bits as method="overlap_save"
     monkeypatch.setenv("FILTERKIT_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(_choose, "_loaded", None)
+    monkeypatch.setattr(_costs, "_loaded", None)
     shape, mshape = AUTO_SPECTRAL["overlap_save"]
     rng = np.random.default_rng(seed("auto finite oa"))
     image = random_image(rng, shape, np.float64)
@@ -710,7 +711,7 @@ def test_auto_filters_spatially_when_block_sums_overflow(monkeypatch, tmp_path):
     # would be inf or NaN there, the spatial sum of 51 x 41 weights of 1e-3
     # around 1e36 values is about 2e36, finite
     monkeypatch.setenv("FILTERKIT_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(_choose, "_loaded", None)
+    monkeypatch.setattr(_costs, "_loaded", None)
     shape, mshape = AUTO_SPECTRAL["overlap_save"]
     image = np.full(shape, 3e36, np.float32)
     mask = np.full(mshape, 1e-3)
@@ -777,14 +778,14 @@ def test_auto_runs_a_constant_mask_as_box_and_agrees_with_choose_method(shape, d
     # here against 0.6 (3x3) to 1.2 (5x5) for the direct sum (see the grid),
     # and convolve considers the same methods as choose_method(mask=...)
     monkeypatch.setenv("FILTERKIT_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(_choose, "_loaded", None)
+    monkeypatch.setattr(_costs, "_loaded", None)
     mask = np.full(shape, 1.0 / (shape[0] * shape[1]))
     image = np.random.default_rng(seed("auto box", shape)).random((1024, 1024)).astype(dtype)
     choice = filterkit.choose_method(image.shape, mask=mask, dtype=dtype)
     assert choice.method == "box" and "separable" in choice.costs
     ran = []
-    real_box = _convolve.run_box
-    monkeypatch.setattr(_convolve, "run_box", lambda *a: ran.append("box") or real_box(*a))
+    real_box = methods.box.run
+    monkeypatch.setattr(methods.box, "run", lambda *a, **k: ran.append("box") or real_box(*a, **k))
     got = filterkit.convolve(image, mask, method="auto")
     assert ran == ["box"]
     np.testing.assert_allclose(got, naive_convolve(image, mask), rtol=0,
@@ -794,32 +795,32 @@ def test_auto_runs_a_constant_mask_as_box_and_agrees_with_choose_method(shape, d
 def test_a_calibration_without_b1_keeps_its_flat_box_cost(monkeypatch, tmp_path):
     # files written before the box cost grew with the mask width hold one b0
     # (a 9x9 box per pixel): it stays the whole cost, whatever the width
-    stored = {p: dict(v) for p, v in _choose.DEFAULTS.items()}
+    stored = {p: dict(v) for p, v in _costs.DEFAULTS.items()}
     for p in stored:
         del stored[p]["b1"]
         stored[p]["b0"] = 0.9
     (tmp_path / "calibration.json").write_text(json.dumps({"version": 1, "constants": stored}))
     monkeypatch.setenv("FILTERKIT_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(_choose, "_loaded", None)
+    monkeypatch.setattr(_costs, "_loaded", None)
     for w in (3, 31):
         choice = filterkit.choose_method((1000, 1000), mask=np.ones((5, w)))
         assert choice.costs["box"] == pytest.approx(1e6 * 0.9e-9 / AUTO_THREADS ** 0.9)
-    monkeypatch.setattr(_choose, "_loaded", None)
+    monkeypatch.setattr(_costs, "_loaded", None)
 
 
 def test_a_calibration_without_d3_costs_3x3_masks_as_the_general_kernel(monkeypatch, tmp_path):
     # files written before the fixed 3x3 kernels: their d0 + 9 d1 stays the
     # 3x3 cost (what that version estimated), as the b1 case above
-    stored = {p: dict(v) for p, v in _choose.DEFAULTS.items()}
+    stored = {p: dict(v) for p, v in _costs.DEFAULTS.items()}
     for p in stored:
         del stored[p]["d3"]
         stored[p]["d0"], stored[p]["d1"] = 0.5, 0.1
     (tmp_path / "calibration.json").write_text(json.dumps({"version": 1, "constants": stored}))
     monkeypatch.setenv("FILTERKIT_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(_choose, "_loaded", None)
+    monkeypatch.setattr(_costs, "_loaded", None)
     choice = filterkit.choose_method((1000, 1000), mask=np.arange(1.0, 10.0).reshape(3, 3))
     assert choice.costs["direct"] == pytest.approx(1e6 * 1.4e-9 / AUTO_THREADS ** 0.9)
-    monkeypatch.setattr(_choose, "_loaded", None)
+    monkeypatch.setattr(_costs, "_loaded", None)
 
 
 @pytest.mark.parametrize("mask, fixed", [
@@ -834,10 +835,10 @@ def test_the_fixed_3x3_kernels_have_their_own_cost(mask, fixed, monkeypatch, tmp
     # the core's fixed kernels (every weight, or the cross) cost d3 per pixel;
     # any other mask d0 + d1 taps (the general kernel, which skips zeros)
     monkeypatch.setenv("FILTERKIT_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(_choose, "_loaded", None)
+    monkeypatch.setattr(_costs, "_loaded", None)
     w = np.asarray(mask, float)
-    assert _choose.fixed_kernel(w) is fixed
-    c = _choose.DEFAULTS["float64"]
+    assert _maskinfo.is_fixed_3x3(w) is fixed
+    c = _costs.DEFAULTS["float64"]
     per_pixel = c["d3"] if fixed else c["d0"] + c["d1"] * np.count_nonzero(w)
     cost = filterkit.choose_method((1000, 1000), mask=w, dtype=np.float64).costs["direct"]
     assert cost == pytest.approx(1e6 * per_pixel * 1e-9 / AUTO_THREADS ** 0.9)
@@ -849,7 +850,7 @@ def test_a_3x3_rank_one_mask_is_summed_directly(dtype, monkeypatch, tmp_path):
     # faster than two 3-tap passes at every image size, so auto takes it
     # (the general kernel's cost made separable look cheaper in float64)
     monkeypatch.setenv("FILTERKIT_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(_choose, "_loaded", None)
+    monkeypatch.setattr(_costs, "_loaded", None)
     g = np.outer([1, 2, 1], [1, 2, 1]) / 16.0
     for size in (256, 2048):
         assert filterkit.choose_method((size, size), mask=g, dtype=dtype).method == "direct"
@@ -861,12 +862,12 @@ def test_overlap_save_in_one_block_costs_more_than_the_whole_transform(dtype, mo
     # 256^2 with a 63x63 mask: the 320^2 block is the whole extended image,
     # the same transforms as method='fft' plus the tiling's overhead (the
     # grid measured fft 1.17-1.26 times faster than that one block)
-    from filterkit import _fft
+    from filterkit.methods import _fftlib as _fft
     monkeypatch.setenv("FILTERKIT_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(_choose, "_loaded", None)
+    monkeypatch.setattr(_costs, "_loaded", None)
     assert _fft.tile_shape(63, 63, 256, 256) == (320, 320) == (_fft.fast_len(318),) * 2
     costs = filterkit.choose_method((256, 256), (63, 63), dtype=dtype).costs
-    c = _choose.DEFAULTS[np.dtype(dtype).name]
+    c = _costs.DEFAULTS[np.dtype(dtype).name]
     assert costs["overlap_save"] == pytest.approx(costs["fft"] + c["oc"] * 1e-9 / AUTO_THREADS ** 0.6)
     assert filterkit.choose_method((256, 256), (63, 63), dtype=dtype).method == "fft"
 

@@ -22,7 +22,8 @@ import pytest
 import scipy.ndimage as ndi
 
 import filterkit
-from filterkit import _choose, color, masks
+from filterkit import _choose, _costs, color, masks
+from filterkit._maskinfo import MaskInfo
 from helpers import same_for_every_thread_count
 
 # subprocesses import the tested build (site-packages in CI), never a bare source tree
@@ -260,10 +261,9 @@ def _cells_where_threads_changed_the_model():
     for n in (96, 128, 192, 256, 320):
         for k in (9, 13, 17, 21, 25, 31):
             for dt in (np.float32, np.float64):
-                kw = dict(taps=k * k, double=dt == np.float64, separable=False, constant=False,
-                          full=False)
-                one = _choose.estimate((n, n), (k, k), threads=1, **kw)
-                two = _choose.estimate((n, n), (k, k), threads=2, **kw)
+                info = MaskInfo.of_shape((k, k))
+                one = _choose.estimate(info, (n, n), dt == np.float64, threads=1)
+                two = _choose.estimate(info, (n, n), dt == np.float64, threads=2)
                 if min(one, key=one.get) != min(two, key=two.get):
                     cells.append(((n, n), (k, k), dt))
     return cells[:6]
@@ -271,7 +271,7 @@ def _cells_where_threads_changed_the_model():
 
 def test_auto_gives_the_same_bits_for_every_thread_count(monkeypatch, tmp_path):
     monkeypatch.setenv("FILTERKIT_CACHE_DIR", str(tmp_path))  # the default constants
-    monkeypatch.setattr(_choose, "_loaded", None)
+    monkeypatch.setattr(_costs, "_loaded", None)
     cells = _cells_where_threads_changed_the_model()
     assert len(cells) >= 2
     rng = np.random.default_rng(9)

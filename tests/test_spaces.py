@@ -261,7 +261,7 @@ def test_colour_gradient_in_blocks_of_rows_is_the_same(monkeypatch, mode, space)
     # the colour gradient runs in blocks of rows with a row of context:
     # blocks of 8 rows must give bit for bit the one-block result, border
     # rows (the mode) and 'valid' included
-    import filterkit._spaces as spaces
+    import filterkit._colour_gradient as spaces
 
     rng = np.random.default_rng(20)
     image = rng.random((45, 37, 3)).astype(np.float32)

@@ -1,4 +1,4 @@
-"""FFT convolution: the whole image at once, or in tiles (overlap-save).
+"""The FFT machinery of the fft and overlap_save methods.
 
 The image is first extended by the border mode (exactly as the direct
 method reads it), so the result equals the direct one for every mode,
@@ -9,29 +9,29 @@ scipy.fft, in single precision for float32 and double for float64, with
 Only the valid part of a circular correlation is kept, so the transform
 needs to be as large as the extended image, not image + mask.
 
-The tiled method runs its blocks through FFTW (pyFFTW) when that is
-installed (the ``fftw`` extra) and ``$FILTERKIT_FFT`` is not ``scipy``:
-measured plans transform the blocks about 1.7 times faster than pocketfft
-here.  The first transform of a block size on a machine plans it (at most
+The overlap-save method runs its blocks through FFTW (pyFFTW) when that
+is installed (the ``fftw`` extra) and ``$FILTERKIT_FFT`` is not ``scipy``:
+measured plans transform the blocks faster than pocketfft.  The first transform of a block size on a machine plans it (at most
 0.1 s); the plans ("wisdom") are kept beside the calibration file, so later
 sessions start at full speed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 import time
 import warnings
-from typing import Any, Optional, Tuple
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Iterator, Optional, Tuple
 
 import numpy as np
 
-from ._border import gather, map_index
-from ._threads import getenv
+from .._border import gather, map_index
+from .._cache import cache_dir
+
 
 def _fft():  # scipy is imported on first use: the spatial methods do not need it
     import scipy.fft
@@ -51,8 +51,23 @@ _fftw_lock = threading.Lock()
 
 
 def backend_setting() -> str:
-    """``$FILTERKIT_FFT`` as given (cheap: pyFFTW is not imported)."""
-    return _fftw_state.get("override") or getenv(FFT_ENV, "auto")
+    """``$FILTERKIT_FFT`` as given, or the backend :func:`forced_backend`
+    sets (cheap: pyFFTW is not imported)."""
+    return _forced[-1] if _forced else os.environ.get(FFT_ENV, "auto")
+
+
+_forced: list = []
+
+
+@contextlib.contextmanager
+def forced_backend(name: str) -> Iterator[None]:
+    """Transform with `name` (``'scipy'`` or ``'fftw'``) inside the block,
+    whatever ``$FILTERKIT_FFT`` says (calibration times each backend)."""
+    _forced.append(name)
+    try:
+        yield
+    finally:
+        _forced.pop()
 
 
 def fft_backend() -> str:
@@ -64,7 +79,7 @@ def fft_backend() -> str:
         raise ValueError(f"`${FFT_ENV}` must be one of 'auto', 'scipy', 'fftw'; got {choice!r}.")
     if choice == "scipy":
         return "scipy"
-    if _pyfftw() is None:
+    if pyfftw_module() is None:
         if choice == "fftw":
             raise ImportError(f"`${FFT_ENV}` is 'fftw' but pyFFTW is not installed "
                               "(pip install 'filterkit[fftw]')")
@@ -72,7 +87,8 @@ def fft_backend() -> str:
     return "fftw"
 
 
-def _pyfftw() -> Any:
+def pyfftw_module() -> Any:
+    """pyFFTW, or None when it is not installed."""
     if "module" not in _fftw_state:
         try:
             import pyfftw
@@ -83,9 +99,7 @@ def _pyfftw() -> Any:
 
 
 def _wisdom_path() -> str:
-    from ._choose import calibration_path
-
-    return os.path.join(os.path.dirname(calibration_path()), "fftw-wisdom.json")
+    return os.path.join(cache_dir(), "fftw-wisdom.json")
 
 
 def _load_wisdom(pyfftw: Any) -> None:
@@ -126,7 +140,7 @@ def _take_plans(shape: Tuple[int, int], dtype: np.dtype) -> Any:
     """(real, spectrum, forward, backward): one-thread FFTW plans of the last
     two axes of `shape` for this call alone, a spare set or a new one on
     fresh aligned buffers.  Hand them back with :func:`_give_back`."""
-    pyfftw = _pyfftw()
+    pyfftw = pyfftw_module()
     key = (shape, np.dtype(dtype).str)
     with _fftw_lock:  # FFTW's planner is not thread-safe
         _load_wisdom(pyfftw)  # (again when the cache directory changed)
@@ -303,7 +317,7 @@ def correlate_tiled(src: np.ndarray, weights: np.ndarray, workers: int, *, mode:
         try:
             # auto's attempt: a block with a NaN or inf is only found at the
             # end of its band, by then through the multiplication
-            with np.errstate(invalid="ignore", over="ignore") if finite else nullcontext():
+            with np.errstate(invalid="ignore", over="ignore") if finite else contextlib.nullcontext():
                 band_rows(which, buf, plans, sums)
         finally:
             if plans is not None:

@@ -1,9 +1,11 @@
-"""The one path from validated arguments to the compiled core.
+"""One filtering call's image, geometry and outputs.
 
 Every filter (convolve, correlate, mean, gradient, ...) goes through
 :class:`Job`: it validates the image, the border mode and the outputs,
-prepares arrays the core can read and write, runs the core on each channel
-plane and copies back where an output could not be written directly.
+prepares arrays the core can read and write, hands each channel plane to
+a method and copies back where an output could not be written directly.
+:func:`store` writes a float result into any output with the core's
+rounding and saturation.
 """
 
 from __future__ import annotations
@@ -128,10 +130,10 @@ class Job:
             if hw[0] < 1 or hw[1] < 1:
                 raise fail("mask", f"no larger than the image with mode='valid' (image {H}x{W})",
                            f"shape {tuple(mask_shape)}")
-            self.oy, self.pl = 0, 0
+            self.top, self.left = 0, 0
         else:
             hw = (H, W)
-            self.oy, self.pl = kh // 2, kw // 2
+            self.top, self.left = kh // 2, kw // 2
         self.kh, self.kw = kh, kw
         self.hw = hw  # the output's height and width
         self.axis = axis
@@ -155,14 +157,14 @@ class Job:
     def output(self, output: OutputArg, name: str = "output") -> np.ndarray:
         return resolve_output(output, self.shape, self.default_dtype(), name)
 
-    def double(self, *targets: np.ndarray) -> bool:
+    def in_double(self, *targets: np.ndarray) -> bool:
         """Compute in float64 for a float64 image or any float64 output."""
         return is_double(self.input_dtype) or any(is_double(t.dtype) for t in targets)
 
     @property
     def border(self) -> Border:
         """Where output pixel (0, 0) reads, and the border rule."""
-        return Border(self.oy, self.pl, self.mode_code, self.cval)
+        return Border(self.top, self.left, self.mode_code, self.cval)
 
     def settings(self, double: bool) -> Run:
         """How the core runs this job in the given precision."""

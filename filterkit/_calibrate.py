@@ -1,0 +1,146 @@
+"""Calibration: time every method on this machine and store the cost
+constants that ``method="auto"`` reads (:mod:`filterkit._costs`).
+
+It sits above everything it measures: it calls :func:`filterkit.convolve`
+with each method named, on one thread.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from typing import Any, Dict, Tuple
+
+import numpy as np
+
+from ._cache import calibration_path
+from ._convolve import convolve
+from ._costs import DEFAULTS, OVERLAP_SAVE_KEYS, forget
+from ._threads import get_num_threads, set_num_threads
+from .methods._fftlib import fast_len, forced_backend, pyfftw_module, tile_shape
+
+
+def _backends() -> Tuple[str, ...]:
+    """The FFT libraries the overlap-save method can use here."""
+    return ("scipy", "fftw") if pyfftw_module() is not None else ("scipy",)
+
+
+def _timeit(fn: Any, repeat: int) -> float:
+    """The fastest of `repeat` runs: on a shared machine the others measure
+    the neighbours."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.min(times))
+
+
+def calibrate(*, quick: bool = False, save: bool = True) -> Dict[str, Dict[str, float]]:
+    """Measure this machine's cost constants for ``method="auto"``.
+
+    Times every method on a few images and masks with one thread, fits
+    the constants of the cost model (see :mod:`filterkit._choose`) and,
+    with `save`, stores them in :func:`calibration_path`, where ``auto``
+    and :func:`choose_method` find them (also in later sessions).
+
+    Parameters
+    ----------
+    quick : bool, optional
+        Smaller images and fewer repeats (about 2 s instead of 5).
+    save : bool, optional
+        Store the constants (default True).
+
+    Returns
+    -------
+    dict
+        ``{"float32": {...}, "float64": {...}}``, nanoseconds per unit of work.
+
+    Examples
+    --------
+    >>> import filterkit
+    >>> c = filterkit.calibrate(quick=True, save=False)  # doctest: +SKIP
+    >>> sorted(c)                                        # doctest: +SKIP
+    ['float32', 'float64']
+    """
+    side = 256 if quick else 512
+    big = 512 if quick else 1024
+    repeat = 3 if quick else 7
+    rng = np.random.default_rng(0)
+    old = get_num_threads()
+    result: Dict[str, Dict[str, float]] = {}
+    try:
+        set_num_threads(1)
+        for prec, dt in (("float32", np.float32), ("float64", np.float64)):
+            img = rng.random((side, side)).astype(dt)
+            img2 = rng.random((big, big)).astype(dt)
+            n = float(side * side)
+            c: Dict[str, float] = {}
+            n2 = float(big * big)
+            # the general direct sum on 5 x 5 and 15 x 15, the dedicated 3 x 3 one
+            t3 = _timeit(lambda: convolve(img2, rng.random((3, 3)) + 0.5, method="direct"), repeat)
+            t5 = _timeit(lambda: convolve(img2, rng.random((5, 5)), method="direct"), repeat)
+            t15 = _timeit(lambda: convolve(img2, rng.random((15, 15)), method="direct"), repeat)
+            c["d1"] = max((t15 - t5) / (n2 * (225 - 25)), 1e-15) * 1e9
+            c["d0"] = max(t5 / n2 * 1e9 - 25 * c["d1"], 0.0)
+            c["d3"] = t3 / n2 * 1e9
+            g5, g21 = np.outer(np.hanning(7)[1:-1], np.hanning(7)[1:-1]), np.outer(np.hanning(23)[1:-1], np.hanning(23)[1:-1])
+            ts5 = _timeit(lambda: convolve(img, g5, method="separable"), repeat)
+            ts21 = _timeit(lambda: convolve(img, g21, method="separable"), repeat)
+            c["s1"] = max((ts21 - ts5) / (n * 32), 1e-15) * 1e9
+            c["s0"] = max(ts5 / n * 1e9 - 10 * c["s1"], 0.0)
+            # box: one add per column sum and row, then kw adds per output up
+            # to kw = 9 (a running sum beyond); measured where direct is
+            tb3 = _timeit(lambda: convolve(img2, np.ones((5, 3)), method="box"), repeat)
+            tb11 = _timeit(lambda: convolve(img2, np.ones((5, 11)), method="box"), repeat)
+            c["b1"] = max((tb11 - tb3) / (n2 * 8), 0.0) * 1e9
+            c["b0"] = max(tb3 / n2 * 1e9 - 3 * c["b1"], 1e-3)
+            # FFT: whole images give f2 (out of the caches) and f0; blocks
+            # (overlap-save on the larger image, three masks) give f1, tb and t0
+            k = 31
+            whole = rng.random((2 * big, 2 * big)).astype(dt)  # beyond the caches
+            F = float(fast_len(2 * big + k - 1)) * fast_len(2 * big + k - 1)
+            t = _timeit(lambda: convolve(whole, rng.random((k, k)), method="fft"), max(2, repeat // 2)) * 1e9
+            c["f0"] = DEFAULTS[prec]["f0"]
+            c["f2"] = max(t - c["f0"] * (2 * big + k - 1) ** 2, 0.0) / (F * np.log2(F))
+            F = float(fast_len(side + k - 1)) * fast_len(side + k - 1)
+            t = _timeit(lambda: convolve(img, rng.random((k, k)), method="fft"), repeat) * 1e9
+            c["f2s"] = max(t - c["f0"] * (side + k - 1) ** 2, 0.0) / (F * np.log2(F))
+            n2 = 2 * big  # blocks on an image beyond the caches, like the ones that need them
+            for backend in _backends():
+                keys = OVERLAP_SAVE_KEYS[backend]
+                with forced_backend(backend):
+                    rows = []
+                    for k in (9, 21, 41):
+                        bh, bw = tile_shape(k, k, n2, n2, backend == "fftw")
+                        ny, nx = -(-n2 // (bh - k + 1)), -(-n2 // (bw - k + 1))
+                        B = float(bh) * bw
+                        t = _timeit(lambda k=k: convolve(whole, rng.random((k, k)), method="overlap_save"),
+                                    max(2, repeat // 2)) * 1e9
+                        rows.append(([ny * nx * B * np.log2(B), ny * nx, ny], t - c["f0"] * ny * nx * B))
+                A = np.array([r for r, _ in rows])
+                y = np.array([t for _, t in rows])
+                fit = np.linalg.lstsq(A, y, rcond=None)[0]
+                if np.any(fit < 0):  # noisy: all of it per B log B
+                    fit = np.array([float(np.mean(y / A[:, 0])), 0.0, 0.0])
+                for key, v in zip(keys, fit):
+                    c[key] = float(v)
+            for key in DEFAULTS[prec]:
+                c.setdefault(key, DEFAULTS[prec][key])
+            result[prec] = {key: float(c[key]) for key in DEFAULTS[prec]}
+    finally:
+        set_num_threads(old)
+    if save:
+        path = calibration_path()
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = path + ".tmp"
+        with open(tmp, "w") as fh:
+            json.dump({"version": 1, "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+                       "machine": platform.platform(), "processor": platform.processor(),
+                       "constants": result}, fh, indent=1)
+        os.replace(tmp, path)
+    forget()  # the stored constants (or the defaults) on next use
+    return result

@@ -1,0 +1,52 @@
+"""FFT in blocks (overlap-save): bounded memory, and faster than one
+whole-image transform for images much larger than the mask.
+
+Cost: f0 B + f1 B log2 B + tb per block of B values, t0 per band of
+blocks, oc per call (w1, wb, w0 in place of f1, tb, t0 when the blocks go
+through FFTW); one block costs the whole-image transform plus oc.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Optional, Tuple
+
+import numpy as np
+
+from .._costs import OVERLAP_SAVE_KEYS
+from .._job import Job
+from .._maskinfo import MaskInfo
+from . import fft
+from ._fftlib import tile_shape, use_fftw
+
+NAME = "overlap_save"
+
+
+def cost(info: MaskInfo, hw: Tuple[int, int], c: Dict[str, float], threads: int) -> Optional[float]:
+    """Estimated seconds for an `hw` output."""
+    Ho, Wo = hw
+    kh, kw = info.shape
+    fftw = use_fftw(Ho + kh - 1, Wo + kw - 1)
+    bh, bw = tile_shape(kh, kw, Ho, Wo, fftw)
+    ny, nx = -(-Ho // (bh - kh + 1)), -(-Wo // (bw - kw + 1))
+    spectral = max(threads, 1) ** 0.6
+    if ny * nx == 1:
+        # one block: the whole-image transform, with the tiling's overhead
+        whole = fft.cost(info, hw, c, threads)
+        assert whole is not None
+        return whole + c["oc"] * 1e-9 / spectral
+    B = float(bh) * bw
+    k1, kb, k0 = OVERLAP_SAVE_KEYS["fftw" if fftw else "scipy"]
+    return float((ny * nx * (c["f0"] * B + c[k1] * B * np.log2(B) + c[kb]) + ny * c[k0]
+                  + c["oc"]) * 1e-9 / spectral)
+
+
+def check(info: MaskInfo) -> None:
+    """Every mask can be transformed."""
+
+
+def run(job: Job, info: MaskInfo, flip: bool, target: np.ndarray, double: bool,
+        finite: bool = False) -> np.ndarray:
+    """Correlate block by block; with `finite`, :class:`fft.NonFinite` as
+    soon as a block shows a NaN or inf."""
+    return fft.spectral(job, info.correlation_weights(flip), target, double, tiled=True,
+                        finite=finite)
