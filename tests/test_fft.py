@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 
 import filterkit
-from filterkit import _choose, _costs, _maskinfo, methods
+from filterkit import _costs, _maskinfo, methods
 from filterkit._choose import AUTO_THREADS  # choose_method costs assume one thread
 from helpers import same_for_every_thread_count
 from oracle import error_bound, naive_convolve, naive_correlate
