@@ -9,6 +9,7 @@ import numpy as np
 
 from . import methods
 from ._choose import choose
+from ._docstrings import shared_doc
 from ._job import Job, OutputArg
 from ._maskinfo import describe_mask
 from ._spaces import colour_space
@@ -51,7 +52,98 @@ def _filter2d(image: Any, mask: Any, *, flip: bool, mode: Any, cval: Any,
         return methods.REGISTRY[method].run(job, info, flip, target, double)
 
 
+#: the parameters, returns and errors of convolve and correlate
+_PARAMETERS = """
+Parameters
+----------
+image : array_like, shape (H, W) or (H, W, C)
+    The image: uint8, int8, uint16, int16, uint32, int32, uint64, int64,
+    float16, float32 or float64 (bool and complex are refused).  Any
+    strides, negative ones and Fortran order included.  It is never
+    modified.
+mask : array_like, shape (h, w)
+    The filter mask, any real dtype.  Height and width must be odd (1, 3,
+    5, ...), not necessarily equal; the centre is at (h // 2, w // 2).  It
+    may be larger than the image.  NaN or inf is refused.
+mode : str, optional
+    How the image is extended beyond its border (default ``'reflect'``),
+    scipy.ndimage's names::
+
+        'constant'  k k k | a b c d | k k k    (k = cval; zero padding)
+        'nearest'   a a a | a b c d | d d d
+        'reflect'   c b a | a b c d | d c b    (edge pixel repeated)
+        'mirror'    d c b | a b c d | c b a    (edge pixel not repeated)
+        'wrap'      b c d | a b c d | a b c
+
+    Aliases: 'replicate'/'edge' = 'nearest', 'symmetric' = 'reflect',
+    'reflect101'/'reflect_101' = 'mirror' (OpenCV's default),
+    'circular' = 'wrap', 'zero'/'zeros' = 'constant' with cval 0.
+    ``'valid'`` computes only where the mask lies inside the image: the
+    result is (H - h + 1) x (W - w + 1), (h - 1) / 2 rows lost at the top
+    and at the bottom, as in the lecture's "values lost at the border".
+cval : float, optional
+    The value outside the image with ``mode='constant'`` (default 0).
+output : ndarray or dtype, optional
+    An array of the result's shape to write into (it may be the image
+    itself), or the dtype of a new result.  By default the result is
+    float64 for float64 input and float32 otherwise: it never wraps.
+    Integer outputs are rounded half to even and saturated (NaN
+    becomes 0).
+method : {'auto', 'direct', 'separable', 'box', 'fft', 'overlap_save'}, optional
+    ``'direct'`` sums every non-zero tap; ``'separable'`` runs a rank-1
+    mask (mean, Gaussian, Sobel) as a vertical then a horizontal 1-D
+    pass; ``'box'`` runs a constant mask as running sums (O(1) per
+    pixel); ``'fft'`` multiplies real FFTs of the whole image (extended
+    by the border mode, so every mode gives the direct result);
+    ``'overlap_save'`` does the same in tiles (overlap-save: bounded memory, and
+    faster for images much larger than the mask).  ``'separable'`` and
+    ``'box'`` refuse other masks with a ``ValueError``.  ``'auto'``
+    (default) takes the cheapest by a cost model calibrated on this
+    machine (see :func:`filterkit.choose_method` and
+    :func:`filterkit.calibrate`).
+channel_axis : int or None, optional
+    None (default) for a 2-D image.  For a 3-D image the axis that holds
+    the channels (e.g. -1 for (H, W, C)); each channel is filtered on its
+    own.  A 3-D image without `channel_axis` is an error: the channels
+    are never guessed from the shape.
+space : {None, 'rgb', 'lab', 'luv', 'gray'}, optional
+    For a colour image (RGB or RGBA along `channel_axis`): filter each
+    channel in this colour space and convert back to sRGB in the
+    input's dtype (``'gray'``: the luma, a 2-D result); alpha passes
+    through unchanged.  Meant for smoothing masks; None (default)
+    filters every channel as it is.
+
+Returns
+-------
+ndarray
+    The filtered image (`output` itself when it is an array).
+
+Raises
+------
+ValueError, TypeError
+    For any invalid argument; the message names the parameter, what it
+    must be and what was given.
+"""
+#: how they compute
+_ARITHMETIC = """
+Arithmetic is float32 for integer, float16 and float32 images and
+float64 for float64 images or a float64 `output`.  int32 and 64-bit
+integer values beyond 2**24 lose precision in float32: pass
+``output=np.float64`` to compute in float64.  Taps whose weight is
+exactly 0 are skipped (as scipy.ndimage does), so a NaN under a zero
+weight does not spread; with ``'fft'`` or ``'overlap_save'`` a NaN or inf spreads
+over its whole block (``'auto'`` stays spatial for such images);
+``'box'`` gives NaN (or inf) exactly where the window sees one, as
+``'direct'`` does: its running sums start afresh where one has left.  The
+FFT methods agree with ``'direct'`` within 1e-4 sum|mask| max|image| in
+float32 and 1e-10 sum|mask| max|image| in float64.  The work runs in C without the GIL, on
+:func:`filterkit.get_num_threads` threads; the result does not depend on
+the thread count.
+"""
+
+
 @colour_space("lowpass")
+@shared_doc(parameters=_PARAMETERS, arithmetic=_ARITHMETIC)
 def convolve(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0,
              output: OutputArg = None, method: str = "auto",
              channel_axis: Optional[int] = None, space: Optional[str] = None) -> np.ndarray:
@@ -62,75 +154,8 @@ def convolve(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0,
     with x the column (to the right), y the row (down), and (i, j) the mask
     coordinates with (0, 0) at the mask's centre.
 
-    Parameters
-    ----------
-    image : array_like, shape (H, W) or (H, W, C)
-        The image: uint8, int8, uint16, int16, uint32, int32, uint64, int64,
-        float16, float32 or float64 (bool and complex are refused).  Any
-        strides, negative ones and Fortran order included.  It is never
-        modified.
-    mask : array_like, shape (h, w)
-        The filter mask, any real dtype.  Height and width must be odd (1, 3,
-        5, ...), not necessarily equal; the centre is at (h // 2, w // 2).  It
-        may be larger than the image.  NaN or inf is refused.
-    mode : str, optional
-        How the image is extended beyond its border (default ``'reflect'``),
-        scipy.ndimage's names::
+    %(parameters)s
 
-            'constant'  k k k | a b c d | k k k    (k = cval; zero padding)
-            'nearest'   a a a | a b c d | d d d
-            'reflect'   c b a | a b c d | d c b    (edge pixel repeated)
-            'mirror'    d c b | a b c d | c b a    (edge pixel not repeated)
-            'wrap'      b c d | a b c d | a b c
-
-        Aliases: 'replicate'/'edge' = 'nearest', 'symmetric' = 'reflect',
-        'reflect101'/'reflect_101' = 'mirror' (OpenCV's default),
-        'circular' = 'wrap', 'zero'/'zeros' = 'constant' with cval 0.
-        ``'valid'`` computes only where the mask lies inside the image: the
-        result is (H - h + 1) x (W - w + 1), (h - 1) / 2 rows lost at the top
-        and at the bottom, as in the lecture's "values lost at the border".
-    cval : float, optional
-        The value outside the image with ``mode='constant'`` (default 0).
-    output : ndarray or dtype, optional
-        An array of the result's shape to write into (it may be the image
-        itself), or the dtype of a new result.  By default the result is
-        float64 for float64 input and float32 otherwise: it never wraps.
-        Integer outputs are rounded half to even and saturated (NaN
-        becomes 0).
-    method : {'auto', 'direct', 'separable', 'box', 'fft', 'overlap_save'}, optional
-        ``'direct'`` sums every non-zero tap; ``'separable'`` runs a rank-1
-        mask (mean, Gaussian, Sobel) as a vertical then a horizontal 1-D
-        pass; ``'box'`` runs a constant mask as running sums (O(1) per
-        pixel); ``'fft'`` multiplies real FFTs of the whole image (extended
-        by the border mode, so every mode gives the direct result);
-        ``'overlap_save'`` does the same in tiles (overlap-save: bounded memory, and
-        faster for images much larger than the mask).  ``'separable'`` and
-        ``'box'`` refuse other masks with a ``ValueError``.  ``'auto'``
-        (default) takes the cheapest by a cost model calibrated on this
-        machine (see :func:`filterkit.choose_method` and
-        :func:`filterkit.calibrate`).
-    channel_axis : int or None, optional
-        None (default) for a 2-D image.  For a 3-D image the axis that holds
-        the channels (e.g. -1 for (H, W, C)); each channel is filtered on its
-        own.  A 3-D image without `channel_axis` is an error: the channels
-        are never guessed from the shape.
-    space : {None, 'rgb', 'lab', 'luv', 'gray'}, optional
-        For a colour image (RGB or RGBA along `channel_axis`): filter each
-        channel in this colour space and convert back to sRGB in the
-        input's dtype (``'gray'``: the luma, a 2-D result); alpha passes
-        through unchanged.  Meant for smoothing masks; None (default)
-        filters every channel as it is.
-
-    Returns
-    -------
-    ndarray
-        The filtered image (`output` itself when it is an array).
-
-    Raises
-    ------
-    ValueError, TypeError
-        For any invalid argument; the message names the parameter, what it
-        must be and what was given.
     See Also
     --------
     correlate : the same without mirroring the mask.
@@ -144,19 +169,7 @@ def convolve(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0,
     do *not* mirror and match :func:`correlate` instead.  For a symmetric
     mask (mean, Gaussian) the two are the same; for Sobel they differ in sign.
 
-    Arithmetic is float32 for integer, float16 and float32 images and
-    float64 for float64 images or a float64 `output`.  int32 and 64-bit
-    integer values beyond 2**24 lose precision in float32: pass
-    ``output=np.float64`` to compute in float64.  Taps whose weight is
-    exactly 0 are skipped (as scipy.ndimage does), so a NaN under a zero
-    weight does not spread; with ``'fft'`` or ``'overlap_save'`` a NaN or inf spreads
-    over its whole block (``'auto'`` stays spatial for such images);
-    ``'box'`` gives NaN (or inf) exactly where the window sees one, as
-    ``'direct'`` does: its running sums start afresh where one has left.  The
-    FFT methods agree with ``'direct'`` within 1e-4 sum|mask| max|image| in
-    float32 and 1e-10 sum|mask| max|image| in float64.  The work runs in C without the GIL, on
-    :func:`filterkit.get_num_threads` threads; the result does not depend on
-    the thread count.
+    %(arithmetic)s
     Examples
     --------
     A mask whose only weight sits left of the centre, g(-1, 0) = 1, gives
@@ -196,6 +209,7 @@ def convolve(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0,
 
 
 @colour_space("lowpass")
+@shared_doc(parameters=_PARAMETERS, arithmetic=_ARITHMETIC)
 def correlate(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0,
               output: OutputArg = None, method: str = "auto",
               channel_axis: Optional[int] = None, space: Optional[str] = None) -> np.ndarray:
@@ -206,75 +220,8 @@ def correlate(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0
     with x the column (to the right), y the row (down), and (i, j) the mask
     coordinates with (0, 0) at the mask's centre.
 
-    Parameters
-    ----------
-    image : array_like, shape (H, W) or (H, W, C)
-        The image: uint8, int8, uint16, int16, uint32, int32, uint64, int64,
-        float16, float32 or float64 (bool and complex are refused).  Any
-        strides, negative ones and Fortran order included.  It is never
-        modified.
-    mask : array_like, shape (h, w)
-        The filter mask, any real dtype.  Height and width must be odd (1, 3,
-        5, ...), not necessarily equal; the centre is at (h // 2, w // 2).  It
-        may be larger than the image.  NaN or inf is refused.
-    mode : str, optional
-        How the image is extended beyond its border (default ``'reflect'``),
-        scipy.ndimage's names::
+    %(parameters)s
 
-            'constant'  k k k | a b c d | k k k    (k = cval; zero padding)
-            'nearest'   a a a | a b c d | d d d
-            'reflect'   c b a | a b c d | d c b    (edge pixel repeated)
-            'mirror'    d c b | a b c d | c b a    (edge pixel not repeated)
-            'wrap'      b c d | a b c d | a b c
-
-        Aliases: 'replicate'/'edge' = 'nearest', 'symmetric' = 'reflect',
-        'reflect101'/'reflect_101' = 'mirror' (OpenCV's default),
-        'circular' = 'wrap', 'zero'/'zeros' = 'constant' with cval 0.
-        ``'valid'`` computes only where the mask lies inside the image: the
-        result is (H - h + 1) x (W - w + 1), (h - 1) / 2 rows lost at the top
-        and at the bottom, as in the lecture's "values lost at the border".
-    cval : float, optional
-        The value outside the image with ``mode='constant'`` (default 0).
-    output : ndarray or dtype, optional
-        An array of the result's shape to write into (it may be the image
-        itself), or the dtype of a new result.  By default the result is
-        float64 for float64 input and float32 otherwise: it never wraps.
-        Integer outputs are rounded half to even and saturated (NaN
-        becomes 0).
-    method : {'auto', 'direct', 'separable', 'box', 'fft', 'overlap_save'}, optional
-        ``'direct'`` sums every non-zero tap; ``'separable'`` runs a rank-1
-        mask (mean, Gaussian, Sobel) as a vertical then a horizontal 1-D
-        pass; ``'box'`` runs a constant mask as running sums (O(1) per
-        pixel); ``'fft'`` multiplies real FFTs of the whole image (extended
-        by the border mode, so every mode gives the direct result);
-        ``'overlap_save'`` does the same in tiles (overlap-save: bounded memory, and
-        faster for images much larger than the mask).  ``'separable'`` and
-        ``'box'`` refuse other masks with a ``ValueError``.  ``'auto'``
-        (default) takes the cheapest by a cost model calibrated on this
-        machine (see :func:`filterkit.choose_method` and
-        :func:`filterkit.calibrate`).
-    channel_axis : int or None, optional
-        None (default) for a 2-D image.  For a 3-D image the axis that holds
-        the channels (e.g. -1 for (H, W, C)); each channel is filtered on its
-        own.  A 3-D image without `channel_axis` is an error: the channels
-        are never guessed from the shape.
-    space : {None, 'rgb', 'lab', 'luv', 'gray'}, optional
-        For a colour image (RGB or RGBA along `channel_axis`): filter each
-        channel in this colour space and convert back to sRGB in the
-        input's dtype (``'gray'``: the luma, a 2-D result); alpha passes
-        through unchanged.  Meant for smoothing masks; None (default)
-        filters every channel as it is.
-
-    Returns
-    -------
-    ndarray
-        The filtered image (`output` itself when it is an array).
-
-    Raises
-    ------
-    ValueError, TypeError
-        For any invalid argument; the message names the parameter, what it
-        must be and what was given.
     See Also
     --------
     convolve : true convolution, the mask mirrored.
@@ -285,19 +232,7 @@ def correlate(image: Any, mask: Any, *, mode: str = "reflect", cval: float = 0.0
     ``cv2.filter2D``, ``scipy.ndimage.correlate`` and the "convolution" layers
     of deep-learning frameworks compute.
 
-    Arithmetic is float32 for integer, float16 and float32 images and
-    float64 for float64 images or a float64 `output`.  int32 and 64-bit
-    integer values beyond 2**24 lose precision in float32: pass
-    ``output=np.float64`` to compute in float64.  Taps whose weight is
-    exactly 0 are skipped (as scipy.ndimage does), so a NaN under a zero
-    weight does not spread; with ``'fft'`` or ``'overlap_save'`` a NaN or inf spreads
-    over its whole block (``'auto'`` stays spatial for such images);
-    ``'box'`` gives NaN (or inf) exactly where the window sees one, as
-    ``'direct'`` does: its running sums start afresh where one has left.  The
-    FFT methods agree with ``'direct'`` within 1e-4 sum|mask| max|image| in
-    float32 and 1e-10 sum|mask| max|image| in float64.  The work runs in C without the GIL, on
-    :func:`filterkit.get_num_threads` threads; the result does not depend on
-    the thread count.
+    %(arithmetic)s
     Examples
     --------
     The same mask as in :func:`convolve`'s example, g(-1, 0) = 1, now gives

@@ -15,10 +15,21 @@ import numpy as np
 from . import _native, masks
 from ._colour_gradient import colour_gradient
 from ._convolve import convolve
+from ._docstrings import shared_doc
 from ._job import Job, OutputArg
 from ._spaces import check_space, colour_space, gradient_channels, highpass_channels
 from ._validate import describe, fail
 from .methods import box, separable
+
+#: the `space` parameter of the filters that take derivatives per channel
+HIGHPASS_SPACE = """
+space : {None, 'rgb', 'lab', 'luv', 'gray'}, optional
+    For a colour image (RGB or RGBA along `channel_axis`): filter each
+    channel of this colour space (``'rgb'``: the image's values, alpha
+    dropped; ``'lab'``/``'luv'``: L, a, b or L, u, v), or the luma in
+    the input's units (``'gray'``: a 2-D result). None (default):
+    every channel as it is.
+"""
 
 GradientOutput = Union[None, type, np.dtype, str, Tuple[np.ndarray, np.ndarray]]
 
@@ -140,6 +151,7 @@ def gaussian(image: Any, sigma: Any = 1.0, *, size: Optional[masks.Size] = None,
 
 
 @colour_space("highpass")
+@shared_doc(highpass_space=HIGHPASS_SPACE)
 def sobel_x(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: OutputArg = None,
             channel_axis: Optional[int] = None, space: Optional[str] = None) -> np.ndarray:
     """f_x: convolution with the lecture's Sobel mask [[1, 0, -1], [2, 0, -2], [1, 0, -1]].
@@ -151,12 +163,7 @@ def sobel_x(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: Out
     ----------
     image, mode, cval, output, channel_axis
         As in :func:`filterkit.convolve`.
-    space : {None, 'rgb', 'lab', 'luv', 'gray'}, optional
-        For a colour image (RGB or RGBA along `channel_axis`): filter each
-        channel of this colour space (``'rgb'``: the image's values, alpha
-        dropped; ``'lab'``/``'luv'``: L, a, b or L, u, v), or the luma in
-        the input's units (``'gray'``: a 2-D result). None (default):
-        every channel as it is.
+    %(highpass_space)s
 
     Returns
     -------
@@ -179,6 +186,7 @@ def sobel_x(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: Out
 
 
 @colour_space("highpass")
+@shared_doc(highpass_space=HIGHPASS_SPACE)
 def sobel_y(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: OutputArg = None,
             channel_axis: Optional[int] = None, space: Optional[str] = None) -> np.ndarray:
     """f_y: convolution with the lecture's Sobel mask [[1, 2, 1], [0, 0, 0], [-1, -2, -1]].
@@ -190,12 +198,7 @@ def sobel_y(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: Out
     ----------
     image, mode, cval, output, channel_axis
         As in :func:`filterkit.convolve`.
-    space : {None, 'rgb', 'lab', 'luv', 'gray'}, optional
-        For a colour image (RGB or RGBA along `channel_axis`): filter each
-        channel of this colour space (``'rgb'``: the image's values, alpha
-        dropped; ``'lab'``/``'luv'``: L, a, b or L, u, v), or the luma in
-        the input's units (``'gray'``: a 2-D result). None (default):
-        every channel as it is.
+    %(highpass_space)s
 
     Returns
     -------
@@ -371,6 +374,7 @@ def gradient(image: Any, *, mode: str = "reflect", cval: float = 0.0,
 
 
 @colour_space("highpass")
+@shared_doc(highpass_space=HIGHPASS_SPACE)
 def laplace(image: Any, *, neighbours: int = 4, mode: str = "reflect", cval: float = 0.0,
             output: OutputArg = None, channel_axis: Optional[int] = None,
             space: Optional[str] = None) -> np.ndarray:
@@ -383,12 +387,7 @@ def laplace(image: Any, *, neighbours: int = 4, mode: str = "reflect", cval: flo
     neighbours : {4, 8}, optional
         [[0, 1, 0], [1, -4, 1], [0, 1, 0]] (default) or the 8-neighbour
         mask [[1, 1, 1], [1, -8, 1], [1, 1, 1]].
-    space : {None, 'rgb', 'lab', 'luv', 'gray'}, optional
-        For a colour image (RGB or RGBA along `channel_axis`): filter each
-        channel of this colour space (``'rgb'``: the image's values, alpha
-        dropped; ``'lab'``/``'luv'``: L, a, b or L, u, v), or the luma in
-        the input's units (``'gray'``: a 2-D result). None (default):
-        every channel as it is.
+    %(highpass_space)s
 
     Returns
     -------

@@ -43,6 +43,7 @@ from typing import Any, Optional, Tuple, Union
 import numpy as np
 
 from . import _native
+from ._docstrings import shared_doc
 from ._job import resolve_output, store
 from ._threads import cpu_cap, get_num_threads
 from ._validate import DTYPE_CODES, SUPPORTED_DTYPES, describe, fail, is_double, native
@@ -249,6 +250,16 @@ def _convert(image: Any, op: str, channel_axis: Any, output: OutputArg) -> np.nd
 # ----------------------------------------------------------------------------
 # the public functions
 # ----------------------------------------------------------------------------
+#: channel_axis and output of the conversions back to sRGB
+_TO_RGB_OPTIONS = """
+channel_axis : int, optional
+    The axis of the channels (default -1).
+output : None, ndarray or dtype, optional
+    float32/float64 (default as the input's precision); an integer dtype
+    scales [0, 1] to its range, rounds half to even and saturates.
+"""
+
+
 def rgb_to_xyz(image: Any, *, channel_axis: int = -1, output: OutputArg = None) -> np.ndarray:
     """sRGB to CIE XYZ (D65, Y of white = 1).
 
@@ -280,6 +291,7 @@ def rgb_to_xyz(image: Any, *, channel_axis: int = -1, output: OutputArg = None) 
     return _convert(image, "rgb2xyz", channel_axis, output)
 
 
+@shared_doc(to_rgb_options=_TO_RGB_OPTIONS)
 def xyz_to_rgb(image: Any, *, channel_axis: int = -1, output: OutputArg = None) -> np.ndarray:
     """CIE XYZ (D65, Y of white = 1) to sRGB in [0, 1] (not clipped).
 
@@ -288,11 +300,7 @@ def xyz_to_rgb(image: Any, *, channel_axis: int = -1, output: OutputArg = None) 
     image : array_like
         X, Y, Z (float, or integers taken as they are after dividing by the
         dtype's maximum) along `channel_axis`: 3 channels.
-    channel_axis : int, optional
-        The axis of the channels (default -1).
-    output : None, ndarray or dtype, optional
-        float32/float64 (default as the input's precision); an integer dtype
-        scales [0, 1] to its range, rounds half to even and saturates.
+    %(to_rgb_options)s
 
     Returns
     -------
@@ -340,6 +348,7 @@ def rgb_to_lab(image: Any, *, channel_axis: int = -1, output: OutputArg = None) 
     return _convert(image, "rgb2lab", channel_axis, output)
 
 
+@shared_doc(to_rgb_options=_TO_RGB_OPTIONS)
 def lab_to_rgb(image: Any, *, channel_axis: int = -1, output: OutputArg = None) -> np.ndarray:
     """CIELAB (D65) to sRGB in [0, 1] (not clipped).
 
@@ -347,11 +356,7 @@ def lab_to_rgb(image: Any, *, channel_axis: int = -1, output: OutputArg = None) 
     ----------
     image : array_like
         L, a, b along `channel_axis` (3 channels).
-    channel_axis : int, optional
-        The axis of the channels (default -1).
-    output : None, ndarray or dtype, optional
-        float32/float64 (default as the input's precision); an integer dtype
-        scales [0, 1] to its range, rounds half to even and saturates.
+    %(to_rgb_options)s
 
     Returns
     -------
@@ -396,6 +401,7 @@ def rgb_to_luv(image: Any, *, channel_axis: int = -1, output: OutputArg = None) 
     return _convert(image, "rgb2luv", channel_axis, output)
 
 
+@shared_doc(to_rgb_options=_TO_RGB_OPTIONS)
 def luv_to_rgb(image: Any, *, channel_axis: int = -1, output: OutputArg = None) -> np.ndarray:
     """CIELUV (D65) to sRGB in [0, 1] (not clipped); L = 0 is black.
 
@@ -403,11 +409,7 @@ def luv_to_rgb(image: Any, *, channel_axis: int = -1, output: OutputArg = None) 
     ----------
     image : array_like
         L, u, v along `channel_axis` (3 channels).
-    channel_axis : int, optional
-        The axis of the channels (default -1).
-    output : None, ndarray or dtype, optional
-        float32/float64 (default as the input's precision); an integer dtype
-        scales [0, 1] to its range, rounds half to even and saturates.
+    %(to_rgb_options)s
 
     Returns
     -------
