@@ -80,6 +80,21 @@ def extend(plane: np.ndarray, mode: str, cval: float, kh: int, kw: int, oy: int,
     return out
 
 
+def halo(a: int, b: int, n: int, r: int, wrap: bool) -> Tuple[int, int]:
+    """How many rows (or columns) of halo a block of output rows [a, b) of
+    an axis of length n reads before and after itself, for a mask radius r.
+
+    Inside the image, r on each side; at the image's edges none (the filter
+    applies the border mode there itself, exactly as for the whole image);
+    with `wrap`, r on both sides (read from the far side); a block that
+    spans the whole axis reads no halo."""
+    if a == 0 and b == n:
+        return 0, 0
+    if wrap:
+        return r, r
+    return min(a, r), min(n - b, r)
+
+
 def window(a: int, b: int, n: int, r: int, mode: str) -> Window:
     """What to read for the output rows [a, b) of an axis of length n with a
     halo of r, and how much to cut off the filtered result before and after.
@@ -87,12 +102,11 @@ def window(a: int, b: int, n: int, r: int, mode: str) -> Window:
     Inside the image the block reads its neighbours' pixels; at the image's
     edges it reads no further than the image (the filter then applies the
     border mode there, exactly as for the whole image), except for 'wrap',
-    which reads the far side; 'valid' output row o is input row o + r."""
+    which reads the far side (:func:`halo`); 'valid' output row o is input
+    row o + r."""
     if mode == "valid":
         return slice(a, b + 2 * r), 0, 0
-    if a == 0 and b == n:
-        return slice(0, n), 0, 0
-    if mode == "wrap":
-        return np.mod(np.arange(a - r, b + r), n), r, r
-    lo, hi = max(0, a - r), min(n, b + r)
-    return slice(lo, hi), a - lo, hi - b
+    before, after = halo(a, b, n, r, mode == "wrap")
+    if mode == "wrap" and before:
+        return np.mod(np.arange(a - before, b + after), n), before, after
+    return slice(a - before, b + after), before, after

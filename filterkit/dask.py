@@ -63,9 +63,14 @@ except ImportError as _exc:  # pragma: no cover - the extra is missing
 
 from . import _convolve, _filters, color, masks
 from ._choose import choose_method
+from ._border import halo as halo_of
 from ._threads import limited
 from ._validate import (check_layout, check_mask, check_mode, check_output_dtype, describe, fail,
                         is_double)
+
+#: per spatial axis: (axis of the block, axis of the result, halo, periodic,
+#: the chunks' bounds along the axis)
+Crop = Tuple[int, int, int, bool, Tuple[int, ...]]
 
 #: filterkit threads per chunk (Dask's workers run the chunks in parallel)
 THREADS_PER_CHUNK = 1
@@ -135,30 +140,31 @@ def _output(output: Any) -> Any:
 # the one chunked driver
 # ----------------------------------------------------------------------------
 def _filtered(block: np.ndarray, fn: Callable[..., Any], kwargs: Dict[str, Any],
-              crops: Tuple[Tuple[int, int, int, bool], ...], pick: Optional[int],
+              crops: Tuple[Crop, ...], pick: Optional[int],
               where: Sequence[int], count: Sequence[int]) -> np.ndarray:
     """Filter the chunk at `where` (of `count` chunks per axis) with its halo
     and cut the halo off again.
 
     `crops`: per spatial axis (axis of the block, axis of the result, halo,
-    periodic).  At the image's edge there is no halo: the chunk is filtered
-    there with the real border mode."""
+    periodic, the chunks' bounds along the axis).  The halo is
+    :func:`filterkit._border.halo`'s: none at the image's edge, where the
+    chunk is filtered with the real border mode."""
     with limited(THREADS_PER_CHUNK):
         result = fn(block, **kwargs)
     outs = result if isinstance(result, tuple) else (result,)
     if pick is not None:
         outs = (outs[pick],)
     index = [slice(None)] * outs[0].ndim
-    for axis, out_axis, r, periodic in crops:
-        lo = r if periodic or where[axis] > 0 else 0
-        hi = r if periodic or where[axis] < count[axis] - 1 else 0
+    for axis, out_axis, r, periodic, bounds in crops:
+        i = where[axis]
+        lo, hi = halo_of(bounds[i], bounds[i + 1], bounds[-1], r, periodic)
         index[out_axis] = slice(lo, outs[0].shape[out_axis] - hi)
     cut = [o[tuple(index)] for o in outs]
     return cut[0] if len(cut) == 1 else np.stack(cut)
 
 
 def _chunk(block: np.ndarray, fn: Callable[..., Any], kwargs: Dict[str, Any],
-           crops: Tuple[Tuple[int, int, int, bool], ...], pick: Optional[int],
+           crops: Tuple[Crop, ...], pick: Optional[int],
            block_info: Any = None) -> np.ndarray:
     """map_overlap's function: :func:`_filtered` where Dask says the chunk is."""
     info = block_info[0]
@@ -234,14 +240,14 @@ def _with_halo(block: np.ndarray, near: List[List[Any]], spatial: Tuple[int, int
 
 
 def _reread_chunk(block: np.ndarray, near: List[List[Any]], fn: Callable[..., Any],
-                  kwargs: Dict[str, Any], crops: Tuple[Tuple[int, int, int, bool], ...],
+                  kwargs: Dict[str, Any], crops: Tuple[Crop, ...],
                   pick: Optional[int], spatial: Tuple[int, int], halo: Tuple[int, int],
                   where: Tuple[int, ...], count: Tuple[int, ...]) -> np.ndarray:
     return _filtered(_with_halo(block, near, spatial, halo), fn, kwargs, crops, pick, where, count)
 
 
 def _overlap_rereading(image: "da.Array", fn: Callable[..., Any], kwargs: Dict[str, Any],
-                       crops: Tuple[Tuple[int, int, int, bool], ...], pick: Optional[int],
+                       crops: Tuple[Crop, ...], pick: Optional[int],
                        spatial: List[int],
                        halo: Tuple[int, int], out_index: Callable[[Tuple[int, ...]], Tuple[int, ...]],
                        out_chunks: Tuple[Tuple[int, ...], ...], dtype: np.dtype) -> "da.Array":
@@ -260,7 +266,7 @@ def _overlap_rereading(image: "da.Array", fn: Callable[..., Any], kwargs: Dict[s
 
     second = clone(image)  # the same reads under other names: read again, not kept
     ay, ax = spatial
-    periodic = {a: p for a, _, _, p in crops}
+    periodic = {a: p for a, _, _, p, _ in crops}
     token = tokenize(image, second, fn, kwargs, crops, pick, halo)
     edges_name, name = "filterkit-edges-" + token, "filterkit-" + fn.__name__ + "-" + token
     count = image.numblocks
@@ -350,7 +356,9 @@ def _lazy(fn: Callable[..., Any], image: Any, halo: Tuple[int, int], *, mode: An
     if keeps_channels and axis is not None:
         out_chunks[axis] = (first.shape[axis],)
     out_spatial = [out_axes.index(a) for a in spatial]
-    crops = tuple((a, oa, depth[a], boundary[a] == "periodic") for a, oa in zip(spatial, out_spatial))
+    crops = tuple((a, oa, depth[a], boundary[a] == "periodic",
+                   tuple(int(x) for x in np.cumsum((0,) + tuple(chunks[a]))))
+                  for a, oa in zip(spatial, out_spatial))
     rereading = tuple(chunks) == image.chunks and _from_storage(image) and any(depth.values())
     if not rereading and tuple(chunks) != image.chunks:
         image = image.rechunk(tuple(chunks))
