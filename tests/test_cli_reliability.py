@@ -233,12 +233,12 @@ def test_npy_tiles_reserve_the_whole_file_before_the_first_tile(tmp_path, monkey
     # ENOSPC from the reservation: no tile is filtered, nothing is left
     tifffile = pytest.importorskip("tifffile")
     tifffile.imwrite(str(tmp_path / "g.tif"), GREY)
-    from filterkit import _tiled
+    from filterkit.cli import tiles
 
     def full(fd, offset, length):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(_tiled.os, "posix_fallocate", full, raising=False)
+    monkeypatch.setattr(tiles.os, "posix_fallocate", full, raising=False)
     calls = []
     real = cli._values
     monkeypatch.setattr(cli, "_values", lambda *a: calls.append(1) or real(*a))
@@ -299,12 +299,12 @@ def test_no_output_is_written_when_another_output_is_bad(tmp_path, direction, wh
 
 
 def test_a_failure_writing_the_second_output_leaves_neither(tmp_path, monkeypatch, capsys):
-    from filterkit import _io
+    from filterkit.cli import images
 
     save(tmp_path / "x.png", GREY)
     save(tmp_path / "s.png", GREY)  # an older strength: kept as it is
     before = snapshot(tmp_path)
-    real = _io._write_pillow
+    real = images._write_pillow
     calls = []
 
     def second_fails(path, data, fmt):
@@ -313,7 +313,7 @@ def test_a_failure_writing_the_second_output_leaves_neither(tmp_path, monkeypatc
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real(path, data, fmt)
 
-    monkeypatch.setattr(_io, "_write_pillow", second_fails)
+    monkeypatch.setattr(images, "_write_pillow", second_fails)
     assert main(["gradient", str(tmp_path / "x.png"), str(tmp_path / "s.png"),
                  "--direction", str(tmp_path / "d.png")]) == 2
     one_error_line(2, capsys.readouterr().err, "d.png", "No space left on device")

@@ -258,7 +258,7 @@ def test_resume_single_file_and_tiled(files, tmp_path, capsys):
 def test_is_complete_tells_whole_outputs_from_truncated_ones(tmp_path):
     from PIL import Image
 
-    from filterkit._io import is_complete
+    from filterkit.cli.images import is_complete
 
     whole = {"a.png": lambda p: Image.fromarray(GREY).save(p),
              "a.tif": lambda p: tifffile.imwrite(p, GREY),

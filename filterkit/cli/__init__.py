@@ -17,9 +17,12 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 import filterkit
+from filterkit import masks
+from filterkit._validate import check_mode, max_threads
 
-from . import _cnn_cli, _tiled, masks
-from ._io import (
+from . import cnn as _cnn_cli
+from . import tiles as _tiled
+from .images import (
     DEFAULT_MAX_PIXELS,
     FORMATS,
     MAX_PIXELS_ENV,
@@ -35,7 +38,6 @@ from ._io import (
     read_image,
     write_image,
 )
-from ._validate import check_mode, max_threads
 
 #: the colour space each kind of filter uses on colour input without --space
 DEFAULT_SPACE = {"low": "rgb", "signed": "gray", "positive": "lab"}
