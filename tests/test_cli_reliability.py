@@ -25,8 +25,7 @@ import numpy as np
 import pytest
 
 import filterkit
-from filterkit import cli
-from filterkit.cli import main
+from filterkit.cli import filtering, main
 
 PIL = pytest.importorskip("PIL")
 from PIL import Image, ImageOps  # noqa: E402
@@ -150,7 +149,7 @@ def test_an_unforeseen_failure_of_one_file_does_not_end_the_batch(tmp_path, monk
     # the class of item 7: any exception of one file is that file's error line
     for name in ("a", "b", "c"):
         save(tmp_path / f"{name}.png", GREY)
-    real = cli._values
+    real = filtering.filter_values
 
     def failing(name, image, args, mode):
         if image[0, 0] == 99:
@@ -160,7 +159,7 @@ def test_an_unforeseen_failure_of_one_file_does_not_end_the_batch(tmp_path, monk
     weird = GREY.copy()
     weird[0, 0] = 99
     save(tmp_path / "b.png", weird)
-    monkeypatch.setattr(cli, "_values", failing)
+    monkeypatch.setattr(filtering, "filter_values", failing)
     assert main(["mean", str(tmp_path), "-o", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "something nobody foresaw" in err and "b.png" in err
@@ -240,8 +239,8 @@ def test_npy_tiles_reserve_the_whole_file_before_the_first_tile(tmp_path, monkey
 
     monkeypatch.setattr(tiles.os, "posix_fallocate", full, raising=False)
     calls = []
-    real = cli._values
-    monkeypatch.setattr(cli, "_values", lambda *a: calls.append(1) or real(*a))
+    real = filtering.filter_values
+    monkeypatch.setattr(filtering, "filter_values", lambda *a: calls.append(1) or real(*a))
     assert main(["mean", str(tmp_path / "g.tif"), str(tmp_path / "o.npy"), "--tile", "16"]) == 2
     err = capsys.readouterr().err
     one_error_line(2, err, "o.npy", "No space left on device")
@@ -630,14 +629,14 @@ def test_ctrl_c_while_starting_workers_gives_no_traceback(tmp_path):
     assert not [n for n in os.listdir(tmp_path / "out") if n.startswith(".filterkit-")]
 
 
-@pytest.mark.parametrize("where", ["_parser", "_jobs", "_process"])
+@pytest.mark.parametrize("where", ["arguments.build_parser", "batch.job_list", "filtering.process"])
 def test_ctrl_c_anywhere_in_the_command_is_130(tmp_path, monkeypatch, capsys, where):
     save(tmp_path / "x.png", GREY)
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, where, interrupted)
+    monkeypatch.setattr(f"filterkit.cli.{where}", interrupted)
     assert main(["mean", str(tmp_path / "x.png"), str(tmp_path / "o.png")]) == 130
     assert capsys.readouterr().err == "filterkit: error: interrupted\n"
     assert os.listdir(tmp_path) == ["x.png"]

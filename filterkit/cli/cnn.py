@@ -1,4 +1,9 @@
-"""``filterkit cnn train|eval|show``: the small CNN of :mod:`filterkit.nn` on the command line."""
+"""``filterkit cnn train|eval|show``: the small CNN of :mod:`filterkit.nn` on the command line.
+
+:mod:`filterkit.nn.train` (datasets, training, model files) is imported
+inside the functions: it loads the CNN's modules, which importing the
+command line (in every worker process of ``--jobs`` too) does not need.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ import sys
 from typing import Any, List
 
 import numpy as np
+
+from filterkit import masks as mask_lib
 
 from .images import CLIError, check_output_path, write_image
 
@@ -154,7 +161,6 @@ def _tile(a: np.ndarray, cell: int, signed: bool) -> np.ndarray:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from filterkit import masks as mask_lib
     from filterkit.nn.train import feature_maps, first_layer_masks, load_dataset, meta_value, normalise, split
 
     check_output_path(args.out, raw=False)
