@@ -644,9 +644,9 @@ def test_ctrl_c_anywhere_in_the_command_is_130(tmp_path, monkeypatch, capsys, wh
 
 @pytest.mark.parametrize("module", ["numpy", "filterkit._core", "filterkit.cli", "PIL"])
 def test_ctrl_c_while_the_command_line_starts_is_130(tmp_path, module):
-    # the interrupt lands while the command imports its modules (about
-    # 0.1 s of numpy and the core): an import hook raises it there, as a
-    # Ctrl-C would; `import filterkit` itself loads nothing heavy
+    # the interrupt lands while the command imports its modules (numpy
+    # and the core, most of the start-up): an import hook raises it there,
+    # as a Ctrl-C would; `import filterkit` itself loads nothing heavy
     code = textwrap.dedent(f"""
         import sys
         class Interrupt:

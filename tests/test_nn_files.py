@@ -485,7 +485,7 @@ def test_cli_refuses_a_layer_that_would_need_terabytes(tmp_path):
 
 
 def test_ctrl_c_in_a_cnn_command_is_130(tmp_path, monkeypatch, capsys):
-    # the same exit code as every other command (it was 2)
+    # the same exit code as every other command
     from filterkit.cli import cnn
     from filterkit.cli import main
 
