@@ -1,9 +1,10 @@
 """``python -m filterkit`` and the ``filterkit`` command: the command line.
 
 This module imports nothing heavy at the top: :func:`run` imports the
-command line (numpy, the compiled core: about 0.1 s) inside a guard, so
-Ctrl-C at any moment of start-up ends with one line and exit code 130,
-as it does later (``filterkit/__init__.py`` loads its names lazily).
+command line (:mod:`filterkit.cli`, with numpy and the compiled core: most
+of the start-up time) inside a guard, so Ctrl-C at any moment of start-up
+ends with one line and exit code 130, as it does later
+(``filterkit/__init__.py`` loads its names lazily).
 """
 
 from __future__ import annotations

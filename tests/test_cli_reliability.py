@@ -25,8 +25,7 @@ import numpy as np
 import pytest
 
 import filterkit
-from filterkit import cli
-from filterkit.cli import main
+from filterkit.cli import filtering, main
 
 PIL = pytest.importorskip("PIL")
 from PIL import Image, ImageOps  # noqa: E402
@@ -150,7 +149,7 @@ def test_an_unforeseen_failure_of_one_file_does_not_end_the_batch(tmp_path, monk
     # the class of item 7: any exception of one file is that file's error line
     for name in ("a", "b", "c"):
         save(tmp_path / f"{name}.png", GREY)
-    real = cli._values
+    real = filtering.filter_values
 
     def failing(name, image, args, mode):
         if image[0, 0] == 99:
@@ -160,7 +159,7 @@ def test_an_unforeseen_failure_of_one_file_does_not_end_the_batch(tmp_path, monk
     weird = GREY.copy()
     weird[0, 0] = 99
     save(tmp_path / "b.png", weird)
-    monkeypatch.setattr(cli, "_values", failing)
+    monkeypatch.setattr(filtering, "filter_values", failing)
     assert main(["mean", str(tmp_path), "-o", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "something nobody foresaw" in err and "b.png" in err
@@ -233,15 +232,15 @@ def test_npy_tiles_reserve_the_whole_file_before_the_first_tile(tmp_path, monkey
     # ENOSPC from the reservation: no tile is filtered, nothing is left
     tifffile = pytest.importorskip("tifffile")
     tifffile.imwrite(str(tmp_path / "g.tif"), GREY)
-    from filterkit import _tiled
+    from filterkit.cli import tiles
 
     def full(fd, offset, length):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(_tiled.os, "posix_fallocate", full, raising=False)
+    monkeypatch.setattr(tiles.os, "posix_fallocate", full, raising=False)
     calls = []
-    real = cli._values
-    monkeypatch.setattr(cli, "_values", lambda *a: calls.append(1) or real(*a))
+    real = filtering.filter_values
+    monkeypatch.setattr(filtering, "filter_values", lambda *a: calls.append(1) or real(*a))
     assert main(["mean", str(tmp_path / "g.tif"), str(tmp_path / "o.npy"), "--tile", "16"]) == 2
     err = capsys.readouterr().err
     one_error_line(2, err, "o.npy", "No space left on device")
@@ -299,12 +298,12 @@ def test_no_output_is_written_when_another_output_is_bad(tmp_path, direction, wh
 
 
 def test_a_failure_writing_the_second_output_leaves_neither(tmp_path, monkeypatch, capsys):
-    from filterkit import _io
+    from filterkit.cli import images
 
     save(tmp_path / "x.png", GREY)
     save(tmp_path / "s.png", GREY)  # an older strength: kept as it is
     before = snapshot(tmp_path)
-    real = _io._write_pillow
+    real = images._write_pillow
     calls = []
 
     def second_fails(path, data, fmt):
@@ -313,7 +312,7 @@ def test_a_failure_writing_the_second_output_leaves_neither(tmp_path, monkeypatc
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real(path, data, fmt)
 
-    monkeypatch.setattr(_io, "_write_pillow", second_fails)
+    monkeypatch.setattr(images, "_write_pillow", second_fails)
     assert main(["gradient", str(tmp_path / "x.png"), str(tmp_path / "s.png"),
                  "--direction", str(tmp_path / "d.png")]) == 2
     one_error_line(2, capsys.readouterr().err, "d.png", "No space left on device")
@@ -630,14 +629,14 @@ def test_ctrl_c_while_starting_workers_gives_no_traceback(tmp_path):
     assert not [n for n in os.listdir(tmp_path / "out") if n.startswith(".filterkit-")]
 
 
-@pytest.mark.parametrize("where", ["_parser", "_jobs", "_process"])
+@pytest.mark.parametrize("where", ["arguments.build_parser", "batch.job_list", "filtering.process"])
 def test_ctrl_c_anywhere_in_the_command_is_130(tmp_path, monkeypatch, capsys, where):
     save(tmp_path / "x.png", GREY)
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, where, interrupted)
+    monkeypatch.setattr(f"filterkit.cli.{where}", interrupted)
     assert main(["mean", str(tmp_path / "x.png"), str(tmp_path / "o.png")]) == 130
     assert capsys.readouterr().err == "filterkit: error: interrupted\n"
     assert os.listdir(tmp_path) == ["x.png"]
@@ -645,9 +644,9 @@ def test_ctrl_c_anywhere_in_the_command_is_130(tmp_path, monkeypatch, capsys, wh
 
 @pytest.mark.parametrize("module", ["numpy", "filterkit._core", "filterkit.cli", "PIL"])
 def test_ctrl_c_while_the_command_line_starts_is_130(tmp_path, module):
-    # the interrupt lands while the command imports its modules (about
-    # 0.1 s of numpy and the core): an import hook raises it there, as a
-    # Ctrl-C would; `import filterkit` itself loads nothing heavy
+    # the interrupt lands while the command imports its modules (numpy
+    # and the core, most of the start-up): an import hook raises it there,
+    # as a Ctrl-C would; `import filterkit` itself loads nothing heavy
     code = textwrap.dedent(f"""
         import sys
         class Interrupt:

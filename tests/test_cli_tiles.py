@@ -21,8 +21,7 @@ tifffile = pytest.importorskip("tifffile")
 zarr = pytest.importorskip("zarr")
 
 import filterkit  # noqa: E402
-from filterkit import cli  # noqa: E402
-from filterkit.cli import main  # noqa: E402
+from filterkit.cli import filtering, main  # noqa: E402
 
 PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(filterkit.__file__)))
 RNG = np.random.default_rng(7)
@@ -146,7 +145,7 @@ def test_tiled_memory_is_bounded_by_the_tile(tmp_path):
 
 def test_a_failed_tiled_run_leaves_no_file(files, tmp_path, monkeypatch):
     calls = {"n": 0}
-    real = cli._values
+    real = filtering.filter_values
 
     def failing(*args, **kwargs):
         calls["n"] += 1
@@ -154,7 +153,7 @@ def test_a_failed_tiled_run_leaves_no_file(files, tmp_path, monkeypatch):
             raise MemoryError("no memory for this tile")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(cli, "_values", failing)
+    monkeypatch.setattr(filtering, "filter_values", failing)
     for out in ("t.tif", "t.zarr", "t.npy"):
         calls["n"] = 0
         assert main(["mean", str(files / "grey.tif"), str(tmp_path / out), "--tile", "16"]) == 2
@@ -258,7 +257,7 @@ def test_resume_single_file_and_tiled(files, tmp_path, capsys):
 def test_is_complete_tells_whole_outputs_from_truncated_ones(tmp_path):
     from PIL import Image
 
-    from filterkit._io import is_complete
+    from filterkit.cli.images import is_complete
 
     whole = {"a.png": lambda p: Image.fromarray(GREY).save(p),
              "a.tif": lambda p: tifffile.imwrite(p, GREY),

@@ -485,13 +485,13 @@ def test_cli_refuses_a_layer_that_would_need_terabytes(tmp_path):
 
 
 def test_ctrl_c_in_a_cnn_command_is_130(tmp_path, monkeypatch, capsys):
-    # the same exit code as every other command (it was 2)
-    from filterkit import _cnn_cli
+    # the same exit code as every other command
+    from filterkit.cli import cnn
     from filterkit.cli import main
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(_cnn_cli, "_eval", interrupted)
+    monkeypatch.setattr(cnn, "_eval", interrupted)
     assert main(["cnn", "eval", str(tmp_path / "m.npz")]) == 130
     assert capsys.readouterr().err == "filterkit: error: interrupted\n"

@@ -35,8 +35,9 @@ from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ._border import window
-from ._io import (DEFAULT_MAX_PIXELS, ORIENTATIONS, CLIError, Staging, check_folder, open_zarr,
+from filterkit._border import window
+
+from .images import (DEFAULT_MAX_PIXELS, ORIENTATIONS, CLIError, Staging, check_folder, open_zarr,
                   read_image, tiff_page, umask)
 
 #: outputs ``--tile`` can write a tile at a time

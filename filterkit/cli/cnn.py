@@ -1,4 +1,9 @@
-"""``filterkit cnn train|eval|show``: the small CNN of :mod:`filterkit.nn` on the command line."""
+"""``filterkit cnn train|eval|show``: the small CNN of :mod:`filterkit.nn` on the command line.
+
+:mod:`filterkit.nn.train` (datasets, training, model files) is imported
+inside the functions: it loads the CNN's modules, which importing the
+command line (in every worker process of ``--jobs`` too) does not need.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,13 @@ from typing import Any, List
 
 import numpy as np
 
-from ._io import CLIError, check_output_path, write_image
+from filterkit import masks as mask_lib
+
+from .images import CLIError, check_output_path, write_image
 
 
 def add_parser(sub: Any, parser_class: Any, positive_int: Any) -> None:
-    from .nn.train import DATASETS, FIRST_LAYERS
+    from filterkit.nn.train import DATASETS, FIRST_LAYERS
 
     cnn = sub.add_parser(
         "cnn", help="train, evaluate and show the small CNN whose first layer is filterkit's filter bank",
@@ -79,7 +86,7 @@ def _check_out(path: str) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .nn.train import DEFAULT_EPOCHS, load_dataset, save_model, train_dataset
+    from filterkit.nn.train import DEFAULT_EPOCHS, load_dataset, save_model, train_dataset
 
     _check_out(args.out)  # before minutes of training, not after
     load_dataset(args.dataset)  # a missing package fails here, with its install hint
@@ -116,7 +123,7 @@ def _train(args: argparse.Namespace) -> int:
 def _load(path: str) -> Any:
     """The model file, checked by load_model (a directory, a damaged or
     crafted file: one ValueError naming the file)."""
-    from .nn.train import load_model
+    from filterkit.nn.train import load_model
 
     if not os.path.lexists(path):
         raise CLIError(f"{path}: no such model file")
@@ -124,7 +131,7 @@ def _load(path: str) -> Any:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from .nn.train import evaluate_dataset
+    from filterkit.nn.train import evaluate_dataset
 
     model, meta = _load(args.model)
     acc = evaluate_dataset(model, meta, args.dataset)
@@ -154,8 +161,7 @@ def _tile(a: np.ndarray, cell: int, signed: bool) -> np.ndarray:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from . import masks as mask_lib
-    from .nn.train import feature_maps, first_layer_masks, load_dataset, meta_value, normalise, split
+    from filterkit.nn.train import feature_maps, first_layer_masks, load_dataset, meta_value, normalise, split
 
     check_output_path(args.out, raw=False)
     model, meta = _load(args.model)

@@ -600,13 +600,6 @@ def is_complete(path: str) -> bool:
         return False
 
 
-def same_file(a: str, b: str) -> bool:
-    """Do two paths name the same file (existing or not)?"""
-    if os.path.exists(a) and os.path.exists(b):
-        return os.path.samefile(a, b)
-    return os.path.realpath(a) == os.path.realpath(b)
-
-
 def image_files(folder: str) -> Tuple[str, ...]:
     """The files of a folder that look like images, sorted."""
     exts = tuple(FORMATS) + (".npy",)
