@@ -9,8 +9,6 @@ compute type, never a guess.
 
 from __future__ import annotations
 
-import zlib
-
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
@@ -18,32 +16,17 @@ import scipy.signal
 
 import filterkit
 from helpers import same_for_every_thread_count
-from oracle import error_bound, naive_convolve
+from oracle import MODES, compute_dtype, error_bound, naive_convolve, random_image, seed
 
-MODES = ["constant", "nearest", "reflect", "mirror", "wrap"]
 DTYPES = [np.uint8, np.uint16, np.int16, np.int32, np.float32, np.float64]
 MASK_SHAPES = [(1, 1), (3, 3), (1, 7), (7, 1), (5, 3), (3, 5), (9, 9), (21, 21)]
-
-
-def random_image(rng, shape, dtype):
-    dtype = np.dtype(dtype)
-    if dtype.kind == "f":
-        return (rng.standard_normal(shape) * 10).astype(dtype)
-    info = np.iinfo(dtype)
-    hi = min(info.max, 4000)  # keep int32 values exact in float32 (< 2**24 sums)
-    lo = max(info.min, -4000)
-    return rng.integers(lo, hi, size=shape, endpoint=True).astype(dtype)
-
-
-def compute_dtype(dtype):
-    return np.float64 if np.dtype(dtype) == np.float64 else np.float32
 
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", MASK_SHAPES)
 def test_convolve_matches_scipy_ndimage(mode, dtype, shape):
-    rng = np.random.default_rng(hash((mode, np.dtype(dtype).str, shape)) % 2**32)
+    rng = np.random.default_rng(seed(mode, np.dtype(dtype).str, shape))
     image = random_image(rng, (37, 71), dtype)  # odd sizes: no accidental block alignment
     mask = rng.standard_normal(shape)  # asymmetric: a missing mirror cannot pass
     got = filterkit.convolve(image, mask, mode=mode, cval=1.5)
@@ -551,7 +534,7 @@ def test_the_fixed_3x3_kernels_match_the_oracle_for_every_thread_count(monkeypat
     # borders, rows in pairs and one alone (odd heights), any thread count;
     # a NaN spreads over the non-zero taps only
     monkeypatch.setenv("FILTERKIT_CPU", cpu)
-    rng = np.random.default_rng(zlib.crc32(f"fixed 3x3 {cpu} {np.dtype(dtype).str} {width} {pattern}".encode()))
+    rng = np.random.default_rng(seed("fixed 3x3", cpu, np.dtype(dtype).str, width, pattern))
     image = rng.standard_normal((41, width)).astype(dtype)
     image[20, width // 2] = np.nan
     mask = rng.uniform(0.5, 1.5, (3, 3)) * rng.choice([-1, 1], (3, 3))

@@ -16,11 +16,7 @@ import scipy.ndimage as ndi
 
 import filterkit
 from filterkit import color
-from oracle import naive_convolve
-
-SOBEL_X = np.array([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]])
-SOBEL_Y = SOBEL_X.T.copy()
-
+from oracle import SOBEL_X, SOBEL_Y, angle_error, naive_convolve
 
 def tensor_oracle(channels: np.ndarray, mode: str = "reflect"):
     """strength, direction of the colour gradient of (H, W, C) float64."""
@@ -37,11 +33,6 @@ def tensor_oracle(channels: np.ndarray, mode: str = "reflect"):
     strength = np.sqrt(np.maximum(lam, 0) / channels.shape[-1])
     direction = np.arctan2(vec[..., 1], vec[..., 0])
     return strength, direction, fx, fy
-
-
-def angle_error(a, b):
-    d = np.mod(np.asarray(a, np.float64) - np.asarray(b, np.float64) + np.pi, 2 * np.pi) - np.pi
-    return np.abs(d)
 
 
 class TestColourGradient:
