@@ -558,3 +558,31 @@ class TestErrors:
         for out in bad:
             with pytest.raises(ValueError, match=r"`output`"):
                 fk(name)(image, output=out)
+
+
+# --------------------------------------------------------------------------
+# convert within one space; byte-swapped input
+# --------------------------------------------------------------------------
+
+def test_convert_within_one_space_scales_and_saturates(no_warnings):
+    a = np.array([[0.5, 1.2, -0.1]])
+    assert color.convert(a, "rgb", "rgb", output=np.uint8).tolist() == [[128, 255, 0]]
+    u8 = np.array([[255, 0, 128]], np.uint8)
+    assert color.convert(u8, "rgb", "rgb", output=np.uint16).tolist() == [[65535, 0, 32896]]
+    with pytest.raises(TypeError, match=r"`output` must be a float dtype .* for XYZ, Lab and Luv"):
+        color.convert(a, "lab", "lab", output=np.uint8)
+    with pytest.raises(ValueError, match=r"`image` must be 3 channels"):
+        color.convert(np.zeros((2, 5)), "lab", "lab")
+
+
+@pytest.mark.parametrize("fn", [color.rgb_to_lab, color.rgb_to_luv, color.rgb_to_xyz,
+                                color.rgb_to_gray])
+def test_byte_swapped_colour_conversions(fn):
+    rgb = np.random.default_rng(4).random((8, 9, 3))
+    want = fn(rgb)
+    got = fn(rgb.astype(">f8"))
+    assert got.dtype == want.dtype == np.float64
+    np.testing.assert_array_equal(got, want)
+    g = filterkit.gaussian(rgb.astype(">f8"), 1, channel_axis=-1, space="lab")
+    assert g.dtype == np.float64
+    np.testing.assert_array_equal(g, filterkit.gaussian(rgb, 1, channel_axis=-1, space="lab"))

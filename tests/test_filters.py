@@ -1,5 +1,5 @@
 """The lecture's filters (mean, gaussian, sobel_x/y, sobel, gradient, laplace)
-of _filters.py.
+of _filters.py, and their size limits.
 
 Oracles, none of which imports filterkit: scipy.ndimage in float64
 (uniform_filter, gaussian_filter, sobel, laplace), scipy.signal.convolve2d,
@@ -16,6 +16,7 @@ n-term dot product in the compute type) unless a comment derives another.
 from __future__ import annotations
 
 import math
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -26,6 +27,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import filterkit
+from filterkit import masks
 from helpers import same_for_every_thread_count
 from oracle import (MODES, SOBEL_X, SOBEL_Y, angle_error, compute_dtype, error_bound,
                     naive_convolve, random_image, seed)
@@ -1041,3 +1043,66 @@ class TestErrors:
             func(np.ones((9, 9)), mode="reflekt")
         with pytest.raises(ValueError, match=r"`output` must be an array of shape \(9, 9\) \(the result's shape\); got shape \(9, 8\)\."):
             func(np.ones((9, 9)), output=np.empty((9, 8)))
+
+
+# ---------------------------------------------------------------------------
+# size limits: numbers too large are ValueErrors naming the parameter
+# ---------------------------------------------------------------------------
+
+def test_oversized_numbers():
+    img = np.ones((8, 8), np.float32)
+    with pytest.raises(ValueError, match=r"`size` must be at most 65537 high and wide; got 1 x 2147483649"):
+        filterkit.mean(img, (1, 2**31 + 1))
+    with pytest.raises(ValueError, match=r"`cval` must be a real number within the float64 range"):
+        filterkit.mean(img, 3, mode="constant", cval=10**400)
+    with pytest.raises(ValueError, match=r"`cval` must be a real number within the float64 range"):
+        filterkit.convolve(img, [[1.0]], mode="constant", cval=-(10**400))
+    with pytest.raises(ValueError, match=r"`sigma` must be a real number within the float64 range"):
+        filterkit.gaussian(img, 10**400)
+    with pytest.raises(ValueError, match=r"`mask` must be at most 65537 high and wide; got 1 x 65539"):
+        filterkit.convolve(img, np.ones((1, 65539)))
+    with pytest.raises(ValueError, match=r"`size` must be at most 65537 high and wide; got 70001 x 70001"):
+        masks.mean(70001)
+
+
+# ---------------------------------------------------------------------------
+# huge Gaussians: a clear error, and no 2-D mask for large ones
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sigma", [1e8, 1e7, 1e300, (1.0, 2e4)])
+def test_a_huge_sigma_is_refused_before_any_allocation(sigma):
+    img = np.ones((16, 16), np.float32)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"`sigma` must be at most 10922\.7 without `size` "
+                                             r".*; got .*, which implies a mask .* pixels wide"):
+            filterkit.gaussian(img, sigma)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
+
+
+def test_a_huge_sigma_with_a_small_size_is_fine():
+    # the limit is on the mask, not on sigma: a 5-tap mask of sigma 1e8 is flat
+    img = np.random.default_rng(10).random((20, 20))
+    got = filterkit.gaussian(img, 1e8, size=5)
+    np.testing.assert_allclose(got, ndi.uniform_filter(img, 5, mode="reflect"), rtol=1e-12)
+
+
+def test_large_gaussians_are_built_from_their_factors(monkeypatch):
+    # no 2-D mask and no SVD (sigma 400 took 2.7-9.6 s in the SVD alone)
+    def refuse(*args, **kwargs):
+        raise AssertionError("a 2-D mask was built or split")
+
+    monkeypatch.setattr(np, "outer", refuse)
+    monkeypatch.setattr(np.linalg, "svd", refuse)
+    monkeypatch.setattr(masks, "separate", refuse)
+    img = np.random.default_rng(11).random((160, 120))
+    got = filterkit.gaussian(img, 40)
+    monkeypatch.undo()
+    col, row = masks.gaussian_factors(sigma=40)
+    want = ndi.correlate1d(ndi.correlate1d(img, col, axis=0, mode="reflect"), row, axis=1,
+                           mode="reflect")
+    # float64, 241 taps per pass: a few ulps of the result
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
