@@ -10,6 +10,8 @@ about four times a short image side).
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 
 NP_PAD_MODE = {
@@ -19,6 +21,10 @@ NP_PAD_MODE = {
     "mirror": "reflect",
     "wrap": "wrap",
 }
+
+#: the border modes by their canonical names; ALL_MODES adds 'valid' (no border)
+MODES = list(NP_PAD_MODE)
+ALL_MODES = MODES + ["valid"]
 
 
 def naive_correlate(image, mask, mode="reflect", cval=0.0):
@@ -66,6 +72,75 @@ def error_bound(mask, image, taps=None, dtype=np.float32):
     u = 2.0 ** -24 if np.dtype(dtype) == np.float32 else 2.0 ** -53
     scale = np.abs(k).sum() * max(np.abs(f).max(), 1.0)
     return 4 * (n + 1) * u * scale
+
+
+def promise(mask, image, dtype, cval=0.0):
+    """The documented accuracy of method="fft"/"overlap_save" against
+    method="direct": ``1e-4 * sum|mask| * max|image|`` computing in float32,
+    ``1e-10 * ...`` in float64.
+
+    max|image| includes |cval|: with mode='constant' the extended image the
+    FFT transforms holds cval too (the test images are chosen so that this
+    changes nothing: max|image| > |cval| there).
+    """
+    k = np.abs(np.asarray(mask, dtype=np.float64)).sum()
+    m = max(float(np.abs(np.asarray(image, dtype=np.float64)).max()), abs(cval))
+    rel = 1e-4 if np.dtype(dtype) == np.float32 else 1e-10
+    return rel * k * m
+
+
+def oracle_tol(mask, image, dtype, cval=0.0):
+    """fft/overlap_save vs the float64 oracle, by the triangle inequality:
+    |fft - direct| (``promise``) + |direct - oracle| (``error_bound``)."""
+    return promise(mask, image, dtype, cval) + error_bound(mask, image, dtype=dtype)
+
+
+# --------------------------------------------------------------------------
+# Test inputs and the compute precision they imply.
+
+def seed(*parts):
+    """A seed for numpy.random.default_rng from any parts with a stable repr
+    (crc32, not hash(): str hashes are salted per process)."""
+    return zlib.crc32(repr(parts).encode())
+
+
+def random_image(rng, shape, dtype, scale=10.0):
+    """Values spread over the dtype's useful range, negatives where it has
+    them: floats standard normal times `scale`, integers within +-4000 (so
+    int32 values and their window sums stay exact in float32)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return (rng.standard_normal(shape) * scale).astype(dtype)
+    info = np.iinfo(dtype)
+    lo, hi = max(info.min, -4000), min(info.max, 4000)
+    return rng.integers(lo, hi, size=shape, endpoint=True).astype(dtype)
+
+
+def compute_dtype(dtype):
+    """The precision a filter of an image (or into an output) of `dtype`
+    computes and returns in: float64 for float64, float32 for every other
+    dtype."""
+    return np.dtype(np.float64 if np.dtype(dtype) == np.float64 else np.float32)
+
+
+#: the lecture's Sobel masks, typed in independently of filterkit.masks
+SOBEL_X = np.array([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]])
+SOBEL_Y = np.array([[1.0, 2.0, 1.0], [0.0, 0.0, 0.0], [-1.0, -2.0, -1.0]])
+
+
+def angle_error(a, b):
+    """|a - b| for angles, wrapped into [0, pi]: 2*pi apart counts as equal."""
+    d = np.mod(np.asarray(a, np.float64) - np.asarray(b, np.float64) + np.pi, 2 * np.pi) - np.pi
+    return np.abs(d)
+
+
+#: non-finite values placed in an image, one after another along a row
+NONFINITE = {
+    "nan": [np.nan],
+    "+inf": [np.inf],
+    "-inf": [-np.inf],
+    "+inf and -inf": [np.inf, -np.inf],  # side by side: their sum is NaN
+}
 
 
 # --------------------------------------------------------------------------

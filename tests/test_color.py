@@ -30,8 +30,8 @@ import skimage.color as skc
 import filterkit
 import filterkit.color as color
 import oracle
-from oracle import (CIE_EPSILON, CIE_KAPPA, D65_XY, REF_M, REF_M_INV, REF_WHITE, error_bound,
-                    ref_lab_to_rgb, ref_luv_to_rgb, ref_rgb_to_gray, ref_rgb_to_lab,
+from oracle import (CIE_EPSILON, CIE_KAPPA, D65_XY, REF_M, REF_M_INV, REF_WHITE, compute_dtype,
+                    error_bound, ref_lab_to_rgb, ref_luv_to_rgb, ref_rgb_to_gray, ref_rgb_to_lab,
                     ref_rgb_to_luv, ref_rgb_to_xyz, ref_xyz_to_rgb, to_unit, xy_to_XYZ)
 
 # the documented accuracy against the exact float64 reference
@@ -101,10 +101,6 @@ def colour_set(dtype, n=3000, seed=0):
 
 def delta_e(a, b):
     return np.linalg.norm(np.asarray(a, np.float64) - np.asarray(b, np.float64), axis=-1)
-
-
-def compute_type(dtype):
-    return np.dtype(np.float64 if np.dtype(dtype) == np.float64 else np.float32)
 
 
 def check(name, got, want, ctype):
@@ -276,7 +272,7 @@ class TestAccuracy:
     def test_round_trip(self, fwd, inv, dtype):
         rgb = colour_set(dtype, seed=6)
         back = fk(inv)(fk(fwd)(rgb))
-        assert back.dtype == compute_type(dtype)
+        assert back.dtype == compute_dtype(dtype)
         tol = ROUND_TRIP_F64 if np.dtype(dtype) == np.float64 else ROUND_TRIP_F32
         np.testing.assert_allclose(back, to_unit(rgb), rtol=0, atol=tol)
 
@@ -299,7 +295,7 @@ FLOATS = [np.float64, np.float32, np.float16]
 def test_result_dtype(name, dtype):
     # float64 in -> float64 out; float32, float16 and integers -> float32
     got = fk(name)(np.full((2, 3, 3), 0.25 if np.dtype(dtype).kind == "f" else 7, dtype))
-    assert got.dtype == compute_type(dtype)
+    assert got.dtype == compute_dtype(dtype)
     assert got.shape == ((2, 3) if name == "rgb_to_gray" else (2, 3, 3))
 
 
@@ -426,9 +422,9 @@ class TestAlpha:
         rgba = rng.random((5, 21, 4)).astype(dtype)
         rgba[0, 0, 3] = 2.5  # alpha is not a colour: not decoded, not clipped
         got = fk(name)(rgba)
-        assert got.shape == rgba.shape and got.dtype == compute_type(dtype)
+        assert got.shape == rgba.shape and got.dtype == compute_dtype(dtype)
         np.testing.assert_array_equal(got[..., 3], rgba[..., 3].astype(got.dtype))
-        check(name, got[..., :3], REFERENCE[name](rgba[..., :3].astype(np.float64)), compute_type(dtype))
+        check(name, got[..., :3], REFERENCE[name](rgba[..., :3].astype(np.float64)), compute_dtype(dtype))
 
     @pytest.mark.parametrize("name", ["rgb_to_xyz", "rgb_to_lab", "rgb_to_luv"])
     @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
@@ -514,7 +510,7 @@ class TestThreadsAndKernels:
         monkeypatch.setenv("FILTERKIT_CPU", cpu)
         rgb = colour_set(dtype, n=1001, seed=16)  # an odd count: vector tails too
         for name in FORWARD:
-            check(name, fk(name)(rgb), REFERENCE[name](to_unit(rgb)), compute_type(dtype))
+            check(name, fk(name)(rgb), REFERENCE[name](to_unit(rgb)), compute_dtype(dtype))
         if dtype != np.uint8:
             for name in INVERSE:
                 x = SOURCE[name](to_unit(rgb)).astype(dtype)
@@ -562,3 +558,31 @@ class TestErrors:
         for out in bad:
             with pytest.raises(ValueError, match=r"`output`"):
                 fk(name)(image, output=out)
+
+
+# --------------------------------------------------------------------------
+# convert within one space; byte-swapped input
+# --------------------------------------------------------------------------
+
+def test_convert_within_one_space_scales_and_saturates(no_warnings):
+    a = np.array([[0.5, 1.2, -0.1]])
+    assert color.convert(a, "rgb", "rgb", output=np.uint8).tolist() == [[128, 255, 0]]
+    u8 = np.array([[255, 0, 128]], np.uint8)
+    assert color.convert(u8, "rgb", "rgb", output=np.uint16).tolist() == [[65535, 0, 32896]]
+    with pytest.raises(TypeError, match=r"`output` must be a float dtype .* for XYZ, Lab and Luv"):
+        color.convert(a, "lab", "lab", output=np.uint8)
+    with pytest.raises(ValueError, match=r"`image` must be 3 channels"):
+        color.convert(np.zeros((2, 5)), "lab", "lab")
+
+
+@pytest.mark.parametrize("fn", [color.rgb_to_lab, color.rgb_to_luv, color.rgb_to_xyz,
+                                color.rgb_to_gray])
+def test_byte_swapped_colour_conversions(fn):
+    rgb = np.random.default_rng(4).random((8, 9, 3))
+    want = fn(rgb)
+    got = fn(rgb.astype(">f8"))
+    assert got.dtype == want.dtype == np.float64
+    np.testing.assert_array_equal(got, want)
+    g = filterkit.gaussian(rgb.astype(">f8"), 1, channel_axis=-1, space="lab")
+    assert g.dtype == np.float64
+    np.testing.assert_array_equal(g, filterkit.gaussian(rgb, 1, channel_axis=-1, space="lab"))

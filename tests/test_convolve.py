@@ -1,4 +1,11 @@
-"""filterkit.convolve / correlate against independent oracles.
+"""filterkit.convolve / correlate (_convolve.py, _validate.py, the direct
+method's kernels): the public contract against independent oracles.  Modes
+and their aliases, dtypes and the compute precision, channels, the output
+(a dtype, an array written in place, strided, byte-swapped or overlapping
+the image), byte order, FILTERKIT_CPU's kernel levels, NaN, and the
+errors.  Each method's own tests are in test_methods_*.py, auto's in
+test_choose.py, integer outputs in test_job.py, thread counts in
+test_threads.py.
 
 Oracles: scipy.ndimage in float64, scipy.signal.convolve2d for 'valid', and
 the naive numpy.pad oracle of oracle.py (where scipy's 'reflect' is wrong
@@ -9,7 +16,7 @@ compute type, never a guess.
 
 from __future__ import annotations
 
-import zlib
+import sys
 
 import numpy as np
 import pytest
@@ -17,33 +24,21 @@ import scipy.ndimage as ndi
 import scipy.signal
 
 import filterkit
+from filterkit import masks
 from helpers import same_for_every_thread_count
-from oracle import error_bound, naive_convolve
+from oracle import (MODES, compute_dtype, error_bound, naive_convolve, naive_correlate, oracle_tol,
+                    random_image, seed)
 
-MODES = ["constant", "nearest", "reflect", "mirror", "wrap"]
 DTYPES = [np.uint8, np.uint16, np.int16, np.int32, np.float32, np.float64]
 MASK_SHAPES = [(1, 1), (3, 3), (1, 7), (7, 1), (5, 3), (3, 5), (9, 9), (21, 21)]
-
-
-def random_image(rng, shape, dtype):
-    dtype = np.dtype(dtype)
-    if dtype.kind == "f":
-        return (rng.standard_normal(shape) * 10).astype(dtype)
-    info = np.iinfo(dtype)
-    hi = min(info.max, 4000)  # keep int32 values exact in float32 (< 2**24 sums)
-    lo = max(info.min, -4000)
-    return rng.integers(lo, hi, size=shape, endpoint=True).astype(dtype)
-
-
-def compute_dtype(dtype):
-    return np.float64 if np.dtype(dtype) == np.float64 else np.float32
+ALL_METHODS = ["direct", "separable", "box", "fft", "overlap_save", "auto"]
 
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", MASK_SHAPES)
 def test_convolve_matches_scipy_ndimage(mode, dtype, shape):
-    rng = np.random.default_rng(hash((mode, np.dtype(dtype).str, shape)) % 2**32)
+    rng = np.random.default_rng(seed(mode, np.dtype(dtype).str, shape))
     image = random_image(rng, (37, 71), dtype)  # odd sizes: no accidental block alignment
     mask = rng.standard_normal(shape)  # asymmetric: a missing mirror cannot pass
     got = filterkit.convolve(image, mask, mode=mode, cval=1.5)
@@ -188,65 +183,6 @@ class TestOutput:
         assert out.dtype == np.float32
         np.testing.assert_array_equal(out, 1800)
 
-    @pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int16, np.int32])
-    def test_integer_output_is_rounded_half_to_even_and_saturated(self, dtype):
-        rng = np.random.default_rng(4)
-        image = rng.uniform(-3e4, 3e4, size=(40, 50))
-        mask = np.array([[0.5, 0, 0], [0, 1, 0], [0, 0, 0.75]])
-        exact = ndi.convolve(image, mask, mode="nearest")
-        info = np.iinfo(dtype)
-        want = np.clip(np.rint(exact), info.min, info.max)
-        got = filterkit.convolve(image, mask, mode="nearest", output=dtype)
-        assert got.dtype == dtype
-        # float64 compute: only values within 1e-9 of a .5 tie may round apart
-        near_tie = np.abs(np.abs(exact - np.floor(exact)) - 0.5) < 1e-9
-        np.testing.assert_array_equal(got[~near_tie], want[~near_tie])
-
-    def test_halves_round_to_even(self):
-        image = np.array([[0.5, 1.5, 2.5, -0.5, -1.5, 300.0, -7.0]])
-        got = filterkit.convolve(image, [[1]], output=np.int16)
-        np.testing.assert_array_equal(got, [[0, 2, 2, 0, -2, 300, -7]])
-        got8 = filterkit.convolve(image, [[1]], output=np.uint8)
-        np.testing.assert_array_equal(got8, [[0, 2, 2, 0, 0, 255, 0]])
-
-    @pytest.mark.parametrize("cpu", ["auto", "avx2", "portable"])
-    @pytest.mark.parametrize("compute", [np.float32, np.float64])
-    @pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int16])
-    @pytest.mark.parametrize("strided", [False, True])
-    def test_small_integer_outputs_round_half_to_even_saturate_and_zero_nan(self, compute, dtype,
-                                                                             strided, cpu,
-                                                                             monkeypatch):
-        # 8- and 16-bit targets have vectorised storers of their own (add
-        # and subtract 1.5 * 2^mantissa after clamping; from float32 with
-        # AVX2, max, min and cvtps2dq, 32 or 16 values a step): every half,
-        # both bounds and beyond, NaN and inf, in either compute precision,
-        # into a contiguous or a strided output, rows of 141 values (whole
-        # steps, then a tail of 13 for the scalar loop), on every kernel
-        # level; the oracle is numpy's rint + clip
-        monkeypatch.setenv("FILTERKIT_CPU", cpu)
-        info = np.iinfo(dtype)
-        values = np.concatenate([np.arange(-4.5, 5.0, 0.5), [info.min - 0.5, info.min + 0.5,
-                                 info.max - 0.5, info.max + 0.5, info.max - 1.5, 1e30, -1e30,
-                                 np.inf, -np.inf, np.nan, 0.49999997, 2.5000002, -0.0]])
-        image = np.tile(values, (3, 5))[:, :141].astype(compute)
-        image[1] = np.roll(image[1], 7)  # every value at another place in the step
-        with np.errstate(invalid="ignore"):
-            want = np.clip(np.rint(np.nan_to_num(image.astype(np.float64), nan=0.0,
-                                                 posinf=np.inf, neginf=-np.inf)),
-                           info.min, info.max).astype(dtype)
-        if strided:
-            base = np.zeros((image.shape[0], 2 * image.shape[1]), dtype)
-            out = base[:, ::2]
-            filterkit.convolve(image, [[1]], output=out)
-            got = out
-        else:
-            got = filterkit.convolve(image, [[1]], output=dtype)
-        np.testing.assert_array_equal(got, want)
-
-    def test_nan_becomes_zero_in_an_integer_output(self):
-        image = np.array([[np.nan, 1.0, 2.0]])
-        np.testing.assert_array_equal(filterkit.convolve(image, [[1]], output=np.uint8), [[0, 1, 2]])
-
     def test_output_array_is_written_in_place_and_returned(self):
         rng = np.random.default_rng(1)
         image = rng.standard_normal((20, 30)).astype(np.float32)
@@ -296,91 +232,6 @@ class TestChannels:
     def test_valid_mode_keeps_the_channel_axis(self):
         image = np.ones((10, 12, 4), dtype=np.float32)
         assert filterkit.convolve(image, np.ones((3, 5)), mode="valid", channel_axis=-1).shape == (8, 8, 4)
-
-
-class TestMethods:
-    @pytest.mark.parametrize("mode", MODES + ["valid"])
-    @pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64])
-    def test_separable_equals_direct(self, mode, dtype):
-        rng = np.random.default_rng(10)
-        image = random_image(rng, (45, 77), dtype)
-        mask = np.outer(rng.standard_normal(7), rng.standard_normal(5))
-        direct = filterkit.convolve(image, mask, mode=mode, method="direct")
-        separable = filterkit.convolve(image, mask, mode=mode, method="separable")
-        oracle = naive_convolve(image, mask, mode=mode)
-        tol = error_bound(mask, image, taps=7 + 5, dtype=direct.dtype) + error_bound(mask, image, dtype=direct.dtype)
-        np.testing.assert_allclose(separable, oracle, rtol=0, atol=tol)
-        np.testing.assert_allclose(direct, oracle, rtol=0, atol=tol)
-
-    @pytest.mark.parametrize("mode", MODES + ["valid"])
-    @pytest.mark.parametrize("row", [
-        [1.0, 4.0, 6.0, 4.0, 1.0],                 # symmetric: mirrored taps added first
-        [1.0, 2.0, 0.0, -2.0, -1.0],               # antisymmetric: subtracted first
-        [0.25, 0.5, 0.25],
-        [1.0, 0.0, -1.0],
-        [0.1, 0.2, 0.3, 0.4, 0.3, 0.2, 0.1, 0.05, 0.1],  # not symmetric: plain taps
-    ])
-    def test_separable_with_symmetric_rows(self, mode, row):
-        rng = np.random.default_rng(18)
-        image = rng.standard_normal((37, 83)).astype(np.float32)
-        col = np.array([1.0, 3.0, 1.0])
-        mask = np.outer(col, row)
-        got = filterkit.convolve(image, mask, mode=mode, method="separable")
-        want = naive_convolve(image, mask, mode=mode)
-        tol = error_bound(mask, image, taps=len(col) + len(row) + 1, dtype=np.float32)
-        np.testing.assert_allclose(got, want, rtol=0, atol=tol)
-
-    def test_auto_picks_separable_for_a_rank_one_mask(self):
-        # an integer image and an integer rank-1 mask: both methods are exact
-        rng = np.random.default_rng(12)
-        image = rng.integers(0, 256, size=(30, 40)).astype(np.float64)
-        mask = np.outer([1, 4, 6, 4, 1], [1, 2, 1])
-        auto = filterkit.convolve(image, mask)
-        np.testing.assert_array_equal(auto, filterkit.convolve(image, mask, method="separable"))
-        np.testing.assert_array_equal(auto, ndi.convolve(image, mask.astype(float)))
-
-    def test_separable_refuses_a_mask_of_higher_rank(self):
-        laplace = [[0, 1, 0], [1, -4, 1], [0, 1, 0]]
-        with pytest.raises(ValueError, match=r"`mask` must be rank 1 .*method='separable'; got a 3x3 mask"):
-            filterkit.convolve(np.ones((5, 5)), laplace, method="separable")
-
-
-class TestThreads:
-    def test_results_are_bit_identical_for_every_thread_count(self):
-        rng = np.random.default_rng(13)
-        image = rng.standard_normal((301, 517)).astype(np.float32)
-        mask = rng.standard_normal((7, 5))
-        same_for_every_thread_count(lambda: filterkit.convolve(image, mask, mode="reflect"),
-                                    (1, 2, 3, 5))
-
-    def test_environment_variable_sets_the_default(self, monkeypatch):
-        filterkit.set_num_threads(None)
-        monkeypatch.setenv("FILTERKIT_NUM_THREADS", "3")
-        assert filterkit.get_num_threads() == 3
-        filterkit.set_num_threads(2)
-        assert filterkit.get_num_threads() == 2  # the call wins over the variable
-        filterkit.set_num_threads(None)
-        monkeypatch.delenv("FILTERKIT_NUM_THREADS")
-        assert filterkit.get_num_threads() >= 1
-
-    def test_bad_environment_variable_is_named(self, monkeypatch):
-        filterkit.set_num_threads(None)
-        monkeypatch.setenv("FILTERKIT_NUM_THREADS", "many")
-        with pytest.raises(ValueError, match=r"`FILTERKIT_NUM_THREADS` must be a positive integer; got 'many'"):
-            filterkit.convolve(np.ones((3, 3)), [[1]])
-        monkeypatch.setenv("FILTERKIT_NUM_THREADS", "0")
-        with pytest.raises(ValueError, match=r"`FILTERKIT_NUM_THREADS` must be a positive integer; got 0"):
-            filterkit.get_num_threads()
-
-    @pytest.mark.parametrize("n, exc, match", [
-        (0, ValueError, r"`n` must be a positive integer; got 0\."),
-        (-2, ValueError, r"`n` must be a positive integer; got -2\."),
-        (1.5, TypeError, r"`n` must be a positive integer; got 1\.5 \(float\)\."),
-        (True, TypeError, r"`n` must be a positive integer; got True \(bool\)\."),
-    ])
-    def test_bad_thread_counts(self, n, exc, match):
-        with pytest.raises(exc, match=match):
-            filterkit.set_num_threads(n)
 
 
 @pytest.mark.parametrize("cpu", ["portable", "avx2"])
@@ -525,20 +376,6 @@ def test_opencv_filter2d_is_correlation():
     np.testing.assert_allclose(got, want, rtol=0, atol=error_bound(mask, image) * 4)
 
 
-def test_float32_rank1_mask_is_separable():
-    # the rank test's tolerance follows the mask's own dtype: a float32
-    # Gaussian outer product (rounded entries, rank 1 to float32 precision)
-    # is separable for method="separable" and for the cost model
-    x = np.exp(-np.arange(-2, 3) ** 2 / 2.0)
-    g = (x / x.sum()).astype(np.float32)
-    mask = np.outer(g, g)
-    image = np.random.default_rng(5).random((30, 40)).astype(np.float32)
-    got = filterkit.convolve(image, mask, method="separable")
-    want = naive_convolve(image, mask.astype(np.float64), mode="reflect")
-    np.testing.assert_allclose(got, want, rtol=0, atol=error_bound(mask, image, dtype=np.float32))
-    assert "separable" in filterkit.choose_method((2048, 2048), mask=mask).costs
-
-
 @pytest.mark.parametrize("cpu", ["auto", "portable"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("width", [5, 64, 67, 300])
@@ -551,7 +388,7 @@ def test_the_fixed_3x3_kernels_match_the_oracle_for_every_thread_count(monkeypat
     # borders, rows in pairs and one alone (odd heights), any thread count;
     # a NaN spreads over the non-zero taps only
     monkeypatch.setenv("FILTERKIT_CPU", cpu)
-    rng = np.random.default_rng(zlib.crc32(f"fixed 3x3 {cpu} {np.dtype(dtype).str} {width} {pattern}".encode()))
+    rng = np.random.default_rng(seed("fixed 3x3", cpu, np.dtype(dtype).str, width, pattern))
     image = rng.standard_normal((41, width)).astype(dtype)
     image[20, width // 2] = np.nan
     mask = rng.uniform(0.5, 1.5, (3, 3)) * rng.choice([-1, 1], (3, 3))
@@ -574,3 +411,152 @@ def test_a_zero_weight_still_keeps_nan_out_with_a_3x3_mask():
     image[4, 40] = np.nan
     got = filterkit.convolve(image, [[0, 1, 0], [1, -4, 1], [0, 1, 0]])
     assert np.isnan(got).sum() == 5 and not np.isnan(got[3, 39])
+
+
+# ----------------------------------------------------------------------------
+# every method: inputs untouched, outputs in place or strided, bad method names
+# ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("method", ["fft", "overlap_save", "box", "auto", "direct"])
+def test_input_and_mask_are_never_modified(method):
+    rng = np.random.default_rng(50)
+    image = random_image(rng, (60, 70), np.float64)
+    mask = np.full((5, 5), 0.5) if method == "box" else rng.standard_normal((5, 5))
+    before, mask_before = image.copy(), mask.copy()
+    for fn in (filterkit.convolve, filterkit.correlate):
+        for mode in ("reflect", "valid"):
+            fn(image, mask, mode=mode, method=method)
+            fn(image, mask, mode=mode, method=method, output=np.uint8)
+    np.testing.assert_array_equal(image, before)
+    np.testing.assert_array_equal(mask, mask_before)
+
+
+@pytest.mark.parametrize("out_dtype", [np.float64, np.float32, np.int16])
+@pytest.mark.parametrize("method", ["fft", "overlap_save", "box"])
+def test_output_array_is_written_in_place(method, out_dtype):
+    rng = np.random.default_rng(51)
+    image = random_image(rng, (50, 64), np.float32)
+    mask = np.full((3, 5), 0.25) if method == "box" else rng.standard_normal((3, 5))
+    out = np.zeros((50, 64), dtype=out_dtype)
+    result = filterkit.correlate(image, mask, mode="wrap", method=method, output=out)
+    assert result is out
+    exact = naive_correlate(image, mask, mode="wrap")
+    if np.dtype(out_dtype).kind == "f":
+        cdt = compute_dtype(out_dtype)
+        np.testing.assert_allclose(out, exact, rtol=0, atol=oracle_tol(mask, image, cdt))
+    else:
+        # rounded half to even from a float32 result: one level apart at most
+        # where the exact value is within the error of a .5 tie (see the uint8 test)
+        decided = np.abs(exact - np.floor(exact) - 0.5) > oracle_tol(mask, image, np.float32)
+        np.testing.assert_array_equal(out[decided], np.rint(exact)[decided])
+        assert np.abs(out - np.rint(exact)).max() <= 1
+
+
+@pytest.mark.parametrize("method", ["fft", "overlap_save"])
+def test_output_may_be_a_strided_view_or_the_input_itself(method):
+    rng = np.random.default_rng(52)
+    image = rng.standard_normal((48, 62))
+    mask = rng.standard_normal((7, 7))
+    want = naive_convolve(image, mask, mode="nearest")
+    tol = oracle_tol(mask, image, np.float64)
+    big = np.zeros((96, 124))
+    view = big[::2, ::-2]
+    assert filterkit.convolve(image, mask, mode="nearest", method=method, output=view) is view
+    np.testing.assert_allclose(view, want, rtol=0, atol=tol)
+    assert np.all(big[1::2] == 0)
+    result = filterkit.convolve(image, mask, mode="nearest", method=method, output=image)
+    assert result is image
+    np.testing.assert_allclose(image, want, rtol=0, atol=tol)
+
+
+@pytest.mark.parametrize("method", ["nope", "FFT-ish", "", 3, None])
+def test_bad_method_name(method):
+    with pytest.raises((ValueError, TypeError), match=r"`method` must be"):
+        filterkit.convolve(np.ones((8, 8)), np.ones((3, 3)), method=method)
+    with pytest.raises((ValueError, TypeError), match=r"`method` must be"):
+        filterkit.correlate(np.ones((8, 8)), np.ones((3, 3)), method=method)
+
+
+def test_bad_method_string_is_a_value_error():
+    with pytest.raises(ValueError, match=r"`method` must be .*'fft'.*; got 'fourier'"):
+        filterkit.convolve(np.ones((8, 8)), np.ones((3, 3)), method="fourier")
+
+
+# ----------------------------------------------------------------------------
+# byte order never changes the precision or the bits
+# ----------------------------------------------------------------------------
+
+MASK5 = np.random.default_rng(5).random((5, 5))
+BYTE_ORDER_CALLS = {
+    "convolve direct": lambda a: filterkit.convolve(a, MASK5, method="direct"),
+    "convolve fft": lambda a: filterkit.convolve(a, MASK5, method="fft"),
+    "convolve oa": lambda a: filterkit.convolve(a, MASK5, method="overlap_save"),
+    "correlate auto": lambda a: filterkit.correlate(a, MASK5),
+    "mean": lambda a: filterkit.mean(a, 5),
+    "gaussian": lambda a: filterkit.gaussian(a, 1.5),
+    "sobel": lambda a: filterkit.sobel(a),
+    "gradient": lambda a: np.stack(filterkit.gradient(a)),
+    "laplace": lambda a: filterkit.laplace(a),
+}
+
+
+@pytest.mark.parametrize("call", list(BYTE_ORDER_CALLS), ids=list(BYTE_ORDER_CALLS))
+@pytest.mark.parametrize("dtype", ["f8", "f4", "u2", "i4"])
+def test_byte_swapped_images_give_the_native_result(call, dtype):
+    native = (np.random.default_rng(1).random((40, 50)) * 1e8).astype("=" + dtype)
+    swapped = native.astype(">" + dtype if sys.byteorder == "little" else "<" + dtype)
+    assert not swapped.dtype.isnative
+    want = BYTE_ORDER_CALLS[call](native)
+    got = BYTE_ORDER_CALLS[call](swapped)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+
+
+def test_big_endian_float64_is_computed_in_float64():
+    # values near 1e8: computed in float32 they would be off by up to 5.8
+    a = (np.random.default_rng(2).random((64, 64)) * 1e8).astype(">f8")
+    mask = np.random.default_rng(3).random((5, 5))
+    got = filterkit.convolve(a, mask, method="direct")
+    assert got.dtype == np.float64
+    want = ndi.convolve(a.astype(np.float64), mask, mode="reflect")
+    np.testing.assert_allclose(got, want, rtol=1e-13)   # float64 arithmetic, 25 taps
+    # a byte-swapped float64 *output* dtype computes in float64 too
+    out = filterkit.convolve(a.astype(np.float32), mask, output=">f8", method="direct")
+    np.testing.assert_array_equal(out, filterkit.convolve(a.astype(np.float32), mask,
+                                                          output=np.float64, method="direct"))
+
+
+# ----------------------------------------------------------------------------
+# an output that overlaps the image, for every method
+# ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("method", ALL_METHODS)
+@pytest.mark.parametrize("view", ["reversed channels", "itself", "shifted rows"])
+def test_outputs_overlapping_the_image(method, view):
+    rng = np.random.default_rng(7)
+    b = (rng.random((48, 40, 3)) * 255).astype(np.float32)
+    mask = masks.mean(5)  # constant and rank 1: every method takes it
+    want = filterkit.convolve(b, mask, method=method, channel_axis=-1)
+    work = b.copy()
+    if view == "reversed channels":
+        out, read_back = work[:, :, ::-1], lambda: work[:, :, ::-1]
+    elif view == "itself":
+        out, read_back = work, lambda: work
+    else:
+        big = np.concatenate([work, work[:1]], axis=0)
+        work = big[:-1]
+        out, read_back = big[1:], lambda: big[1:]
+    got = filterkit.convolve(work, mask, method=method, channel_axis=-1, output=out)
+    assert got is out
+    np.testing.assert_array_equal(read_back(), want)
+
+
+def test_fft_methods_write_into_the_reversed_channels_of_their_image():
+    rng = np.random.default_rng(8)
+    b = (rng.random((64, 64, 3)) * 255).astype(np.float32)
+    m = rng.random((7, 7))
+    for method in ("fft", "overlap_save"):
+        want = filterkit.convolve(b, m, method=method, channel_axis=-1)
+        work = b.copy()
+        filterkit.convolve(work, m, method=method, channel_axis=-1, output=work[:, :, ::-1])
+        np.testing.assert_array_equal(work[:, :, ::-1], want)

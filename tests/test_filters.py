@@ -1,4 +1,5 @@
-"""The lecture's filters (mean, gaussian, sobel_x/y, sobel, gradient, laplace).
+"""The lecture's filters (mean, gaussian, sobel_x/y, sobel, gradient, laplace)
+of _filters.py, and their size limits.
 
 Oracles, none of which imports filterkit: scipy.ndimage in float64
 (uniform_filter, gaussian_filter, sobel, laplace), scipy.signal.convolve2d,
@@ -15,6 +16,7 @@ n-term dot product in the compute type) unless a comment derives another.
 from __future__ import annotations
 
 import math
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -25,15 +27,15 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import filterkit
-from oracle import error_bound, naive_convolve
+from filterkit import masks
+from helpers import same_for_every_thread_count
+from oracle import (MODES, SOBEL_X, SOBEL_Y, angle_error, compute_dtype, error_bound,
+                    naive_convolve, random_image, seed)
 
-MODES = ["constant", "nearest", "reflect", "mirror", "wrap"]
 MEAN_DTYPES = [np.uint8, np.uint16, np.int16, np.float32, np.float64]
 MEAN_SIZES = [1, 3, 5, 11, 21, (1, 5), (5, 1), (3, 7)]
 
-# the lecture's masks, typed in independently of filterkit.masks
-SOBEL_X = np.array([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]])
-SOBEL_Y = np.array([[1.0, 2.0, 1.0], [0.0, 0.0, 0.0], [-1.0, -2.0, -1.0]])
+# the lecture's masks, typed in independently of filterkit.masks (Sobel's in oracle.py)
 LAPLACE = {4: np.array([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]),
            8: np.array([[1.0, 1.0, 1.0], [1.0, -8.0, 1.0], [1.0, 1.0, 1.0]])}
 
@@ -46,30 +48,9 @@ DIRECTION_TOL_F64 = 1e-12
 U32, U64 = 2.0 ** -24, 2.0 ** -53
 
 
-def random_image(rng, shape, dtype):
-    """Values spread over the dtype's useful range, negatives where it has them."""
-    dtype = np.dtype(dtype)
-    if dtype.kind == "f":
-        return (rng.standard_normal(shape) * 100).astype(dtype)
-    info = np.iinfo(dtype)
-    lo, hi = max(info.min, -4000), min(info.max, 4000)
-    return rng.integers(lo, hi, size=shape, endpoint=True).astype(dtype)
-
-
-def result_dtype(dtype):
-    """float64 images give float64, everything else float32."""
-    return np.dtype(np.float64 if np.dtype(dtype) == np.float64 else np.float32)
-
-
 def box(size):
     h, w = (size, size) if isinstance(size, int) else size
     return np.ones((h, w)) / (h * w)
-
-
-def angle_error(a, b):
-    """|a - b| for angles, wrapped into [0, pi]: 2*pi apart counts as equal."""
-    d = np.mod(np.asarray(a, np.float64) - np.asarray(b, np.float64) + np.pi, 2 * np.pi) - np.pi
-    return np.abs(d)
 
 
 def strength_tol(image, dtype):
@@ -90,11 +71,11 @@ class TestMean:
     @pytest.mark.parametrize("dtype", MEAN_DTYPES)
     @pytest.mark.parametrize("size", MEAN_SIZES)
     def test_mean_matches_scipy_uniform_filter(self, mode, dtype, size):
-        rng = np.random.default_rng(hash((mode, np.dtype(dtype).str, str(size))) % 2**32)
-        image = random_image(rng, (40, 60), dtype)
+        rng = np.random.default_rng(seed(mode, np.dtype(dtype).str, str(size)))
+        image = random_image(rng, (40, 60), dtype, scale=100)
         got = filterkit.mean(image, size, mode=mode, cval=-3.25)
         want = ndi.uniform_filter(image.astype(np.float64), size, mode=mode, cval=-3.25)
-        assert got.dtype == result_dtype(dtype)
+        assert got.dtype == compute_dtype(dtype)
         assert got.shape == image.shape
         np.testing.assert_allclose(got, want, rtol=0, atol=error_bound(box(size), image, dtype=got.dtype))
 
@@ -216,11 +197,11 @@ class TestMean:
         rng = np.random.default_rng(1)
         for dtype in (np.uint8, np.int16, np.uint16):
             # integer sums are exact in float64: exactly the image
-            image = random_image(rng, (13, 17), dtype)
+            image = random_image(rng, (13, 17), dtype, scale=100)
             np.testing.assert_array_equal(filterkit.mean(image, 1), image.astype(np.float32))
         for dtype in (np.float32, np.float64):
             # float running sums may round (not promised exact): the 1-tap bound
-            image = random_image(rng, (13, 17), dtype)
+            image = random_image(rng, (13, 17), dtype, scale=100)
             np.testing.assert_allclose(filterkit.mean(image, 1), image, rtol=0,
                                        atol=error_bound(np.ones((1, 1)), image, dtype=dtype))
 
@@ -240,7 +221,7 @@ class TestMean:
     @pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64])
     def test_valid_mode_is_the_interior_of_reflect(self, size, dtype):
         rng = np.random.default_rng(22)
-        image = random_image(rng, (40, 60), dtype)
+        image = random_image(rng, (40, 60), dtype, scale=100)
         h, w = (size, size) if isinstance(size, int) else size
         got = filterkit.mean(image, size, mode="valid")
         assert got.shape == (40 - h + 1, 60 - w + 1)
@@ -356,7 +337,7 @@ class TestMean:
     ])
     def test_strided_views(self, make_view):
         rng = np.random.default_rng(27)
-        view = make_view(random_image(rng, (60, 90), np.float32))
+        view = make_view(random_image(rng, (60, 90), np.float32, scale=100))
         got = filterkit.mean(view, (5, 3), mode="mirror")
         want = ndi.uniform_filter(np.array(view, dtype=np.float64), (5, 3), mode="mirror")
         np.testing.assert_allclose(got, want, rtol=0, atol=error_bound(box((5, 3)), view))
@@ -392,14 +373,14 @@ class TestGaussian:
     @pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64])
     def test_gaussian_matches_naive_oracle(self, mode, sampling, sigma, size, dtype):
         rng = np.random.default_rng(31)
-        image = random_image(rng, (40, 60), dtype) if dtype != np.uint8 else \
+        image = random_image(rng, (40, 60), dtype, scale=100) if dtype != np.uint8 else \
             rng.integers(0, 256, (40, 60)).astype(np.uint8)
         sy, sx = (sigma, sigma) if np.isscalar(sigma) else sigma
         shape = size if size is not None else (2 * math.ceil(3 * sy) + 1, 2 * math.ceil(3 * sx) + 1)
         mask = gaussian_mask_oracle(shape, sigma, sampling)
         got = filterkit.gaussian(image, sigma, size=size, sampling=sampling, mode=mode, cval=9.0)
         want = naive_convolve(image, mask, mode=mode, cval=9.0)
-        assert got.dtype == result_dtype(dtype)
+        assert got.dtype == compute_dtype(dtype)
         # two 1-D passes of h and w taps, plus the mask's own rounding
         tol = error_bound(mask, image, taps=sum(mask.shape) + 1, dtype=got.dtype)
         np.testing.assert_allclose(got, want, rtol=0, atol=tol)
@@ -476,11 +457,11 @@ class TestSobel:
     @pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.float32, np.float64])
     def test_sobel_x_and_y_match_the_lecture_masks(self, mode, dtype):
         rng = np.random.default_rng(41)
-        image = random_image(rng, (40, 60), dtype)
+        image = random_image(rng, (40, 60), dtype, scale=100)
         for func, mask in [(filterkit.sobel_x, SOBEL_X), (filterkit.sobel_y, SOBEL_Y)]:
             got = func(image, mode=mode, cval=5.0)
             want = naive_convolve(image, mask, mode=mode, cval=5.0)
-            assert got.dtype == result_dtype(dtype)
+            assert got.dtype == compute_dtype(dtype)
             np.testing.assert_allclose(got, want, rtol=0, atol=error_bound(mask, image, dtype=got.dtype))
 
     @pytest.mark.parametrize("mode", MODES)
@@ -552,11 +533,11 @@ class TestSobel:
     @pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.float32, np.float64])
     def test_sobel_strength_is_the_hypot_of_fx_and_fy(self, mode, dtype):
         rng = np.random.default_rng(44)
-        image = random_image(rng, (40, 60), dtype)
+        image = random_image(rng, (40, 60), dtype, scale=100)
         fx = naive_convolve(image, SOBEL_X, mode=mode, cval=-2.0)
         fy = naive_convolve(image, SOBEL_Y, mode=mode, cval=-2.0)
         got = filterkit.sobel(image, mode=mode, cval=-2.0)
-        assert got.dtype == result_dtype(dtype)
+        assert got.dtype == compute_dtype(dtype)
         assert np.all(got >= 0)
         np.testing.assert_allclose(got, np.hypot(fx, fy), rtol=0, atol=strength_tol(image, got.dtype))
 
@@ -724,7 +705,7 @@ class TestGradient:
         # integer-valued images: f_x and f_y are exact in float32 (|f| <= 8 *
         # 4000 < 2**24), so np.arctan2 in float64 is an exact reference
         rng = np.random.default_rng(51)
-        image = random_image(rng, (40, 60), np.int16).astype(dtype) if dtype != np.uint8 else \
+        image = random_image(rng, (40, 60), np.int16, scale=100).astype(dtype) if dtype != np.uint8 else \
             rng.integers(0, 256, (40, 60)).astype(np.uint8)
         strength, direction = filterkit.gradient(image, mode=mode, cval=3.0)
         assert direction.dtype == np.float32 and strength.dtype == np.float32
@@ -808,7 +789,7 @@ class TestGradient:
         monkeypatch.setenv("FILTERKIT_CPU", cpu)
         rng = np.random.default_rng(55)
         for dtype in (np.uint8, np.float32, np.float64):
-            image = random_image(rng, (40, 60), dtype)
+            image = random_image(rng, (40, 60), dtype, scale=100)
             for mode in MODES:
                 np.testing.assert_array_equal(filterkit.gradient(image, mode=mode)[0],
                                               filterkit.sobel(image, mode=mode))
@@ -884,10 +865,10 @@ class TestLaplace:
     @pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.float32, np.float64])
     def test_laplace_matches_the_lecture_masks(self, neighbours, mode, dtype):
         rng = np.random.default_rng(61)
-        image = random_image(rng, (40, 60), dtype)
+        image = random_image(rng, (40, 60), dtype, scale=100)
         got = filterkit.laplace(image, neighbours=neighbours, mode=mode, cval=-4.0)
         want = naive_convolve(image, LAPLACE[neighbours], mode=mode, cval=-4.0)
-        assert got.dtype == result_dtype(dtype)
+        assert got.dtype == compute_dtype(dtype)
         np.testing.assert_allclose(got, want, rtol=0, atol=error_bound(LAPLACE[neighbours], image, dtype=got.dtype))
 
     @pytest.mark.parametrize("mode", MODES)
@@ -949,7 +930,7 @@ def as_tuple(result):
 @pytest.mark.parametrize("dtype", [np.uint8, np.float32])
 def test_each_channel_equals_the_2d_call(name, axis, dtype):
     rng = np.random.default_rng(71)
-    rgb = random_image(rng, (25, 31, 3), dtype) if dtype != np.uint8 else \
+    rgb = random_image(rng, (25, 31, 3), dtype, scale=100) if dtype != np.uint8 else \
         rng.integers(0, 256, (25, 31, 3)).astype(np.uint8)
     image = np.moveaxis(rgb, -1, axis)
     func = FILTERS[name]
@@ -979,23 +960,10 @@ def test_three_channels_without_channel_axis_are_refused(name):
 ])
 def test_results_are_bit_identical_for_every_thread_count(name, dtype):
     rng = np.random.default_rng(72)
-    image = random_image(rng, (301, 517), dtype) if dtype != np.uint8 else \
+    image = random_image(rng, (301, 517), dtype, scale=100) if dtype != np.uint8 else \
         rng.integers(0, 256, (301, 517)).astype(np.uint8)
     func = FILTERS[name]
-    old = filterkit.get_num_threads()
-    try:
-        results = []
-        for n in (1, 2, 3):
-            filterkit.set_num_threads(n)
-            assert filterkit.get_num_threads() == n
-            results.append(as_tuple(func(image, mode="reflect")))
-    finally:
-        filterkit.set_num_threads(None)
-        if filterkit.get_num_threads() != old:
-            filterkit.set_num_threads(old)
-    for r in results[1:]:
-        for a, b in zip(r, results[0]):
-            np.testing.assert_array_equal(a, b)
+    same_for_every_thread_count(lambda: as_tuple(func(image, mode="reflect")))
 
 
 class TestPortableKernels:
@@ -1019,7 +987,7 @@ class TestPortableKernels:
     def test_portable_and_avx2_mean_match_scipy(self, monkeypatch, cpu, dtype, size):
         monkeypatch.setenv("FILTERKIT_CPU", cpu)
         rng = np.random.default_rng(74)
-        image = random_image(rng, (40, 61), dtype)
+        image = random_image(rng, (40, 61), dtype, scale=100)
         got = filterkit.mean(image, size, mode="nearest")
         want = ndi.uniform_filter(image.astype(np.float64), size, mode="nearest")
         np.testing.assert_allclose(got, want, rtol=0, atol=error_bound(box(size), image, dtype=got.dtype))
@@ -1075,3 +1043,66 @@ class TestErrors:
             func(np.ones((9, 9)), mode="reflekt")
         with pytest.raises(ValueError, match=r"`output` must be an array of shape \(9, 9\) \(the result's shape\); got shape \(9, 8\)\."):
             func(np.ones((9, 9)), output=np.empty((9, 8)))
+
+
+# ---------------------------------------------------------------------------
+# size limits: numbers too large are ValueErrors naming the parameter
+# ---------------------------------------------------------------------------
+
+def test_oversized_numbers():
+    img = np.ones((8, 8), np.float32)
+    with pytest.raises(ValueError, match=r"`size` must be at most 65537 high and wide; got 1 x 2147483649"):
+        filterkit.mean(img, (1, 2**31 + 1))
+    with pytest.raises(ValueError, match=r"`cval` must be a real number within the float64 range"):
+        filterkit.mean(img, 3, mode="constant", cval=10**400)
+    with pytest.raises(ValueError, match=r"`cval` must be a real number within the float64 range"):
+        filterkit.convolve(img, [[1.0]], mode="constant", cval=-(10**400))
+    with pytest.raises(ValueError, match=r"`sigma` must be a real number within the float64 range"):
+        filterkit.gaussian(img, 10**400)
+    with pytest.raises(ValueError, match=r"`mask` must be at most 65537 high and wide; got 1 x 65539"):
+        filterkit.convolve(img, np.ones((1, 65539)))
+    with pytest.raises(ValueError, match=r"`size` must be at most 65537 high and wide; got 70001 x 70001"):
+        masks.mean(70001)
+
+
+# ---------------------------------------------------------------------------
+# huge Gaussians: a clear error, and no 2-D mask for large ones
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sigma", [1e8, 1e7, 1e300, (1.0, 2e4)])
+def test_a_huge_sigma_is_refused_before_any_allocation(sigma):
+    img = np.ones((16, 16), np.float32)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"`sigma` must be at most 10922\.7 without `size` "
+                                             r".*; got .*, which implies a mask .* pixels wide"):
+            filterkit.gaussian(img, sigma)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
+
+
+def test_a_huge_sigma_with_a_small_size_is_fine():
+    # the limit is on the mask, not on sigma: a 5-tap mask of sigma 1e8 is flat
+    img = np.random.default_rng(10).random((20, 20))
+    got = filterkit.gaussian(img, 1e8, size=5)
+    np.testing.assert_allclose(got, ndi.uniform_filter(img, 5, mode="reflect"), rtol=1e-12)
+
+
+def test_large_gaussians_are_built_from_their_factors(monkeypatch):
+    # no 2-D mask and no SVD (sigma 400 took 2.7-9.6 s in the SVD alone)
+    def refuse(*args, **kwargs):
+        raise AssertionError("a 2-D mask was built or split")
+
+    monkeypatch.setattr(np, "outer", refuse)
+    monkeypatch.setattr(np.linalg, "svd", refuse)
+    monkeypatch.setattr(masks, "separate", refuse)
+    img = np.random.default_rng(11).random((160, 120))
+    got = filterkit.gaussian(img, 40)
+    monkeypatch.undo()
+    col, row = masks.gaussian_factors(sigma=40)
+    want = ndi.correlate1d(ndi.correlate1d(img, col, axis=0, mode="reflect"), row, axis=1,
+                           mode="reflect")
+    # float64, 241 taps per pass: a few ulps of the result
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)

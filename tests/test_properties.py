@@ -9,9 +9,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import filterkit
-from oracle import error_bound, naive_convolve
+from oracle import MODES, error_bound, naive_convolve
 
-MODES = ["constant", "nearest", "reflect", "mirror", "wrap"]
 odd = st.integers(0, 4).map(lambda r: 2 * r + 1)
 
 

@@ -16,11 +16,7 @@ import scipy.ndimage as ndi
 
 import filterkit
 from filterkit import color
-from oracle import naive_convolve
-
-SOBEL_X = np.array([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]])
-SOBEL_Y = SOBEL_X.T.copy()
-
+from oracle import SOBEL_X, SOBEL_Y, angle_error, naive_convolve
 
 def tensor_oracle(channels: np.ndarray, mode: str = "reflect"):
     """strength, direction of the colour gradient of (H, W, C) float64."""
@@ -37,11 +33,6 @@ def tensor_oracle(channels: np.ndarray, mode: str = "reflect"):
     strength = np.sqrt(np.maximum(lam, 0) / channels.shape[-1])
     direction = np.arctan2(vec[..., 1], vec[..., 0])
     return strength, direction, fx, fy
-
-
-def angle_error(a, b):
-    d = np.mod(np.asarray(a, np.float64) - np.asarray(b, np.float64) + np.pi, 2 * np.pi) - np.pi
-    return np.abs(d)
 
 
 class TestColourGradient:
@@ -275,3 +266,36 @@ def test_colour_gradient_in_blocks_of_rows_is_the_same(monkeypatch, mode, space)
         want = tensor_oracle(image.astype(np.float64), mode if mode != "constant" else "constant")[0]
         if mode != "constant":
             np.testing.assert_allclose(blocks[0], want, rtol=0, atol=2e-5 * want.max())
+
+
+# ----------------------------------------------------------------------------
+# integer results of a colour space: saturated, rounded half to even
+# ----------------------------------------------------------------------------
+
+def test_colour_paths_saturate_wide_integers(no_warnings):
+    white = np.full((6, 6, 3), 2**32 - 1, np.uint32)
+    assert np.all(color.rgb_to_gray(white[:2, :2], output=np.uint32) == 2**32 - 1)
+    for space in ("rgb", "lab", "luv", "gray"):
+        got = filterkit.gaussian(white, 1, channel_axis=-1, space=space)
+        assert got.dtype == np.uint32
+        assert np.all(got == 2**32 - 1), space
+    big = np.full((4, 4, 3), 2**63 - 1, np.int64)
+    assert np.all(filterkit.mean(big, 3, channel_axis=-1, space="rgb") == 2**63 - 1)
+    # a white float image into an integer output: 1.0 is the maximum
+    assert np.all(color.lab_to_rgb(color.rgb_to_lab(np.ones((2, 2, 3))), output=np.uint64)
+                  == 2**64 - 1)
+
+
+def test_colour_stores_round_half_to_even(no_warnings):
+    # weights 1/2 at both ends: (a + b) / 2 is exactly k + 0.5, which the
+    # documented rounding sends to the even neighbour
+    row = np.array([1, 0, 2, 0, 3, 0, 4, 0, 5], dtype=np.uint16)
+    image = np.repeat(row[None, :, None], 3, axis=0).repeat(3, axis=2)
+    mask = [[0.5, 0.0, 0.0, 0.0, 0.5]]
+    got = filterkit.correlate(image, mask, mode="valid", channel_axis=-1, space="rgb")
+    # (1+3)/2, (0+0)/2, (2+4)/2, (0+0)/2, (3+5)/2: integers; now halves:
+    assert got[1, :, 0].tolist() == [2, 0, 3, 0, 4]
+    halves = np.array([1, 2, 3, 4, 5, 6], dtype=np.uint16)[None, :, None].repeat(3, 0).repeat(3, 2)
+    got = filterkit.correlate(halves, [[0.5, 0.5, 0.0]], mode="valid", channel_axis=-1, space="rgb")
+    # 1.5, 2.5, 3.5, 4.5 -> 2, 2, 4, 4
+    assert got[1, :, 0].tolist() == [2, 2, 4, 4]

@@ -1,0 +1,374 @@
+"""method="auto" and choose_method (_choose.py, _costs.py): the cost model,
+its constants (shipped or read from a calibration file), the methods it
+considers for a mask, auto's result whatever it picks, the spatial
+fallback of auto when an FFT block sum is not finite (_convolve.py), and a
+choice that does not depend on the thread count.
+
+Oracles: filterkit's own method="direct" (tested in test_convolve.py),
+the naive numpy.pad oracle of oracle.py, and the cost formulas written out
+from the shipped constants (_costs.DEFAULTS).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+
+import filterkit
+from filterkit import _choose, _costs, _maskinfo, methods
+from filterkit._choose import AUTO_THREADS  # choose_method costs assume one thread
+from filterkit._maskinfo import MaskInfo
+from filterkit.methods import _fftlib as _fft
+from helpers import check_choice, same_for_every_thread_count
+from oracle import (NONFINITE, compute_dtype, error_bound, naive_convolve, promise, random_image,
+                    seed)
+
+SPECTRAL = ["fft", "overlap_save"]
+
+
+# ----------------------------------------------------------------------------
+# auto equals direct whatever it picks
+# ----------------------------------------------------------------------------
+
+def gaussian_mask(size, sigma):
+    x = np.arange(size) - size // 2
+    g = np.exp(-x**2 / (2 * sigma**2))
+    return np.outer(g, g) / g.sum() ** 2
+
+
+AUTO_CASES = {
+    "small mask": ((64, 80), lambda rng: rng.standard_normal((3, 3))),
+    "31x31 on 512x512": ((512, 512), lambda rng: rng.standard_normal((31, 31))),
+    "constant 15x15": ((200, 260), lambda rng: np.full((15, 15), 2.0)),
+    "gaussian 9x9": ((150, 170), lambda rng: gaussian_mask(9, 1.7)),
+    "gaussian 41x41": ((300, 300), lambda rng: gaussian_mask(41, 7.0)),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", list(AUTO_CASES))
+def test_auto_equals_direct(case, dtype):
+    shape, make = AUTO_CASES[case]
+    rng = np.random.default_rng(seed("auto", case, np.dtype(dtype).str))
+    image = random_image(rng, shape, dtype)
+    mask = make(rng)
+    cdt = compute_dtype(dtype)
+    auto = filterkit.convolve(image, mask, mode="reflect")  # method="auto" is the default
+    direct = filterkit.convolve(image, mask, mode="reflect", method="direct")
+    assert auto.dtype == cdt and auto.shape == image.shape
+    # whatever auto picks is within (its own bound vs the oracle) + (direct's
+    # bound vs the oracle): the FFT promise or, for the spatial methods,
+    # error_bound with n = h w taps (>= the h + w of the separable passes)
+    tol = promise(mask, image, cdt) + 2 * error_bound(mask, image, dtype=cdt)
+    np.testing.assert_allclose(auto, direct, rtol=0, atol=tol)
+
+
+@pytest.mark.parametrize("case", ["small mask", "constant 15x15", "gaussian 9x9", "31x31 on 512x512"])
+def test_auto_takes_the_method_choose_method_names(case):
+    # choose_method is "the cost model auto uses": the same deterministic
+    # method on the same input gives the same bits
+    shape, make = AUTO_CASES[case]
+    rng = np.random.default_rng(seed("auto-choice", case))
+    image = random_image(rng, shape, np.float32)
+    mask = make(rng)
+    choice = filterkit.choose_method(image.shape, mask=mask, dtype=np.float32)
+    auto = filterkit.convolve(image, mask, method="auto")
+    np.testing.assert_array_equal(auto, filterkit.convolve(image, mask, method=choice.method))
+
+
+def test_auto_picks_separable_for_a_rank_one_mask():
+    # an integer image and an integer rank-1 mask: both methods are exact
+    rng = np.random.default_rng(12)
+    image = rng.integers(0, 256, size=(30, 40)).astype(np.float64)
+    mask = np.outer([1, 4, 6, 4, 1], [1, 2, 1])
+    auto = filterkit.convolve(image, mask)
+    np.testing.assert_array_equal(auto, filterkit.convolve(image, mask, method="separable"))
+    np.testing.assert_array_equal(auto, ndi.convolve(image, mask.astype(float)))
+
+
+# ----------------------------------------------------------------------------
+# auto and NaN / inf: the FFT stops at a non-finite block sum, auto filters spatially
+# ----------------------------------------------------------------------------
+
+AUTO_SPECTRAL = {  # image shape, mask shape -> what auto takes (asserted below)
+    "fft": ((256, 256), (41, 41)),
+    "overlap_save": ((700, 530), (51, 41)),
+}
+
+
+# auto's attempt must not show: no warning from the FFT's arithmetic on NaN
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("kind", list(NONFINITE))
+@pytest.mark.parametrize("method", SPECTRAL)
+def test_auto_stays_spatial_for_an_image_with_nan_or_inf(method, kind, fft_backend, default_costs):
+    # auto starts the FFT method it picked, which stops at the first block
+    # with a NaN or inf; auto then filters spatially into the same output,
+    # every channel again: NaN and inf exactly where the direct sum has them
+    shape, mshape = AUTO_SPECTRAL[method]
+    rng = np.random.default_rng(seed("auto nonfinite", method, kind))
+    image = random_image(rng, shape + (2,), np.float32)
+    mask = rng.standard_normal(mshape)
+    assert filterkit.choose_method(shape, mask=mask).method == method
+    image[shape[0] - 3, 7:7 + len(NONFINITE[kind]), 1] = NONFINITE[kind]  # channel 1 only
+    out = np.full(image.shape, 7.0, np.float32)
+    got = same_for_every_thread_count(
+        lambda: filterkit.convolve(image, mask, output=out, channel_axis=-1).copy())
+    want = filterkit.convolve(image, mask, method="direct", channel_axis=-1)
+    np.testing.assert_array_equal(got, want)  # the direct method itself: the same bits
+    assert np.isfinite(got[..., 0]).all() and not np.isfinite(got[..., 1]).all()
+    # in place: channel 0 went through the FFT before channel 1 stopped it,
+    # and the spatial pass still reads channel 0 as it was
+    inplace = image.copy()
+    assert filterkit.convolve(inplace, mask, output=inplace, channel_axis=-1) is inplace
+    np.testing.assert_array_equal(inplace, want)
+
+
+def test_auto_on_a_finite_image_takes_the_fft_without_a_pass_over_it(default_costs):
+    # a finite image goes through the FFT method auto picked (no spatial
+    # fallback): the same bits as method="overlap_save"
+    shape, mshape = AUTO_SPECTRAL["overlap_save"]
+    rng = np.random.default_rng(seed("auto finite oa"))
+    image = random_image(rng, shape, np.float64)
+    mask = rng.standard_normal(mshape)
+    np.testing.assert_array_equal(filterkit.convolve(image, mask),
+                                  filterkit.convolve(image, mask, method="overlap_save"))
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_auto_filters_spatially_when_block_sums_overflow(default_costs):
+    # finite float32 values whose block sum overflows (inf): the FFT result
+    # would be inf or NaN there, the spatial sum of 51 x 41 weights of 1e-3
+    # around 1e36 values is about 2e36, finite
+    shape, mshape = AUTO_SPECTRAL["overlap_save"]
+    image = np.full(shape, 3e36, np.float32)
+    mask = np.full(mshape, 1e-3)
+    mask[0, 0] = 2e-3  # not constant: no box
+    assert filterkit.choose_method(shape, mask=mask).method == "overlap_save"
+    got = filterkit.convolve(image, mask)
+    want = naive_convolve(image, mask)
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, want, rtol=0, atol=error_bound(mask, image, dtype=np.float32))
+
+
+# ----------------------------------------------------------------------------
+# choose_method: the methods considered and the cheapest
+# ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_choose_method_small_mask_is_spatial(dtype):
+    choice = filterkit.choose_method((64, 64), (3, 3), dtype=dtype)
+    check_choice(choice)
+    assert choice.method in ("direct", "separable", "box")
+    # only mask_shape: a general mask, neither separable nor constant
+    assert "separable" not in choice.costs and "box" not in choice.costs
+    assert {"direct", "fft"} <= set(choice.costs)
+    with_mask = filterkit.choose_method((64, 64), mask=np.ones((3, 3)), dtype=dtype)
+    check_choice(with_mask)
+    assert with_mask.method in ("direct", "separable", "box")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_choose_method_large_mask_is_spectral(dtype):
+    choice = filterkit.choose_method((2048, 2048), (63, 63), dtype=dtype)
+    check_choice(choice)
+    assert choice.method in ("fft", "overlap_save")
+    assert "separable" not in choice.costs and "box" not in choice.costs
+
+
+def test_choose_method_constant_mask_makes_box_available():
+    mask = np.full((31, 31), 1.0 / 961)
+    choice = filterkit.choose_method((1024, 1024), mask=mask)
+    check_choice(choice)
+    assert "box" in choice.costs
+    assert choice.method == "box"
+    # the same shape without the mask: box is not considered
+    assert "box" not in filterkit.choose_method((1024, 1024), (31, 31)).costs
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (5, 5), (3, 9), (9, 3), (15, 15)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_auto_runs_a_constant_mask_as_box_and_agrees_with_choose_method(shape, dtype, monkeypatch,
+                                                                        default_costs):
+    # with the shipped constants: running sums cost ~0.5-1 ns per output
+    # here against 0.6 (3x3) to 1.2 (5x5) for the direct sum (see the grid),
+    # and convolve considers the same methods as choose_method(mask=...)
+    mask = np.full(shape, 1.0 / (shape[0] * shape[1]))
+    image = np.random.default_rng(seed("auto box", shape)).random((1024, 1024)).astype(dtype)
+    choice = filterkit.choose_method(image.shape, mask=mask, dtype=dtype)
+    assert choice.method == "box" and "separable" in choice.costs
+    ran = []
+    real_box = methods.box.run
+    monkeypatch.setattr(methods.box, "run", lambda *a, **k: ran.append("box") or real_box(*a, **k))
+    got = filterkit.convolve(image, mask, method="auto")
+    assert ran == ["box"]
+    np.testing.assert_allclose(got, naive_convolve(image, mask), rtol=0,
+                               atol=error_bound(mask, image, dtype=dtype))
+
+
+def test_choose_method_separable_only_for_rank_one():
+    rng = np.random.default_rng(40)
+    gauss = filterkit.choose_method((300, 400), mask=gaussian_mask(9, 1.5))
+    check_choice(gauss)
+    assert "separable" in gauss.costs and "box" not in gauss.costs
+    general = filterkit.choose_method((300, 400), mask=rng.standard_normal((5, 5)))
+    check_choice(general)
+    assert "separable" not in general.costs and "box" not in general.costs
+    assert general.method != "separable"
+
+
+# ----------------------------------------------------------------------------
+# the cost constants: shipped, and calibration files of earlier versions
+# ----------------------------------------------------------------------------
+
+def test_a_calibration_without_b1_keeps_its_flat_box_cost(monkeypatch, tmp_path, default_costs):
+    # a calibration file without b1 (a version whose box cost did not grow
+    # with the mask width) holds one b0, a 9x9 box per pixel: it stays the
+    # whole cost, whatever the width
+    stored = {p: dict(v) for p, v in _costs.DEFAULTS.items()}
+    for p in stored:
+        del stored[p]["b1"]
+        stored[p]["b0"] = 0.9
+    (tmp_path / "calibration.json").write_text(json.dumps({"version": 1, "constants": stored}))
+    for w in (3, 31):
+        choice = filterkit.choose_method((1000, 1000), mask=np.ones((5, w)))
+        assert choice.costs["box"] == pytest.approx(1e6 * 0.9e-9 / AUTO_THREADS ** 0.9)
+    monkeypatch.setattr(_costs, "_loaded", None)
+
+
+def test_a_calibration_without_d3_costs_3x3_masks_as_the_general_kernel(monkeypatch, tmp_path,
+                                                                        default_costs):
+    # a calibration file without d3 (a version without the fixed 3x3
+    # kernels): its d0 + 9 d1 stays the 3x3 cost (what that version
+    # estimated), as the b1 case above
+    stored = {p: dict(v) for p, v in _costs.DEFAULTS.items()}
+    for p in stored:
+        del stored[p]["d3"]
+        stored[p]["d0"], stored[p]["d1"] = 0.5, 0.1
+    (tmp_path / "calibration.json").write_text(json.dumps({"version": 1, "constants": stored}))
+    choice = filterkit.choose_method((1000, 1000), mask=np.arange(1.0, 10.0).reshape(3, 3))
+    assert choice.costs["direct"] == pytest.approx(1e6 * 1.4e-9 / AUTO_THREADS ** 0.9)
+    monkeypatch.setattr(_costs, "_loaded", None)
+
+
+@pytest.mark.parametrize("mask, fixed", [
+    (np.arange(1.0, 10.0).reshape(3, 3), True),                 # every weight
+    ([[0, 1, 0], [1, -4, 1], [0, 1, 0]], True),                  # the cross (Laplace)
+    ([[1, 0, 1], [0, 1, 0], [1, 0, 1]], False),                  # the X: the general kernel
+    ([[0, 0, 0], [1, 2, 1], [0, 0, 0]], False),                  # one row
+    (np.ones((3, 5)), False),
+    (np.ones((5, 5)), False),
+])
+def test_the_fixed_3x3_kernels_have_their_own_cost(mask, fixed, default_costs):
+    # the core's fixed kernels (every weight, or the cross) cost d3 per pixel;
+    # any other mask d0 + d1 taps (the general kernel, which skips zeros)
+    w = np.asarray(mask, float)
+    assert _maskinfo.is_fixed_3x3(w) is fixed
+    c = _costs.DEFAULTS["float64"]
+    per_pixel = c["d3"] if fixed else c["d0"] + c["d1"] * np.count_nonzero(w)
+    cost = filterkit.choose_method((1000, 1000), mask=w, dtype=np.float64).costs["direct"]
+    assert cost == pytest.approx(1e6 * per_pixel * 1e-9 / AUTO_THREADS ** 0.9)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_3x3_rank_one_mask_is_summed_directly(dtype, default_costs):
+    # measured on the grid's machine: the fixed 3x3 kernel is 1.07-1.2 times
+    # faster than two 3-tap passes at every image size, so auto takes it
+    # (the general kernel's cost made separable look cheaper in float64)
+    g = np.outer([1, 2, 1], [1, 2, 1]) / 16.0
+    for size in (256, 2048):
+        assert filterkit.choose_method((size, size), mask=g, dtype=dtype).method == "direct"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_overlap_save_in_one_block_costs_more_than_the_whole_transform(dtype, default_costs):
+    # 256^2 with a 63x63 mask: the 320^2 block is the whole extended image,
+    # the same transforms as method='fft' plus the tiling's overhead (the
+    # grid measured fft 1.17-1.26 times faster than that one block)
+    assert _fft.tile_shape(63, 63, 256, 256) == (320, 320) == (_fft.fast_len(318),) * 2
+    costs = filterkit.choose_method((256, 256), (63, 63), dtype=dtype).costs
+    c = _costs.DEFAULTS[np.dtype(dtype).name]
+    assert costs["overlap_save"] == pytest.approx(costs["fft"] + c["oc"] * 1e-9 / AUTO_THREADS ** 0.6)
+    assert filterkit.choose_method((256, 256), (63, 63), dtype=dtype).method == "fft"
+
+
+# ----------------------------------------------------------------------------
+# auto's choice does not depend on the thread count
+# ----------------------------------------------------------------------------
+
+def _cells_where_threads_changed_the_model():
+    """(shape, mask shape, dtype) cells where the cost model, were it given
+    the actual thread count, would rank methods differently for 1 and 2
+    threads: the crossover cells of the grid, shrunk to test sizes, where
+    a thread-dependent choice would change auto's bits."""
+    cells = [((288, 284), (21, 21), np.float64)]  # such a cell, found on the grid
+    for n in (96, 128, 192, 256, 320):
+        for k in (9, 13, 17, 21, 25, 31):
+            for dt in (np.float32, np.float64):
+                info = MaskInfo.of_shape((k, k))
+                one = _choose.estimate(info, (n, n), dt == np.float64, threads=1)
+                two = _choose.estimate(info, (n, n), dt == np.float64, threads=2)
+                if min(one, key=one.get) != min(two, key=two.get):
+                    cells.append(((n, n), (k, k), dt))
+    return cells[:6]
+
+
+def test_auto_gives_the_same_bits_for_every_thread_count(default_costs):
+    cells = _cells_where_threads_changed_the_model()
+    assert len(cells) >= 2
+    rng = np.random.default_rng(9)
+    for shape, kshape, dt in cells:
+        image = rng.random(shape).astype(dt)
+        mask = rng.random(kshape)
+        same_for_every_thread_count(lambda: filterkit.convolve(image, mask), counts=(1, 2, 4))
+        # and choose_method names the method auto runs, whatever the threads
+        methods = set()
+        for n in (1, 2, 4):
+            filterkit.set_num_threads(n)
+            methods.add(filterkit.choose_method(shape, mask=mask, dtype=dt).method)
+        filterkit.set_num_threads(None)
+        assert len(methods) == 1, (shape, kshape, dt, methods)
+
+
+# ----------------------------------------------------------------------------
+# choose_method's arguments
+# ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("image_shape", [(0, 10), (10, -3), (10,), (10, 10, 3), (10.5, 10), "ab", None, 64])
+def test_choose_method_bad_image_shape(image_shape):
+    with pytest.raises((ValueError, TypeError), match=r"`image_shape` must be"):
+        filterkit.choose_method(image_shape, (3, 3))
+
+
+@pytest.mark.parametrize("mask_shape", [(4, 3), (3, 2), (0, 3), (-3, 3), (3,), (3.0, 3)])
+def test_choose_method_bad_mask_shape(mask_shape):
+    with pytest.raises((ValueError, TypeError), match=r"`mask_shape` must be"):
+        filterkit.choose_method((64, 64), mask_shape)
+
+
+def test_choose_method_takes_dtype_as_the_third_positional_argument():
+    # choose_method(image_shape, mask_shape, dtype=np.float32): dtype may be
+    # given by position; float64 costs more than float32 for the same shape
+    for shape in [(3, 3), (15, 15), (41, 41)]:
+        assert (filterkit.choose_method((512, 512), shape, np.float64)
+                == filterkit.choose_method((512, 512), shape, dtype=np.float64))
+    assert (filterkit.choose_method((512, 512), (15, 15), np.float64).costs["direct"]
+            > filterkit.choose_method((512, 512), (15, 15), np.float32).costs["direct"])
+
+
+def test_choose_method_says_where_a_mask_array_goes():
+    with pytest.raises(TypeError, match=r"`mask_shape` must be .*pass the mask itself as mask="):
+        filterkit.choose_method((64, 64), np.ones((3, 3)))
+
+
+def test_choose_method_needs_a_mask_or_its_shape():
+    with pytest.raises((ValueError, TypeError), match=r"`mask(_shape)?` must be"):
+        filterkit.choose_method((64, 64))
+
+
+@pytest.mark.parametrize("dtype", [np.complex128, "banana", object])
+def test_choose_method_bad_dtype(dtype):
+    with pytest.raises((ValueError, TypeError), match=r"`dtype` must be"):
+        filterkit.choose_method((64, 64), (3, 3), dtype=dtype)
