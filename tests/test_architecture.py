@@ -29,8 +29,6 @@ LAYERS: List[List[str]] = [
     ["_filters", "_calibrate"],
     ["__init__"],  # the public API: what the layers above call
     ["dask", "nn", "nn."],
-    ["_io"],
-    ["_tiled", "_cnn_cli"],
     ["cli", "cli."],
     ["__main__"],
 ]
