@@ -16,6 +16,9 @@ Oracles, none of which is filterkit.nn itself:
 - hand-written recurrences for SGD (PyTorch's momentum convention) and
   Adam (Kingma & Ba, Algorithm 1).
 
+The last section checks that filterkit.nn imports filterkit's public API
+only, without a circle.
+
 Gradient checks run the layers in float64 (dtype=np.float64) with float64
 inputs, on small shapes (batch 2, 2-3 channels, 5x6 or 5x7 images).  Every
 parameter used in a gradient check is set explicitly from the test's own
@@ -1163,3 +1166,71 @@ def test_softmax_cross_entropy_does_not_modify_its_inputs():
     loss_fn.backward()
     np.testing.assert_array_equal(logits, lc)
     np.testing.assert_array_equal(labels, yc)
+
+
+# --------------------------------------------------------------------------
+# 9. imports run one way
+
+def _nn_imports():
+    """(module, imported module, function-local?) for every import in filterkit/nn."""
+    import ast
+    import pathlib
+
+    folder = pathlib.Path(nn.__file__).parent
+    found = []
+    for path in sorted(folder.glob("*.py")):
+        module = "filterkit.nn" if path.stem == "__init__" else f"filterkit.nn.{path.stem}"
+        package = "filterkit.nn"
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        local = {id(node) for fn in ast.walk(tree) if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
+                 for node in ast.walk(fn)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+                target = ".".join(part for part in (base, node.module) if part)
+                # "from . import train" imports the module filterkit.nn.train;
+                # "from .layers import Conv2D" the module filterkit.nn.layers
+                names = [f"{target}.{alias.name}" for alias in node.names]
+                submodules = [n for n in names if (folder / f"{n.rsplit('.', 1)[1]}.py").exists()
+                              and target == package]
+                targets = submodules or [target] + names
+            else:
+                continue
+            for target in targets:
+                found.append((module, target, id(node) in local))
+    return found
+
+
+def test_nn_calls_filterkits_public_api_only():
+    private = sorted({(m, t) for m, t, _ in _nn_imports()
+                      if t.startswith("filterkit.") and not t.startswith("filterkit.nn")
+                      and any(part.startswith("_") for part in t.split(".")[1:])
+                      and t not in ("filterkit._validate", "filterkit._validate.describe",
+                                    "filterkit._validate.fail")})
+    assert not private, private
+
+
+def test_nn_has_no_import_circle_and_no_hidden_local_import():
+    imports = _nn_imports()
+    local = sorted({(m, t) for m, t, is_local in imports if is_local and t.startswith("filterkit")})
+    assert not local, local
+    modules = {m for m, _, _ in imports}
+    graph = {m: {t for mm, t, _ in imports if mm == m and t in modules and t != m} for m in modules}
+    del graph["filterkit.nn"]  # the package imports its modules; they never import it
+    assert all("filterkit.nn" not in targets for targets in graph.values())
+    done, active = set(), []
+
+    def visit(m):
+        assert m not in active, " -> ".join(active + [m])
+        if m in done:
+            return
+        active.append(m)
+        for t in graph.get(m, ()):
+            visit(t)
+        active.pop()
+        done.add(m)
+
+    for m in graph:
+        visit(m)

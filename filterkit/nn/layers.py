@@ -5,7 +5,9 @@ Every layer keeps what its backward pass needs from the last forward pass,
 fills ``grads`` (same keys as ``params``) in ``backward`` and returns the
 gradient with respect to its input.  Shapes follow the lecture:
 ``W' = (W - F + 2P) / S + 1`` (:func:`output_size`), and a stride that does
-not fit is an error, never a silent crop.
+not fit is an error, never a silent crop.  filterkit itself is called
+through its public API (``filterkit.convolve``, ``filterkit.correlate``,
+``filterkit.masks``), looked up when a FilterBank first runs.
 """
 
 from __future__ import annotations
@@ -15,8 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .. import masks as mask_lib
-from .._convolve import convolve, correlate
+import filterkit
 
 Shape = Tuple[int, ...]
 #: output pixels per chunk of Conv2D's im2col columns (fits the L2 cache)
@@ -203,8 +204,8 @@ class FilterBank(Layer):
                  dtype: Any = np.float32) -> None:
         super().__init__()
         if masks is None:
-            masks = [mask_lib.mean(3), mask_lib.gaussian(3, sigma=1.0), mask_lib.sobel_x(),
-                     mask_lib.sobel_y(), mask_lib.laplace(4)]
+            fm = filterkit.masks
+            masks = [fm.mean(3), fm.gaussian(3, sigma=1.0), fm.sobel_x(), fm.sobel_y(), fm.laplace(4)]
         if isinstance(masks, np.ndarray) and masks.ndim == 2:
             masks = [masks]
         checked = []
@@ -257,7 +258,7 @@ class FilterBank(Layer):
         ry, rx = (h - oh) // 2, (w - ow) // 2
         for j, m in enumerate(self.masks):
             # the same public convolution users call, every plane in one call
-            f = convolve(planes, m, mode="constant", cval=0.0, channel_axis=0, output=None)
+            f = filterkit.convolve(planes, m, mode="constant", cval=0.0, channel_axis=0, output=None)
             y[:, :, j] = f.reshape(n, c, h, w)[:, :, ry:ry + oh, rx:rx + ow]
         self._in_shape = x.shape
         return y.reshape(n, out_c, oh, ow)
@@ -278,7 +279,7 @@ class FilterBank(Layer):
             # placed back at its pixels, zeros around)
             gj = np.zeros((n * c, h, w), dtype=self.dtype)
             gj[:, ry:ry + oh, rx:rx + ow] = g[:, :, j].reshape(n * c, oh, ow)
-            dx += correlate(gj, m, mode="constant", cval=0.0, channel_axis=0)
+            dx += filterkit.correlate(gj, m, mode="constant", cval=0.0, channel_axis=0)
         return dx.reshape(n, c, h, w)
 
     def config(self) -> Dict[str, Any]:

@@ -20,9 +20,7 @@ import numpy as np
 
 from .._validate import describe, fail
 from . import _modelfile
-# the limits of model files, also importable from here and from filterkit.nn
-from ._modelfile import (FORMAT, MAX_ACTIVATION, MAX_DEPTH, MAX_JSON_CHARS,  # noqa: F401
-                         MAX_LAYERS, MAX_PARAMS, MAX_SIZE)
+from ._modelfile import MAX_ACTIVATION
 from .layers import (Conv2D, Dense, FilterBank, Flatten, Layer, MaxPool2D, ReLU, Sequential,
                      SoftmaxCrossEntropy)
 from .optim import Adam
