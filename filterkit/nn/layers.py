@@ -1,13 +1,14 @@
 """The layers of :mod:`filterkit.nn`: forward and backward side by side.
 
 Batches are NCHW arrays ``(N, C, H, W)``; :class:`Dense` takes ``(N, F)``.
-Every layer keeps what its backward pass needs from the last forward pass,
-fills ``grads`` (same keys as ``params``) in ``backward`` and returns the
-gradient with respect to its input.  Shapes follow the lecture:
-``W' = (W - F + 2P) / S + 1`` (:func:`output_size`), and a stride that does
-not fit is an error, never a silent crop.  filterkit itself is called
-through its public API (``filterkit.convolve``, ``filterkit.correlate``,
-``filterkit.masks``), looked up when a FilterBank first runs.
+Every layer, :class:`Sequential` and :class:`Residual` included, follows
+one protocol (see :class:`Layer`): ``forward``, ``backward``, and the flat
+lists ``params``, ``grads``, ``param_names`` and ``param_shapes`` in one
+order.  Shapes follow the lecture: ``W' = (W - F + 2P) / S + 1``
+(:func:`output_size`), and a stride that does not fit is an error, never a
+silent crop.  filterkit itself is called through its public API
+(``filterkit.convolve``, ``filterkit.correlate``, ``filterkit.masks``),
+looked up when a FilterBank first runs.
 """
 
 from __future__ import annotations
@@ -87,28 +88,128 @@ def _fmt_shape(shape: Sequence[Any]) -> str:
 
 
 class Layer(abc.ABC):
-    """The base of every layer: ``forward``, ``backward``, ``params``,
-    ``grads``, ``n_params``, ``output_shape`` and ``training``."""
+    """The protocol of every layer, :class:`Sequential` and :class:`Residual` included.
+
+    - ``forward(x)`` returns the output for a batch and keeps what
+      ``backward`` needs; ``backward(grad)`` takes the gradient with respect
+      to that output, overwrites ``grads`` and returns the gradient with
+      respect to the input.
+    - ``params``, ``grads``, ``param_names`` and ``param_shapes`` are flat
+      lists in one order: ``grads[i]`` has the shape and dtype of
+      ``params[i]``, ``param_names[i]`` names it (``'weight'``; in a
+      container ``'<layer index>.<name>'``, e.g. ``'3.0.bias'``) and
+      ``param_shapes[i]`` is its shape.  A layer without parameters has
+      empty lists.
+    - The arrays in ``params`` and ``grads`` are the layer's own and stay
+      the same objects for the layer's life: an optimiser holds them,
+      updates ``params`` in place and reads the ``grads`` that every
+      ``backward`` overwrites in place.  The lists are new on every access;
+      there are no setters: :meth:`load_params` copies values in.
+    - Parameters are allocated on first use of ``params`` or ``grads``
+      (``n_params`` and :meth:`Sequential.summary` of a VGG16 allocate
+      nothing); ``n_params`` counts them from ``param_shapes``.
+    - ``output_shape(input_shape)`` maps one sample's shape; ``training``
+      selects batch (True) or running (False) statistics.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from filterkit.nn import Dense
+    >>> layer = Dense(3, 2)
+    >>> layer.param_names, [p.shape for p in layer.params], [g.shape for g in layer.grads]
+    (['weight', 'bias'], [(3, 2), (2,)], [(3, 2), (2,)])
+    """
+
+    #: the names of a leaf layer's parameters, in the order of ``params``
+    PARAM_NAMES: Tuple[str, ...] = ()
+    #: the attributes holding non-trainable arrays a model file keeps
+    #: (BatchNorm2D's running statistics)
+    STATE_NAMES: Tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self.training = True
-        self._params: Optional[Dict[str, np.ndarray]] = None
-        self.grads: Dict[str, np.ndarray] = {}
+        self._params: Optional[List[np.ndarray]] = None
+        self._grads: Optional[List[np.ndarray]] = None
 
-    # parameters are allocated on first use: n_params and summary() of a
-    # VGG16 never allocate its 138 million weights
-    def _init_params(self) -> Dict[str, np.ndarray]:
-        return {}
+    def _init_params(self) -> List[np.ndarray]:
+        """Freshly initialised parameters, in the order of ``PARAM_NAMES``."""
+        return []
 
     @property
-    def params(self) -> Dict[str, np.ndarray]:
+    def param_shapes(self) -> List[Shape]:
+        """The shape of every parameter, known without allocating any."""
+        return []
+
+    @property
+    def param_names(self) -> List[str]:
+        return list(self.PARAM_NAMES)
+
+    @property
+    def params(self) -> List[np.ndarray]:
         if self._params is None:
             self._params = self._init_params()
-        return self._params
+        return list(self._params)
+
+    @property
+    def grads(self) -> List[np.ndarray]:
+        if self._grads is None:
+            self._grads = [np.zeros_like(p) for p in self.params]
+        return list(self._grads)
 
     @property
     def n_params(self) -> int:
-        return 0
+        return sum(int(np.prod(shape)) for shape in self.param_shapes)
+
+    def load_params(self, values: Sequence[Any]) -> None:
+        """Copy `values` (in the order of ``params``) into the parameters.
+
+        The arrays in ``params`` stay the same objects (an optimiser holding
+        them sees the new values); parameters not allocated yet are
+        allocated without a random initialisation.  Every shape is checked
+        before anything is written.
+
+        Parameters
+        ----------
+        values : sequence of array_like
+            One array per parameter, of the shape in ``param_shapes``.
+
+        Raises
+        ------
+        ValueError
+            For a wrong number of arrays or a wrong shape (naming the
+            parameter).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from filterkit.nn import Dense
+        >>> layer = Dense(2, 1, dtype=np.float64)
+        >>> layer.load_params([[[1.0], [2.0]], [0.5]])
+        >>> layer.forward(np.array([[1.0, 1.0]]))
+        array([[3.5]])
+        """
+        arrays = self._check_values(values)
+        if self._params is None:
+            self._params = [np.empty(a.shape, dtype=getattr(self, "dtype")) for a in arrays]
+        for p, a in zip(self._params, arrays):
+            p[...] = a
+
+    def _check_values(self, values: Sequence[Any]) -> List[np.ndarray]:
+        arrays = [np.asarray(v) for v in values]
+        shapes, names = self.param_shapes, self.param_names
+        if len(arrays) != len(shapes):
+            raise ValueError(f"{self.name}.load_params: `values` must hold {len(shapes)} arrays "
+                             f"({', '.join(names) or 'none'}); got {len(arrays)}.")
+        for i, (a, shape) in enumerate(zip(arrays, shapes)):
+            if a.shape != tuple(shape):
+                raise ValueError(f"{self.name}.load_params: `values[{i}]` ({names[i]}) must have "
+                                 f"shape {_fmt_shape(shape)}; got {_fmt_shape(a.shape)}.")
+        return arrays
+
+    def _write_grads(self, *values: np.ndarray) -> None:
+        """Overwrite ``grads`` in place (in the order of ``params``)."""
+        for g, v in zip(self.grads, values):
+            g[...] = v
 
     @property
     def name(self) -> str:
@@ -123,7 +224,7 @@ class Layer(abc.ABC):
 
     @abc.abstractmethod
     def backward(self, grad: np.ndarray) -> np.ndarray:
-        """The gradient with respect to the last forward's input (fills ``grads``)."""
+        """The gradient with respect to the last forward's input; overwrites ``grads``."""
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.forward(x)
@@ -133,21 +234,11 @@ class Layer(abc.ABC):
         return {}
 
     def state(self) -> Dict[str, np.ndarray]:
-        """Non-trainable arrays a saved model must keep (running statistics)."""
-        return {}
+        """Non-trainable arrays a saved model must keep, by ``STATE_NAMES``."""
+        return {name: getattr(self, name) for name in self.STATE_NAMES}
 
     def describe(self) -> str:
         return self.name
-
-    def _store_grads(self, **grads: np.ndarray) -> None:
-        """Write the gradients into the arrays already handed out (an
-        optimiser holds them), or create them on the first backward."""
-        for key, value in grads.items():
-            old = self.grads.get(key)
-            if old is not None and old.shape == value.shape:
-                old[...] = value
-            else:
-                self.grads[key] = np.array(value, dtype=self.params[key].dtype)
 
     def _need_forward(self, attr: str) -> Any:
         value = getattr(self, attr, None)
@@ -301,6 +392,7 @@ class Conv2D(Layer):
     ``y[n, k, i, j] = bias[k] + sum_c sum_u sum_v weight[k, c, u, v] *
     xpad[n, c, i*stride + u, j*stride + v]``, xpad the input zero-padded by
     `padding`; computed by im2col and one BLAS matrix product.
+    ``params`` is ``[weight (K, C, F, F), bias (K,)]``.
 
     Parameters
     ----------
@@ -322,7 +414,11 @@ class Conv2D(Layer):
     760
     >>> Conv2D(1, 4, 3, padding=1).output_shape((1, 8, 8))
     (4, 8, 8)
+    >>> Conv2D(1, 4, 3).param_names, Conv2D(1, 4, 3).param_shapes
+    (['weight', 'bias'], [(4, 1, 3, 3), (4,)])
     """
+
+    PARAM_NAMES = ("weight", "bias")
 
     def __init__(self, in_channels: int, out_channels: int, size: int, *, stride: int = 1,
                  padding: int = 0, seed: Optional[int] = None, dtype: Any = np.float32) -> None:
@@ -336,16 +432,16 @@ class Conv2D(Layer):
         self.dtype = _float_dtype(dtype, "Conv2D")
         self._cols: Optional[List[np.ndarray]] = None
 
-    def _init_params(self) -> Dict[str, np.ndarray]:
-        rng = np.random.default_rng(self.seed)
-        f, c, k = self.size, self.in_channels, self.out_channels
-        return {"weight": _he(rng, (k, c, f, f), f * f * c, self.dtype),
-                "bias": np.zeros(k, dtype=self.dtype)}
-
     @property
-    def n_params(self) -> int:
-        f = self.size
-        return f * f * self.in_channels * self.out_channels + self.out_channels
+    def param_shapes(self) -> List[Shape]:
+        f, c, k = self.size, self.in_channels, self.out_channels
+        return [(k, c, f, f), (k,)]
+
+    def _init_params(self) -> List[np.ndarray]:
+        rng = np.random.default_rng(self.seed)
+        f, c = self.size, self.in_channels
+        weight, bias = self.param_shapes
+        return [_he(rng, weight, f * f * c, self.dtype), np.zeros(bias, dtype=self.dtype)]
 
     def output_shape(self, input_shape: Shape) -> Shape:
         if len(input_shape) != 3 or input_shape[0] != self.in_channels:
@@ -424,8 +520,8 @@ class Conv2D(Layer):
         xf = xp.reshape(n, c, hp * wp)
         grid = oh * wp                      # outputs on the padded width
         run = grid - (f - 1)                # the last f-1 of them would read past the end
-        w = self.params["weight"].reshape(k, -1)
-        bias = self.params["bias"][:, None]
+        w = self.params[0].reshape(k, -1)
+        bias = self.params[1][:, None]
         y = np.empty((n, k, oh, ow), dtype=self.dtype)
         cols = []
         for i, (n0, n1) in enumerate(self._chunks(n, oh, wp)):
@@ -452,7 +548,7 @@ class Conv2D(Layer):
         oh, ow = hp - f + 1, wp - f + 1
         grid = oh * wp
         run = grid - (f - 1)
-        w = self.params["weight"].reshape(k, -1)
+        w = self.params[0].reshape(k, -1)
         wt = self._buffer("wt", (c * f * f, k))
         wt[...] = w.T
         dw = np.zeros((k, c * f * f), dtype=self.dtype)
@@ -474,8 +570,7 @@ class Conv2D(Layer):
                 for v in range(f):
                     o = u * wp + v
                     dst[:, :, o:o + run] += dcols[:, u, v, :, :run]
-        self._store_grads(weight=dw.reshape(self.params["weight"].shape),
-                          bias=grad.sum(axis=(0, 2, 3)))
+        self._write_grads(dw.reshape(self.params[0].shape), grad.sum(axis=(0, 2, 3)))
         dx = dxp.reshape(c, n, hp, wp)[:, :, p:p + h, p:p + wd]
         return np.ascontiguousarray(dx.transpose(1, 0, 2, 3))
 
@@ -483,8 +578,8 @@ class Conv2D(Layer):
         n, c, h, wd = x.shape
         _, oh, ow = self.output_shape(x.shape[1:])
         f, k = self.size, self.out_channels
-        w = self.params["weight"].reshape(k, -1)
-        bias = self.params["bias"][:, None]
+        w = self.params[0].reshape(k, -1)
+        bias = self.params[1][:, None]
         y = np.empty((n, k, oh, ow), dtype=self.dtype)
         taps = self._taps(h, wd, oh, ow)
         # im2col with the channels first (rows c, u, v; columns n, i, j), a
@@ -512,7 +607,7 @@ class Conv2D(Layer):
         n, c, h, wd = self._xshape
         k, f = self.out_channels, self.size
         _, oh, ow = self.output_shape((c, h, wd))
-        w = self.params["weight"].reshape(k, -1)
+        w = self.params[0].reshape(k, -1)
         wt = self._buffer("wt", (c * f * f, k))
         wt[...] = w.T
         dw = np.zeros((k, c * f * f), dtype=self.dtype)
@@ -530,7 +625,7 @@ class Conv2D(Layer):
             dcols = dcols.reshape(c, f, f, n1 - n0, oh, ow)
             for u, v, oi, oj, si, sj in taps:  # col2im: one strided add per filter tap
                 dx[:, n0:n1, si, sj] += dcols[:, u, v, :, oi, oj]
-        self._store_grads(weight=dw.reshape(self.params["weight"].shape), bias=db)
+        self._write_grads(dw.reshape(self.params[0].shape), db)
         return np.ascontiguousarray(dx.transpose(1, 0, 2, 3))
 
     def config(self) -> Dict[str, Any]:
@@ -693,12 +788,16 @@ class Flatten(Layer):
 class Dense(Layer):
     """A fully connected layer: ``y = x @ weight + bias``, weight (in, out).
 
+    ``params`` is ``[weight (in, out), bias (out,)]``.
+
     Examples
     --------
     >>> from filterkit.nn import Dense
     >>> Dense(4096, 1000).n_params
     4097000
     """
+
+    PARAM_NAMES = ("weight", "bias")
 
     def __init__(self, in_features: int, out_features: int, *, seed: Optional[int] = None,
                  dtype: Any = np.float32) -> None:
@@ -708,14 +807,14 @@ class Dense(Layer):
         self.seed = seed
         self.dtype = _float_dtype(dtype, "Dense")
 
-    def _init_params(self) -> Dict[str, np.ndarray]:
-        rng = np.random.default_rng(self.seed)
-        return {"weight": _he(rng, (self.in_features, self.out_features), self.in_features, self.dtype),
-                "bias": np.zeros(self.out_features, dtype=self.dtype)}
-
     @property
-    def n_params(self) -> int:
-        return self.in_features * self.out_features + self.out_features
+    def param_shapes(self) -> List[Shape]:
+        return [(self.in_features, self.out_features), (self.out_features,)]
+
+    def _init_params(self) -> List[np.ndarray]:
+        rng = np.random.default_rng(self.seed)
+        weight, bias = self.param_shapes
+        return [_he(rng, weight, self.in_features, self.dtype), np.zeros(bias, dtype=self.dtype)]
 
     def output_shape(self, input_shape: Shape) -> Shape:
         if tuple(input_shape) != (self.in_features,):
@@ -730,13 +829,15 @@ class Dense(Layer):
                              f"got {_fmt_shape(x.shape)}.")
         x = x.astype(self.dtype, copy=False)
         self._x = x
-        return x @ self.params["weight"] + self.params["bias"]
+        weight, bias = self.params
+        return x @ weight + bias
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         x = self._need_forward("_x")
         grad = np.asarray(grad, dtype=self.dtype)
-        self._store_grads(weight=x.T @ grad, bias=grad.sum(axis=0))
-        return grad @ self.params["weight"].T
+        weight, _ = self.params
+        self._write_grads(x.T @ grad, grad.sum(axis=0))
+        return grad @ weight.T
 
     def config(self) -> Dict[str, Any]:
         return {"in_features": self.in_features, "out_features": self.out_features,
@@ -750,6 +851,9 @@ class BatchNorm2D(Layer):
     """Batch normalisation per channel: batch statistics over (N, H, W) in
     training, the running ones in evaluation (``training = False``).
 
+    ``params`` is ``[gamma (C,), beta (C,)]``; the running statistics
+    ``running_mean`` and ``running_var`` are state, not parameters.
+
     Examples
     --------
     >>> import numpy as np
@@ -758,6 +862,9 @@ class BatchNorm2D(Layer):
     >>> bool(abs(y.mean()) < 1e-12)
     True
     """
+
+    PARAM_NAMES = ("gamma", "beta")
+    STATE_NAMES = ("running_mean", "running_var")
 
     def __init__(self, channels: int, *, momentum: float = 0.9, eps: float = 1e-5,
                  dtype: Any = np.float32) -> None:
@@ -772,13 +879,12 @@ class BatchNorm2D(Layer):
         self.running_mean = np.zeros(self.channels, dtype=self.dtype)
         self.running_var = np.ones(self.channels, dtype=self.dtype)
 
-    def _init_params(self) -> Dict[str, np.ndarray]:
-        return {"gamma": np.ones(self.channels, dtype=self.dtype),
-                "beta": np.zeros(self.channels, dtype=self.dtype)}
-
     @property
-    def n_params(self) -> int:
-        return 2 * self.channels
+    def param_shapes(self) -> List[Shape]:
+        return [(self.channels,), (self.channels,)]
+
+    def _init_params(self) -> List[np.ndarray]:
+        return [np.ones(self.channels, dtype=self.dtype), np.zeros(self.channels, dtype=self.dtype)]
 
     def output_shape(self, input_shape: Shape) -> Shape:
         if len(input_shape) != 3 or input_shape[0] != self.channels:
@@ -788,8 +894,7 @@ class BatchNorm2D(Layer):
 
     def forward(self, x: Any) -> np.ndarray:
         x = self._check_4d(x, self.channels).astype(self.dtype, copy=False)
-        gamma = self.params["gamma"][None, :, None, None]
-        beta = self.params["beta"][None, :, None, None]
+        gamma, beta = (p[None, :, None, None] for p in self.params)
         if self.training:
             mean = x.mean(axis=(0, 2, 3))
             var = x.var(axis=(0, 2, 3))
@@ -806,8 +911,8 @@ class BatchNorm2D(Layer):
     def backward(self, grad: np.ndarray) -> np.ndarray:
         xhat, inv, training = self._need_forward("_cache")
         grad = np.asarray(grad, dtype=self.dtype)
-        gamma = self.params["gamma"]
-        self._store_grads(gamma=(grad * xhat).sum(axis=(0, 2, 3)), beta=grad.sum(axis=(0, 2, 3)))
+        gamma, _ = self.params
+        self._write_grads((grad * xhat).sum(axis=(0, 2, 3)), grad.sum(axis=(0, 2, 3)))
         gx = grad * gamma[None, :, None, None]
         if not training:
             return gx * inv[None, :, None, None]
@@ -820,8 +925,6 @@ class BatchNorm2D(Layer):
         return {"channels": self.channels, "momentum": self.momentum, "eps": self.eps,
                 "dtype": self.dtype.name}
 
-    def state(self) -> Dict[str, np.ndarray]:
-        return {"running_mean": self.running_mean, "running_var": self.running_var}
 
 
 class SoftmaxCrossEntropy:
@@ -867,6 +970,10 @@ class SoftmaxCrossEntropy:
 class Sequential(Layer):
     """Layers applied in order.
 
+    ``params``, ``grads``, ``param_names`` and ``param_shapes`` are the
+    inner layers' lists one after the other (the same arrays), the names
+    prefixed with the layer's index.
+
     Examples
     --------
     >>> from filterkit.nn import Sequential, FilterBank, Conv2D, ReLU, MaxPool2D, Flatten, Dense
@@ -874,6 +981,10 @@ class Sequential(Layer):
     ...                    Flatten(), Dense(8 * 4 * 4, 10))
     >>> model.output_shape((1, 8, 8)), model.n_params
     ((10,), 1658)
+    >>> model.param_names
+    ['1.weight', '1.bias', '5.weight', '5.bias']
+    >>> model.params[2] is model.layers[5].params[0]
+    True
     """
 
     def __init__(self, *layers: Layer) -> None:
@@ -884,21 +995,35 @@ class Sequential(Layer):
                                 f"got {type(layer).__name__}.")
         self.layers: List[Layer] = list(layers)
 
+    # the protocol's lists: the inner layers' lists one after the other, so
+    # that an optimiser built on a model holds the inner layers' own arrays
     @property
-    def params(self) -> List[np.ndarray]:  # type: ignore[override]
-        return [p for layer in self.layers for p in _flat(layer.params)]
+    def params(self) -> List[np.ndarray]:
+        return [p for layer in self.layers for p in layer.params]
 
-    @property  # type: ignore[override]
+    @property
     def grads(self) -> List[np.ndarray]:
-        return [g for layer in self.layers for g in _flat_grads(layer)]
+        return [g for layer in self.layers for g in layer.grads]
 
-    @grads.setter
-    def grads(self, value: Any) -> None:  # the base class assigns {} once
-        pass
+    @property
+    def param_names(self) -> List[str]:
+        return [f"{i}.{name}" for i, layer in enumerate(self.layers) for name in layer.param_names]
+
+    @property
+    def param_shapes(self) -> List[Shape]:
+        return [shape for layer in self.layers for shape in layer.param_shapes]
 
     @property
     def n_params(self) -> int:
         return sum(layer.n_params for layer in self.layers)
+
+    def load_params(self, values: Sequence[Any]) -> None:
+        arrays = self._check_values(values)
+        start = 0
+        for layer in self.layers:
+            count = len(layer.param_shapes)
+            layer.load_params(arrays[start:start + count])
+            start += count
 
     def train(self) -> "Sequential":
         """Training mode (batch statistics), for this and every inner layer."""
@@ -964,13 +1089,15 @@ class Sequential(Layer):
 class Residual(Sequential):
     """A ResNet shortcut: ``y = x + body(x)``; the body keeps the shape.
 
+    The parameters are the body's, listed as in :class:`Sequential`.
+
     Examples
     --------
     >>> import numpy as np
     >>> from filterkit.nn import Residual, Conv2D, ReLU
     >>> block = Residual(Conv2D(4, 4, 3, padding=1), ReLU())
-    >>> block.output_shape((4, 8, 8))
-    (4, 8, 8)
+    >>> block.output_shape((4, 8, 8)), block.param_names
+    ((4, 8, 8), ['0.weight', '0.bias'])
     """
 
     def output_shape(self, input_shape: Shape) -> Shape:
@@ -991,35 +1118,6 @@ class Residual(Sequential):
     def backward(self, grad: np.ndarray) -> np.ndarray:
         return grad + super().backward(grad)
 
-    @property
-    def params(self) -> Dict[str, np.ndarray]:  # type: ignore[override]
-        """The body's arrays, keyed ``"<layer index>.<name>"`` (a layer's dict, as every layer's)."""
-        return {f"{i}.{k}": v for i, layer in enumerate(self.layers)
-                for k, v in _named(layer.params)}
-
-    @property  # type: ignore[override]
-    def grads(self) -> Dict[str, np.ndarray]:
-        return dict(zip(self.params, (g for layer in self.layers for g in _flat_grads(layer))))
-
-    @grads.setter
-    def grads(self, value: Any) -> None:
-        pass
-
     def describe(self) -> str:
         return "Residual(" + ", ".join(layer.describe() for layer in self.layers) + ")"
 
-
-def _flat(params: Any) -> List[np.ndarray]:
-    return list(params) if isinstance(params, list) else list(params.values())
-
-
-def _named(params: Any) -> List[Tuple[str, np.ndarray]]:
-    if isinstance(params, list):
-        return [(str(i), p) for i, p in enumerate(params)]
-    return list(params.items())
-
-
-def _flat_grads(layer: Layer) -> List[np.ndarray]:
-    if isinstance(layer, Sequential):
-        return _flat(layer.grads)
-    return [layer.grads.setdefault(k, np.zeros_like(v)) for k, v in layer.params.items()]

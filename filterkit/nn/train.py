@@ -426,7 +426,8 @@ def first_layer_masks(model: Sequential) -> Tuple[List[np.ndarray], str]:
     if isinstance(first, FilterBank):
         return [m.copy() for m in first.masks], "fixed"
     if isinstance(first, Conv2D) and first.in_channels == 1 and first.out_channels <= 8:
-        return [w[0].astype(np.float64) for w in first.params["weight"]], "learned"
+        weight = first.params[first.param_names.index("weight")]
+        return [w[0].astype(np.float64) for w in weight], "learned"
     return [], "none"
 
 
