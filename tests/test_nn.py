@@ -14,9 +14,10 @@ Oracles, none of which is filterkit.nn itself:
   check covers the whole Jacobian-vector product), for the input and for
   every parameter;
 - hand-written recurrences for SGD (PyTorch's momentum convention) and
-  Adam (Kingma & Ba, Algorithm 1).
+  Adam (Kingma & Ba, Algorithm 1);
+- explicit loops for im2col and col2im at every stride and padding.
 
-Sections 7 and 9 check the layer protocol itself (``params``, ``grads``,
+Sections 7 to 9 check the layer protocol itself (``params``, ``grads``,
 ``param_names`` and ``param_shapes`` as aligned flat lists for every layer,
 containers included; optimisers updating the layers' own arrays) and that
 filterkit.nn imports filterkit's public API only, without a circle.
@@ -39,6 +40,7 @@ import pytest
 import filterkit
 import filterkit.nn as nn
 from filterkit import masks as fkm
+from filterkit.nn.layers import _col2im, _grid, _im2col
 from oracle import error_bound, naive_convolve
 
 F64 = np.float64
@@ -1319,6 +1321,124 @@ def test_optimiser_steps_update_the_layers_arrays_in_place(name):
     weight, bias = dense.params
     h = model.layers[4].forward(model.layers[3].forward(np.maximum(bn.forward(conv.forward(x)), 0)))
     np.testing.assert_allclose(dense.forward(h), h @ weight + bias, rtol=1e-13, atol=1e-13)
+
+
+# --------------------------------------------------------------------------
+# 8. the one im2col (Conv2D at every stride) against explicit loops
+
+IM2COL_CASES = [
+    # (N, C, H, W, F, stride, padding)
+    (2, 2, 5, 6, 3, 1, 0),
+    (2, 3, 5, 6, 3, 1, 1),
+    (1, 2, 6, 5, 5, 1, 2),
+    (2, 2, 5, 7, 3, 2, 0),
+    (2, 3, 5, 7, 3, 2, 1),
+    (1, 2, 5, 7, 3, 2, 2),
+    (1, 2, 7, 9, 5, 2, 1),
+    (1, 2, 9, 6, 3, 3, 0),
+    (2, 3, 4, 5, 1, 1, 0),
+    (2, 2, 6, 6, 4, 2, 1),   # an even filter
+    (1, 1, 3, 3, 3, 1, 3),   # padding wider than the filter
+    (1, 2, 8, 8, 2, 2, 0),
+]
+
+
+def naive_im2col(x, F, stride, padding):
+    """cols[(c, u, v), (n, i, j)] = xpad[n, c, i*stride + u, j*stride + v], by explicit loops."""
+    N, C, H, W = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    Ho = (H - F + 2 * padding) // stride + 1
+    Wo = (W - F + 2 * padding) // stride + 1
+    cols = np.empty((C, F, F, N, Ho, Wo), x.dtype)
+    for c in range(C):
+        for u in range(F):
+            for v in range(F):
+                for n in range(N):
+                    for i in range(Ho):
+                        for j in range(Wo):
+                            cols[c, u, v, n, i, j] = xp[n, c, i * stride + u, j * stride + v]
+    return cols.reshape(C * F * F, N * Ho * Wo)
+
+
+def naive_col2im(cols, shape, F, stride, padding):
+    """dx[n, c, i*stride + u - padding, j*stride + v - padding] += cols[(c, u, v), (n, i, j)]."""
+    N, C, H, W = shape
+    Ho = (H - F + 2 * padding) // stride + 1
+    Wo = (W - F + 2 * padding) // stride + 1
+    cols = cols.reshape(C, F, F, N, Ho, Wo)
+    dx = np.zeros(shape)
+    for c in range(C):
+        for u in range(F):
+            for v in range(F):
+                for n in range(N):
+                    for i in range(Ho):
+                        for j in range(Wo):
+                            r, t = i * stride + u - padding, j * stride + v - padding
+                            if 0 <= r < H and 0 <= t < W:
+                                dx[n, c, r, t] += cols[c, u, v, n, i, j]
+    return dx
+
+
+@pytest.mark.parametrize("N, C, H, W, F, stride, padding", IM2COL_CASES)
+def test_im2col_and_col2im_match_explicit_loops(N, C, H, W, F, stride, padding):
+    rng = np.random.default_rng(200 + F * 10 + stride * 3 + padding)
+    x = rng.standard_normal((N, C, H, W))
+    g = _grid(x.shape, F, stride, padding)
+    assert (g.oh, g.ow) == (nn.output_size(H, F, stride=stride, padding=padding),
+                            nn.output_size(W, F, stride=stride, padding=padding))
+    assert g.wq >= g.ow
+    # workspaces full of NaN: every entry used must be written
+    out = np.full(C * F * F * N * g.grid, np.nan)
+    work = np.full(C * stride * stride * N * g.hq * g.wq, np.nan)
+    cols = _im2col(x, g, out=out, work=work)
+    assert cols.shape == (C * F * F, N * g.grid)
+    valid = cols.reshape(C * F * F, N, g.oh, g.wq)[..., :g.ow].reshape(C * F * F, -1)
+    np.testing.assert_array_equal(valid, naive_im2col(x, F, stride, padding))  # copies: exact
+    assert not np.any(np.isnan(cols))
+    # col2im: integer-valued columns, so that every sum is exact in any order;
+    # the extra columns (j >= OW) are zero, as col2im requires
+    d = rng.integers(-8, 9, size=(C * F * F, N, g.oh, g.wq)).astype(F64)
+    d[..., g.ow:] = 0
+    d_valid = d[..., :g.ow].reshape(C * F * F, -1)
+    dx = _col2im(d.reshape(C * F * F, -1), g, out=np.full((N, C, H, W), np.nan), work=work)
+    np.testing.assert_array_equal(dx, naive_col2im(d_valid, x.shape, F, stride, padding))
+    # the adjoint: <im2col(x), d> == <x, col2im(d)>
+    assert np.sum(valid * d_valid) == pytest.approx(np.sum(x * dx), rel=1e-12)
+
+
+@pytest.mark.parametrize("N, C, H, W, F, stride, padding", IM2COL_CASES)
+def test_conv2d_matches_naive_loops_on_the_im2col_cases(N, C, H, W, F, stride, padding):
+    # the same cases through the layer: forward against the loops, backward
+    # against central differences
+    rng = np.random.default_rng(300 + F * 10 + stride * 3 + padding)
+    layer = nn.Conv2D(C, 2, F, stride=stride, padding=padding, dtype=F64)
+    set_params(layer, rng)
+    x = rng.standard_normal((N, C, H, W))
+    w, b = layer.params
+    want = naive_conv2d(x, w, b, stride, padding)
+    np.testing.assert_allclose(layer.forward(x), want, rtol=0,
+                               atol=dot_bound(C * F * F + 1, np.abs(w).sum(axis=(1, 2, 3)).max()
+                                              * np.abs(x).max() + np.abs(b).max()))
+    check_layer_gradients(layer, x, rng)
+
+
+def test_conv2d_chunks_give_the_same_result_as_one_chunk(monkeypatch):
+    # more samples than one chunk holds, and a last chunk of another size
+    import filterkit.nn.layers as layers_module
+
+    rng = np.random.default_rng(98)
+    x = rng.standard_normal((7, 2, 6, 6))
+    layer = nn.Conv2D(2, 3, 3, stride=1, padding=1, seed=3, dtype=F64)
+    y = layer.forward(x)
+    r = rng.standard_normal(y.shape)
+    dx = layer.backward(r)
+    dw = [g.copy() for g in layer.grads]
+    monkeypatch.setattr(layers_module, "CHUNK_COLUMNS", 2 * 6 * 8)  # two samples per chunk
+    assert len(layer._chunks(x.shape)) == 4
+    np.testing.assert_allclose(layer.forward(x), y, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(layer.backward(r), dx, rtol=1e-13, atol=1e-13)
+    for a, b in zip(layer.grads, dw):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-13)
 
 
 # --------------------------------------------------------------------------

@@ -6,7 +6,9 @@ one protocol (see :class:`Layer`): ``forward``, ``backward``, and the flat
 lists ``params``, ``grads``, ``param_names`` and ``param_shapes`` in one
 order.  Shapes follow the lecture: ``W' = (W - F + 2P) / S + 1``
 (:func:`output_size`), and a stride that does not fit is an error, never a
-silent crop.  filterkit itself is called through its public API
+silent crop.  Conv2D, the one layer that needs im2col, has one
+(:func:`_im2col` and its adjoint :func:`_col2im`) for every stride and
+padding.  filterkit itself is called through its public API
 (``filterkit.convolve``, ``filterkit.correlate``, ``filterkit.masks``),
 looked up when a FilterBank first runs.
 """
@@ -14,7 +16,7 @@ looked up when a FilterBank first runs.
 from __future__ import annotations
 
 import abc
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -386,6 +388,143 @@ def _he(rng: np.random.Generator, shape: Shape, fan_in: int, dtype: np.dtype) ->
     return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
 
 
+class _Grid(NamedTuple):
+    """The column space of :func:`_im2col` for one input shape.
+
+    A stride-`stride` window over the zero-padded input (HP x WP) reads,
+    at filter tap (u, v), pixel ``xpad[i*stride + u, j*stride + v]``.  Split
+    the padded input into its stride x stride phases, ``phase[a, b][r, t]
+    = xpad[r*stride + a, t*stride + b]`` (HQ x WQ each, zeros past the
+    edge), and tap (u, v) reads ``phase[u % stride, v % stride]`` at (i +
+    u // stride, j + v // stride): a stride-1 window.  Flattened row by
+    row, every tap is then one offset into one phase, and every im2col
+    copy and col2im add is one contiguous run over all outputs, whatever
+    the stride.  The outputs are computed on a grid of OH x WQ, WQ >= OW;
+    the WQ - OW extra columns of every row are dropped.
+    """
+
+    n: int
+    c: int
+    h: int
+    w: int
+    size: int
+    stride: int
+    padding: int
+    oh: int
+    ow: int
+    hq: int
+    wq: int
+
+    @property
+    def grid(self) -> int:
+        """Columns per sample: OH x WQ outputs on the padded-width grid."""
+        return self.oh * self.wq
+
+    @property
+    def run(self) -> int:
+        """The columns every tap copies; the last (size-1)//stride are extra
+        columns that would read past the end of a phase (zeros)."""
+        return self.grid - (self.size - 1) // self.stride
+
+    def offset(self, u: int, v: int) -> int:
+        """Tap (u, v)'s offset into its flattened phase."""
+        return (u // self.stride) * self.wq + v // self.stride
+
+    def phases(self) -> List[Tuple[int, int, slice, slice, slice, slice]]:
+        """Per phase (a, b): its rows and columns that hold input pixels
+        and those input rows and columns (the padding is the rest)."""
+        s, p = self.stride, self.padding
+
+        def span(a: int, n: int) -> Tuple[slice, slice]:
+            r0 = max(0, -(-(p - a) // s))     # the first phase row inside the input
+            r1 = max(r0, (n - 1 + p - a) // s + 1)
+            return slice(r0, r1), slice(r0 * s + a - p, (r1 - 1) * s + a - p + 1 if r1 > r0 else 0, s)
+
+        out = []
+        for a in range(s):
+            qr, xr = span(a, self.h)
+            for b in range(s):
+                qc, xc = span(b, self.w)
+                out.append((a, b, qr, qc, xr, xc))
+        return out
+
+
+def _grid(shape: Shape, size: int, stride: int, padding: int) -> _Grid:
+    """The :class:`_Grid` of an input (N, C, H, W) whose output size fits."""
+    n, c, h, w = shape
+    hp, wp = h + 2 * padding, w + 2 * padding
+    return _Grid(n, c, h, w, size, stride, padding, (hp - size) // stride + 1,
+                 (wp - size) // stride + 1, -(-hp // stride), -(-wp // stride))
+
+
+def _workspace(work: Optional[np.ndarray], shape: Shape, dtype: np.dtype) -> np.ndarray:
+    """`work` viewed as `shape` (a C-contiguous array of that many elements
+    of `dtype`), or a new array."""
+    if work is None:
+        return np.empty(shape, dtype=dtype)
+    if work.dtype != dtype or work.size != int(np.prod(shape)) or not work.flags.c_contiguous:
+        raise ValueError(f"a workspace of {int(np.prod(shape))} C-contiguous {dtype} values is "
+                         f"needed; got {work.size} {work.dtype} values.")
+    return work.reshape(shape)
+
+
+def _im2col(x: np.ndarray, g: _Grid, out: Optional[np.ndarray] = None,
+            work: Optional[np.ndarray] = None) -> np.ndarray:
+    """The im2col of filterkit.nn: the windows of a batch x (N, C, H, W) as columns.
+
+    A (C*F*F, N*OH*WQ) matrix, rows (c, u, v) channels first, columns
+    (n, i, j) on the grid of `g` (see :class:`_Grid`)::
+
+        cols[(c, u, v), (n, i, j)] = xpad[n, c, i*stride + u, j*stride + v]  for j < OW
+
+    so that a convolution is one product ``weight.reshape(K, -1) @ cols``;
+    the columns j >= OW hold no window (drop them).  `out` (C*F*F*N*OH*WQ
+    values) and `work` (the phases, C*S*S*N*HQ*WQ values) are optional
+    workspaces a caller keeps from call to call: fresh multi-megabyte
+    arrays on every call cost their page faults.
+    """
+    s, f, run = g.stride, g.size, g.run
+    if s == 1 and not g.padding:  # the input is its own single phase: read it in place
+        flat = x.reshape(g.n, g.c, 1, 1, g.h * g.w).transpose(1, 2, 3, 0, 4)
+    else:
+        q = _workspace(work, (g.c, s, s, g.n, g.hq, g.wq), x.dtype)
+        q[...] = 0
+        xt = x.transpose(1, 0, 2, 3)  # (C, N, H, W): channels first, as the rows of cols
+        for a, b, qr, qc, xr, xc in g.phases():
+            q[:, a, b, :, qr, qc] = xt[:, :, xr, xc]
+        flat = q.reshape(g.c, s, s, g.n, g.hq * g.wq)
+    cols = _workspace(out, (g.c, f, f, g.n, g.grid), x.dtype)
+    cols[..., run:] = 0
+    for u in range(f):
+        for v in range(f):
+            o = g.offset(u, v)
+            cols[:, u, v, :, :run] = flat[:, u % s, v % s, :, o:o + run]
+    return cols.reshape(g.c * f * f, g.n * g.grid)
+
+
+def _col2im(cols: np.ndarray, g: _Grid, out: Optional[np.ndarray] = None,
+            work: Optional[np.ndarray] = None) -> np.ndarray:
+    """The adjoint of :func:`_im2col`: every column entry added back at the
+    input pixel its window read (the padding dropped); (N, C, H, W),
+    written into `out` when given.  The extra columns (j >= OW) of `cols`
+    must be zero; `work` is an optional workspace of C*S*S*N*HQ*WQ values.
+    """
+    s, f, run = g.stride, g.size, g.run
+    acc = _workspace(work, (g.c, s, s, g.n, g.hq * g.wq), cols.dtype)
+    acc[...] = 0
+    windows = cols.reshape(g.c, f, f, g.n, g.grid)
+    for u in range(f):
+        for v in range(f):
+            o = g.offset(u, v)
+            acc[:, u % s, v % s, :, o:o + run] += windows[:, u, v, :, :run]
+    q = acc.reshape(g.c, s, s, g.n, g.hq, g.wq)
+    dx = np.empty((g.n, g.c, g.h, g.w), dtype=cols.dtype) if out is None else out
+    dxt = dx.transpose(1, 0, 2, 3)
+    for a, b, qr, qc, xr, xc in g.phases():  # every input pixel lies in exactly one phase
+        dxt[:, :, xr, xc] = q[:, a, b, :, qr, qc]
+    return dx
+
+
 class Conv2D(Layer):
     """A trainable convolution layer (cross-correlation, as in every framework).
 
@@ -457,176 +596,73 @@ class Conv2D(Layer):
 
     def _buffer(self, name: str, shape: Shape) -> np.ndarray:
         """A workspace kept from call to call while the batch shape stays:
-        fresh multi-megabyte arrays every step cost their page faults
-        (measured: twice the arithmetic at 32 x 5 x 25 x 25)."""
+        fresh multi-megabyte arrays every step cost their page faults."""
         ws = self.__dict__.setdefault("_ws", {})
         buf = ws.get(name)
         if buf is None or buf.shape != tuple(shape):
             buf = ws[name] = np.empty(shape, dtype=self.dtype)
         return buf
 
-    def _taps(self, h: int, w: int, oh: int, ow: int) -> List[Tuple[int, int, slice, slice, slice, slice]]:
-        """Per filter tap (u, v): the output rows/columns that read inside
-        the image and the image rows/columns they read (the zero padding is
-        never materialised)."""
-        st, f, p = self.stride, self.size, self.padding
-
-        def span(u: int, n: int, on: int) -> Tuple[slice, slice]:
-            i0 = max(0, -(-(p - u) // st))
-            i1 = max(i0, min(on, (n - 1 + p - u) // st + 1))
-            r0 = i0 * st + u - p
-            return slice(i0, i1), slice(r0, r0 + (i1 - i0 - 1) * st + 1 if i1 > i0 else r0, st)
-
-        taps = []
-        for u in range(f):
-            oi, si = span(u, h, oh)
-            for v in range(f):
-                oj, sj = span(v, w, ow)
-                taps.append((u, v, oi, oj, si, sj))
-        return taps
-
-    def _chunks(self, n: int, oh: int, ow: int) -> List[Tuple[int, int]]:
-        nb = max(1, min(n, CHUNK_COLUMNS // (oh * ow)))
-        return [(n0, min(n, n0 + nb)) for n0 in range(0, n, nb)]
+    def _chunks(self, x_shape: Shape) -> List[Tuple[int, int, _Grid]]:
+        """The im2col chunks of a batch: (first sample, end, grid).  Each
+        chunk of columns is multiplied while it is in the cache (1.5x
+        faster than one product of the whole batch) and kept for backward."""
+        n, c, h, w = x_shape
+        per_sample = _grid((1, c, h, w), self.size, self.stride, self.padding).grid
+        nb = max(1, min(n, CHUNK_COLUMNS // per_sample))
+        return [(n0, min(n, n0 + nb), _grid((min(n, n0 + nb) - n0, c, h, w), self.size,
+                                            self.stride, self.padding))
+                for n0 in range(0, n, nb)]
 
     def forward(self, x: Any) -> np.ndarray:
         x = self._check_4d(x, self.in_channels)
-        self.output_shape(x.shape[1:])
+        _, oh, ow = self.output_shape(x.shape[1:])
         x = np.asarray(x, dtype=self.dtype)
-        self._flat = self.stride == 1
-        return self._forward_flat(x) if self._flat else self._forward_strided(x)
+        n, c = x.shape[:2]
+        f, k, s = self.size, self.out_channels, self.stride
+        weight, bias = self.params
+        w = weight.reshape(k, -1)
+        y = np.empty((n, k, oh, ow), dtype=self.dtype)
+        cols = []
+        for i, (n0, n1, g) in enumerate(self._chunks(x.shape)):
+            chunk = _im2col(x[n0:n1], g, out=self._buffer(f"cols{i}", (c * f * f, g.n * g.grid)),
+                            work=self._buffer("phases", (c, s, s, g.n, g.hq, g.wq)))
+            yc = np.matmul(w, chunk, out=self._buffer("yc", (k, g.n * g.grid)))
+            yc += bias[:, None]
+            y[n0:n1] = yc.reshape(k, g.n, oh, g.wq)[:, :, :, :ow].transpose(1, 0, 2, 3)
+            cols.append(chunk)
+        self._cols = cols
+        self._xshape = x.shape
+        return y
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         cols = self._need_forward("_cols")
         n, c, h, wd = self._xshape
         _, oh, ow = self.output_shape((c, h, wd))
+        f, k, s = self.size, self.out_channels, self.stride
         grad = np.asarray(grad, dtype=self.dtype)
-        if grad.shape != (n, self.out_channels, oh, ow):
+        if grad.shape != (n, k, oh, ow):
             raise ValueError(f"Conv2D.backward: the gradient must have shape "
-                             f"{_fmt_shape((n, self.out_channels, oh, ow))}; "
-                             f"got {_fmt_shape(grad.shape)}.")
-        return self._backward_flat(grad, cols) if self._flat else self._backward_strided(grad, cols)
-
-    # stride 1: the padded image is flattened row by row, so that every
-    # filter tap is one offset into it; outputs are computed on the padded
-    # width (f - 1 extra columns per row, dropped) and every im2col copy and
-    # col2im add is one long contiguous run (2-4x faster than row by row)
-    def _forward_flat(self, x: np.ndarray) -> np.ndarray:
-        n, c, h, wd = x.shape
-        f, k, p = self.size, self.out_channels, self.padding
-        hp, wp = h + 2 * p, wd + 2 * p
-        oh, ow = hp - f + 1, wp - f + 1
-        xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p))) if p else x
-        xf = xp.reshape(n, c, hp * wp)
-        grid = oh * wp                      # outputs on the padded width
-        run = grid - (f - 1)                # the last f-1 of them would read past the end
-        w = self.params[0].reshape(k, -1)
-        bias = self.params[1][:, None]
-        y = np.empty((n, k, oh, ow), dtype=self.dtype)
-        cols = []
-        for i, (n0, n1) in enumerate(self._chunks(n, oh, wp)):
-            chunk = self._buffer(f"cols{i}", (c, f, f, n1 - n0, grid))
-            chunk[..., run:] = 0
-            xc = xf[n0:n1].transpose(1, 0, 2)  # (c, nb, hp*wp)
-            for u in range(f):
-                for v in range(f):
-                    o = u * wp + v
-                    chunk[:, u, v, :, :run] = xc[:, :, o:o + run]
-            chunk = chunk.reshape(c * f * f, -1)
-            yc = w @ chunk
-            yc += bias
-            y[n0:n1] = yc.reshape(k, n1 - n0, oh, wp)[:, :, :, :ow].transpose(1, 0, 2, 3)
-            cols.append(chunk)
-        self._cols = cols
-        self._xshape = x.shape
-        return y
-
-    def _backward_flat(self, grad: np.ndarray, cols: List[np.ndarray]) -> np.ndarray:
-        n, c, h, wd = self._xshape
-        f, k, p = self.size, self.out_channels, self.padding
-        hp, wp = h + 2 * p, wd + 2 * p
-        oh, ow = hp - f + 1, wp - f + 1
-        grid = oh * wp
-        run = grid - (f - 1)
-        w = self.params[0].reshape(k, -1)
+                             f"{_fmt_shape((n, k, oh, ow))}; got {_fmt_shape(grad.shape)}.")
+        weight, _ = self.params
         wt = self._buffer("wt", (c * f * f, k))
-        wt[...] = w.T
+        wt[...] = weight.reshape(k, -1).T
         dw = np.zeros((k, c * f * f), dtype=self.dtype)
-        dxp = self._buffer("dxp", (c, n, hp * wp))
-        dxp[...] = 0
-        for (n0, n1), chunk in zip(self._chunks(n, oh, wp), cols):
-            nb = n1 - n0
-            # the gradient on the padded width: zeros in the dropped columns,
-            # so they add nothing to dw or dx
-            g = self._buffer("g", (k, nb, oh, wp))
-            g[..., ow:] = 0
-            g[..., :ow] = grad[n0:n1].transpose(1, 0, 2, 3)
-            g2 = g.reshape(k, nb * grid)
-            dw += g2 @ chunk.T
-            dcols = np.matmul(wt, g2, out=self._buffer("dcols", (c * f * f, nb * grid)))
-            dcols = dcols.reshape(c, f, f, nb, grid)
-            dst = dxp[:, n0:n1]
-            for u in range(f):
-                for v in range(f):
-                    o = u * wp + v
-                    dst[:, :, o:o + run] += dcols[:, u, v, :, :run]
-        self._write_grads(dw.reshape(self.params[0].shape), grad.sum(axis=(0, 2, 3)))
-        dx = dxp.reshape(c, n, hp, wp)[:, :, p:p + h, p:p + wd]
-        return np.ascontiguousarray(dx.transpose(1, 0, 2, 3))
-
-    def _forward_strided(self, x: np.ndarray) -> np.ndarray:
-        n, c, h, wd = x.shape
-        _, oh, ow = self.output_shape(x.shape[1:])
-        f, k = self.size, self.out_channels
-        w = self.params[0].reshape(k, -1)
-        bias = self.params[1][:, None]
-        y = np.empty((n, k, oh, ow), dtype=self.dtype)
-        taps = self._taps(h, wd, oh, ow)
-        # im2col with the channels first (rows c, u, v; columns n, i, j), a
-        # few samples at a time: each chunk of columns is multiplied while
-        # it is in the cache (1.5x faster than one product of the batch)
-        # and kept for the backward pass
-        cols = []
-        for i, (n0, n1) in enumerate(self._chunks(n, oh, ow)):
-            chunk = self._buffer(f"cols{i}", (c, f, f, n1 - n0, oh, ow))
-            for u, v, oi, oj, si, sj in taps:
-                dst = chunk[:, u, v]
-                if oi != slice(0, oh) or oj != slice(0, ow):
-                    dst[...] = 0  # this tap reads the zero padding somewhere
-                dst[:, :, oi, oj] = x[n0:n1, :, si, sj].transpose(1, 0, 2, 3)
-            chunk = chunk.reshape(c * f * f, -1)
-            yc = w @ chunk
-            yc += bias
-            y[n0:n1] = yc.reshape(k, n1 - n0, oh, ow).transpose(1, 0, 2, 3)
-            cols.append(chunk)
-        self._cols = cols
-        self._xshape = x.shape
-        return y
-
-    def _backward_strided(self, grad: np.ndarray, cols: List[np.ndarray]) -> np.ndarray:
-        n, c, h, wd = self._xshape
-        k, f = self.out_channels, self.size
-        _, oh, ow = self.output_shape((c, h, wd))
-        w = self.params[0].reshape(k, -1)
-        wt = self._buffer("wt", (c * f * f, k))
-        wt[...] = w.T
-        dw = np.zeros((k, c * f * f), dtype=self.dtype)
-        db = np.zeros(k, dtype=self.dtype)
-        dx = self._buffer("dx", (c, n, h, wd))
-        dx[...] = 0
-        taps = self._taps(h, wd, oh, ow)
+        dx = np.empty((n, c, h, wd), dtype=self.dtype)
         # per chunk of samples, while its columns are in the cache: the
-        # weight gradient g cols^T, and the input gradient col2im(w^T g)
-        for (n0, n1), chunk in zip(self._chunks(n, oh, ow), cols):
-            g = np.ascontiguousarray(grad[n0:n1].transpose(1, 0, 2, 3)).reshape(k, -1)
-            dw += g @ chunk.T
-            db += g.sum(axis=1)
-            dcols = np.matmul(wt, g, out=self._buffer("dcols", (c * f * f, g.shape[1])))
-            dcols = dcols.reshape(c, f, f, n1 - n0, oh, ow)
-            for u, v, oi, oj, si, sj in taps:  # col2im: one strided add per filter tap
-                dx[:, n0:n1, si, sj] += dcols[:, u, v, :, oi, oj]
-        self._write_grads(dw.reshape(self.params[0].shape), db)
-        return np.ascontiguousarray(dx.transpose(1, 0, 2, 3))
+        # weight gradient g cols^T and the input gradient col2im(w^T g)
+        for (n0, n1, g), chunk in zip(self._chunks(self._xshape), cols):
+            # the gradient on the grid: zeros in the extra columns, so they
+            # add nothing to dw, and col2im gets zero extra columns
+            gq = self._buffer("grad", (k, g.n, oh, g.wq))
+            gq[..., ow:] = 0
+            gq[..., :ow] = grad[n0:n1].transpose(1, 0, 2, 3)
+            g2 = gq.reshape(k, g.n * g.grid)
+            dw += g2 @ chunk.T
+            dcols = np.matmul(wt, g2, out=self._buffer("dcols", (c * f * f, g.n * g.grid)))
+            _col2im(dcols, g, out=dx[n0:n1], work=self._buffer("dphases", (c, s, s, g.n, g.hq, g.wq)))
+        self._write_grads(dw.reshape(weight.shape), grad.sum(axis=(0, 2, 3)))
+        return dx
 
     def config(self) -> Dict[str, Any]:
         return {"in_channels": self.in_channels, "out_channels": self.out_channels,
