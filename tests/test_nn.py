@@ -14,7 +14,13 @@ Oracles, none of which is filterkit.nn itself:
   check covers the whole Jacobian-vector product), for the input and for
   every parameter;
 - hand-written recurrences for SGD (PyTorch's momentum convention) and
-  Adam (Kingma & Ba, Algorithm 1).
+  Adam (Kingma & Ba, Algorithm 1);
+- explicit loops for im2col and col2im at every stride and padding.
+
+Sections 7 to 9 check the layer protocol itself (``params``, ``grads``,
+``param_names`` and ``param_shapes`` as aligned flat lists for every layer,
+containers included; optimisers updating the layers' own arrays) and that
+filterkit.nn imports filterkit's public API only, without a circle.
 
 Gradient checks run the layers in float64 (dtype=np.float64) with float64
 inputs, on small shapes (batch 2, 2-3 channels, 5x6 or 5x7 images).  Every
@@ -34,6 +40,7 @@ import pytest
 import filterkit
 import filterkit.nn as nn
 from filterkit import masks as fkm
+from filterkit.nn.layers import _col2im, _grid, _im2col
 from oracle import error_bound, naive_convolve
 
 F64 = np.float64
@@ -76,9 +83,19 @@ def numerical_gradient(f, a, weight=None, eps=EPS):
     return g
 
 
+def param_of(layer, name):
+    """The parameter array `name` of `layer` (``params`` is aligned with ``param_names``)."""
+    return layer.params[layer.param_names.index(name)]
+
+
+def grad_of(layer, name):
+    """The gradient array of the parameter `name` (``grads`` is aligned with ``param_names``)."""
+    return layer.grads[layer.param_names.index(name)]
+
+
 def set_params(layer, rng, scale=1.0):
     """Overwrite every parameter of `layer` with the test's own random values."""
-    for p in layer.params.values():
+    for p in layer.params:
         p[...] = scale * rng.standard_normal(p.shape)
 
 
@@ -90,8 +107,8 @@ def check_layer_gradients(layer, x, rng):
     r = rng.standard_normal(y.shape)
     gx = np.array(layer.backward(r.copy()), copy=True)
     assert gx.shape == x.shape
-    assert set(layer.grads) == set(layer.params)
-    analytic = {k: np.array(layer.grads[k], copy=True) for k in layer.params}
+    assert len(layer.grads) == len(layer.params) == len(layer.param_names)
+    analytic = [np.array(g, copy=True) for g in layer.grads]
 
     def y_of():
         return layer.forward(x)
@@ -99,9 +116,9 @@ def check_layer_gradients(layer, x, rng):
     # GRAD_RTOL / GRAD_ATOL: see the comment at EPS
     np.testing.assert_allclose(gx, numerical_gradient(y_of, x, r), rtol=GRAD_RTOL, atol=GRAD_ATOL,
                                err_msg="dL/dx")
-    for k, p in layer.params.items():
-        assert analytic[k].shape == p.shape
-        np.testing.assert_allclose(analytic[k], numerical_gradient(y_of, p, r), rtol=GRAD_RTOL,
+    for k, g, p in zip(layer.param_names, analytic, layer.params):
+        assert g.shape == p.shape
+        np.testing.assert_allclose(g, numerical_gradient(y_of, p, r), rtol=GRAD_RTOL,
                                    atol=GRAD_ATOL, err_msg=f"dL/d{k}")
 
 
@@ -284,7 +301,7 @@ def test_lecture_parameter_counts():
     assert nn.BatchNorm2D(7).n_params == 14
     for layer in (nn.ReLU(), nn.MaxPool2D(2), nn.AvgPool2D(3, stride=2), nn.Flatten(), nn.FilterBank()):
         assert layer.n_params == 0
-        assert layer.params == {}
+        assert layer.params == [] and layer.grads == [] and layer.param_names == []
 
 
 def test_lecture_three_3x3_vs_one_7x7():
@@ -397,8 +414,8 @@ def test_conv2d_forward_matches_naive_loops(N, C, K, F, stride, padding, H, W):
     layer = nn.Conv2D(C, K, F, stride=stride, padding=padding, dtype=F64)
     w = rng.standard_normal((K, C, F, F))
     b = rng.standard_normal(K)
-    layer.params["weight"][...] = w
-    layer.params["bias"][...] = b
+    param_of(layer, "weight")[...] = w
+    param_of(layer, "bias")[...] = b
     x = rng.standard_normal((N, C, H, W))
     got = layer.forward(x)
     want = naive_conv2d(x, w, b, stride, padding)
@@ -415,8 +432,8 @@ def test_conv2d_single_channel_equals_filterkit_correlate(F):
     w = rng.standard_normal((F, F))  # asymmetric: a flipped mask would not pass
     x = rng.standard_normal((1, 1, 9, 11))
     layer = nn.Conv2D(1, 1, F, padding=F // 2, dtype=F64)
-    layer.params["weight"][...] = w
-    layer.params["bias"][...] = 0.0
+    param_of(layer, "weight")[...] = w
+    param_of(layer, "bias")[...] = 0.0
     got = layer.forward(x)[0, 0]
     want = filterkit.correlate(x[0, 0], w, mode="constant", cval=0.0)
     # two float64 F*F-term dot products summed in different orders: oracle.error_bound
@@ -427,36 +444,36 @@ def test_conv2d_single_channel_equals_filterkit_correlate(F):
 
 def test_conv2d_params_shapes_dtype_and_seed():
     layer = nn.Conv2D(3, 5, 3, seed=4)
-    assert set(layer.params) == {"weight", "bias"}
-    assert layer.params["weight"].shape == (5, 3, 3, 3)
-    assert layer.params["bias"].shape == (5,)
-    assert layer.params["weight"].dtype == np.float32 and layer.params["bias"].dtype == np.float32
-    assert np.all(np.isfinite(layer.params["weight"])) and np.any(layer.params["weight"] != 0)
+    assert layer.param_names == ["weight", "bias"]
+    assert param_of(layer, "weight").shape == (5, 3, 3, 3)
+    assert param_of(layer, "bias").shape == (5,)
+    assert param_of(layer, "weight").dtype == np.float32 and param_of(layer, "bias").dtype == np.float32
+    assert np.all(np.isfinite(param_of(layer, "weight"))) and np.any(param_of(layer, "weight") != 0)
     # float32 by default: a float64 input is computed (and returned) in float32
     assert layer.forward(np.ones((1, 3, 5, 5))).dtype == np.float32
     same = nn.Conv2D(3, 5, 3, seed=4)
     other = nn.Conv2D(3, 5, 3, seed=5)
-    np.testing.assert_array_equal(layer.params["weight"], same.params["weight"])
-    assert not np.array_equal(layer.params["weight"], other.params["weight"])
-    assert nn.Conv2D(3, 5, 3, dtype=F64).params["weight"].dtype == F64
+    np.testing.assert_array_equal(param_of(layer, "weight"), param_of(same, "weight"))
+    assert not np.array_equal(param_of(layer, "weight"), param_of(other, "weight"))
+    assert param_of(nn.Conv2D(3, 5, 3, dtype=F64), "weight").dtype == F64
 
 
 def test_dense_params_shapes_dtype_and_seed():
     layer = nn.Dense(6, 4, seed=1)
-    assert layer.params["weight"].shape == (6, 4) and layer.params["bias"].shape == (4,)
-    assert layer.params["weight"].dtype == np.float32
+    assert param_of(layer, "weight").shape == (6, 4) and param_of(layer, "bias").shape == (4,)
+    assert param_of(layer, "weight").dtype == np.float32
     assert layer.n_params == 28
     assert layer.output_shape((6,)) == (4,)
-    np.testing.assert_array_equal(layer.params["weight"], nn.Dense(6, 4, seed=1).params["weight"])
-    assert not np.array_equal(layer.params["weight"], nn.Dense(6, 4, seed=2).params["weight"])
+    np.testing.assert_array_equal(param_of(layer, "weight"), param_of(nn.Dense(6, 4, seed=1), "weight"))
+    assert not np.array_equal(param_of(layer, "weight"), param_of(nn.Dense(6, 4, seed=2), "weight"))
     assert layer.forward(np.ones((2, 6))).dtype == np.float32
 
 
 def test_conv2d_params_can_be_set_in_place():
     layer = nn.Conv2D(1, 1, 3, dtype=F64)
-    layer.params["weight"][...] = 0.0
-    layer.params["weight"][0, 0, 1, 1] = 2.0  # identity x 2 on the interior
-    layer.params["bias"][...] = 0.5
+    param_of(layer, "weight")[...] = 0.0
+    param_of(layer, "weight")[0, 0, 1, 1] = 2.0  # identity x 2 on the interior
+    param_of(layer, "bias")[...] = 0.5
     x = np.random.default_rng(3).standard_normal((1, 1, 5, 5))
     np.testing.assert_array_equal(layer.forward(x)[0, 0], 2.0 * x[0, 0, 1:-1, 1:-1] + 0.5)
 
@@ -465,8 +482,8 @@ def test_dense_forward_is_x_at_w_plus_b():
     rng = np.random.default_rng(11)
     layer = nn.Dense(7, 3, dtype=F64)
     w, b = rng.standard_normal((7, 3)), rng.standard_normal(3)
-    layer.params["weight"][...] = w
-    layer.params["bias"][...] = b
+    param_of(layer, "weight")[...] = w
+    param_of(layer, "bias")[...] = b
     x = rng.standard_normal((4, 7))
     # a 7-term float64 dot product: any other association order is within dot_bound
     np.testing.assert_allclose(layer.forward(x), x @ w + b, rtol=0,
@@ -572,7 +589,7 @@ def test_filterbank_default_masks_and_properties():
     for got, want in zip(fb.masks, DEFAULT_MASKS):
         assert got.dtype == F64
         np.testing.assert_array_equal(got, want)
-    assert fb.params == {} and fb.n_params == 0
+    assert fb.params == [] and fb.n_params == 0
     x = np.random.default_rng(2).standard_normal((1, 2, 6, 6))
     y = fb.forward(x)
     assert y.dtype == np.float32  # float32 by default
@@ -581,7 +598,7 @@ def test_filterbank_default_masks_and_properties():
         np.testing.assert_allclose(y[0, j], filterkit.convolve(x[0, 0], mask, mode="constant"),
                                    rtol=0, atol=error_bound(mask, x[0, 0], dtype=np.float32))
     fb.backward(np.ones_like(y))
-    assert fb.grads == {}
+    assert fb.grads == []
     int_masks = nn.FilterBank([np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]])]).masks
     assert int_masks[0].dtype == F64
 
@@ -631,11 +648,11 @@ def test_batchnorm_training_and_eval_forward():
     rng = np.random.default_rng(41)
     bn = nn.BatchNorm2D(3, momentum=0.8, eps=1e-3, dtype=F64)
     assert bn.training is True
-    np.testing.assert_array_equal(bn.params["gamma"], np.ones(3))
-    np.testing.assert_array_equal(bn.params["beta"], np.zeros(3))
+    np.testing.assert_array_equal(param_of(bn, "gamma"), np.ones(3))
+    np.testing.assert_array_equal(param_of(bn, "beta"), np.zeros(3))
     gamma, beta = rng.standard_normal(3), rng.standard_normal(3)
-    bn.params["gamma"][...] = gamma
-    bn.params["beta"][...] = beta
+    param_of(bn, "gamma")[...] = gamma
+    param_of(bn, "beta")[...] = beta
     # the initial running statistics: mean 0 and variance 1 (as PyTorch and Keras)
     np.testing.assert_array_equal(bn.running_mean, np.zeros(3))
     np.testing.assert_array_equal(bn.running_var, np.ones(3))
@@ -667,7 +684,7 @@ def test_batchnorm_training_and_eval_forward():
 
 def test_batchnorm_default_momentum_is_0_9_and_dtype_float32():
     bn = nn.BatchNorm2D(2)
-    assert bn.params["gamma"].dtype == np.float32
+    assert param_of(bn, "gamma").dtype == np.float32
     x = np.random.default_rng(42).standard_normal((4, 2, 3, 3))
     bn.forward(x)
     # float32 statistics of 36 values: 1e-5 relative is ~100 float32 ulps
@@ -791,9 +808,9 @@ def test_residual_backward_and_params():
     res = nn.Residual(conv1, nn.ReLU(), conv2)
     assert res.n_params == conv1.n_params + conv2.n_params == 38 + 6
     # the inner parameters, in order, are the layers' own arrays
-    inner = [conv1.params["weight"], conv1.params["bias"], conv2.params["weight"], conv2.params["bias"]]
+    inner = [param_of(conv1, "weight"), param_of(conv1, "bias"), param_of(conv2, "weight"), param_of(conv2, "bias")]
     assert len(res.params) == 4
-    assert all(a is b for a, b in zip(res.params.values(), inner))
+    assert all(a is b for a, b in zip(res.params, inner))
     x = rng.standard_normal((2, 2, 5, 6))
     # guard: no pre-activation within 1e-3 of ReLU's kink (depends only on the data above)
     assert np.abs(conv1.forward(x)).min() > 1e-3
@@ -802,8 +819,9 @@ def test_residual_backward_and_params():
     want = x + conv2.forward(np.maximum(conv1.forward(x), 0))
     np.testing.assert_allclose(y, want, rtol=1e-13, atol=1e-13)  # the same float64 operations
     check_layer_gradients(res, x, rng)
-    assert set(res.grads) == set(res.params)
-    np.testing.assert_array_equal(list(res.grads.values())[0], conv1.grads["weight"])
+    assert len(res.grads) == len(res.params)
+    assert res.param_names == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    np.testing.assert_array_equal(res.grads[0], grad_of(conv1, "weight"))
 
 
 def test_softmax_cross_entropy_backward():
@@ -867,14 +885,14 @@ def test_sequential_params_and_grads_are_the_layers_arrays():
     conv, bn, dense = nn.Conv2D(1, 2, 3, padding=1), nn.BatchNorm2D(2), nn.Dense(8, 3)
     model = nn.Sequential(conv, nn.ReLU(), bn, nn.MaxPool2D(2), nn.Flatten(), dense)
     assert model.layers[0] is conv and len(model.layers) == 6
-    want = [conv.params["weight"], conv.params["bias"], bn.params["gamma"], bn.params["beta"],
-            dense.params["weight"], dense.params["bias"]]
+    want = [param_of(conv, "weight"), param_of(conv, "bias"), param_of(bn, "gamma"), param_of(bn, "beta"),
+            param_of(dense, "weight"), param_of(dense, "bias")]
     assert len(model.params) == 6 and all(a is b for a, b in zip(model.params, want))
     assert model.n_params == conv.n_params + bn.n_params + dense.n_params == 20 + 4 + 27
     assert model.output_shape((1, 4, 4)) == (3,)
     grads_before = model.grads
-    want_grads = [conv.grads["weight"], conv.grads["bias"], bn.grads["gamma"], bn.grads["beta"],
-                  dense.grads["weight"], dense.grads["bias"]]
+    want_grads = [grad_of(conv, "weight"), grad_of(conv, "bias"), grad_of(bn, "gamma"), grad_of(bn, "beta"),
+                  grad_of(dense, "weight"), grad_of(dense, "bias")]
     assert all(a is b for a, b in zip(grads_before, want_grads))
     # backward writes into the same gradient arrays, so an optimiser built before the
     # first step sees every new gradient
@@ -892,10 +910,10 @@ def test_backward_overwrites_gradients_instead_of_accumulating():
     x, g = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
     layer.forward(x)
     layer.backward(g)
-    first = layer.grads["weight"].copy()
+    first = grad_of(layer, "weight").copy()
     layer.forward(x)
     layer.backward(g)
-    np.testing.assert_array_equal(layer.grads["weight"], first)
+    np.testing.assert_array_equal(grad_of(layer, "weight"), first)
     np.testing.assert_allclose(first, x.T @ g, rtol=1e-13, atol=1e-14)  # a 4-term float64 product
 
 
@@ -1163,3 +1181,329 @@ def test_softmax_cross_entropy_does_not_modify_its_inputs():
     loss_fn.backward()
     np.testing.assert_array_equal(logits, lc)
     np.testing.assert_array_equal(labels, yc)
+
+
+# --------------------------------------------------------------------------
+# 7. one layer protocol: params, grads, param_names and param_shapes
+
+WITH_PARAMS = {"Conv2D", "Conv2D-float64-stride3", "Dense", "BatchNorm2D", "BatchNorm2D-float64",
+               "BatchNorm2D-eval", "Residual", "Sequential"}
+
+
+def layer_input(name, rng):
+    x = rng.standard_normal((2, 2, 6, 6))
+    return x.reshape(2, 72) if name == "Dense" else x
+
+
+@pytest.mark.parametrize("name", list(LAYER_FACTORIES))
+def test_params_and_grads_are_aligned_flat_lists_of_arrays(name):
+    layer = LAYER_FACTORIES[name]()
+    params, grads, names, shapes = layer.params, layer.grads, layer.param_names, layer.param_shapes
+    for value in (params, grads, names, shapes):
+        assert type(value) is list
+    assert len(params) == len(grads) == len(names) == len(shapes)
+    assert (len(params) > 0) == (name in WITH_PARAMS)
+    assert len(set(names)) == len(names) and all(isinstance(n, str) and n for n in names)
+    for p, g, shape in zip(params, grads, shapes):
+        assert isinstance(p, np.ndarray) and isinstance(g, np.ndarray)
+        assert p.shape == g.shape == tuple(shape) and p.dtype == g.dtype
+        assert not np.shares_memory(p, g)
+    assert layer.n_params == sum(p.size for p in params)
+    # the same arrays on every access, and after forward and backward: an
+    # optimiser built before the first step holds what backward writes
+    assert all(a is b for a, b in zip(params, layer.params))
+    assert all(a is b for a, b in zip(grads, layer.grads))
+    rng = np.random.default_rng(95)
+    y = layer.forward(layer_input(name, rng))
+    layer.backward(rng.standard_normal(y.shape))
+    assert all(a is b for a, b in zip(params, layer.params))
+    assert all(a is b for a, b in zip(grads, layer.grads))
+    if params:
+        assert any(np.any(g != 0) for g in grads)
+
+
+@pytest.mark.parametrize("name", list(LAYER_FACTORIES))
+def test_the_protocol_lists_have_no_setter(name):
+    layer = LAYER_FACTORIES[name]()
+    for attr in ("params", "grads", "param_names", "param_shapes"):
+        with pytest.raises(AttributeError):
+            setattr(layer, attr, [])
+
+
+def test_containers_list_the_inner_layers_arrays_in_order():
+    conv, bn, inner, dense = (nn.Conv2D(1, 2, 3, padding=1), nn.BatchNorm2D(2), nn.Conv2D(2, 2, 1),
+                              nn.Dense(2 * 4 * 4, 3))
+    res = nn.Residual(inner, nn.ReLU())
+    model = nn.Sequential(conv, bn, nn.ReLU(), res, nn.Flatten(), dense)
+    for attr in ("params", "grads"):
+        want = [a for layer in (conv, bn, inner, dense) for a in getattr(layer, attr)]
+        got = getattr(model, attr)
+        assert len(got) == len(want) == 8 and all(a is b for a, b in zip(got, want))
+        assert all(a is b for a, b in zip(getattr(res, attr), getattr(inner, attr)))
+    assert model.param_names == ["0.weight", "0.bias", "1.gamma", "1.beta", "3.0.weight", "3.0.bias",
+                                 "5.weight", "5.bias"]
+    assert res.param_names == ["0.weight", "0.bias"]
+    assert model.param_shapes == [p.shape for p in model.params]
+    assert conv.param_shapes == [(2, 1, 3, 3), (2,)] and bn.param_names == ["gamma", "beta"]
+
+
+def test_param_shapes_and_n_params_allocate_nothing():
+    layer = nn.Dense(25088, 4096)
+    assert layer.param_shapes == [(25088, 4096), (4096,)]
+    assert layer.n_params == 25088 * 4096 + 4096
+    assert layer._params is None  # 411 MB in float32 if allocated
+
+
+def test_load_params_copies_into_the_same_arrays_and_checks_first():
+    rng = np.random.default_rng(96)
+    model = nn.Sequential(nn.Conv2D(1, 2, 3, dtype=F64), nn.ReLU(), nn.Flatten(), nn.Dense(8, 3, dtype=F64))
+    arrays = model.params
+    values = [rng.standard_normal(shape) for shape in model.param_shapes]
+    model.load_params(values)
+    assert all(a is b for a, b in zip(model.params, arrays))
+    for a, v in zip(model.params, values):
+        np.testing.assert_array_equal(a, v)
+        assert not np.shares_memory(a, v)
+    before = [a.copy() for a in arrays]
+    with pytest.raises(ValueError, match=r"must hold 4 arrays \(0\.weight, 0\.bias, 3\.weight, 3\.bias\); got 3"):
+        model.load_params(values[:3])
+    bad = values[:3] + [np.zeros(4)]
+    with pytest.raises(ValueError, match=r"`values\[3\]` \(3\.bias\) must have shape \(3,\); got \(4,\)"):
+        model.load_params(bad)
+    for a, b in zip(arrays, before):  # nothing written: every shape is checked first
+        np.testing.assert_array_equal(a, b)
+
+
+def test_load_params_into_a_new_layer_skips_the_initialisation():
+    w, b = np.arange(6.0).reshape(3, 2), np.array([0.5, -0.5])
+    layer = nn.Dense(3, 2, dtype=F64)
+    layer.load_params([w, b])
+    np.testing.assert_array_equal(layer.forward(np.ones((1, 3))), [[6.5, 8.5]])
+    assert [g.shape for g in layer.grads] == [(3, 2), (2,)] and not any(g.any() for g in layer.grads)
+    with pytest.raises(ValueError, match=r"must hold 0 arrays \(none\); got 1"):
+        nn.ReLU().load_params([w])
+
+
+OPTIMISERS = {
+    "SGD": lambda p, g: nn.SGD(p, g, lr=0.1),
+    "SGD-momentum": lambda p, g: nn.SGD(p, g, lr=0.1, momentum=0.9),
+    "Adam": lambda p, g: nn.Adam(p, g, lr=0.01),
+}
+
+
+@pytest.mark.parametrize("name", list(OPTIMISERS))
+def test_optimiser_steps_update_the_layers_arrays_in_place(name):
+    rng = np.random.default_rng(97)
+    conv = nn.Conv2D(1, 2, 3, padding=1, seed=0, dtype=F64)
+    bn = nn.BatchNorm2D(2, dtype=F64)
+    inner = nn.Conv2D(2, 2, 1, seed=1, dtype=F64)
+    dense = nn.Dense(2 * 4 * 4, 3, seed=2, dtype=F64)
+    model = nn.Sequential(conv, bn, nn.ReLU(), nn.Residual(inner), nn.Flatten(), dense)
+    params, grads = model.params, model.grads
+    opt = OPTIMISERS[name](params, grads)
+    x, labels = rng.standard_normal((4, 1, 4, 4)), np.array([0, 1, 2, 1])
+    loss_fn = nn.SoftmaxCrossEntropy()
+    for _ in range(3):
+        before = [p.copy() for p in params]
+        loss_fn.forward(model.forward(x), labels)
+        model.backward(loss_fn.backward())
+        now = [g.copy() for g in model.grads]
+        opt.step()
+        # the layers' own arrays moved, in place
+        assert all(a is b for a, b in zip(model.params, params))
+        assert params[0] is conv.params[0] and params[-1] is dense.params[1]
+        for p, b, g in zip(params, before, now):
+            if name == "SGD":
+                np.testing.assert_array_equal(p, b - 0.1 * g)  # the same float64 operations
+            else:
+                assert np.any(p != b) or not np.any(g)
+    # and the model computes with them
+    weight, bias = dense.params
+    h = model.layers[4].forward(model.layers[3].forward(np.maximum(bn.forward(conv.forward(x)), 0)))
+    np.testing.assert_allclose(dense.forward(h), h @ weight + bias, rtol=1e-13, atol=1e-13)
+
+
+# --------------------------------------------------------------------------
+# 8. the one im2col (Conv2D at every stride) against explicit loops
+
+IM2COL_CASES = [
+    # (N, C, H, W, F, stride, padding)
+    (2, 2, 5, 6, 3, 1, 0),
+    (2, 3, 5, 6, 3, 1, 1),
+    (1, 2, 6, 5, 5, 1, 2),
+    (2, 2, 5, 7, 3, 2, 0),
+    (2, 3, 5, 7, 3, 2, 1),
+    (1, 2, 5, 7, 3, 2, 2),
+    (1, 2, 7, 9, 5, 2, 1),
+    (1, 2, 9, 6, 3, 3, 0),
+    (2, 3, 4, 5, 1, 1, 0),
+    (2, 2, 6, 6, 4, 2, 1),   # an even filter
+    (1, 1, 3, 3, 3, 1, 3),   # padding wider than the filter
+    (1, 2, 8, 8, 2, 2, 0),
+]
+
+
+def naive_im2col(x, F, stride, padding):
+    """cols[(c, u, v), (n, i, j)] = xpad[n, c, i*stride + u, j*stride + v], by explicit loops."""
+    N, C, H, W = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    Ho = (H - F + 2 * padding) // stride + 1
+    Wo = (W - F + 2 * padding) // stride + 1
+    cols = np.empty((C, F, F, N, Ho, Wo), x.dtype)
+    for c in range(C):
+        for u in range(F):
+            for v in range(F):
+                for n in range(N):
+                    for i in range(Ho):
+                        for j in range(Wo):
+                            cols[c, u, v, n, i, j] = xp[n, c, i * stride + u, j * stride + v]
+    return cols.reshape(C * F * F, N * Ho * Wo)
+
+
+def naive_col2im(cols, shape, F, stride, padding):
+    """dx[n, c, i*stride + u - padding, j*stride + v - padding] += cols[(c, u, v), (n, i, j)]."""
+    N, C, H, W = shape
+    Ho = (H - F + 2 * padding) // stride + 1
+    Wo = (W - F + 2 * padding) // stride + 1
+    cols = cols.reshape(C, F, F, N, Ho, Wo)
+    dx = np.zeros(shape)
+    for c in range(C):
+        for u in range(F):
+            for v in range(F):
+                for n in range(N):
+                    for i in range(Ho):
+                        for j in range(Wo):
+                            r, t = i * stride + u - padding, j * stride + v - padding
+                            if 0 <= r < H and 0 <= t < W:
+                                dx[n, c, r, t] += cols[c, u, v, n, i, j]
+    return dx
+
+
+@pytest.mark.parametrize("N, C, H, W, F, stride, padding", IM2COL_CASES)
+def test_im2col_and_col2im_match_explicit_loops(N, C, H, W, F, stride, padding):
+    rng = np.random.default_rng(200 + F * 10 + stride * 3 + padding)
+    x = rng.standard_normal((N, C, H, W))
+    g = _grid(x.shape, F, stride, padding)
+    assert (g.oh, g.ow) == (nn.output_size(H, F, stride=stride, padding=padding),
+                            nn.output_size(W, F, stride=stride, padding=padding))
+    assert g.wq >= g.ow
+    # workspaces full of NaN: every entry used must be written
+    out = np.full(C * F * F * N * g.grid, np.nan)
+    work = np.full(C * stride * stride * N * g.hq * g.wq, np.nan)
+    cols = _im2col(x, g, out=out, work=work)
+    assert cols.shape == (C * F * F, N * g.grid)
+    valid = cols.reshape(C * F * F, N, g.oh, g.wq)[..., :g.ow].reshape(C * F * F, -1)
+    np.testing.assert_array_equal(valid, naive_im2col(x, F, stride, padding))  # copies: exact
+    assert not np.any(np.isnan(cols))
+    # col2im: integer-valued columns, so that every sum is exact in any order;
+    # the extra columns (j >= OW) are zero, as col2im requires
+    d = rng.integers(-8, 9, size=(C * F * F, N, g.oh, g.wq)).astype(F64)
+    d[..., g.ow:] = 0
+    d_valid = d[..., :g.ow].reshape(C * F * F, -1)
+    dx = _col2im(d.reshape(C * F * F, -1), g, out=np.full((N, C, H, W), np.nan), work=work)
+    np.testing.assert_array_equal(dx, naive_col2im(d_valid, x.shape, F, stride, padding))
+    # the adjoint: <im2col(x), d> == <x, col2im(d)>
+    assert np.sum(valid * d_valid) == pytest.approx(np.sum(x * dx), rel=1e-12)
+
+
+@pytest.mark.parametrize("N, C, H, W, F, stride, padding", IM2COL_CASES)
+def test_conv2d_matches_naive_loops_on_the_im2col_cases(N, C, H, W, F, stride, padding):
+    # the same cases through the layer: forward against the loops, backward
+    # against central differences
+    rng = np.random.default_rng(300 + F * 10 + stride * 3 + padding)
+    layer = nn.Conv2D(C, 2, F, stride=stride, padding=padding, dtype=F64)
+    set_params(layer, rng)
+    x = rng.standard_normal((N, C, H, W))
+    w, b = layer.params
+    want = naive_conv2d(x, w, b, stride, padding)
+    np.testing.assert_allclose(layer.forward(x), want, rtol=0,
+                               atol=dot_bound(C * F * F + 1, np.abs(w).sum(axis=(1, 2, 3)).max()
+                                              * np.abs(x).max() + np.abs(b).max()))
+    check_layer_gradients(layer, x, rng)
+
+
+def test_conv2d_chunks_give_the_same_result_as_one_chunk(monkeypatch):
+    # more samples than one chunk holds, and a last chunk of another size
+    import filterkit.nn.layers as layers_module
+
+    rng = np.random.default_rng(98)
+    x = rng.standard_normal((7, 2, 6, 6))
+    layer = nn.Conv2D(2, 3, 3, stride=1, padding=1, seed=3, dtype=F64)
+    y = layer.forward(x)
+    r = rng.standard_normal(y.shape)
+    dx = layer.backward(r)
+    dw = [g.copy() for g in layer.grads]
+    monkeypatch.setattr(layers_module, "CHUNK_COLUMNS", 2 * 6 * 8)  # two samples per chunk
+    assert len(layer._chunks(x.shape)) == 4
+    np.testing.assert_allclose(layer.forward(x), y, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(layer.backward(r), dx, rtol=1e-13, atol=1e-13)
+    for a, b in zip(layer.grads, dw):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-13)
+
+
+# --------------------------------------------------------------------------
+# 9. imports run one way
+
+def _nn_imports():
+    """(module, imported module, function-local?) for every import in filterkit/nn."""
+    import ast
+    import pathlib
+
+    folder = pathlib.Path(nn.__file__).parent
+    found = []
+    for path in sorted(folder.glob("*.py")):
+        module = "filterkit.nn" if path.stem == "__init__" else f"filterkit.nn.{path.stem}"
+        package = "filterkit.nn"
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        local = {id(node) for fn in ast.walk(tree) if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
+                 for node in ast.walk(fn)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+                target = ".".join(part for part in (base, node.module) if part)
+                # "from . import train" imports the module filterkit.nn.train;
+                # "from .layers import Conv2D" the module filterkit.nn.layers
+                names = [f"{target}.{alias.name}" for alias in node.names]
+                submodules = [n for n in names if (folder / f"{n.rsplit('.', 1)[1]}.py").exists()
+                              and target == package]
+                targets = submodules or [target] + names
+            else:
+                continue
+            for target in targets:
+                found.append((module, target, id(node) in local))
+    return found
+
+
+def test_nn_calls_filterkits_public_api_only():
+    private = sorted({(m, t) for m, t, _ in _nn_imports()
+                      if t.startswith("filterkit.") and not t.startswith("filterkit.nn")
+                      and any(part.startswith("_") for part in t.split(".")[1:])
+                      and t not in ("filterkit._validate", "filterkit._validate.describe",
+                                    "filterkit._validate.fail")})
+    assert not private, private
+
+
+def test_nn_has_no_import_circle_and_no_hidden_local_import():
+    imports = _nn_imports()
+    local = sorted({(m, t) for m, t, is_local in imports if is_local and t.startswith("filterkit")})
+    assert not local, local
+    modules = {m for m, _, _ in imports}
+    graph = {m: {t for mm, t, _ in imports if mm == m and t in modules and t != m} for m in modules}
+    del graph["filterkit.nn"]  # the package imports its modules; they never import it
+    assert all("filterkit.nn" not in targets for targets in graph.values())
+    done, active = set(), []
+
+    def visit(m):
+        assert m not in active, " -> ".join(active + [m])
+        if m in done:
+            return
+        active.append(m)
+        for t in graph.get(m, ()):
+            visit(t)
+        active.pop()
+        done.add(m)
+
+    for m in graph:
+        visit(m)

@@ -372,7 +372,8 @@ def test_a_valid_hand_written_file_loads_fortran_and_big_endian_too(tmp_path):
     model, meta = nn.load_model(path)
     assert meta == {}
     np.testing.assert_array_equal(model.forward(np.ones((1, 3), np.float32)), [[7, 11]])
-    assert model.layers[0].params["weight"].dtype == np.float32
+    assert model.layers[0].param_names == ["weight", "bias"]
+    assert model.layers[0].params[0].dtype == np.float32
 
 
 # --------------------------------------------------------------------------
@@ -495,3 +496,49 @@ def test_ctrl_c_in_a_cnn_command_is_130(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(cnn, "_eval", interrupted)
     assert main(["cnn", "eval", str(tmp_path / "m.npz")]) == 130
     assert capsys.readouterr().err == "filterkit: error: interrupted\n"
+
+
+# --------------------------------------------------------------------------
+# the members are the layers' param_names and STATE_NAMES
+
+def test_members_are_named_by_the_layers_param_names(tmp_path):
+    model = nn.Sequential(nn.Conv2D(1, 2, 3, padding=1, seed=0), nn.BatchNorm2D(2), nn.ReLU(),
+                          nn.Residual(nn.Conv2D(2, 2, 1, seed=1)), nn.Flatten(), nn.Dense(2 * 4 * 4, 3, seed=2))
+    path = str(tmp_path / "m.npz")
+    nn.save_model(path, model)
+    with zipfile.ZipFile(path) as z:
+        members = set(z.namelist())
+    # the leaves with arrays, by their index among all leaves (ReLU 2 and Flatten 4 have none)
+    leaves = {0: model.layers[0], 1: model.layers[1], 3: model.layers[3].layers[0], 5: model.layers[5]}
+    want = {"format.npy", "arch.npy", "meta.npy"}
+    for i, layer in leaves.items():
+        want |= {f"layer{i}.param.{name}.npy" for name in layer.param_names}
+        want |= {f"layer{i}.state.{name}.npy" for name in layer.STATE_NAMES}
+    assert members == want
+    assert "layer1.state.running_var.npy" in members and "layer3.param.weight.npy" in members
+    loaded, _ = nn.load_model(path)
+    assert loaded.param_names == model.param_names
+    assert loaded.param_shapes == model.param_shapes
+    for a, b in zip(loaded.params, model.params):
+        np.testing.assert_array_equal(a, b)
+        assert a.dtype == b.dtype and not np.shares_memory(a, b)
+    assert all(g.shape == p.shape and not g.any() for g, p in zip(loaded.grads, loaded.params))
+
+
+@pytest.mark.parametrize("layer", [
+    nn.Conv2D(3, 4, 5, stride=2, padding=1, dtype=np.float64), nn.Dense(6, 7), nn.BatchNorm2D(5),
+    nn.ReLU(), nn.FilterBank(), nn.MaxPool2D(2), nn.AvgPool2D(3, stride=1), nn.Flatten(),
+], ids=lambda layer: layer.name)
+def test_the_file_schema_agrees_with_the_layers(layer):
+    # the reader declares each leaf's arrays from its config without building
+    # the layer; names, shapes, dtypes and counts must be the layer's own
+    from filterkit.nn import _modelfile
+
+    leaf = _modelfile.check_arch(_modelfile.arch_of(layer)).leaves[0]
+    params = {k.split(".", 1)[1]: v for k, v in leaf.arrays.items() if k.startswith("param.")}
+    state = {k.split(".", 1)[1]: v for k, v in leaf.arrays.items() if k.startswith("state.")}
+    assert list(params) == layer.param_names
+    assert [shape for shape, _ in params.values()] == layer.param_shapes
+    assert [dt for _, dt in params.values()] == [p.dtype for p in layer.params]
+    assert list(state) == list(layer.STATE_NAMES) == list(layer.state())
+    assert leaf.n_params == layer.n_params

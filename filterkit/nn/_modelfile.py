@@ -4,7 +4,11 @@ A model file is an ``.npz`` archive (a zip of ``.npy`` members, no pickles):
 ``format`` (the marker), ``arch`` (the architecture as JSON), ``meta``
 (JSON) and one member per parameter and running statistic,
 ``layer<i>.param.<name>`` / ``layer<i>.state.<name>``, i the layer's
-position among the leaves of the architecture.
+position among the leaves of the architecture and name one of the leaf
+type's ``PARAM_NAMES`` / ``STATE_NAMES`` (Conv2D and Dense ``weight``,
+``bias``; BatchNorm2D ``gamma``, ``beta``, ``running_mean``,
+``running_var``): a layer's ``param_names`` and ``params``, in the same
+order.
 
 Anyone can hand ``filterkit cnn eval`` a file, so reading one checks
 everything before it allocates anything the file asks for, in this order:
@@ -234,19 +238,24 @@ def _leaf(where: str, kind: str, spec: Dict[str, Any]) -> _Leaf:
             continue
         checked[key] = _check_value(f"{where}.config.{key}", check, config[key])
     dt = np.dtype(checked.get("dtype", "float32"))
-    arrays: Dict[str, Tuple[Tuple[int, ...], np.dtype]] = {}
+    # the shapes from the checked config, without building the layer (a
+    # layer allocates its state); the names from the layer type, in the
+    # order of its params
+    params: List[Tuple[int, ...]] = []
+    state: List[Tuple[int, ...]] = []
     if kind == "Conv2D":
         k, c, f = checked["out_channels"], checked["in_channels"], checked["size"]
-        arrays = {"param.weight": ((k, c, f, f), dt), "param.bias": ((k,), dt)}
+        params = [(k, c, f, f), (k,)]
     elif kind == "Dense":
         i, o = checked["in_features"], checked["out_features"]
-        arrays = {"param.weight": ((i, o), dt), "param.bias": ((o,), dt)}
+        params = [(i, o), (o,)]
     elif kind == "BatchNorm2D":
         c = checked["channels"]
-        arrays = {"param.gamma": ((c,), dt), "param.beta": ((c,), dt),
-                  "state.running_mean": ((c,), dt), "state.running_var": ((c,), dt)}
-    n_params = sum(int(np.prod(shape, dtype=object)) for key, (shape, _) in arrays.items()
-                   if key.startswith("param."))
+        params, state = [(c,), (c,)], [(c,), (c,)]
+    cls = _LEAF_TYPES[kind]
+    arrays = {f"param.{name}": (shape, dt) for name, shape in zip(cls.PARAM_NAMES, params)}
+    arrays.update({f"state.{name}": (shape, dt) for name, shape in zip(cls.STATE_NAMES, state)})
+    n_params = sum(int(np.prod(shape, dtype=object)) for shape in params)
     return _Leaf(kind, checked, arrays, n_params)
 
 
@@ -570,13 +579,13 @@ def _load(archive: _Archive) -> Tuple[Sequential, Dict[str, Any]]:
     model = _build(plan.root)
     if not isinstance(model, Sequential):
         model = Sequential(model)
-    for leaf, stored in zip(leaves_of(model), arrays):
-        params = {k.split(".", 1)[1]: v for k, v in stored.items() if k.startswith("param.")}
-        if params:
-            leaf._params = params
-        for k, v in stored.items():
-            if k.startswith("state."):
-                setattr(leaf, k.split(".", 1)[1], v)
+    for i, leaf in enumerate(leaves_of(model)):
+        # load_params copies into the layer's own arrays; the arrays read
+        # are dropped leaf by leaf, so at most one leaf is held twice
+        stored, arrays[i] = arrays[i], {}
+        leaf.load_params([stored.pop(f"param.{name}") for name in leaf.param_names])
+        for name in leaf.STATE_NAMES:
+            setattr(leaf, name, stored.pop(f"state.{name}"))
     model.eval()
     return model, meta
 
@@ -601,7 +610,8 @@ def save(path: str, model: Sequential, meta: Optional[Dict[str, Any]]) -> None:
     arrays: Dict[str, np.ndarray] = {"format": np.array(FORMAT), "arch": np.array(arch_text),
                                      "meta": np.array(meta_text)}
     for i, leaf in enumerate(leaves_of(model)):
-        for kind, values in (("param", leaf.params), ("state", leaf.state())):
+        for kind, values in (("param", dict(zip(leaf.param_names, leaf.params))),
+                             ("state", leaf.state())):
             for key, value in values.items():
                 if not np.all(np.isfinite(value)):
                     raise fail(f"layer{i}.{kind}.{key}", f"finite (layer {i}, {leaf.name}; "

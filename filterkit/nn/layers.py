@@ -1,22 +1,26 @@
 """The layers of :mod:`filterkit.nn`: forward and backward side by side.
 
 Batches are NCHW arrays ``(N, C, H, W)``; :class:`Dense` takes ``(N, F)``.
-Every layer keeps what its backward pass needs from the last forward pass,
-fills ``grads`` (same keys as ``params``) in ``backward`` and returns the
-gradient with respect to its input.  Shapes follow the lecture:
-``W' = (W - F + 2P) / S + 1`` (:func:`output_size`), and a stride that does
-not fit is an error, never a silent crop.
+Every layer, :class:`Sequential` and :class:`Residual` included, follows
+one protocol (see :class:`Layer`): ``forward``, ``backward``, and the flat
+lists ``params``, ``grads``, ``param_names`` and ``param_shapes`` in one
+order.  Shapes follow the lecture: ``W' = (W - F + 2P) / S + 1``
+(:func:`output_size`), and a stride that does not fit is an error, never a
+silent crop.  Conv2D, the one layer that needs im2col, has one
+(:func:`_im2col` and its adjoint :func:`_col2im`) for every stride and
+padding.  filterkit itself is called through its public API
+(``filterkit.convolve``, ``filterkit.correlate``, ``filterkit.masks``),
+looked up when a FilterBank first runs.
 """
 
 from __future__ import annotations
 
 import abc
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .. import masks as mask_lib
-from .._convolve import convolve, correlate
+import filterkit
 
 Shape = Tuple[int, ...]
 #: output pixels per chunk of Conv2D's im2col columns (fits the L2 cache)
@@ -86,28 +90,128 @@ def _fmt_shape(shape: Sequence[Any]) -> str:
 
 
 class Layer(abc.ABC):
-    """The base of every layer: ``forward``, ``backward``, ``params``,
-    ``grads``, ``n_params``, ``output_shape`` and ``training``."""
+    """The protocol of every layer, :class:`Sequential` and :class:`Residual` included.
+
+    - ``forward(x)`` returns the output for a batch and keeps what
+      ``backward`` needs; ``backward(grad)`` takes the gradient with respect
+      to that output, overwrites ``grads`` and returns the gradient with
+      respect to the input.
+    - ``params``, ``grads``, ``param_names`` and ``param_shapes`` are flat
+      lists in one order: ``grads[i]`` has the shape and dtype of
+      ``params[i]``, ``param_names[i]`` names it (``'weight'``; in a
+      container ``'<layer index>.<name>'``, e.g. ``'3.0.bias'``) and
+      ``param_shapes[i]`` is its shape.  A layer without parameters has
+      empty lists.
+    - The arrays in ``params`` and ``grads`` are the layer's own and stay
+      the same objects for the layer's life: an optimiser holds them,
+      updates ``params`` in place and reads the ``grads`` that every
+      ``backward`` overwrites in place.  The lists are new on every access;
+      there are no setters: :meth:`load_params` copies values in.
+    - Parameters are allocated on first use of ``params`` or ``grads``
+      (``n_params`` and :meth:`Sequential.summary` of a VGG16 allocate
+      nothing); ``n_params`` counts them from ``param_shapes``.
+    - ``output_shape(input_shape)`` maps one sample's shape; ``training``
+      selects batch (True) or running (False) statistics.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from filterkit.nn import Dense
+    >>> layer = Dense(3, 2)
+    >>> layer.param_names, [p.shape for p in layer.params], [g.shape for g in layer.grads]
+    (['weight', 'bias'], [(3, 2), (2,)], [(3, 2), (2,)])
+    """
+
+    #: the names of a leaf layer's parameters, in the order of ``params``
+    PARAM_NAMES: Tuple[str, ...] = ()
+    #: the attributes holding non-trainable arrays a model file keeps
+    #: (BatchNorm2D's running statistics)
+    STATE_NAMES: Tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self.training = True
-        self._params: Optional[Dict[str, np.ndarray]] = None
-        self.grads: Dict[str, np.ndarray] = {}
+        self._params: Optional[List[np.ndarray]] = None
+        self._grads: Optional[List[np.ndarray]] = None
 
-    # parameters are allocated on first use: n_params and summary() of a
-    # VGG16 never allocate its 138 million weights
-    def _init_params(self) -> Dict[str, np.ndarray]:
-        return {}
+    def _init_params(self) -> List[np.ndarray]:
+        """Freshly initialised parameters, in the order of ``PARAM_NAMES``."""
+        return []
 
     @property
-    def params(self) -> Dict[str, np.ndarray]:
+    def param_shapes(self) -> List[Shape]:
+        """The shape of every parameter, known without allocating any."""
+        return []
+
+    @property
+    def param_names(self) -> List[str]:
+        return list(self.PARAM_NAMES)
+
+    @property
+    def params(self) -> List[np.ndarray]:
         if self._params is None:
             self._params = self._init_params()
-        return self._params
+        return list(self._params)
+
+    @property
+    def grads(self) -> List[np.ndarray]:
+        if self._grads is None:
+            self._grads = [np.zeros_like(p) for p in self.params]
+        return list(self._grads)
 
     @property
     def n_params(self) -> int:
-        return 0
+        return sum(int(np.prod(shape)) for shape in self.param_shapes)
+
+    def load_params(self, values: Sequence[Any]) -> None:
+        """Copy `values` (in the order of ``params``) into the parameters.
+
+        The arrays in ``params`` stay the same objects (an optimiser holding
+        them sees the new values); parameters not allocated yet are
+        allocated without a random initialisation.  Every shape is checked
+        before anything is written.
+
+        Parameters
+        ----------
+        values : sequence of array_like
+            One array per parameter, of the shape in ``param_shapes``.
+
+        Raises
+        ------
+        ValueError
+            For a wrong number of arrays or a wrong shape (naming the
+            parameter).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from filterkit.nn import Dense
+        >>> layer = Dense(2, 1, dtype=np.float64)
+        >>> layer.load_params([[[1.0], [2.0]], [0.5]])
+        >>> layer.forward(np.array([[1.0, 1.0]]))
+        array([[3.5]])
+        """
+        arrays = self._check_values(values)
+        if self._params is None:
+            self._params = [np.empty(a.shape, dtype=getattr(self, "dtype")) for a in arrays]
+        for p, a in zip(self._params, arrays):
+            p[...] = a
+
+    def _check_values(self, values: Sequence[Any]) -> List[np.ndarray]:
+        arrays = [np.asarray(v) for v in values]
+        shapes, names = self.param_shapes, self.param_names
+        if len(arrays) != len(shapes):
+            raise ValueError(f"{self.name}.load_params: `values` must hold {len(shapes)} arrays "
+                             f"({', '.join(names) or 'none'}); got {len(arrays)}.")
+        for i, (a, shape) in enumerate(zip(arrays, shapes)):
+            if a.shape != tuple(shape):
+                raise ValueError(f"{self.name}.load_params: `values[{i}]` ({names[i]}) must have "
+                                 f"shape {_fmt_shape(shape)}; got {_fmt_shape(a.shape)}.")
+        return arrays
+
+    def _write_grads(self, *values: np.ndarray) -> None:
+        """Overwrite ``grads`` in place (in the order of ``params``)."""
+        for g, v in zip(self.grads, values):
+            g[...] = v
 
     @property
     def name(self) -> str:
@@ -122,7 +226,7 @@ class Layer(abc.ABC):
 
     @abc.abstractmethod
     def backward(self, grad: np.ndarray) -> np.ndarray:
-        """The gradient with respect to the last forward's input (fills ``grads``)."""
+        """The gradient with respect to the last forward's input; overwrites ``grads``."""
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.forward(x)
@@ -132,21 +236,11 @@ class Layer(abc.ABC):
         return {}
 
     def state(self) -> Dict[str, np.ndarray]:
-        """Non-trainable arrays a saved model must keep (running statistics)."""
-        return {}
+        """Non-trainable arrays a saved model must keep, by ``STATE_NAMES``."""
+        return {name: getattr(self, name) for name in self.STATE_NAMES}
 
     def describe(self) -> str:
         return self.name
-
-    def _store_grads(self, **grads: np.ndarray) -> None:
-        """Write the gradients into the arrays already handed out (an
-        optimiser holds them), or create them on the first backward."""
-        for key, value in grads.items():
-            old = self.grads.get(key)
-            if old is not None and old.shape == value.shape:
-                old[...] = value
-            else:
-                self.grads[key] = np.array(value, dtype=self.params[key].dtype)
 
     def _need_forward(self, attr: str) -> Any:
         value = getattr(self, attr, None)
@@ -203,8 +297,8 @@ class FilterBank(Layer):
                  dtype: Any = np.float32) -> None:
         super().__init__()
         if masks is None:
-            masks = [mask_lib.mean(3), mask_lib.gaussian(3, sigma=1.0), mask_lib.sobel_x(),
-                     mask_lib.sobel_y(), mask_lib.laplace(4)]
+            fm = filterkit.masks
+            masks = [fm.mean(3), fm.gaussian(3, sigma=1.0), fm.sobel_x(), fm.sobel_y(), fm.laplace(4)]
         if isinstance(masks, np.ndarray) and masks.ndim == 2:
             masks = [masks]
         checked = []
@@ -257,7 +351,7 @@ class FilterBank(Layer):
         ry, rx = (h - oh) // 2, (w - ow) // 2
         for j, m in enumerate(self.masks):
             # the same public convolution users call, every plane in one call
-            f = convolve(planes, m, mode="constant", cval=0.0, channel_axis=0, output=None)
+            f = filterkit.convolve(planes, m, mode="constant", cval=0.0, channel_axis=0, output=None)
             y[:, :, j] = f.reshape(n, c, h, w)[:, :, ry:ry + oh, rx:rx + ow]
         self._in_shape = x.shape
         return y.reshape(n, out_c, oh, ow)
@@ -278,7 +372,7 @@ class FilterBank(Layer):
             # placed back at its pixels, zeros around)
             gj = np.zeros((n * c, h, w), dtype=self.dtype)
             gj[:, ry:ry + oh, rx:rx + ow] = g[:, :, j].reshape(n * c, oh, ow)
-            dx += correlate(gj, m, mode="constant", cval=0.0, channel_axis=0)
+            dx += filterkit.correlate(gj, m, mode="constant", cval=0.0, channel_axis=0)
         return dx.reshape(n, c, h, w)
 
     def config(self) -> Dict[str, Any]:
@@ -294,12 +388,150 @@ def _he(rng: np.random.Generator, shape: Shape, fan_in: int, dtype: np.dtype) ->
     return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
 
 
+class _Grid(NamedTuple):
+    """The column space of :func:`_im2col` for one input shape.
+
+    A stride-`stride` window over the zero-padded input (HP x WP) reads,
+    at filter tap (u, v), pixel ``xpad[i*stride + u, j*stride + v]``.  Split
+    the padded input into its stride x stride phases, ``phase[a, b][r, t]
+    = xpad[r*stride + a, t*stride + b]`` (HQ x WQ each, zeros past the
+    edge), and tap (u, v) reads ``phase[u % stride, v % stride]`` at (i +
+    u // stride, j + v // stride): a stride-1 window.  Flattened row by
+    row, every tap is then one offset into one phase, and every im2col
+    copy and col2im add is one contiguous run over all outputs, whatever
+    the stride.  The outputs are computed on a grid of OH x WQ, WQ >= OW;
+    the WQ - OW extra columns of every row are dropped.
+    """
+
+    n: int
+    c: int
+    h: int
+    w: int
+    size: int
+    stride: int
+    padding: int
+    oh: int
+    ow: int
+    hq: int
+    wq: int
+
+    @property
+    def grid(self) -> int:
+        """Columns per sample: OH x WQ outputs on the padded-width grid."""
+        return self.oh * self.wq
+
+    @property
+    def run(self) -> int:
+        """The columns every tap copies; the last (size-1)//stride are extra
+        columns that would read past the end of a phase (zeros)."""
+        return self.grid - (self.size - 1) // self.stride
+
+    def offset(self, u: int, v: int) -> int:
+        """Tap (u, v)'s offset into its flattened phase."""
+        return (u // self.stride) * self.wq + v // self.stride
+
+    def phases(self) -> List[Tuple[int, int, slice, slice, slice, slice]]:
+        """Per phase (a, b): its rows and columns that hold input pixels
+        and those input rows and columns (the padding is the rest)."""
+        s, p = self.stride, self.padding
+
+        def span(a: int, n: int) -> Tuple[slice, slice]:
+            r0 = max(0, -(-(p - a) // s))     # the first phase row inside the input
+            r1 = max(r0, (n - 1 + p - a) // s + 1)
+            return slice(r0, r1), slice(r0 * s + a - p, (r1 - 1) * s + a - p + 1 if r1 > r0 else 0, s)
+
+        out = []
+        for a in range(s):
+            qr, xr = span(a, self.h)
+            for b in range(s):
+                qc, xc = span(b, self.w)
+                out.append((a, b, qr, qc, xr, xc))
+        return out
+
+
+def _grid(shape: Shape, size: int, stride: int, padding: int) -> _Grid:
+    """The :class:`_Grid` of an input (N, C, H, W) whose output size fits."""
+    n, c, h, w = shape
+    hp, wp = h + 2 * padding, w + 2 * padding
+    return _Grid(n, c, h, w, size, stride, padding, (hp - size) // stride + 1,
+                 (wp - size) // stride + 1, -(-hp // stride), -(-wp // stride))
+
+
+def _workspace(work: Optional[np.ndarray], shape: Shape, dtype: np.dtype) -> np.ndarray:
+    """`work` viewed as `shape` (a C-contiguous array of that many elements
+    of `dtype`), or a new array."""
+    if work is None:
+        return np.empty(shape, dtype=dtype)
+    if work.dtype != dtype or work.size != int(np.prod(shape)) or not work.flags.c_contiguous:
+        raise ValueError(f"a workspace of {int(np.prod(shape))} C-contiguous {dtype} values is "
+                         f"needed; got {work.size} {work.dtype} values.")
+    return work.reshape(shape)
+
+
+def _im2col(x: np.ndarray, g: _Grid, out: Optional[np.ndarray] = None,
+            work: Optional[np.ndarray] = None) -> np.ndarray:
+    """The im2col of filterkit.nn: the windows of a batch x (N, C, H, W) as columns.
+
+    A (C*F*F, N*OH*WQ) matrix, rows (c, u, v) channels first, columns
+    (n, i, j) on the grid of `g` (see :class:`_Grid`)::
+
+        cols[(c, u, v), (n, i, j)] = xpad[n, c, i*stride + u, j*stride + v]  for j < OW
+
+    so that a convolution is one product ``weight.reshape(K, -1) @ cols``;
+    the columns j >= OW hold no window (drop them).  `out` (C*F*F*N*OH*WQ
+    values) and `work` (the phases, C*S*S*N*HQ*WQ values) are optional
+    workspaces a caller keeps from call to call: fresh multi-megabyte
+    arrays on every call cost their page faults.
+    """
+    s, f, run = g.stride, g.size, g.run
+    if s == 1 and not g.padding:  # the input is its own single phase: read it in place
+        flat = x.reshape(g.n, g.c, 1, 1, g.h * g.w).transpose(1, 2, 3, 0, 4)
+    else:
+        q = _workspace(work, (g.c, s, s, g.n, g.hq, g.wq), x.dtype)
+        q[...] = 0
+        xt = x.transpose(1, 0, 2, 3)  # (C, N, H, W): channels first, as the rows of cols
+        for a, b, qr, qc, xr, xc in g.phases():
+            q[:, a, b, :, qr, qc] = xt[:, :, xr, xc]
+        flat = q.reshape(g.c, s, s, g.n, g.hq * g.wq)
+    cols = _workspace(out, (g.c, f, f, g.n, g.grid), x.dtype)
+    cols[..., run:] = 0
+    for u in range(f):
+        for v in range(f):
+            o = g.offset(u, v)
+            cols[:, u, v, :, :run] = flat[:, u % s, v % s, :, o:o + run]
+    return cols.reshape(g.c * f * f, g.n * g.grid)
+
+
+def _col2im(cols: np.ndarray, g: _Grid, out: Optional[np.ndarray] = None,
+            work: Optional[np.ndarray] = None) -> np.ndarray:
+    """The adjoint of :func:`_im2col`: every column entry added back at the
+    input pixel its window read (the padding dropped); (N, C, H, W),
+    written into `out` when given.  The extra columns (j >= OW) of `cols`
+    must be zero; `work` is an optional workspace of C*S*S*N*HQ*WQ values.
+    """
+    s, f, run = g.stride, g.size, g.run
+    acc = _workspace(work, (g.c, s, s, g.n, g.hq * g.wq), cols.dtype)
+    acc[...] = 0
+    windows = cols.reshape(g.c, f, f, g.n, g.grid)
+    for u in range(f):
+        for v in range(f):
+            o = g.offset(u, v)
+            acc[:, u % s, v % s, :, o:o + run] += windows[:, u, v, :, :run]
+    q = acc.reshape(g.c, s, s, g.n, g.hq, g.wq)
+    dx = np.empty((g.n, g.c, g.h, g.w), dtype=cols.dtype) if out is None else out
+    dxt = dx.transpose(1, 0, 2, 3)
+    for a, b, qr, qc, xr, xc in g.phases():  # every input pixel lies in exactly one phase
+        dxt[:, :, xr, xc] = q[:, a, b, :, qr, qc]
+    return dx
+
+
 class Conv2D(Layer):
     """A trainable convolution layer (cross-correlation, as in every framework).
 
     ``y[n, k, i, j] = bias[k] + sum_c sum_u sum_v weight[k, c, u, v] *
     xpad[n, c, i*stride + u, j*stride + v]``, xpad the input zero-padded by
     `padding`; computed by im2col and one BLAS matrix product.
+    ``params`` is ``[weight (K, C, F, F), bias (K,)]``.
 
     Parameters
     ----------
@@ -321,7 +553,11 @@ class Conv2D(Layer):
     760
     >>> Conv2D(1, 4, 3, padding=1).output_shape((1, 8, 8))
     (4, 8, 8)
+    >>> Conv2D(1, 4, 3).param_names, Conv2D(1, 4, 3).param_shapes
+    (['weight', 'bias'], [(4, 1, 3, 3), (4,)])
     """
+
+    PARAM_NAMES = ("weight", "bias")
 
     def __init__(self, in_channels: int, out_channels: int, size: int, *, stride: int = 1,
                  padding: int = 0, seed: Optional[int] = None, dtype: Any = np.float32) -> None:
@@ -335,16 +571,16 @@ class Conv2D(Layer):
         self.dtype = _float_dtype(dtype, "Conv2D")
         self._cols: Optional[List[np.ndarray]] = None
 
-    def _init_params(self) -> Dict[str, np.ndarray]:
-        rng = np.random.default_rng(self.seed)
-        f, c, k = self.size, self.in_channels, self.out_channels
-        return {"weight": _he(rng, (k, c, f, f), f * f * c, self.dtype),
-                "bias": np.zeros(k, dtype=self.dtype)}
-
     @property
-    def n_params(self) -> int:
-        f = self.size
-        return f * f * self.in_channels * self.out_channels + self.out_channels
+    def param_shapes(self) -> List[Shape]:
+        f, c, k = self.size, self.in_channels, self.out_channels
+        return [(k, c, f, f), (k,)]
+
+    def _init_params(self) -> List[np.ndarray]:
+        rng = np.random.default_rng(self.seed)
+        f, c = self.size, self.in_channels
+        weight, bias = self.param_shapes
+        return [_he(rng, weight, f * f * c, self.dtype), np.zeros(bias, dtype=self.dtype)]
 
     def output_shape(self, input_shape: Shape) -> Shape:
         if len(input_shape) != 3 or input_shape[0] != self.in_channels:
@@ -360,177 +596,73 @@ class Conv2D(Layer):
 
     def _buffer(self, name: str, shape: Shape) -> np.ndarray:
         """A workspace kept from call to call while the batch shape stays:
-        fresh multi-megabyte arrays every step cost their page faults
-        (measured: twice the arithmetic at 32 x 5 x 25 x 25)."""
+        fresh multi-megabyte arrays every step cost their page faults."""
         ws = self.__dict__.setdefault("_ws", {})
         buf = ws.get(name)
         if buf is None or buf.shape != tuple(shape):
             buf = ws[name] = np.empty(shape, dtype=self.dtype)
         return buf
 
-    def _taps(self, h: int, w: int, oh: int, ow: int) -> List[Tuple[int, int, slice, slice, slice, slice]]:
-        """Per filter tap (u, v): the output rows/columns that read inside
-        the image and the image rows/columns they read (the zero padding is
-        never materialised)."""
-        st, f, p = self.stride, self.size, self.padding
-
-        def span(u: int, n: int, on: int) -> Tuple[slice, slice]:
-            i0 = max(0, -(-(p - u) // st))
-            i1 = max(i0, min(on, (n - 1 + p - u) // st + 1))
-            r0 = i0 * st + u - p
-            return slice(i0, i1), slice(r0, r0 + (i1 - i0 - 1) * st + 1 if i1 > i0 else r0, st)
-
-        taps = []
-        for u in range(f):
-            oi, si = span(u, h, oh)
-            for v in range(f):
-                oj, sj = span(v, w, ow)
-                taps.append((u, v, oi, oj, si, sj))
-        return taps
-
-    def _chunks(self, n: int, oh: int, ow: int) -> List[Tuple[int, int]]:
-        nb = max(1, min(n, CHUNK_COLUMNS // (oh * ow)))
-        return [(n0, min(n, n0 + nb)) for n0 in range(0, n, nb)]
+    def _chunks(self, x_shape: Shape) -> List[Tuple[int, int, _Grid]]:
+        """The im2col chunks of a batch: (first sample, end, grid).  Each
+        chunk of columns is multiplied while it is in the cache (1.5x
+        faster than one product of the whole batch) and kept for backward."""
+        n, c, h, w = x_shape
+        per_sample = _grid((1, c, h, w), self.size, self.stride, self.padding).grid
+        nb = max(1, min(n, CHUNK_COLUMNS // per_sample))
+        return [(n0, min(n, n0 + nb), _grid((min(n, n0 + nb) - n0, c, h, w), self.size,
+                                            self.stride, self.padding))
+                for n0 in range(0, n, nb)]
 
     def forward(self, x: Any) -> np.ndarray:
         x = self._check_4d(x, self.in_channels)
-        self.output_shape(x.shape[1:])
+        _, oh, ow = self.output_shape(x.shape[1:])
         x = np.asarray(x, dtype=self.dtype)
-        self._flat = self.stride == 1
-        return self._forward_flat(x) if self._flat else self._forward_strided(x)
+        n, c = x.shape[:2]
+        f, k, s = self.size, self.out_channels, self.stride
+        weight, bias = self.params
+        w = weight.reshape(k, -1)
+        y = np.empty((n, k, oh, ow), dtype=self.dtype)
+        cols = []
+        for i, (n0, n1, g) in enumerate(self._chunks(x.shape)):
+            chunk = _im2col(x[n0:n1], g, out=self._buffer(f"cols{i}", (c * f * f, g.n * g.grid)),
+                            work=self._buffer("phases", (c, s, s, g.n, g.hq, g.wq)))
+            yc = np.matmul(w, chunk, out=self._buffer("yc", (k, g.n * g.grid)))
+            yc += bias[:, None]
+            y[n0:n1] = yc.reshape(k, g.n, oh, g.wq)[:, :, :, :ow].transpose(1, 0, 2, 3)
+            cols.append(chunk)
+        self._cols = cols
+        self._xshape = x.shape
+        return y
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         cols = self._need_forward("_cols")
         n, c, h, wd = self._xshape
         _, oh, ow = self.output_shape((c, h, wd))
+        f, k, s = self.size, self.out_channels, self.stride
         grad = np.asarray(grad, dtype=self.dtype)
-        if grad.shape != (n, self.out_channels, oh, ow):
+        if grad.shape != (n, k, oh, ow):
             raise ValueError(f"Conv2D.backward: the gradient must have shape "
-                             f"{_fmt_shape((n, self.out_channels, oh, ow))}; "
-                             f"got {_fmt_shape(grad.shape)}.")
-        return self._backward_flat(grad, cols) if self._flat else self._backward_strided(grad, cols)
-
-    # stride 1: the padded image is flattened row by row, so that every
-    # filter tap is one offset into it; outputs are computed on the padded
-    # width (f - 1 extra columns per row, dropped) and every im2col copy and
-    # col2im add is one long contiguous run (2-4x faster than row by row)
-    def _forward_flat(self, x: np.ndarray) -> np.ndarray:
-        n, c, h, wd = x.shape
-        f, k, p = self.size, self.out_channels, self.padding
-        hp, wp = h + 2 * p, wd + 2 * p
-        oh, ow = hp - f + 1, wp - f + 1
-        xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p))) if p else x
-        xf = xp.reshape(n, c, hp * wp)
-        grid = oh * wp                      # outputs on the padded width
-        run = grid - (f - 1)                # the last f-1 of them would read past the end
-        w = self.params["weight"].reshape(k, -1)
-        bias = self.params["bias"][:, None]
-        y = np.empty((n, k, oh, ow), dtype=self.dtype)
-        cols = []
-        for i, (n0, n1) in enumerate(self._chunks(n, oh, wp)):
-            chunk = self._buffer(f"cols{i}", (c, f, f, n1 - n0, grid))
-            chunk[..., run:] = 0
-            xc = xf[n0:n1].transpose(1, 0, 2)  # (c, nb, hp*wp)
-            for u in range(f):
-                for v in range(f):
-                    o = u * wp + v
-                    chunk[:, u, v, :, :run] = xc[:, :, o:o + run]
-            chunk = chunk.reshape(c * f * f, -1)
-            yc = w @ chunk
-            yc += bias
-            y[n0:n1] = yc.reshape(k, n1 - n0, oh, wp)[:, :, :, :ow].transpose(1, 0, 2, 3)
-            cols.append(chunk)
-        self._cols = cols
-        self._xshape = x.shape
-        return y
-
-    def _backward_flat(self, grad: np.ndarray, cols: List[np.ndarray]) -> np.ndarray:
-        n, c, h, wd = self._xshape
-        f, k, p = self.size, self.out_channels, self.padding
-        hp, wp = h + 2 * p, wd + 2 * p
-        oh, ow = hp - f + 1, wp - f + 1
-        grid = oh * wp
-        run = grid - (f - 1)
-        w = self.params["weight"].reshape(k, -1)
+                             f"{_fmt_shape((n, k, oh, ow))}; got {_fmt_shape(grad.shape)}.")
+        weight, _ = self.params
         wt = self._buffer("wt", (c * f * f, k))
-        wt[...] = w.T
+        wt[...] = weight.reshape(k, -1).T
         dw = np.zeros((k, c * f * f), dtype=self.dtype)
-        dxp = self._buffer("dxp", (c, n, hp * wp))
-        dxp[...] = 0
-        for (n0, n1), chunk in zip(self._chunks(n, oh, wp), cols):
-            nb = n1 - n0
-            # the gradient on the padded width: zeros in the dropped columns,
-            # so they add nothing to dw or dx
-            g = self._buffer("g", (k, nb, oh, wp))
-            g[..., ow:] = 0
-            g[..., :ow] = grad[n0:n1].transpose(1, 0, 2, 3)
-            g2 = g.reshape(k, nb * grid)
-            dw += g2 @ chunk.T
-            dcols = np.matmul(wt, g2, out=self._buffer("dcols", (c * f * f, nb * grid)))
-            dcols = dcols.reshape(c, f, f, nb, grid)
-            dst = dxp[:, n0:n1]
-            for u in range(f):
-                for v in range(f):
-                    o = u * wp + v
-                    dst[:, :, o:o + run] += dcols[:, u, v, :, :run]
-        self._store_grads(weight=dw.reshape(self.params["weight"].shape),
-                          bias=grad.sum(axis=(0, 2, 3)))
-        dx = dxp.reshape(c, n, hp, wp)[:, :, p:p + h, p:p + wd]
-        return np.ascontiguousarray(dx.transpose(1, 0, 2, 3))
-
-    def _forward_strided(self, x: np.ndarray) -> np.ndarray:
-        n, c, h, wd = x.shape
-        _, oh, ow = self.output_shape(x.shape[1:])
-        f, k = self.size, self.out_channels
-        w = self.params["weight"].reshape(k, -1)
-        bias = self.params["bias"][:, None]
-        y = np.empty((n, k, oh, ow), dtype=self.dtype)
-        taps = self._taps(h, wd, oh, ow)
-        # im2col with the channels first (rows c, u, v; columns n, i, j), a
-        # few samples at a time: each chunk of columns is multiplied while
-        # it is in the cache (1.5x faster than one product of the batch)
-        # and kept for the backward pass
-        cols = []
-        for i, (n0, n1) in enumerate(self._chunks(n, oh, ow)):
-            chunk = self._buffer(f"cols{i}", (c, f, f, n1 - n0, oh, ow))
-            for u, v, oi, oj, si, sj in taps:
-                dst = chunk[:, u, v]
-                if oi != slice(0, oh) or oj != slice(0, ow):
-                    dst[...] = 0  # this tap reads the zero padding somewhere
-                dst[:, :, oi, oj] = x[n0:n1, :, si, sj].transpose(1, 0, 2, 3)
-            chunk = chunk.reshape(c * f * f, -1)
-            yc = w @ chunk
-            yc += bias
-            y[n0:n1] = yc.reshape(k, n1 - n0, oh, ow).transpose(1, 0, 2, 3)
-            cols.append(chunk)
-        self._cols = cols
-        self._xshape = x.shape
-        return y
-
-    def _backward_strided(self, grad: np.ndarray, cols: List[np.ndarray]) -> np.ndarray:
-        n, c, h, wd = self._xshape
-        k, f = self.out_channels, self.size
-        _, oh, ow = self.output_shape((c, h, wd))
-        w = self.params["weight"].reshape(k, -1)
-        wt = self._buffer("wt", (c * f * f, k))
-        wt[...] = w.T
-        dw = np.zeros((k, c * f * f), dtype=self.dtype)
-        db = np.zeros(k, dtype=self.dtype)
-        dx = self._buffer("dx", (c, n, h, wd))
-        dx[...] = 0
-        taps = self._taps(h, wd, oh, ow)
+        dx = np.empty((n, c, h, wd), dtype=self.dtype)
         # per chunk of samples, while its columns are in the cache: the
-        # weight gradient g cols^T, and the input gradient col2im(w^T g)
-        for (n0, n1), chunk in zip(self._chunks(n, oh, ow), cols):
-            g = np.ascontiguousarray(grad[n0:n1].transpose(1, 0, 2, 3)).reshape(k, -1)
-            dw += g @ chunk.T
-            db += g.sum(axis=1)
-            dcols = np.matmul(wt, g, out=self._buffer("dcols", (c * f * f, g.shape[1])))
-            dcols = dcols.reshape(c, f, f, n1 - n0, oh, ow)
-            for u, v, oi, oj, si, sj in taps:  # col2im: one strided add per filter tap
-                dx[:, n0:n1, si, sj] += dcols[:, u, v, :, oi, oj]
-        self._store_grads(weight=dw.reshape(self.params["weight"].shape), bias=db)
-        return np.ascontiguousarray(dx.transpose(1, 0, 2, 3))
+        # weight gradient g cols^T and the input gradient col2im(w^T g)
+        for (n0, n1, g), chunk in zip(self._chunks(self._xshape), cols):
+            # the gradient on the grid: zeros in the extra columns, so they
+            # add nothing to dw, and col2im gets zero extra columns
+            gq = self._buffer("grad", (k, g.n, oh, g.wq))
+            gq[..., ow:] = 0
+            gq[..., :ow] = grad[n0:n1].transpose(1, 0, 2, 3)
+            g2 = gq.reshape(k, g.n * g.grid)
+            dw += g2 @ chunk.T
+            dcols = np.matmul(wt, g2, out=self._buffer("dcols", (c * f * f, g.n * g.grid)))
+            _col2im(dcols, g, out=dx[n0:n1], work=self._buffer("dphases", (c, s, s, g.n, g.hq, g.wq)))
+        self._write_grads(dw.reshape(weight.shape), grad.sum(axis=(0, 2, 3)))
+        return dx
 
     def config(self) -> Dict[str, Any]:
         return {"in_channels": self.in_channels, "out_channels": self.out_channels,
@@ -692,12 +824,16 @@ class Flatten(Layer):
 class Dense(Layer):
     """A fully connected layer: ``y = x @ weight + bias``, weight (in, out).
 
+    ``params`` is ``[weight (in, out), bias (out,)]``.
+
     Examples
     --------
     >>> from filterkit.nn import Dense
     >>> Dense(4096, 1000).n_params
     4097000
     """
+
+    PARAM_NAMES = ("weight", "bias")
 
     def __init__(self, in_features: int, out_features: int, *, seed: Optional[int] = None,
                  dtype: Any = np.float32) -> None:
@@ -707,14 +843,14 @@ class Dense(Layer):
         self.seed = seed
         self.dtype = _float_dtype(dtype, "Dense")
 
-    def _init_params(self) -> Dict[str, np.ndarray]:
-        rng = np.random.default_rng(self.seed)
-        return {"weight": _he(rng, (self.in_features, self.out_features), self.in_features, self.dtype),
-                "bias": np.zeros(self.out_features, dtype=self.dtype)}
-
     @property
-    def n_params(self) -> int:
-        return self.in_features * self.out_features + self.out_features
+    def param_shapes(self) -> List[Shape]:
+        return [(self.in_features, self.out_features), (self.out_features,)]
+
+    def _init_params(self) -> List[np.ndarray]:
+        rng = np.random.default_rng(self.seed)
+        weight, bias = self.param_shapes
+        return [_he(rng, weight, self.in_features, self.dtype), np.zeros(bias, dtype=self.dtype)]
 
     def output_shape(self, input_shape: Shape) -> Shape:
         if tuple(input_shape) != (self.in_features,):
@@ -729,13 +865,15 @@ class Dense(Layer):
                              f"got {_fmt_shape(x.shape)}.")
         x = x.astype(self.dtype, copy=False)
         self._x = x
-        return x @ self.params["weight"] + self.params["bias"]
+        weight, bias = self.params
+        return x @ weight + bias
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         x = self._need_forward("_x")
         grad = np.asarray(grad, dtype=self.dtype)
-        self._store_grads(weight=x.T @ grad, bias=grad.sum(axis=0))
-        return grad @ self.params["weight"].T
+        weight, _ = self.params
+        self._write_grads(x.T @ grad, grad.sum(axis=0))
+        return grad @ weight.T
 
     def config(self) -> Dict[str, Any]:
         return {"in_features": self.in_features, "out_features": self.out_features,
@@ -749,6 +887,9 @@ class BatchNorm2D(Layer):
     """Batch normalisation per channel: batch statistics over (N, H, W) in
     training, the running ones in evaluation (``training = False``).
 
+    ``params`` is ``[gamma (C,), beta (C,)]``; the running statistics
+    ``running_mean`` and ``running_var`` are state, not parameters.
+
     Examples
     --------
     >>> import numpy as np
@@ -757,6 +898,9 @@ class BatchNorm2D(Layer):
     >>> bool(abs(y.mean()) < 1e-12)
     True
     """
+
+    PARAM_NAMES = ("gamma", "beta")
+    STATE_NAMES = ("running_mean", "running_var")
 
     def __init__(self, channels: int, *, momentum: float = 0.9, eps: float = 1e-5,
                  dtype: Any = np.float32) -> None:
@@ -771,13 +915,12 @@ class BatchNorm2D(Layer):
         self.running_mean = np.zeros(self.channels, dtype=self.dtype)
         self.running_var = np.ones(self.channels, dtype=self.dtype)
 
-    def _init_params(self) -> Dict[str, np.ndarray]:
-        return {"gamma": np.ones(self.channels, dtype=self.dtype),
-                "beta": np.zeros(self.channels, dtype=self.dtype)}
-
     @property
-    def n_params(self) -> int:
-        return 2 * self.channels
+    def param_shapes(self) -> List[Shape]:
+        return [(self.channels,), (self.channels,)]
+
+    def _init_params(self) -> List[np.ndarray]:
+        return [np.ones(self.channels, dtype=self.dtype), np.zeros(self.channels, dtype=self.dtype)]
 
     def output_shape(self, input_shape: Shape) -> Shape:
         if len(input_shape) != 3 or input_shape[0] != self.channels:
@@ -787,8 +930,7 @@ class BatchNorm2D(Layer):
 
     def forward(self, x: Any) -> np.ndarray:
         x = self._check_4d(x, self.channels).astype(self.dtype, copy=False)
-        gamma = self.params["gamma"][None, :, None, None]
-        beta = self.params["beta"][None, :, None, None]
+        gamma, beta = (p[None, :, None, None] for p in self.params)
         if self.training:
             mean = x.mean(axis=(0, 2, 3))
             var = x.var(axis=(0, 2, 3))
@@ -805,8 +947,8 @@ class BatchNorm2D(Layer):
     def backward(self, grad: np.ndarray) -> np.ndarray:
         xhat, inv, training = self._need_forward("_cache")
         grad = np.asarray(grad, dtype=self.dtype)
-        gamma = self.params["gamma"]
-        self._store_grads(gamma=(grad * xhat).sum(axis=(0, 2, 3)), beta=grad.sum(axis=(0, 2, 3)))
+        gamma, _ = self.params
+        self._write_grads((grad * xhat).sum(axis=(0, 2, 3)), grad.sum(axis=(0, 2, 3)))
         gx = grad * gamma[None, :, None, None]
         if not training:
             return gx * inv[None, :, None, None]
@@ -819,8 +961,6 @@ class BatchNorm2D(Layer):
         return {"channels": self.channels, "momentum": self.momentum, "eps": self.eps,
                 "dtype": self.dtype.name}
 
-    def state(self) -> Dict[str, np.ndarray]:
-        return {"running_mean": self.running_mean, "running_var": self.running_var}
 
 
 class SoftmaxCrossEntropy:
@@ -866,6 +1006,10 @@ class SoftmaxCrossEntropy:
 class Sequential(Layer):
     """Layers applied in order.
 
+    ``params``, ``grads``, ``param_names`` and ``param_shapes`` are the
+    inner layers' lists one after the other (the same arrays), the names
+    prefixed with the layer's index.
+
     Examples
     --------
     >>> from filterkit.nn import Sequential, FilterBank, Conv2D, ReLU, MaxPool2D, Flatten, Dense
@@ -873,6 +1017,10 @@ class Sequential(Layer):
     ...                    Flatten(), Dense(8 * 4 * 4, 10))
     >>> model.output_shape((1, 8, 8)), model.n_params
     ((10,), 1658)
+    >>> model.param_names
+    ['1.weight', '1.bias', '5.weight', '5.bias']
+    >>> model.params[2] is model.layers[5].params[0]
+    True
     """
 
     def __init__(self, *layers: Layer) -> None:
@@ -883,21 +1031,35 @@ class Sequential(Layer):
                                 f"got {type(layer).__name__}.")
         self.layers: List[Layer] = list(layers)
 
+    # the protocol's lists: the inner layers' lists one after the other, so
+    # that an optimiser built on a model holds the inner layers' own arrays
     @property
-    def params(self) -> List[np.ndarray]:  # type: ignore[override]
-        return [p for layer in self.layers for p in _flat(layer.params)]
+    def params(self) -> List[np.ndarray]:
+        return [p for layer in self.layers for p in layer.params]
 
-    @property  # type: ignore[override]
+    @property
     def grads(self) -> List[np.ndarray]:
-        return [g for layer in self.layers for g in _flat_grads(layer)]
+        return [g for layer in self.layers for g in layer.grads]
 
-    @grads.setter
-    def grads(self, value: Any) -> None:  # the base class assigns {} once
-        pass
+    @property
+    def param_names(self) -> List[str]:
+        return [f"{i}.{name}" for i, layer in enumerate(self.layers) for name in layer.param_names]
+
+    @property
+    def param_shapes(self) -> List[Shape]:
+        return [shape for layer in self.layers for shape in layer.param_shapes]
 
     @property
     def n_params(self) -> int:
         return sum(layer.n_params for layer in self.layers)
+
+    def load_params(self, values: Sequence[Any]) -> None:
+        arrays = self._check_values(values)
+        start = 0
+        for layer in self.layers:
+            count = len(layer.param_shapes)
+            layer.load_params(arrays[start:start + count])
+            start += count
 
     def train(self) -> "Sequential":
         """Training mode (batch statistics), for this and every inner layer."""
@@ -963,13 +1125,15 @@ class Sequential(Layer):
 class Residual(Sequential):
     """A ResNet shortcut: ``y = x + body(x)``; the body keeps the shape.
 
+    The parameters are the body's, listed as in :class:`Sequential`.
+
     Examples
     --------
     >>> import numpy as np
     >>> from filterkit.nn import Residual, Conv2D, ReLU
     >>> block = Residual(Conv2D(4, 4, 3, padding=1), ReLU())
-    >>> block.output_shape((4, 8, 8))
-    (4, 8, 8)
+    >>> block.output_shape((4, 8, 8)), block.param_names
+    ((4, 8, 8), ['0.weight', '0.bias'])
     """
 
     def output_shape(self, input_shape: Shape) -> Shape:
@@ -990,35 +1154,6 @@ class Residual(Sequential):
     def backward(self, grad: np.ndarray) -> np.ndarray:
         return grad + super().backward(grad)
 
-    @property
-    def params(self) -> Dict[str, np.ndarray]:  # type: ignore[override]
-        """The body's arrays, keyed ``"<layer index>.<name>"`` (a layer's dict, as every layer's)."""
-        return {f"{i}.{k}": v for i, layer in enumerate(self.layers)
-                for k, v in _named(layer.params)}
-
-    @property  # type: ignore[override]
-    def grads(self) -> Dict[str, np.ndarray]:
-        return dict(zip(self.params, (g for layer in self.layers for g in _flat_grads(layer))))
-
-    @grads.setter
-    def grads(self, value: Any) -> None:
-        pass
-
     def describe(self) -> str:
         return "Residual(" + ", ".join(layer.describe() for layer in self.layers) + ")"
 
-
-def _flat(params: Any) -> List[np.ndarray]:
-    return list(params) if isinstance(params, list) else list(params.values())
-
-
-def _named(params: Any) -> List[Tuple[str, np.ndarray]]:
-    if isinstance(params, list):
-        return [(str(i), p) for i, p in enumerate(params)]
-    return list(params.items())
-
-
-def _flat_grads(layer: Layer) -> List[np.ndarray]:
-    if isinstance(layer, Sequential):
-        return _flat(layer.grads)
-    return [layer.grads.setdefault(k, np.zeros_like(v)) for k, v in layer.params.items()]

@@ -1,4 +1,11 @@
-"""Optimisers: they update the parameter arrays in place from their gradients."""
+"""Optimisers: they update the parameter arrays in place from their gradients.
+
+An optimiser takes the layer protocol's two lists, ``model.params`` and
+``model.grads`` (see :class:`filterkit.nn.Layer`), and keeps the arrays
+themselves: every ``backward`` overwrites the gradient arrays in place and
+every ``step`` updates the parameter arrays in place, so the optimiser is
+built once, before the first step.
+"""
 
 from __future__ import annotations
 
@@ -34,7 +41,8 @@ class SGD:
     Parameters
     ----------
     params, grads : lists of arrays
-        ``model.params`` and ``model.grads`` (updated in place).
+        ``model.params`` (updated in place) and ``model.grads`` (read on
+        every step), aligned.
     lr : float, optional
     momentum : float, optional
         0 (default) is plain SGD: ``p -= lr * g``.
@@ -46,6 +54,13 @@ class SGD:
     >>> p, g = np.array([1.0]), np.array([0.5])
     >>> SGD([p], [g], lr=0.1).step(); p
     array([0.95])
+    >>> from filterkit.nn import Dense
+    >>> layer = Dense(3, 2, dtype=np.float64)
+    >>> opt = SGD(layer.params, layer.grads, lr=0.1)   # once, before training
+    >>> y = layer.forward(np.ones((1, 3)))
+    >>> dx = layer.backward(np.ones((1, 2)))          # overwrites layer.grads
+    >>> opt.step(); layer.params[1]                   # bias -= 0.1 * its gradient
+    array([-0.1, -0.1])
     """
 
     def __init__(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray], *,
@@ -74,6 +89,8 @@ class Adam:
     Parameters
     ----------
     params, grads : lists of arrays
+        ``model.params`` (updated in place) and ``model.grads`` (read on
+        every step), aligned.
     lr : float, optional
     betas : (float, float), optional
     eps : float, optional

@@ -20,9 +20,7 @@ import numpy as np
 
 from .._validate import describe, fail
 from . import _modelfile
-# the limits of model files, also importable from here and from filterkit.nn
-from ._modelfile import (FORMAT, MAX_ACTIVATION, MAX_DEPTH, MAX_JSON_CHARS,  # noqa: F401
-                         MAX_LAYERS, MAX_PARAMS, MAX_SIZE)
+from ._modelfile import MAX_ACTIVATION
 from .layers import (Conv2D, Dense, FilterBank, Flatten, Layer, MaxPool2D, ReLU, Sequential,
                      SoftmaxCrossEntropy)
 from .optim import Adam
@@ -428,7 +426,8 @@ def first_layer_masks(model: Sequential) -> Tuple[List[np.ndarray], str]:
     if isinstance(first, FilterBank):
         return [m.copy() for m in first.masks], "fixed"
     if isinstance(first, Conv2D) and first.in_channels == 1 and first.out_channels <= 8:
-        return [w[0].astype(np.float64) for w in first.params["weight"]], "learned"
+        weight = first.params[first.param_names.index("weight")]
+        return [w[0].astype(np.float64) for w in weight], "learned"
     return [], "none"
 
 
