@@ -120,8 +120,8 @@ def test_compare_runs_per_round_and_report():
     assert compare.runs_per_round(1e-6, True) == hi      # fast call: the most
     row = {"old": harness.stats([1e-3, 1.2e-3]), "new": harness.stats([1.1e-3, 1.3e-3]),
            "rounds": 8, "per_round": 3}
-    rows = [dict(row, title="slow row", ratio=1.08, paired_ratio=1.07, first=dict(row, ratio=1.2)),
-            dict(row, title="fine row", ratio=1.0, paired_ratio=1.0)]
+    rows = [dict(row, title="slow row", ratio=1.07, medians_ratio=1.08, first=dict(row, ratio=1.2)),
+            dict(row, title="fine row", ratio=1.0, medians_ratio=1.0)]
     info = {"filterkit": "0.1.0", "python": "3.11", "file": "/x/filterkit/__init__.py",
             "build_info": {"simd": "avx2", "openmp": True}}
     report = {"machine": {"cpu": "cpu", "cores": 2}, "old": info, "new": info, "quick": True,
@@ -131,3 +131,44 @@ def test_compare_runs_per_round_and_report():
     assert "| slow row * | 1.100 | 1.200 | 1.080 | 1.070 | 8 x 3 | **slower than 1.05x** |" in text
     assert "| fine row | 1.100 | 1.200 | 1.000 | 1.000 | 8 x 3 | ok |" in text
     assert "1 slower than 1.05x" in text and "Only in the new build's suite" in text
+
+
+class FakeWorker:
+    """A worker whose calls take `seconds` (`after_restart` once restarted)."""
+
+    def __init__(self, name, seconds, after_restart=None):
+        self.name, self.seconds, self.after_restart = name, seconds, after_restart
+        self.asked = []
+        self.restarts = 0
+
+    def restart(self):
+        self.restarts += 1
+        if self.after_restart is not None:
+            self.seconds = self.after_restart
+
+    def ask(self, op, **req):
+        self.asked.append(op)
+        if op == "rows":
+            return {"rows": ["a", "b"]}
+        if op == "warm":
+            return {"seconds": self.seconds}
+        assert op == "time"
+        return {"samples": [self.seconds * 1.5] + [self.seconds] * (req["n"] - 1)}
+
+
+def test_compare_flags_remeasures_and_decides():
+    from benchmarks import compare
+
+    # 10 % slower at first, equal in fresh processes: re-measured, then fine
+    old, new = FakeWorker("old", 0.01), FakeWorker("new", 0.011, after_restart=0.01)
+    report = compare.compare([old, new], quick=True, limit=1.05, rounds=4, per_round=3)
+    assert report["remeasured"] == ["a", "b"] and report["slower"] == []
+    row = report["rows"][0]
+    assert row["first"]["ratio"] == pytest.approx(1.1)
+    assert row["ratio"] == pytest.approx(1.0) and row["rounds"] == 4 * compare.REMEASURE
+    assert new.restarts == old.restarts == compare.REMEASURE  # per block, not per row
+    # still slower after the re-measure: reported
+    old, new = FakeWorker("old", 0.01), FakeWorker("new", 0.012)
+    report = compare.compare([old, new], quick=True, limit=1.05, rounds=2, per_round=2)
+    assert report["slower"] == ["a", "b"]
+    assert report["rows"][1]["ratio"] == pytest.approx(1.2)
