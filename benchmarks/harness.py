@@ -143,8 +143,8 @@ def _malloc_trim() -> Callable[[], object]:
 #: Called before every timed call.  glibc keeps freed memory in the heap or
 #: not depending on what ran before, so a call that follows one that freed
 #: large buffers may or may not fault in fresh pages for its own temporaries,
-#: which moves its time by 10-25 % at 2048^2 depending on the order alone.
-#: Returning free memory first (malloc_trim, ~20 us) makes every call pay for
+#: so the order of the calls alone would move a call's time on large images.
+#: Returning free memory first (malloc_trim, microseconds) makes every call pay for
 #: its own allocations whatever ran before it.
 settle = _malloc_trim()
 
