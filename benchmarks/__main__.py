@@ -1,3 +1,10 @@
+"""``python -m benchmarks [--quick]``: the main suite (benchmarks/run.py);
+``python -m benchmarks compare --old PY --new PY``: two builds (benchmarks/compare.py)."""
+import sys
+
+if sys.argv[1:2] == ["compare"]:
+    from .compare import main
+    raise SystemExit(main(sys.argv[2:]))
 from .run import main
 
 raise SystemExit(main())

@@ -2,7 +2,6 @@
 
     python -m benchmarks.cnn                      # about 2 minutes on 2 cores
     python -m benchmarks.cnn --quick              # one seed, digits only
-    python -m benchmarks.cnn --readme README.md   # also fill the README's cnn table
 
 1. Trains the reference model of each bundled dataset (digits, faces) with
    the first layer fixed (filterkit's mean, Gaussian, Sobel x/y, Laplace),
@@ -21,16 +20,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import tempfile
 import time
 from typing import Dict, List, Optional
 
+if __name__ == "__main__" and not __package__:  # python benchmarks/cnn.py
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 # one thread on both sides of the Conv2D comparison, as every filterkit
-# benchmark: with two, PyTorch's spinning OpenMP threads and OpenBLAS's
-# steal the cores from each other and the ratio measures the scheduler
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# benchmark (the harness sets OpenBLAS's before numpy starts): with two,
+# PyTorch's spinning OpenMP threads and OpenBLAS's steal the cores from each
+# other and the ratio measures the scheduler
+from benchmarks import harness  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -38,32 +40,14 @@ import filterkit  # noqa: E402
 import filterkit.nn as nn  # noqa: E402
 from filterkit.cli import main as cli_main  # noqa: E402
 
-try:  # as part of the package (python -m benchmarks...) or as a script
-    from ._readme import publish  # noqa: E402
-except ImportError:  # pragma: no cover
-    from _readme import publish  # noqa: E402  # type: ignore[no-redef]
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-RESULTS = os.path.join(HERE, "results")
-FIGURE = os.path.join(os.path.dirname(HERE), "docs", "cnn_learned_digits.png")
+RESULTS = harness.RESULTS
+FIGURE = os.path.join(harness.ROOT, "docs", "cnn_learned_digits.png")
 #: Conv2D cases (batch, in, out, side): the reference models' second layers
 #: and a larger layer
 CONV_CASES = [(32, 5, 16, 8), (32, 5, 8, 25), (64, 16, 32, 32)]
 
 
-def _cpu() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def say(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+say = harness.say
 
 
 def train_grid(datasets: List[str], seeds: List[int]) -> List[dict]:
@@ -78,16 +62,6 @@ def train_grid(datasets: List[str], seeds: List[int]) -> List[dict]:
                 say(f"{dataset} {first} seed {seed}: accuracy {meta['test_accuracy']:.4f}, "
                     f"{meta['train_seconds']:.1f} s")
     return rows
-
-
-def _median_time(fn, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
 
 
 def conv_vs_torch(repeat: int) -> Optional[List[dict]]:
@@ -117,11 +91,9 @@ def conv_vs_torch(repeat: int) -> Optional[List[dict]]:
             theirs.zero_grad()
             theirs(tx).backward(tg)
 
-        a, b = [], []
-        for _ in range(3):  # interleaved rounds: both see the same machine state
-            a.append(_median_time(run_ours, repeat))
-            b.append(_median_time(run_torch, repeat))
-        t_ours, t_torch = float(np.median(a)), float(np.median(b))
+        # interleaved rounds: both see the same machine state
+        t = harness.time_interleaved({"filterkit": run_ours, "torch": run_torch}, 3 * repeat)
+        t_ours, t_torch = t["filterkit"]["median"], t["torch"]["median"]
         rows.append({"batch": n, "in": c, "out": k, "side": side, "filterkit_ms": t_ours * 1e3,
                      "torch_ms": t_torch * 1e3, "throughput_ratio": t_torch / t_ours,
                      "threads": threads, "torch": torch.__version__})
@@ -141,7 +113,8 @@ def draw_figure(path: str) -> bool:
 
 
 def markdown(report: dict) -> str:
-    lines = [f"Machine: {report['machine']}; filterkit {filterkit.__version__} "
+    m = report["machine"]
+    lines = [f"Machine: {m['cpu']}, {m['cores']} cores; filterkit {m['filterkit']} "
              f"({report['threads']} threads for the filter bank, BLAS on one thread); seeds "
              f"{', '.join(map(str, report['seeds']))} (mean, and min-max over the seeds); "
              f"training time of the default epochs (digits 15, faces 30).", "",
@@ -171,22 +144,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--quick", action="store_true", help="digits only, one seed, no figure")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per configuration (default 3)")
     parser.add_argument("--out", default=RESULTS, help="directory of cnn.json and cnn.md")
-    parser.add_argument("--readme", metavar="PATH", help="also put the table into this README")
     args = parser.parse_args(argv)
     datasets = ["digits"] if args.quick else list(nn.DATASETS)
     seeds = list(range(1 if args.quick else args.seeds))
     t0 = time.perf_counter()
     report: Dict[str, object] = {
-        "machine": f"{_cpu()}, {os.cpu_count()} cores",
+        "machine": harness.machine("torch"),
         "threads": filterkit.get_num_threads(), "datasets": datasets, "seeds": seeds,
         "training": train_grid(datasets, seeds), "conv": conv_vs_torch(3 if args.quick else 11)}
     if not args.quick:
         report["figure"] = FIGURE if draw_figure(FIGURE) else None
     report["seconds"] = time.perf_counter() - t0
     table = markdown(report)
-    _, problem = publish(args.out, "cnn", report, table, args.readme)
-    if problem:
-        say(f"warning: {problem}: README not updated")
+    harness.publish("cnn", report, table, args.out)
     print(table)
     say(f"({report['seconds']:.0f} s)")
     return 0

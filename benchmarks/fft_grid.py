@@ -2,7 +2,7 @@
 
     python -m benchmarks.fft_grid                  # the default grid (under 10 minutes)
     python -m benchmarks.fft_grid --quick          # under 30 s
-    python -m benchmarks.fft_grid --out DIR --readme README.md
+    python -m benchmarks.fft_grid --out DIR
 
 Every cell is one image (256^2 ... 4096^2, float32 and float64) and one odd
 mask (3x3 ... 63x63, plus 3x31, 31x3 and 15x41).  In each cell every
@@ -34,27 +34,22 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import math
 import os
-import subprocess
 import sys
 import time
 import zlib
-from typing import Callable, Dict, List, Optional, Tuple, Union
+from typing import Callable, Dict, List, Optional, Tuple
 
-# OpenBLAS's idle threads spin on a core for a while after numpy starts; on a
-# 2-core machine that steals time from whatever is being timed
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+if __name__ == "__main__" and not __package__:  # python benchmarks/fft_grid.py
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks import harness  # noqa: E402  (before numpy: BLAS on one thread)
+from benchmarks.harness import say, time_interleaved  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 import filterkit  # noqa: E402
-
-try:  # as part of the package (python -m benchmarks...) or as a script
-    from ._readme import fill, markers  # noqa: E402
-except ImportError:  # pragma: no cover
-    from _readme import fill, markers  # noqa: E402  # type: ignore[no-redef]
 
 try:  # optional peers
     import cv2
@@ -66,9 +61,7 @@ try:
 except ImportError:  # pragma: no cover
     ndi = signal = None
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-RESULTS = os.path.join(HERE, "results")
+RESULTS = harness.RESULTS
 
 SQUARE = [3, 5, 7, 9, 11, 15, 21, 31, 41, 51, 63]
 NON_SQUARE = [(3, 31), (31, 3), (15, 41)]
@@ -77,7 +70,6 @@ DTYPES = ["float32", "float64"]
 QUICK_IMAGES = [512, 2048]
 QUICK_MASKS = [3, 9, 21, 41]
 FFT_METHODS = ("fft", "overlap_save")
-MARK_START, MARK_END = markers("fft")
 
 Shape = Tuple[int, int]
 
@@ -119,10 +111,6 @@ SPEC = {s.label: s for s in SPECS}
 FK_GENERAL = ("direct", "fft", "overlap_save")          # the filterkit methods for any mask
 PEERS_GENERAL = ("scipy.ndimage.convolve", "scipy.signal.fftconvolve",
                  "scipy.signal.oaconvolve", "cv2.filter2D")
-
-
-def say(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------
@@ -223,114 +211,6 @@ def choices(image_shape: Shape, masks: Dict[str, np.ndarray], dtype) -> Dict[str
 
 # --------------------------------------------------------------------------
 # timing
-
-
-def _malloc_trim() -> Callable[[], object]:
-    try:
-        import ctypes
-        libc = ctypes.CDLL("libc.so.6")
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):  # not glibc: nothing to settle
-        return lambda: None
-    return lambda: trim(0)
-
-
-#: Called before every timed call.  glibc keeps freed memory in the heap or
-#: not depending on what ran before, so a call that follows one that freed
-#: large buffers may or may not fault in fresh pages for its own temporaries:
-#: measured 10-25 % swings at 2048^2 depending on the order alone.  Returning
-#: free memory first (malloc_trim, ~20 us) makes every call pay for its own
-#: allocations whatever ran before it.
-settle = _malloc_trim()
-
-
-def balanced_orders(n: int) -> List[List[int]]:
-    """Williams' design for n functions: n orders (2n for odd n) in which
-    each function follows each other one equally often and takes each
-    place equally often."""
-    first = [0]
-    lo, hi = 1, n - 1
-    while len(first) < n:
-        first.append(lo)
-        lo += 1
-        if len(first) < n:
-            first.append(hi)
-            hi -= 1
-    rows = [[(x + i) % n for x in first] for i in range(n)]
-    if n % 2:
-        rows += [row[::-1] for row in rows]
-    return rows
-
-
-def round_orders(n: int, rounds: int, seed: int) -> List[List[int]]:
-    """The order of the n functions in each of `rounds` rounds: blocks of
-    Williams' design (:func:`balanced_orders`), each block under its own
-    random relabelling of the functions.
-
-    One fixed design balances the function just before each call but not the
-    one two before: in it, that is always a neighbour in the list of labels
-    (0 1 n-1 2 n-2 ...).  A call two after a whole-image FFT still runs on
-    colder caches, so with one design the label order alone moved 'auto'
-    against 'direct' at 256^2 float32 3x3 from 1.11-1.12x to 0.98-1.02x,
-    while the two run in isolation were within 3 %.  A relabelling per block
-    keeps each block balanced and spreads the second neighbours at random.
-    """
-    rng = np.random.default_rng(seed)
-    base = balanced_orders(n)
-    out: List[List[int]] = []
-    while len(out) < rounds:
-        perm = rng.permutation(n)
-        out += [[int(perm[i]) for i in row] for row in base]
-    return out[:rounds]
-
-
-def time_interleaved(fns: Dict[str, Callable[[], object]],
-                     repeat: Union[int, Callable[[float], int]], seed: int = 0,
-                     fast_repeat: Optional[Callable[[float], int]] = None
-                     ) -> Dict[str, Dict[str, float]]:
-    """Median/min/max seconds of each function, runs interleaved.
-
-    As in ``benchmarks/run.py``, with three additions: the order changes
-    from round to round (:func:`round_orders`, seeded by `seed`; give each
-    cell its own), :data:`settle` runs before every call, and `repeat` may be a function of the warm-up round's
-    total seconds (fewer runs for slow cells); the warm-up time of each
-    function is kept as ``warmup``.
-
-    With `fast_repeat`, the functions that take at most 5 % of a round get
-    more rounds among themselves afterwards, in the same kind of order, up
-    to ``fast_repeat(their warm-up seconds)`` runs in all: in a cell whose
-    round is dominated by a slow peer (scipy.ndimage on a 63x63 mask) they
-    would otherwise get three runs, too few for a median to tell 10 % apart.
-    """
-    warm = {}
-    for name, fn in fns.items():  # warm-up: page in, caches, plans, lazy initialisation
-        settle()
-        t0 = time.perf_counter()
-        fn()
-        warm[name] = time.perf_counter() - t0
-    n = repeat(sum(warm.values())) if callable(repeat) else repeat
-    times: Dict[str, List[float]] = {k: [] for k in fns}
-    # a call that follows a whole-image FFT or an OpenCV call runs measurably
-    # slower (cold caches; ~1.5 ms at 512^2, 10-20 % of a sub-millisecond
-    # call), so the rounds follow a balanced design: every function follows
-    # every other equally often and takes every place equally often.  (Seeded
-    # random orders were not enough: with the same seed in every cell, their
-    # chance imbalance favoured one function by 15 % in every cell.)
-    def rounds(names: List[str], count: int, seed: int) -> None:
-        for row in round_orders(len(names), count, seed):
-            for name in (names[i] for i in row):
-                settle()
-                t0 = time.perf_counter()
-                fns[name]()
-                times[name].append(time.perf_counter() - t0)
-
-    rounds(list(fns), n, seed)
-    quick = [k for k in fns if warm[k] * 20 <= sum(warm.values())]
-    if fast_repeat is not None and len(quick) > 1:
-        rounds(quick, max(fast_repeat(sum(warm[k] for k in quick)) - n, 0), seed + 1)
-    return {k: {"median": float(np.median(v)), "min": float(np.min(v)), "max": float(np.max(v)),
-                "repeat": len(v), "warmup": warm[k], "samples": [float(x) for x in v]}
-            for k, v in times.items()}
 
 
 #: auto columns above this ratio to the fastest filterkit method after a
@@ -546,34 +426,17 @@ def _memory_child(label: str, h: str, w: str, dtype: str, kh: str, kw: str) -> N
     image = make_image((int(h), int(w)), np.dtype(dtype))
     fn = build(label, image, np.empty_like(image), make_masks((int(kh), int(kw)), np.dtype(dtype)))
     fn()  # load everything once: plans, caches
-
-    def status(key: str) -> int:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith(key):
-                    return int(line.split()[1]) * 1024
-        raise KeyError(key)
-
-    with open("/proc/self/clear_refs", "w") as fh:
-        fh.write("5")  # reset the peak RSS to the current RSS
-    before = status("VmRSS:")
-    fn()
-    print(status("VmHWM:") - before)
+    print(harness.measure_peak(fn))
 
 
 def peak_memory(label: str, image: Shape, dtype: str, mask: Shape) -> Optional[dict]:
-    if not os.path.exists("/proc/self/clear_refs"):
+    if not harness.peak_supported():
         return None
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); "
-            "from benchmarks.fft_grid import _memory_child; _memory_child(*sys.argv[2:])")
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
-    res = subprocess.run([sys.executable, "-c", code, ROOT, label, str(image[0]), str(image[1]),
-                          dtype, str(mask[0]), str(mask[1])],
-                         capture_output=True, text=True, cwd=ROOT, env=env)
-    if res.returncode != 0:
-        say(f"memory {label}: failed: {res.stderr.strip().splitlines()[-1:]}")
+    extra, why = harness.run_child("benchmarks.fft_grid", "_memory_child",
+                                   [label, image[0], image[1], dtype, mask[0], mask[1]])
+    if why is not None:
+        say(f"memory {label}: failed: {why}")
         return None
-    extra = int(res.stdout.strip().splitlines()[-1])
     image_bytes = image[0] * image[1] * np.dtype(dtype).itemsize
     return {"method": label, "image": list(image), "dtype": dtype, "mask": list(mask),
             "extra_bytes": extra, "fraction_of_image": extra / image_bytes,
@@ -584,27 +447,17 @@ def peak_memory(label: str, image: Shape, dtype: str, mask: Shape) -> Optional[d
 # the run
 
 
-def _run_module():
-    """benchmarks/run.py: its machine description and thread settings."""
-    try:
-        from . import run as module
-    except ImportError:  # run as a script: python benchmarks/fft_grid.py
-        sys.path.insert(0, ROOT)
-        from benchmarks import run as module
-    return module
+def single_thread() -> None:
+    filterkit.set_num_threads(1)
+    if cv2 is not None:
+        cv2.setNumThreads(1)
 
 
 def machine_info() -> Dict[str, object]:
-    machine = _run_module().machine
-
-    m = machine()
-    try:
-        with open("/proc/meminfo") as fh:
-            m["memory_gib"] = round(int(fh.readline().split()[1]) / 2 ** 20, 1)
-    except (OSError, ValueError, IndexError):
-        pass
-    m["threads"] = "1 everywhere (filterkit.set_num_threads(1), cv2.setNumThreads(1), scipy.fft workers=1)"
-    return m
+    return harness.machine(
+        scipy=harness.version("scipy") if ndi is not None else None,
+        opencv=cv2.__version__ if cv2 is not None else None,
+        threads="1 everywhere (filterkit.set_num_threads(1), cv2.setNumThreads(1), scipy.fft workers=1)")
 
 
 def mask_list(quick: bool) -> List[Shape]:
@@ -615,17 +468,14 @@ def mask_list(quick: bool) -> List[Shape]:
 
 
 def run(quick: bool, images: List[int], dtypes: List[str], max_call: float, memory: bool) -> dict:
-    single_thread = _run_module().single_thread
     t_start = time.perf_counter()
     single_thread()
     labels, missing = available_specs()
     for label, why in missing.items():
         say(f"skipped {label}: {why}")
     masks = mask_list(quick)
-    # fast cells get more runs: their medians are otherwise at the mercy of the
-    # machine's noise (a 0.1 ms call has no room for it)
-    # fast cells get up to 101 rounds: their medians move by 10-20 % between
-    # runs with 31 (sub-millisecond calls on a shared machine)
+    # fast cells get up to 101 rounds: the medians of sub-millisecond calls
+    # are otherwise at the mercy of the machine's noise
     grid = Grid(labels, max_call, target_round=0.4 if quick else 1.0, max_repeat=9 if quick else 101)
     checks = []
     for dtype in dtypes:
@@ -1037,14 +887,6 @@ def plot(report: dict, path: str) -> bool:
     return True
 
 
-def update_readme(path: str, table: str) -> bool:
-    """Replace the text between the fft markers of a README; False if there are none."""
-    problem = fill(path, "fft", table)
-    if problem:
-        say(f"warning: {problem}: README not updated")
-    return problem is None
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.fft_grid",
                                      description=__doc__.split("\n\n")[0])
@@ -1053,9 +895,6 @@ def main(argv: Optional[List[str]] = None) -> int:
                              f"masks {', '.join(map(str, QUICK_MASKS))}, float32")
     parser.add_argument("--out", default=RESULTS,
                         help="directory of fft_grid.{json,csv,md,png} (default benchmarks/results)")
-    parser.add_argument("--readme", metavar="PATH",
-                        help=f"also put the table into this README, between '{MARK_START}' and "
-                             f"'{MARK_END}' (nothing is written if the markers are missing)")
     parser.add_argument("--images", help="image sides, comma-separated (default: the grid's)")
     parser.add_argument("--dtypes", help="float32,float64 (default: both; --quick: float32)")
     parser.add_argument("--max-call", type=float, default=None,
@@ -1070,25 +909,19 @@ def main(argv: Optional[List[str]] = None) -> int:
         if d not in DTYPES:
             parser.error(f"--dtypes: {d!r} is not one of {', '.join(DTYPES)}")
     # 0.6 s: the 4096^2 calls of the whole-image FFTs (float64) and of scipy's
-    # fftconvolve/oaconvolve are estimated (x4 from 2048^2); with 1 s the
-    # grid took 11.6 min on an AVX2 machine of this kind
+    # fftconvolve/oaconvolve are estimated (x4 from 2048^2), which keeps the
+    # default grid under 10 minutes
     max_call = args.max_call if args.max_call is not None else (0.3 if args.quick else 0.6)
     t0 = time.perf_counter()
     report = run(args.quick, sorted(images), dtypes, max_call, memory=not args.no_memory)
     table = markdown(report)
     report["seconds"] = time.perf_counter() - t0
-    os.makedirs(args.out, exist_ok=True)
+    written = list(harness.publish("fft_grid", report, table, args.out))
     base = os.path.join(args.out, "fft_grid")
-    with open(base + ".json", "w") as fh:
-        json.dump(report, fh, indent=1)
     write_csv(report, base + ".csv")
-    with open(base + ".md", "w") as fh:
-        fh.write(table)
-    written = [base + ext for ext in (".json", ".csv", ".md")]
+    written.append(base + ".csv")
     if plot(report, base + ".png"):
         written.append(base + ".png")
-    if args.readme:
-        update_readme(args.readme, table)
     print(table)
     say(f"({time.perf_counter() - t0:.0f} s; written: {', '.join(written)})")
     return 0

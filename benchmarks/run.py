@@ -2,41 +2,36 @@
 
     python -m benchmarks            # full run (a few minutes)
     python -m benchmarks --quick    # under 30 s
-    python benchmarks/run.py --json out.json --markdown out.md
+    python -m benchmarks --json out.json --markdown out.md
+    python -m benchmarks compare --old A/bin/python --new B/bin/python   # two builds
 
 Every case is float32 2048 x 2048, border 'reflect', one thread on every
 side unless the case says otherwise.  Each timing is the median of several
 runs after a warm-up; the peers of a case are timed in the same process,
-interleaved, so they see the same machine state.  OpenCV is optional (the
-``bench`` extra); without it its rows are skipped.
+interleaved in a balanced order, so they see the same machine state.  OpenCV
+is optional (the ``bench`` extra); without it its rows are skipped.
 
-Only filterkit's public API is used.
+The cases are data (:func:`cases`): ``benchmarks/compare.py`` times their
+filterkit calls in two builds.  Only filterkit's public API is used.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import functools
 import os
-import platform
-import subprocess
 import sys
 import time
 from typing import Callable, Dict, List, Optional
 
-# OpenBLAS's idle threads spin on a core for a while after numpy starts; on a
-# 2-core machine that steals time from whatever is being timed (nothing here
-# uses BLAS)
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+if __name__ == "__main__" and not __package__:  # python benchmarks/run.py
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks import harness  # noqa: E402  (before numpy: BLAS on one thread)
 
 import numpy as np  # noqa: E402
 
-try:  # as part of the package (python -m benchmarks...) or as a script
-    from ._readme import fill  # noqa: E402
-except ImportError:  # pragma: no cover
-    from _readme import fill  # noqa: E402  # type: ignore[no-redef]
-
-import filterkit
+import filterkit  # noqa: E402
 
 try:  # optional peers
     import cv2
@@ -52,46 +47,8 @@ try:
 except ImportError:  # pragma: no cover
     skfilters = skcolor = None
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 SIZE = 2048
-
-
-def machine() -> Dict[str, object]:
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    info = filterkit.build_info()
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": __import__("scipy").__version__ if ndi is not None else None,
-        "opencv": cv2.__version__ if cv2 is not None else None,
-        "filterkit": info["version"],
-        "filterkit_kernels": info["simd"],
-        "filterkit_openmp": info["openmp"],
-    }
-
-
-def time_interleaved(fns: Dict[str, Callable[[], object]], repeat: int) -> Dict[str, Dict[str, float]]:
-    """Median/min/max seconds of each function, runs interleaved."""
-    for fn in fns.values():
-        fn()  # warm-up: page in, caches, lazy initialisation
-    times: Dict[str, List[float]] = {k: [] for k in fns}
-    for _ in range(repeat):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return {k: {"median": float(np.median(v)), "min": float(np.min(v)), "max": float(np.max(v))}
-            for k, v in times.items()}
+Fns = Dict[str, Callable[[], object]]
 
 
 def single_thread() -> None:
@@ -100,231 +57,391 @@ def single_thread() -> None:
         cv2.setNumThreads(1)
 
 
-def case_direct(image, out, k: int, repeat: int, with_scipy: bool) -> dict:
-    rng = np.random.default_rng(k)
-    mask = rng.standard_normal((k, k)).astype(np.float32)  # not separable: direct
-    fns = {"filterkit": lambda: filterkit.correlate(image, mask, output=out, method="direct")}
-    if cv2 is not None:
-        # filter2D correlates, like filterkit.correlate; BORDER_REFLECT = 'reflect'
-        fns["opencv"] = lambda: cv2.filter2D(image, -1, mask, dst=out, borderType=cv2.BORDER_REFLECT)
-    if with_scipy and ndi is not None:
-        fns["scipy"] = lambda: ndi.correlate(image, mask, output=out, mode="reflect")
-    res = time_interleaved(fns, repeat)
-    # scipy is slow: time it fewer times
-    return {"case": f"direct {k}x{k}", "times": res}
+def placed(values: np.ndarray, offset: int) -> np.ndarray:
+    """A copy of `values` that starts `offset` bytes into a memory page.
+
+    Where an array starts within its page (and against the arrays it is
+    read or written with) moves a memory-bound call by several percent, and
+    NumPy's allocator picks that per process; fixed offsets make it the same
+    in every process, and distinct ones keep input and output apart.
+    """
+    page = 4096
+    buf = np.empty(values.nbytes + 2 * page, np.uint8)
+    start = (-buf.ctypes.data) % page + offset
+    out = buf[start:start + values.nbytes].view(values.dtype).reshape(values.shape)
+    out[...] = values
+    return out
 
 
-def case_separable(image, out, k: int, repeat: int) -> dict:
+class Inputs:
+    """The arrays the cases run on, made on first use from fixed seeds and
+    placed at fixed offsets in their pages (:func:`placed`): the same in
+    every process (``compare`` feeds two builds identical inputs)."""
+
+    @functools.cached_property
+    def image(self) -> np.ndarray:
+        return placed(np.random.default_rng(0).standard_normal((SIZE, SIZE)).astype(np.float32), 0)
+
+    @functools.cached_property
+    def out(self) -> np.ndarray:
+        return placed(np.zeros_like(self.image), 1024)
+
+    @functools.cached_property
+    def image8(self) -> np.ndarray:
+        return placed(np.clip(self.image * 40 + 128, 0, 255).astype(np.uint8), 2048)
+
+    @functools.cached_property
+    def out8(self) -> np.ndarray:
+        return placed(np.zeros_like(self.image8), 3072)
+
+    @functools.cached_property
+    def rgb(self) -> np.ndarray:
+        return placed(np.random.default_rng(3).random((SIZE, SIZE, 3), dtype=np.float32), 512)
+
+    @functools.cached_property
+    def rgb8(self) -> np.ndarray:
+        return placed((self.rgb * 255).astype(np.uint8), 1536)
+
+    @functools.cached_property
+    def out3(self) -> np.ndarray:
+        return placed(np.zeros_like(self.rgb), 2560)
+
+    @functools.cached_property
+    def lab(self) -> np.ndarray:
+        return placed(filterkit.color.rgb_to_lab(self.rgb), 3584)
+
+    @functools.cached_property
+    def grey(self) -> np.ndarray:
+        return placed(self.rgb[..., 1], 256)
+
+
+class Case:
+    """One interleaved timing of the suite: its functions, and the rows it makes.
+
+    `build` makes the zero-argument functions from the inputs, filterkit's
+    and the peers' (each key a label); `ours` maps the labels that call
+    filterkit on one thread to the titles of compare's rows; `repeat` turns
+    the suite's base repeat count into this case's; `rows` turns the timings
+    into the report's entries (default: one entry named `name`); a `merge`
+    case adds its timings to the entry before it of the same name.
+    """
+
+    def __init__(self, section: str, name: str, build: Callable[[Inputs], Fns], peer: str = "",
+                 ours: Optional[Dict[str, str]] = None, repeat: Callable[[int], int] = lambda r: r,
+                 rows: Optional[Callable[[dict], List[dict]]] = None, merge: bool = False):
+        self.section, self.name, self.build, self.peer = section, name, build, peer
+        self.ours = {"filterkit": name} if ours is None else ours
+        self.repeat, self.merge = repeat, merge
+        self._rows = rows
+
+    def rows(self, times: dict) -> List[dict]:
+        if self._rows is not None:
+            return self._rows(times)
+        entry = {"case": self.name, "times": times}
+        if self.peer:
+            entry["peer"] = self.peer
+        return [entry]
+
+
+def gaussian_mask(k: int):
     sigma = 0.3 * ((k - 1) * 0.5 - 1) + 0.8  # OpenCV's default sigma for this size
     x = np.arange(k) - k // 2
     g = np.exp(-x ** 2 / (2 * sigma ** 2))
     g = (g / g.sum()).astype(np.float32)
-    mask = np.outer(g, g)
-    fns = {
-        "filterkit": lambda: filterkit.correlate(image, mask, output=out, method="separable"),
-        "filterkit direct": lambda: filterkit.correlate(image, mask, output=out, method="direct"),
-    }
-    if cv2 is not None:
-        fns["opencv"] = lambda: cv2.sepFilter2D(image, -1, g, g, dst=out, borderType=cv2.BORDER_REFLECT)
-    return {"case": f"separable Gaussian {k}x{k}", "times": time_interleaved(fns, repeat)}
+    return g, np.outer(g, g)
 
 
-def case_threads(image, out, k: int, repeat: int) -> dict:
-    rng = np.random.default_rng(100 + k)
-    mask = rng.standard_normal((k, k)).astype(np.float32)
-    fns = {}
-    for n in (1, 2):
-        def run(n=n):
-            filterkit.set_num_threads(n)
-            filterkit.correlate(image, mask, output=out, method="direct")
-        fns[f"{n} thread" + ("s" if n > 1 else "")] = run
-    res = time_interleaved(fns, repeat)
-    single_thread()
-    return {"case": f"threads direct {k}x{k}", "times": res}
+def random_mask(seed: int, k: int) -> np.ndarray:
+    """A random normal k x k mask: not separable, so 'direct'."""
+    return np.random.default_rng(seed).standard_normal((k, k)).astype(np.float32)
 
 
-def case_filters(image, out, repeat: int, quick: bool) -> List[dict]:
+def direct_cases(k: int, quick: bool) -> List[Case]:
+    def build(inp: Inputs) -> Fns:
+        image, out, mask = inp.image, inp.out, random_mask(k, k)
+        fns = {"filterkit": lambda: filterkit.correlate(image, mask, output=out, method="direct")}
+        if cv2 is not None:
+            # filter2D correlates, like filterkit.correlate; BORDER_REFLECT = 'reflect'
+            fns["opencv"] = lambda: cv2.filter2D(image, -1, mask, dst=out, borderType=cv2.BORDER_REFLECT)
+        return fns
+
+    def build_scipy(inp: Inputs) -> Fns:
+        image, out, mask = inp.image, inp.out, random_mask(k, k)
+        return {"filterkit (beside scipy)":
+                lambda: filterkit.correlate(image, mask, output=out, method="direct"),
+                "scipy": lambda: ndi.correlate(image, mask, output=out, mode="reflect")}
+
+    name = f"direct {k}x{k}"
+    found = [Case("results", name, build)]
+    if (not quick or k == 3) and ndi is not None:
+        # scipy takes 20 ms to 1 s a call: time it fewer times, beside filterkit
+        found.append(Case("results", name, build_scipy, ours={}, merge=True,
+                          repeat=lambda r: max(3, r // 4) if k <= 7 else 3))
+    return found
+
+
+def separable_case(k: int) -> Case:
+    def build(inp: Inputs) -> Fns:
+        image, out = inp.image, inp.out
+        g, mask = gaussian_mask(k)
+        fns = {
+            "filterkit": lambda: filterkit.correlate(image, mask, output=out, method="separable"),
+            "filterkit direct": lambda: filterkit.correlate(image, mask, output=out, method="direct"),
+        }
+        if cv2 is not None:
+            fns["opencv"] = lambda: cv2.sepFilter2D(image, -1, g, g, dst=out, borderType=cv2.BORDER_REFLECT)
+        return fns
+
+    name = f"separable Gaussian {k}x{k}"
+    return Case("results", name, build,
+                ours={"filterkit": name, "filterkit direct": f"{name}, method='direct'"})
+
+
+def threads_case(k: int) -> Case:
+    def build(inp: Inputs) -> Fns:
+        image, out, mask = inp.image, inp.out, random_mask(100 + k, k)
+        fns = {}
+        for n in (1, 2):
+            def run(n=n):
+                filterkit.set_num_threads(n)
+                filterkit.correlate(image, mask, output=out, method="direct")
+            fns[f"{n} thread" + ("s" if n > 1 else "")] = run
+        return fns
+
+    # compare runs every build on one thread: the thread rows are not its
+    return Case("results", f"threads direct {k}x{k}", build, ours={}, repeat=lambda r: 2 * r)
+
+
+def filter_cases(quick: bool) -> List[Case]:
     """The lecture's filters against OpenCV (and scikit-image's Sobel)."""
-    cases = []
     reflect = cv2.BORDER_REFLECT if cv2 is not None else None
     # every size of both libraries in one interleaved group, so that the
     # size-independence ratio compares timings taken under the same load
     sizes = [3, 21] if quick else [3, 5, 11, 21]
-    fns = {}
-    for size in sizes:
-        fns[f"filterkit {size}"] = lambda s=size: filterkit.mean(image, s, output=out)
-        if cv2 is not None:
-            fns[f"opencv {size}"] = lambda s=size: cv2.blur(image, (s, s), dst=out, borderType=reflect)
-    times = time_interleaved(fns, repeat)
-    for size in sizes:
-        t = {"filterkit": times[f"filterkit {size}"]}
-        if cv2 is not None:
-            t["opencv"] = times[f"opencv {size}"]
-        cases.append({"case": f"mean {size}x{size}", "peer": "cv2.blur", "times": t})
+
+    def build_means(inp: Inputs) -> Fns:
+        image, out = inp.image, inp.out
+        fns = {}
+        for size in sizes:
+            fns[f"filterkit {size}"] = lambda s=size: filterkit.mean(image, s, output=out)
+            if cv2 is not None:
+                fns[f"opencv {size}"] = lambda s=size: cv2.blur(image, (s, s), dst=out, borderType=reflect)
+        return fns
+
+    def mean_rows(times: dict) -> List[dict]:
+        rows = []
+        for size in sizes:
+            t = {"filterkit": times[f"filterkit {size}"]}
+            if cv2 is not None:
+                t["opencv"] = times[f"opencv {size}"]
+            rows.append({"case": f"mean {size}x{size}", "peer": "cv2.blur", "times": t})
+        return rows
+
+    cases = [Case("filters", "mean", build_means, rows=mean_rows,
+                  ours={f"filterkit {s}": f"mean {s}x{s}" for s in sizes})]
+
     for sigma in (1.0, 5.0):
         size = filterkit.masks.gaussian_size(sigma)
-        fns = {"filterkit": lambda s=sigma: filterkit.gaussian(image, s, output=out)}
+
+        def build(inp: Inputs, sigma=sigma, size=size) -> Fns:
+            image, out = inp.image, inp.out
+            fns = {"filterkit": lambda: filterkit.gaussian(image, sigma, output=out)}
+            if cv2 is not None:
+                fns["opencv"] = lambda: cv2.GaussianBlur(image, (size, size), sigma, dst=out,
+                                                         borderType=reflect)
+            return fns
+        cases.append(Case("filters", f"gaussian sigma={sigma:g} ({size}x{size})", build,
+                          peer="cv2.GaussianBlur"))
+
+    def build_gradient(inp: Inputs) -> Fns:
+        image = inp.image
+        strength, direction = np.empty_like(image), np.empty_like(image)
+        fns = {"filterkit": lambda: filterkit.gradient(image, output=(strength, direction))}
         if cv2 is not None:
-            fns["opencv"] = lambda s=sigma, k=size: cv2.GaussianBlur(
-                image, (k, k), s, dst=out, borderType=reflect)
-        cases.append({"case": f"gaussian sigma={sigma:g} ({size}x{size})",
-                      "peer": "cv2.GaussianBlur", "times": time_interleaved(fns, repeat)})
-    strength, direction = np.empty_like(image), np.empty_like(image)
-    fns = {"filterkit": lambda: filterkit.gradient(image, output=(strength, direction))}
-    if cv2 is not None:
-        def opencv_gradient():
-            fx = cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=3, borderType=reflect)
-            fy = cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=3, borderType=reflect)
-            return cv2.magnitude(fx, fy), cv2.phase(fx, fy)
-        fns["opencv"] = opencv_gradient
-    cases.append({"case": "gradient (strength + direction)",
-                  "peer": "2x cv2.Sobel + cv2.magnitude + cv2.phase",
-                  "times": time_interleaved(fns, repeat)})
-    fns = {"filterkit": lambda: filterkit.sobel(image, output=out)}
-    if skfilters is not None:
-        fns["scikit-image"] = lambda: skfilters.sobel(image)
-    cases.append({"case": "sobel (strength)", "peer": "skimage.filters.sobel",
-                  "times": time_interleaved(fns, max(3, repeat // 4))})
-    fns = {"filterkit": lambda: filterkit.laplace(image, output=out)}
-    if cv2 is not None:
-        fns["opencv"] = lambda: cv2.Laplacian(image, cv2.CV_32F, dst=out, ksize=1, borderType=reflect)
-    cases.append({"case": "laplace (4-neighbour)", "peer": "cv2.Laplacian(ksize=1)",
-                  "times": time_interleaved(fns, repeat)})
+            def opencv_gradient():
+                fx = cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=3, borderType=reflect)
+                fy = cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=3, borderType=reflect)
+                return cv2.magnitude(fx, fy), cv2.phase(fx, fy)
+            fns["opencv"] = opencv_gradient
+        return fns
+    cases.append(Case("filters", "gradient (strength + direction)", build_gradient,
+                      peer="2x cv2.Sobel + cv2.magnitude + cv2.phase"))
+
+    def build_sobel(inp: Inputs) -> Fns:
+        image, out = inp.image, inp.out
+        fns = {"filterkit": lambda: filterkit.sobel(image, output=out)}
+        if skfilters is not None:
+            fns["scikit-image"] = lambda: skfilters.sobel(image)
+        return fns
+    cases.append(Case("filters", "sobel (strength)", build_sobel, peer="skimage.filters.sobel",
+                      repeat=lambda r: max(3, r // 4)))
+
+    def build_laplace(inp: Inputs) -> Fns:
+        image, out = inp.image, inp.out
+        fns = {"filterkit": lambda: filterkit.laplace(image, output=out)}
+        if cv2 is not None:
+            fns["opencv"] = lambda: cv2.Laplacian(image, cv2.CV_32F, dst=out, ksize=1, borderType=reflect)
+        return fns
+    cases.append(Case("filters", "laplace (4-neighbour)", build_laplace, peer="cv2.Laplacian(ksize=1)"))
+
     # 8-bit images into 8-bit outputs (rounded half to even, saturated):
     # OpenCV sums them in fixed point, filterkit in float32
-    image8 = np.clip(image * 40 + 128, 0, 255).astype(np.uint8)
-    out8 = np.empty_like(image8)
     for size in (3, 11):
-        fns = {"filterkit": lambda s=size: filterkit.mean(image8, s, output=out8)}
+        def build8(inp: Inputs, size=size) -> Fns:
+            image8, out8 = inp.image8, inp.out8
+            fns = {"filterkit": lambda: filterkit.mean(image8, size, output=out8)}
+            if cv2 is not None:
+                fns["opencv"] = lambda: cv2.blur(image8, (size, size), dst=out8, borderType=reflect)
+            return fns
+        cases.append(Case("filters", f"uint8 mean {size}x{size} (uint8 out)", build8, peer="cv2.blur"))
+
+    def build_gauss8(inp: Inputs) -> Fns:
+        image8, out8 = inp.image8, inp.out8
+        fns = {"filterkit": lambda: filterkit.gaussian(image8, 1.0, output=out8)}
         if cv2 is not None:
-            fns["opencv"] = lambda s=size: cv2.blur(image8, (s, s), dst=out8, borderType=reflect)
-        cases.append({"case": f"uint8 mean {size}x{size} (uint8 out)", "peer": "cv2.blur",
-                      "times": time_interleaved(fns, repeat)})
-    fns = {"filterkit": lambda: filterkit.gaussian(image8, 1.0, output=out8)}
-    if cv2 is not None:
-        fns["opencv"] = lambda: cv2.GaussianBlur(image8, (7, 7), 1.0, dst=out8, borderType=reflect)
-    cases.append({"case": "uint8 gaussian sigma=1 (7x7, uint8 out)", "peer": "cv2.GaussianBlur",
-                  "times": time_interleaved(fns, repeat)})
+            fns["opencv"] = lambda: cv2.GaussianBlur(image8, (7, 7), 1.0, dst=out8, borderType=reflect)
+        return fns
+    cases.append(Case("filters", "uint8 gaussian sigma=1 (7x7, uint8 out)", build_gauss8,
+                      peer="cv2.GaussianBlur"))
     return cases
 
 
-def case_colour(repeat: int) -> List[dict]:
-    """Colour conversions and the colour gradient on a 2048x2048x3 picture."""
-    rng = np.random.default_rng(3)
-    rgb = rng.random((SIZE, SIZE, 3), dtype=np.float32)
-    rgb8 = (rgb * 255).astype(np.uint8)
-    out = np.empty_like(rgb)
-    cases = []
+def colour_cases() -> List[Case]:
+    """Colour conversions and the colour gradient on a 2048x2048x3 picture
+    (their base repeat is a third of the others')."""
+    def convert(src: str, fk: Callable, code: Optional[str], dst: bool = True
+                ) -> Callable[[Inputs], Fns]:
+        def build(inp: Inputs) -> Fns:
+            x, out = getattr(inp, src), inp.out3
+            fns = {"filterkit": lambda: fk(x, output=out)}
+            if cv2 is not None and code is not None:
+                c = getattr(cv2, code)
+                fns["opencv"] = ((lambda: cv2.cvtColor(x, c, dst=out)) if dst
+                                 else (lambda: cv2.cvtColor(x, c)))
+            return fns
+        return build
 
-    def add(case: str, peer: str, fns: Dict[str, Callable[[], object]], n: int = repeat) -> None:
-        cases.append({"case": case, "peer": peer, "times": time_interleaved(fns, n)})
+    def build_skimage(inp: Inputs) -> Fns:
+        rgb, out = inp.rgb, inp.out3
+        return {"filterkit": lambda: filterkit.color.rgb_to_lab(rgb, output=out),
+                "scikit-image": lambda: skcolor.rgb2lab(rgb)}
 
-    fns = {"filterkit": lambda: filterkit.color.rgb_to_lab(rgb, output=out)}
-    if cv2 is not None:
-        fns["opencv"] = lambda: cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab, dst=out)
-    add("rgb_to_lab float32", "cv2.cvtColor RGB2Lab float32", fns)
-    fns = {"filterkit": lambda: filterkit.color.rgb_to_lab(rgb8, output=out)}
-    if cv2 is not None:
-        fns["opencv"] = lambda: cv2.cvtColor(rgb8, cv2.COLOR_RGB2Lab)
-    add("rgb_to_lab uint8 (float32 Lab out)", "cv2.cvtColor RGB2Lab uint8 (8-bit Lab out)", fns)
-    if skcolor is not None:
-        add("rgb_to_lab float32", "skimage.color.rgb2lab",
-            {"filterkit": lambda: filterkit.color.rgb_to_lab(rgb, output=out),
-             "scikit-image": lambda: skcolor.rgb2lab(rgb)}, 3)
-    fns = {"filterkit": lambda: filterkit.color.rgb_to_luv(rgb, output=out)}
-    if cv2 is not None:
-        fns["opencv"] = lambda: cv2.cvtColor(rgb, cv2.COLOR_RGB2Luv, dst=out)
-    add("rgb_to_luv float32", "cv2.cvtColor RGB2Luv float32", fns)
-    lab = filterkit.color.rgb_to_lab(rgb)
-    fns = {"filterkit": lambda: filterkit.color.lab_to_rgb(lab, output=out)}
-    if cv2 is not None:
-        fns["opencv"] = lambda: cv2.cvtColor(lab, cv2.COLOR_Lab2RGB, dst=out)
-    add("lab_to_rgb float32", "cv2.cvtColor Lab2RGB float32", fns)
-    grey = rgb[..., 1].copy()
-    add("colour gradient in Lab (strength + direction)", "filterkit gradient of one grey channel",
-        {"filterkit": lambda: filterkit.gradient(rgb, channel_axis=-1, space="lab"),
-         "filterkit grey": lambda: filterkit.gradient(grey)}, max(3, repeat // 3))
+    def build_gradient(inp: Inputs) -> Fns:
+        rgb, grey = inp.rgb, inp.grey
+        return {"filterkit": lambda: filterkit.gradient(rgb, channel_axis=-1, space="lab"),
+                "filterkit grey": lambda: filterkit.gradient(grey)}
+
+    fc = filterkit.color
+    cases = [
+        Case("colour", "rgb_to_lab float32",
+             convert("rgb", fc.rgb_to_lab, "COLOR_RGB2Lab"),
+             peer="cv2.cvtColor RGB2Lab float32"),
+        Case("colour", "rgb_to_lab uint8 (float32 Lab out)",
+             convert("rgb8", fc.rgb_to_lab, "COLOR_RGB2Lab", dst=False),
+             peer="cv2.cvtColor RGB2Lab uint8 (8-bit Lab out)"),
+    ]
+    if skcolor is not None:  # the same filterkit call as the first row: not compare's
+        cases.append(Case("colour", "rgb_to_lab float32", build_skimage, peer="skimage.color.rgb2lab",
+                          ours={}, repeat=lambda r: 3))
+    cases += [
+        Case("colour", "rgb_to_luv float32",
+             convert("rgb", fc.rgb_to_luv, "COLOR_RGB2Luv"),
+             peer="cv2.cvtColor RGB2Luv float32"),
+        Case("colour", "lab_to_rgb float32",
+             convert("lab", fc.lab_to_rgb, "COLOR_Lab2RGB"),
+             peer="cv2.cvtColor Lab2RGB float32"),
+        Case("colour", "colour gradient in Lab (strength + direction)", build_gradient,
+             peer="filterkit gradient of one grey channel", repeat=lambda r: max(3, r // 3),
+             ours={"filterkit": "colour gradient in Lab (strength + direction)",
+                   "filterkit grey": "gradient of one grey channel"}),
+    ]
     return cases
 
 
-MEMORY_SCRIPT = r"""
-import numpy as np, filterkit, sys
-k = int(sys.argv[1]); method = sys.argv[2]
-filterkit.set_num_threads(int(sys.argv[3]))
-image = np.random.default_rng(0).standard_normal((2048, 2048)).astype(np.float32)
-out = np.empty_like(image)
-mask = np.ones((k, k), np.float32) if method == "separable" else np.random.default_rng(1).standard_normal((k, k)).astype(np.float32)
-filterkit.correlate(image, mask, output=out, method=method)  # load everything once
-def status(key):
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(key):
-                return int(line.split()[1]) * 1024
-with open("/proc/self/clear_refs", "w") as fh:
-    fh.write("5")  # reset the peak RSS to the current RSS
-before = status("VmRSS:")
-filterkit.correlate(image, mask, output=out, method=method)
-print(status("VmHWM:") - before)
-"""
+def cases(quick: bool) -> List[Case]:
+    """The suite's timings in the order they run."""
+    found: List[Case] = []
+    for k in ([3, 5, 7, 21] if quick else [3, 5, 7, 9, 11, 15, 21]):
+        found += direct_cases(k, quick)
+    found += [separable_case(k) for k in ([3, 7] if quick else [3, 5, 7, 9, 15])]
+    found += [threads_case(k) for k in ([3] if quick else [3, 7])]
+    return found + filter_cases(quick) + colour_cases()
+
+
+def compare_rows(quick: bool) -> List[Dict[str, object]]:
+    """The rows ``benchmarks.compare`` times: each filterkit call of the
+    suite's cases (one thread), once.  Each row: ``title``, the case's
+    index in :func:`cases` and its ``label``."""
+    rows, seen = [], set()
+    for i, case in enumerate(cases(quick)):
+        for label, title in case.ours.items():
+            if title not in seen:
+                seen.add(title)
+                rows.append({"title": title, "case": i, "label": label})
+    return rows
+
+
+def base_repeat(quick: bool, section: str) -> int:
+    repeat = 5 if quick else 21
+    return max(3, repeat // 3) if section == "colour" else repeat
+
+
+def _memory_child(k: str, method: str, threads: str) -> None:
+    """Print the peak RSS growth of one correlate call (after a warm-up call), bytes."""
+    k = int(k)
+    filterkit.set_num_threads(int(threads))
+    image = np.random.default_rng(0).standard_normal((SIZE, SIZE)).astype(np.float32)
+    out = np.empty_like(image)
+    mask = (np.ones((k, k), np.float32) if method == "separable"
+            else np.random.default_rng(1).standard_normal((k, k)).astype(np.float32))
+
+    def call():
+        filterkit.correlate(image, mask, output=out, method=method)
+    call()  # load everything once
+    print(harness.measure_peak(call))
 
 
 def case_memory(k: int, method: str, threads: int) -> Optional[dict]:
     """Peak RSS growth during one call, in a fresh process (Linux only)."""
-    if not os.path.exists("/proc/self/clear_refs"):
+    if not harness.peak_supported():
         return None
-    res = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, str(k), method, str(threads)],
-                         capture_output=True, text=True)
-    if res.returncode != 0:
+    extra, why = harness.run_child("benchmarks.run", "_memory_child", [k, method, threads])
+    if why is not None:
+        harness.say(f"memory {method} {k}x{k}: failed: {why}")
         return None
-    extra = int(res.stdout.strip().splitlines()[-1])
     image_bytes = SIZE * SIZE * 4
     return {"case": f"peak extra memory {method} {k}x{k}, {threads} thread(s)",
             "extra_bytes": extra, "fraction_of_image": extra / image_bytes}
 
 
-def ratio(res: dict, a: str, b: str) -> Optional[float]:
-    t = res["times"]
-    if a in t and b in t:
-        return t[a]["median"] / t[b]["median"]
-    return None
-
-
 def run(quick: bool) -> dict:
     single_thread()
-    rng = np.random.default_rng(0)
-    image = rng.standard_normal((SIZE, SIZE)).astype(np.float32)
-    out = np.empty_like(image)
-    repeat = 5 if quick else 21
-    sizes = [3, 5, 7, 21] if quick else [3, 5, 7, 9, 11, 15, 21]
-    results = []
-    for k in sizes:
-        print(f"direct {k}x{k} ...", file=sys.stderr, flush=True)
-        with_scipy = not quick or k == 3
-        r = case_direct(image, out, k, repeat, with_scipy=False)
-        if with_scipy and ndi is not None:
-            # scipy takes 20 ms to 1 s a call: time it fewer times, beside filterkit
-            s = case_direct(image, out, k, max(3, repeat // 4) if k <= 7 else 3, with_scipy=True)
-            r["times"]["scipy"] = s["times"]["scipy"]
-            r["times"]["filterkit (beside scipy)"] = s["times"]["filterkit"]
-        results.append(r)
-    for k in ([3, 7] if quick else [3, 5, 7, 9, 15]):
-        print(f"separable {k}x{k} ...", file=sys.stderr, flush=True)
-        results.append(case_separable(image, out, k, repeat))
-    for k in ([3] if quick else [3, 7]):
-        print(f"threads {k}x{k} ...", file=sys.stderr, flush=True)
-        results.append(case_threads(image, out, k, 2 * repeat))
-    print("filters ...", file=sys.stderr, flush=True)
-    filters = case_filters(image, out, repeat, quick)
-    print("colour ...", file=sys.stderr, flush=True)
-    colour = case_colour(max(3, repeat // 3))
+    inputs = Inputs()
+    report: Dict[str, object] = {"machine": machine(), "quick": quick, "image": f"float32 {SIZE}x{SIZE}",
+                                 "results": [], "filters": [], "colour": []}
+    for i, case in enumerate(cases(quick)):
+        harness.say(f"{case.section}: {case.name} ...")
+        times = harness.time_interleaved(case.build(inputs),
+                                         case.repeat(base_repeat(quick, case.section)), seed=i)
+        single_thread()  # the thread cases change it
+        entries = report[case.section]
+        if case.merge:
+            entries[-1]["times"].update(times)
+        else:
+            entries += case.rows(times)
     memory = []
     for k, method, threads in ([(7, "direct", 2)] if quick else
                                [(3, "direct", 1), (21, "direct", 2), (7, "separable", 2)]):
         m = case_memory(k, method, threads)
         if m is not None:
             memory.append(m)
-    return {"machine": machine(), "quick": quick, "image": f"float32 {SIZE}x{SIZE}",
-            "results": results, "filters": filters, "colour": colour, "memory": memory}
+    report["memory"] = memory
+    return report
+
+
+def machine() -> Dict[str, object]:
+    return harness.machine(scipy=harness.version("scipy") if ndi is not None else None,
+                           opencv=cv2.__version__ if cv2 is not None else None)
 
 
 def markdown(report: dict) -> str:
@@ -397,36 +514,21 @@ def markdown(report: dict) -> str:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a short run (under 30 s)")
-    parser.add_argument("--json", default=os.path.join(HERE, "results", "latest.json"),
-                        help="where to write the JSON results")
-    parser.add_argument("--markdown", default=os.path.join(HERE, "results", "latest.md"),
-                        help="where to write the Markdown table")
-    parser.add_argument("--readme", metavar="PATH",
-                        help="also put the table into this README, between the lines "
-                             "'<!-- benchmarks:start -->' and '<!-- benchmarks:end -->'")
+    parser.add_argument("--json", default=os.path.join(harness.RESULTS, "latest.json"),
+                        help="where to write the JSON results (default benchmarks/results/latest.json)")
+    parser.add_argument("--markdown", default=os.path.join(harness.RESULTS, "latest.md"),
+                        help="where to write the Markdown tables (default benchmarks/results/latest.md)")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     report = run(args.quick)
     report["seconds"] = time.perf_counter() - t0
     table = markdown(report)
-    for path, text in ((args.json, json.dumps(report, indent=1)), (args.markdown, table)):
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with open(path, "w") as fh:
-            fh.write(text)
-    if args.readme:
-        update_readme(args.readme, table)
+    harness.write_json(args.json, report)
+    harness.write_text(args.markdown, table)
     print(table)
-    print(f"({report['seconds']:.0f} s; written to {args.json} and {args.markdown})", file=sys.stderr)
+    harness.say(f"({report['seconds']:.0f} s; written to {args.json} and {args.markdown})")
     return 0
 
 
-def update_readme(path: str, table: str) -> None:
-    """Replace the text between the benchmark markers of a README."""
-    problem = fill(path, "benchmarks", table)
-    if problem:
-        raise SystemExit(f"benchmarks: error: {problem}")
-
-
 if __name__ == "__main__":
-    sys.path.insert(0, os.path.dirname(HERE))
     raise SystemExit(main())

@@ -2,7 +2,6 @@
 
     python -m benchmarks.scale                      # about 7 minutes on 2 cores
     python -m benchmarks.scale --quick              # under a minute: 2048^2, memory case 6000^2
-    python -m benchmarks.scale --readme README.md   # also fill the README's scale section
 
 1. Throughput, in megapixels per second, of one float32 image (8192x8192;
    ``--quick`` 2048x2048) filtered by ``convolve`` (mode reflect) with a
@@ -47,7 +46,6 @@ import gc
 import json
 import logging
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -55,18 +53,15 @@ import threading
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
-# OpenBLAS's idle threads spin on a core for a while after numpy starts; on a
-# 2-core machine that steals time from whatever is being timed
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+if __name__ == "__main__" and not __package__:  # python benchmarks/scale.py
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks import harness  # noqa: E402  (before numpy: BLAS on one thread)
+from benchmarks.harness import load_average, peak_of, reset_peak, rss  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 import filterkit  # noqa: E402
-
-try:  # as part of the package (python -m benchmarks...) or as a script
-    from ._readme import markers, publish  # noqa: E402
-except ImportError:  # pragma: no cover
-    from _readme import markers, publish  # noqa: E402  # type: ignore[no-redef]
 
 try:
     import dask
@@ -95,13 +90,11 @@ try:
 except ImportError:  # pragma: no cover
     psutil = None
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-RESULTS = os.path.join(HERE, "results")
+ROOT = harness.ROOT
+RESULTS = harness.RESULTS
 SCRATCH = os.path.join(RESULTS, "scratch", "scale")
 #: the folder that holds this filterkit: spawned workers and commands import it
 FK_PATH = os.path.dirname(os.path.dirname(os.path.abspath(filterkit.__file__)))
-MARK_START, MARK_END = markers("scale")
 
 DEFAULT = {"side": 8192, "chunk": 2048, "repeat": 5, "mem_side": 20000, "mem_chunk": 2048,
            "tiff_side": 40000, "tiff_tile": 2048}
@@ -125,55 +118,13 @@ def say(msg: str) -> None:
     print(f"[{time.perf_counter() - T_START:5.0f} s] {msg}", file=sys.stderr, flush=True)
 
 
-def _version(dist: str) -> Optional[str]:
-    try:
-        from importlib.metadata import version
-        return version(dist)
-    except Exception:
-        return None
-
-
 def machine() -> Dict[str, object]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    info = filterkit.build_info()
-    m: Dict[str, object] = {
-        "cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-        "numpy": np.__version__, "scipy": _version("scipy"), "dask": _version("dask"),
-        "distributed": _version("distributed"), "dask-image": _version("dask-image"),
-        "zarr": _version("zarr"), "tifffile": _version("tifffile"),
-        "filterkit": info["version"], "filterkit_kernels": info["simd"],
-        "filterkit_openmp": info["openmp"]}
-    try:
-        with open("/proc/meminfo") as fh:
-            m["memory_gib"] = round(int(fh.readline().split()[1]) / 2 ** 20, 1)
-    except (OSError, ValueError, IndexError):
-        pass
-    return m
-
-
-def load_average() -> Optional[float]:
-    try:
-        return round(os.getloadavg()[0], 2)
-    except OSError:  # pragma: no cover
-        return None
+    return harness.machine("scipy", "dask", "distributed", "dask-image", "zarr", "tifffile")
 
 
 def child_env() -> Dict[str, str]:
     """The environment of spawned workers and commands: this filterkit first."""
-    paths = [FK_PATH, ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    seen: List[str] = []
-    for p in paths:
-        if p not in seen:
-            seen.append(p)
-    return dict(os.environ, PYTHONPATH=os.pathsep.join(seen), OPENBLAS_NUM_THREADS="1")
+    return harness.child_env(FK_PATH)
 
 
 # --------------------------------------------------------------------------
@@ -209,13 +160,13 @@ class Path:
 
 
 def interleaved(paths: List[Path], repeat: int, label: str) -> None:
-    """`repeat` rounds over the paths (a warm-up first), each round starting one
-    path further on, so every path sees the same machine state."""
+    """`repeat` rounds over the paths (warmed up before), in the balanced
+    order of :func:`harness.round_orders`, so every path sees the same
+    machine state."""
     live = [p for p in paths if p.skipped is None and p.warm is not None]
-    for r in range(repeat):
-        k = r % len(live)
-        for p in live[k:] + live[:k]:
-            p.times.append(p.call())
+    for r, order in enumerate(harness.round_orders(len(live), repeat)):
+        for i in order:
+            live[i].times.append(live[i].call())
         say(f"{label}: round {r + 1}/{repeat} done")
 
 
@@ -507,41 +458,6 @@ def source_store(scratch: str, side: int, chunk: int) -> str:
     return path
 
 
-def _status(key: str) -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(key):
-                return int(line.split()[1]) * 1024
-    raise KeyError(key)
-
-
-def _reset_peak() -> bool:
-    """Set this process's peak RSS (VmHWM, ru_maxrss) to its current RSS."""
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _rss() -> int:
-    try:
-        return _status("VmRSS:")
-    except (OSError, KeyError):
-        return psutil.Process().memory_info().rss if psutil is not None else 0
-
-
-def _peak() -> Dict[str, int]:
-    import resource
-    out = {"ru_maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
-    try:
-        out["VmHWM"] = _status("VmHWM:")
-    except (OSError, KeyError):
-        pass
-    return out
-
-
 def _warm(filtered: Callable[["da.Array"], "da.Array"], src: "da.Array", chunk: int, **compute) -> None:
     """One chunk through the whole path: modules, thread pools, zarr's codecs."""
     region = src[: 2 * chunk, : 2 * chunk]
@@ -581,13 +497,13 @@ def _memory_child(spec_json: str) -> None:
         _warm(filtered, src, chunk, scheduler="threads", num_workers=workers)
         stored = stored_graph()  # the graph, built
         gc.collect()
-        clean = _reset_peak()
-        base = _rss()
+        clean = reset_peak()
+        base = rss()
         t0 = time.perf_counter()
         _dask.compute(stored, scheduler="threads", num_workers=workers)
         wall = time.perf_counter() - t0
-        peak = _peak()
-        top = peak["VmHWM"] if clean and "VmHWM" in peak else peak["ru_maxrss"]
+        peak = harness.peak()
+        top = peak_of(clean, peak)
         out.update(wall=wall, baseline=base, peak=top, peaks=peak, extra=[top - base],
                    reset=clean, per="process (all workers)")
     else:
@@ -604,8 +520,8 @@ def _memory_child(spec_json: str) -> None:
         _warm(filtered, src, chunk)
         stored = stored_graph()
         client.run(gc.collect)
-        resets = client.run(_reset_peak)
-        bases = client.run(_rss)
+        resets = client.run(reset_peak)
+        bases = client.run(rss)
         pids = client.run(os.getpid)
         sampled = {w: 0 for w in pids}
         stop = threading.Event()
@@ -629,10 +545,9 @@ def _memory_child(spec_json: str) -> None:
         stop.set()
         if sampler is not None:
             sampler.join()
-        peaks = client.run(_peak)
+        peaks = client.run(harness.peak)
         workers = sorted(peaks)
-        tops = [peaks[w]["VmHWM"] if resets[w] and "VmHWM" in peaks[w] else peaks[w]["ru_maxrss"]
-                for w in workers]
+        tops = [peak_of(resets[w], peaks[w]) for w in workers]
         out.update(wall=wall, baseline=[bases[w] for w in workers], peak=tops,
                    peaks=[peaks[w] for w in workers],
                    extra=[t - bases[w] for t, w in zip(tops, workers)],
@@ -650,8 +565,6 @@ def memory_case(cfg: dict, src: str, scratch: str, library: str, where: str,
     dst = os.path.join(scratch, f"memory_out_{library}_{where}.zarr")
     spec = {"src": src, "dst": dst, "chunk": chunk, "library": library, "where": where,
             "workers": workers}
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); "
-            "from benchmarks.scale import _memory_child; _memory_child(sys.argv[2])")
     what = (f"{'filterkit.dask.gaussian(src, 2.0)' if library == 'filterkit' else 'dask_image convolve'}"
             f", {where} x{workers}")
     say(f"memory: {what} ...")
@@ -659,19 +572,14 @@ def memory_case(cfg: dict, src: str, scratch: str, library: str, where: str,
                                 "image": [cfg["mem_side"]] * 2, "chunk": [chunk, chunk],
                                 "chunk_bytes": chunk * chunk * 4}
     try:
-        res = subprocess.run([sys.executable, "-c", code, ROOT, json.dumps(spec)],
-                             capture_output=True, text=True, cwd=ROOT, env=child_env(), timeout=900)
-    except subprocess.TimeoutExpired:
-        entry["skipped"] = "failed: over 15 minutes"
-        return entry
+        out, why = harness.run_child("benchmarks.scale", "_memory_child", [json.dumps(spec)],
+                                     env=child_env(), timeout=900)
     finally:
         shutil.rmtree(dst, ignore_errors=True)
-    if res.returncode != 0:
-        tail = res.stderr.strip().splitlines()[-1:] or ["?"]
-        entry["skipped"] = f"failed: {tail[0][:200]}"
+    if why is not None:
+        entry["skipped"] = f"failed: {why[:200]}"
         say(f"memory: {what}: {entry['skipped']}")
         return entry
-    out = json.loads(res.stdout.strip().splitlines()[-1])
     entry.update(out)
     extra = out["extra"]
     per_worker = [e / entry["chunk_bytes"] / (workers if where == "threads" else 1) for e in extra]
@@ -756,13 +664,12 @@ def _tiled_child(spec_json: str) -> None:
     spec = json.loads(spec_json)
     from filterkit.cli import main as cli_main
     gc.collect()
-    clean = _reset_peak()
-    base = _rss()
+    clean = reset_peak()
+    base = rss()
     t0 = time.perf_counter()
     code = cli_main(spec["argv"])
     wall = time.perf_counter() - t0
-    peak = _peak()
-    top = peak["VmHWM"] if clean and "VmHWM" in peak else peak["ru_maxrss"]
+    top = peak_of(clean, harness.peak())
     print(json.dumps({"code": code, "wall": wall, "baseline": base, "peak": top,
                       "extra": top - base}))
 
@@ -779,19 +686,16 @@ def tiled_file(cfg: dict, scratch: str) -> dict:
     dst = os.path.join(scratch, "huge_out.tif")
     argv = ["gaussian", "--sigma", "2", src, dst, "--tile", str(tile)]
     say(f"tiled: filterkit {' '.join(argv)} ...")
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); "
-            "from benchmarks.scale import _tiled_child; _tiled_child(sys.argv[2])")
     entry: Dict[str, object] = {"image": [side, side], "dtype": "uint8", "tile": tile,
                                 "command": "filterkit " + " ".join(argv[:3] + ["huge.tif", "out.tif"]
                                                                    + argv[5:]),
                                 "tile_bytes": tile * tile}
     try:
-        res = subprocess.run([sys.executable, "-c", code, ROOT, json.dumps({"argv": argv})],
-                             capture_output=True, text=True, cwd=ROOT, env=child_env(), timeout=900)
-        if res.returncode != 0:
-            entry["skipped"] = f"failed: {(res.stderr.strip().splitlines() or ['?'])[-1][:200]}"
+        out, why = harness.run_child("benchmarks.scale", "_tiled_child", [json.dumps({"argv": argv})],
+                                     env=child_env(), timeout=900)
+        if why is not None:
+            entry["skipped"] = f"failed: {why[:200]}"
             return entry
-        out = json.loads(res.stdout.strip().splitlines()[-1])
         entry.update(out)
         entry["megapixels_per_s"] = side * side / out["wall"] / 1e6
         entry["tiles_of_memory"] = out["extra"] / entry["tile_bytes"]
@@ -811,8 +715,6 @@ def tiled_file(cfg: dict, scratch: str) -> dict:
         say(f"tiled: {out['wall']:.1f} s, {entry['megapixels_per_s']:.0f} MP/s, peak extra "
             f"{out['extra'] / MIB:.0f} MiB = {entry['tiles_of_memory']:.1f} tiles; spot checks "
             f"{'equal' if entry['equal_to_in_memory'] else 'DIFFERENT'}")
-    except subprocess.TimeoutExpired:
-        entry["skipped"] = "failed: over 15 minutes"
     finally:
         try:
             os.remove(dst)
@@ -1054,9 +956,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--out", default=RESULTS, help="directory of scale.json and scale.md")
     parser.add_argument("--scratch", default=SCRATCH,
                         help="scratch folder: the memory case's zarr source (kept), temporary files")
-    parser.add_argument("--readme", metavar="PATH",
-                        help=f"also put the tables into this README, between '{MARK_START}' and "
-                             f"'{MARK_END}' (nothing is written if the markers are missing)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory cases")
     parser.add_argument("--no-cluster", action="store_true", help="skip the LocalCluster rows and case")
     args = parser.parse_args(argv)
@@ -1077,14 +976,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     report["load_average"]["end"] = load_average()
     report["seconds"] = time.perf_counter() - T_START
     table = markdown(report)
-    base, problem = publish(args.out, "scale", report, table, args.readme)
-    if problem:
-        say(f"warning: {problem}: README not updated")
+    written = harness.publish("scale", report, table, args.out)
     print(table)
-    say(f"done in {report['seconds']:.0f} s; written: {base}.json, {base}.md")
+    say(f"done in {report['seconds']:.0f} s; written: {', '.join(written)}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, ROOT)
     raise SystemExit(main())
