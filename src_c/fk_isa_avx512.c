@@ -1,7 +1,7 @@
 /*
- * fk_isa_avx512.c -- the kernels for x86 CPUs with AVX-512F and VL: the AVX2 code's ymm vectors
- * with EVEX encodings (32 vector registers, about 5 % faster), and 64-byte
- * (zmm) vectors in the box filter's running sums.  zmm vectors in the
+ * fk_isa_avx512.c -- the kernels for x86 CPUs with AVX-512F and VL: the
+ * AVX2 code's ymm vectors with EVEX encodings (32 vector registers, about
+ * 5 % faster), and 64-byte (zmm) vectors in the box filter's running sums.  zmm vectors in the
  * correlation kernels were slower (more loads that cross cache lines).
  * The same source as every other table (fk_impl.h), compiled for target
  * "avx2,fma,avx512f,avx512vl"; fk_select picks it only on CPUs that have it.

@@ -47,8 +47,8 @@ FK_INLINE float FK_FN(strength)(float ax, float ay, float *t, float *z)
  * Against numpy's float64 arctan2 on 4 million random gradients: at most
  * 3.3e-7 rad (tests allow 5e-7).  The direction loop is separate from the
  * strength-only one: with the test inside it, GCC stored the directions
- * with masked stores (vmaskmovps), microcoded on AMD: 43 % of a gradient's
- * time on Zen. */
+ * with masked stores (vmaskmovps), which are microcoded and slow on AMD
+ * CPUs. */
 static void FK_FN(combine)(const float *a, const float *b, ptrdiff_t n, int direction, float *s,
                            float *d)
 {
