@@ -1,9 +1,17 @@
 """Build filterkit's Cython core.
 
 OpenMP is used when the compiler supports it (probed by compiling a tiny
-program); set ``FILTERKIT_NO_OPENMP=1`` to force a serial build.  Runtime
-CPU dispatch (AVX-512 / AVX2+FMA / baseline) is done in the C header with
-GCC's ``target_clones``, so the default build stays portable.
+program); set ``FILTERKIT_NO_OPENMP=1`` to force a serial build.
+
+Runtime CPU dispatch: the kernels (src_c/fk_impl.h and the files it
+includes) are compiled once per instruction set, by one small C file each:
+``fk_isa_portable.c`` with the build's default target, and on x86 with GCC
+or Clang ``fk_isa_avx2.c`` and ``fk_isa_avx512.c``, which set their target
+with ``#pragma GCC target`` (``#pragma clang attribute`` under Clang).  Each
+defines one table of function pointers; ``fk_core.c`` picks the best table
+the CPU supports (capped by ``FILTERKIT_CPU``) once per call.  No compile
+flag here raises the target, so the built module runs on any CPU of its
+architecture.
 """
 
 import os
@@ -59,15 +67,20 @@ else:
 
 print(f"filterkit: building the core {'with' if openmp else 'without'} OpenMP")
 
+# every header the C files include: a change to one rebuilds the module
+_C_HEADERS = ["fk_core.h", "fk_impl.h", "fk_convert.h", "fk_convert_dtype.h", "fk_corr.h",
+              "fk_tensor.h", "fk_corr_run.h", "fk_box.h", "fk_color.h"]
+
 extensions = [
     Extension(
         "filterkit._core",
-        sources=["src_c/_core.pyx"],
+        sources=["src_c/_core.pyx", "src_c/fk_core.c", "src_c/fk_isa_portable.c",
+                 "src_c/fk_isa_avx2.c", "src_c/fk_isa_avx512.c"],
         include_dirs=["src_c", np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=cflags,
         extra_link_args=lflags,
-        depends=["src_c/fk_kernels.h", "src_c/fk_plan.h", "src_c/fk_box.h", "src_c/fk_color.h"],
+        depends=[os.path.join("src_c", name) for name in _C_HEADERS],
     )
 ]
 

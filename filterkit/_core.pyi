@@ -1,47 +1,24 @@
-"""Type stub of the compiled core (src_c/_core.pyx)."""
+"""Type stub of the compiled core (src_c/_core.pyx).
 
-from typing import Optional
+`border`, `run` and `op` are ``filterkit._native``'s Border, Run and
+ColourOp; the core reads their fields in order.
+"""
+
+from typing import Any, Optional, Tuple
 
 import numpy as np
 
 def openmp_enabled() -> bool: ...
 def cpu_path(cpu_cap: int = ...) -> str: ...
-def correlate_rows(
-    src: np.ndarray,
-    dst: np.ndarray,
-    src_code: int,
-    dst_code: int,
-    kernel: Optional[np.ndarray],
-    col: Optional[np.ndarray],
-    row: Optional[np.ndarray],
-    kh: int,
-    kw: int,
-    oy: int,
-    pl: int,
-    mode: int,
-    cval: float,
-    double_precision: bool,
-    nthreads: int,
-    cpu_cap: int = ...,
-    kernel2: Optional[np.ndarray] = ...,
-    combine: int = ...,
-    dst2: Optional[np.ndarray] = ...,
-    dst2_code: int = ...,
-    col2: Optional[np.ndarray] = ...,
-    row2: Optional[np.ndarray] = ...,
-) -> None: ...
-def box_rows(
-    src: np.ndarray,
-    dst: np.ndarray,
-    src_code: int,
-    dst_code: int,
-    kh: int,
-    kw: int,
-    oy: int,
-    pl: int,
-    mode: int,
-    cval: float,
-    double_precision: bool,
-    nthreads: int,
-    cpu_cap: int = ...,
-) -> None: ...
+def correlate(src: np.ndarray, dst: np.ndarray, weights: np.ndarray,
+              border: Tuple[int, int, int, float], run: Tuple[bool, int, int]) -> None: ...
+def correlate_factors(src: np.ndarray, dst: np.ndarray, column: np.ndarray, row: np.ndarray,
+                      border: Tuple[int, int, int, float], run: Tuple[bool, int, int]) -> None: ...
+def sobel(src: np.ndarray, strength: np.ndarray, direction: Optional[np.ndarray],
+          border: Tuple[int, int, int, float], run: Tuple[bool, int, int]) -> None: ...
+def box(src: np.ndarray, dst: np.ndarray, kh: int, kw: int, weight: float,
+        border: Tuple[int, int, int, float], run: Tuple[bool, int, int]) -> None: ...
+def convert_colour(src: np.ndarray, dst: np.ndarray, op: Tuple[Any, ...],
+                   run: Tuple[bool, int, int]) -> None: ...
+def structure_tensor(fx: np.ndarray, fy: np.ndarray, strength: np.ndarray,
+                     direction: Optional[np.ndarray], run: Tuple[bool, int, int]) -> None: ...

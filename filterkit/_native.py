@@ -3,8 +3,9 @@
 Every function here computes into arrays it is given and checks nothing:
 the callers have validated the arguments and allocated the outputs.  The
 geometry of a correlation travels as a :class:`Border` and the execution
-settings as a :class:`Run`, so no call across the Cython boundary takes
-more than a handful of arguments.
+settings as a :class:`Run`, and a colour conversion as a
+:class:`ColourOp`; the core reads their fields itself (dtype codes too), so
+no call across the Cython boundary takes more than seven arguments.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import NamedTuple, Optional, Tuple
 import numpy as np
 
 from . import _core
-from ._validate import DTYPE_CODES
 
 
 class Border(NamedTuple):
@@ -74,27 +74,20 @@ def correlate(src: np.ndarray, dst: np.ndarray, weights: np.ndarray, border: Bor
     """``dst`` = the correlation of the 2-D `src` with the 2-D `weights`
     (C-contiguous, in the compute dtype), rounded and saturated when `dst`
     is integer."""
-    kh, kw = weights.shape
-    _core.correlate_rows(src, dst, DTYPE_CODES[src.dtype], DTYPE_CODES[dst.dtype], weights,
-                         None, None, kh, kw, border.oy, border.ox, border.mode, border.cval,
-                         run.double, run.threads, run.cpu_cap)
+    _core.correlate(src, dst, weights, border, run)
 
 
 def correlate_factors(src: np.ndarray, dst: np.ndarray, column: np.ndarray, row: np.ndarray,
                       border: Border, run: Run) -> None:
     """``dst`` = the correlation with ``np.outer(column, row)``, as a
     vertical then a horizontal 1-D pass (factors contiguous, compute dtype)."""
-    _core.correlate_rows(src, dst, DTYPE_CODES[src.dtype], DTYPE_CODES[dst.dtype], None,
-                         column, row, len(column), len(row), border.oy, border.ox, border.mode,
-                         border.cval, run.double, run.threads, run.cpu_cap)
+    _core.correlate_factors(src, dst, column, row, border, run)
 
 
 def box(src: np.ndarray, dst: np.ndarray, shape: Tuple[int, int], weight: float,
         border: Border, run: Run) -> None:
     """``dst`` = the sums over `shape` windows times `weight` (running sums)."""
-    _core.box_rows(src, dst, DTYPE_CODES[src.dtype], DTYPE_CODES[dst.dtype], shape[0], shape[1],
-                   weight, border.oy, border.ox, border.mode, border.cval, run.double,
-                   run.threads, run.cpu_cap)
+    _core.box(src, dst, shape[0], shape[1], weight, border, run)
 
 
 def sobel(src: np.ndarray, strength: np.ndarray, direction: Optional[np.ndarray],
@@ -102,15 +95,7 @@ def sobel(src: np.ndarray, strength: np.ndarray, direction: Optional[np.ndarray]
     """The lecture's Sobel f_x and f_y fused: ``strength`` = sqrt(f_x^2 +
     f_y^2), and, unless `direction` is None, ``direction`` = atan2(f_y,
     f_x).  f_x and f_y exist a row at a time."""
-    dt = np.float64 if run.double else np.float32
-    smooth = np.array([1.0, 2.0, 1.0], dtype=dt)
-    diff = np.array([-1.0, 0.0, 1.0], dtype=dt)
-    combine = 1 if direction is None else 2
-    _core.correlate_rows(src, strength, DTYPE_CODES[src.dtype], DTYPE_CODES[strength.dtype],
-                         None, smooth, diff, 3, 3, border.oy, border.ox, border.mode, border.cval,
-                         run.double, run.threads, run.cpu_cap, None, combine, direction,
-                         DTYPE_CODES[direction.dtype] if direction is not None else 0,
-                         diff, smooth)
+    _core.sobel(src, strength, direction, border, run)
 
 
 def copy(src: np.ndarray, dst: np.ndarray, run: Run) -> None:
@@ -125,12 +110,10 @@ def structure_tensor(fx: np.ndarray, fy: np.ndarray, strength: np.ndarray,
     """The colour gradient from the channels' f_x and f_y ((C, H, W) arrays
     of the compute dtype, unit column stride): strength, and direction
     unless None ((H, W), unit column stride)."""
-    _core.tensor_rows(fx, fy, strength, direction, run.double, run.threads, run.cpu_cap)
+    _core.structure_tensor(fx, fy, strength, direction, run)
 
 
 def convert_colour(src: np.ndarray, dst: np.ndarray, op: ColourOp, run: Run) -> None:
     """Convert the pixels of `src` (rows, columns, channels; any strides)
     into `dst` (the same rows and columns) by `op`."""
-    _core.color_rows(src, dst, DTYPE_CODES[src.dtype], DTYPE_CODES[dst.dtype], op.code, op.alpha,
-                     op.matrix, op.white_xz[0], op.white_xz[1], op.in_max, op.lut8, run.double,
-                     run.threads, run.cpu_cap)
+    _core.convert_colour(src, dst, op, run)

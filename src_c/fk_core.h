@@ -1,0 +1,249 @@
+/*
+ * fk_core.h -- what the Cython driver (_core.pyx) sees of filterkit's C core.
+ *
+ * The core computes; it validates and allocates nothing.  A job is one
+ * small struct per kind of work (correlation, fused Sobel gradient, box
+ * sums, colour conversion, colour structure tensor); the driver fills it,
+ * asks fk_*_prepare for the per-thread workspace size where there is one,
+ * splits the rows among OpenMP threads and calls the job's function from
+ * one dispatch table (fk_kernels), chosen once per call by fk_select.
+ *
+ * The kernels are plain C written once (fk_impl.h and the files it
+ * includes) and compiled once per instruction set: fk_isa_portable.c,
+ * fk_isa_avx2.c and fk_isa_avx512.c each set their target and include the
+ * same implementation, which ends in that instruction set's table.
+ */
+#ifndef FK_CORE_H
+#define FK_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef _OPENMP
+#define FK_HAVE_OPENMP 1
+#else
+#define FK_HAVE_OPENMP 0
+#endif
+
+/* Which tables this compiler builds besides the portable one: x86 with
+ * GCC >= 5 or Clang >= 4 (function-level target selection, AVX2 and
+ * AVX-512VL intrinsics, the vector extensions).  Anything else (another
+ * architecture, MSVC, FK_NO_DISPATCH defined) builds the portable table
+ * alone. */
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(FK_NO_DISPATCH) && \
+    ((defined(__clang__) && __clang_major__ >= 4) || \
+     (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 5))
+#define FK_BUILD_X86 1
+#else
+#define FK_BUILD_X86 0
+#endif
+
+/* dtype codes shared with the Python layer (filterkit/_validate.py) */
+enum {
+    FK_U8 = 0, FK_I8 = 1, FK_U16 = 2, FK_I16 = 3, FK_U32 = 4, FK_I32 = 5,
+    FK_U64 = 6, FK_I64 = 7, FK_F32 = 8, FK_F64 = 9, FK_NDTYPES = 10
+};
+
+/* Border modes: how a virtual index outside [0, n) maps into it */
+enum {
+    FK_CONSTANT = 0, /* k k k | a b c d | k k k   (cval)            */
+    FK_NEAREST = 1,  /* a a a | a b c d | d d d                     */
+    FK_REFLECT = 2,  /* d c b a | a b c d | d c b a  (edge repeated) */
+    FK_MIRROR = 3,   /* d c b | a b c d | c b a  (edge not repeated) */
+    FK_WRAP = 4      /* a b c d | a b c d | a b c d                  */
+};
+
+/* colour operations (filterkit/color.py) */
+enum {
+    FK_RGB2XYZ = 0, FK_XYZ2RGB = 1, FK_RGB2LAB = 2, FK_LAB2RGB = 3,
+    FK_RGB2LUV = 4, FK_LUV2RGB = 5, FK_RGB2GRAY = 6
+};
+
+/* cpu_cap (FILTERKIT_CPU): the best table allowed */
+enum { FK_CAP_AUTO = 0, FK_CAP_PORTABLE = 1, FK_CAP_AVX2 = 2 };
+
+/* Slack (in elements) that every row read by the kernels must have beyond
+ * its logical end: the last block of 8 vectors (at most 64 floats) may read
+ * up to one block past the last output pixel.  Workspaces have rows this
+ * much longer. */
+#define FK_SLACK 64
+
+/* at most this many column strips per output row (fk_strips) */
+#define FK_MAX_STRIPS 3
+
+/* ---- jobs ------------------------------------------------------------ */
+
+/* A 2-D source, a 2-D destination and the border between them: output
+ * pixel (y, x) reads virtual source pixels (y - oy + a, x - ox + b); those
+ * outside the source follow `mode` (cval for FK_CONSTANT). */
+typedef struct {
+    const char *src;
+    ptrdiff_t H, W, ss0, ss1; /* rows, columns, byte strides */
+    int src_code;
+    char *dst;
+    ptrdiff_t Ho, Wo, ds0, ds1;
+    int dst_code;
+    ptrdiff_t oy, ox;
+    int mode;
+    double cval;
+} fk_geom;
+
+/* How a correlation's output rows are cut into column strips, and where its
+ * per-thread workspace keeps what (fk_corr_prepare, fk_sobel_prepare).
+ * Each output row is computed in up to three strips, left to right: when
+ * the source has the compute type and contiguous rows, the interior strip
+ * reads the source rows in place (rows outside the image are mapped by the
+ * border rule, or point to a row of cval); the border columns (or the
+ * whole row for other sources) go through a ring of kh + 1 rows per strip,
+ * converted to the compute type and padded by the border mode. */
+typedef struct {
+    int nstrips;
+    ptrdiff_t xb[FK_MAX_STRIPS + 1]; /* strip i: output columns [xb[i], xb[i + 1]) */
+    int inplace[FK_MAX_STRIPS];
+    size_t ring_off[FK_MAX_STRIPS]; /* element offsets of the rings */
+    ptrdiff_t rl[FK_MAX_STRIPS];    /* ring row length (elements)   */
+    size_t tmp_off, obuf_off, obuf2_off, cvrow_off, ws_elems;
+} fk_strips;
+
+/* A correlation with a kh x kw mask (compute type, C order): k, or its
+ * factors col (kh, the vertical pass) and row (kw) with k NULL. */
+typedef struct {
+    fk_geom g;
+    int kh, kw;
+    const void *k, *col, *row;
+    fk_strips strips; /* fk_corr_prepare */
+} fk_corr_job;
+
+/* The Sobel f_x (smoothing column [1 2 1], difference row [-1 0 1]) and
+ * f_y (the transpose) fused: sqrt(f_x^2 + f_y^2) to g.dst and, unless dir
+ * is NULL, atan2(f_y, f_x) to dir (Ho x Wo, byte strides dir_s0, dir_s1,
+ * dtype dir_code). */
+typedef struct {
+    fk_geom g;
+    char *dir;
+    ptrdiff_t dir_s0, dir_s1;
+    int dir_code;
+    fk_strips strips; /* fk_sobel_prepare */
+} fk_sobel_job;
+
+/* Sums over kh x kw windows, times weight (1 / (kh kw) for the mean). */
+typedef struct {
+    fk_geom g;
+    int kh, kw;
+    double weight;
+} fk_box_job;
+
+/* One colour conversion of (rows, columns, channels) arrays, any strides. */
+typedef struct {
+    const char *src;
+    ptrdiff_t ss0, ss1, ssc; /* bytes between rows, pixels, channels */
+    int src_code;
+    char *dst;
+    ptrdiff_t ds0, ds1, dsc;
+    int dst_code;
+    int op;            /* FK_RGB2XYZ ... */
+    int alpha;         /* 1: channel 3 passes through (scaled like the colours) */
+    double m[9];       /* the op's 3x3 matrix, row-major (see color.py) */
+    double wx, wz;     /* X and Z of the white (Y = 1), for CIELUV */
+    double in_max;     /* integer input: divide by this; 0 for float input */
+    const float *lut8; /* uint8 sRGB decode table, or NULL */
+} fk_colour_job;
+
+/* The colour gradient from the f_x and f_y of C channels: (C, H, W)
+ * arrays of the compute type with unit column stride (strides in
+ * elements); strength s and direction d (or NULL): (H, W), unit column
+ * stride. */
+typedef struct {
+    const void *fx, *fy;
+    ptrdiff_t C, H, W, plane, frow;
+    void *s, *d;
+    ptrdiff_t srow, drow;
+} fk_tensor_job;
+
+/* ---- the dispatch table ------------------------------------------------ */
+
+/* output rows [y0, y1) of a job, with a per-thread workspace */
+typedef void (*fk_rows_fn)(const void *job, void *ws, ptrdiff_t y0, ptrdiff_t y1);
+/* pixels [x0, x1) of row y of a colour job */
+typedef void (*fk_colour_fn)(const fk_colour_job *job, ptrdiff_t y, ptrdiff_t x0, ptrdiff_t x1);
+/* rows [y0, y1) of a tensor job */
+typedef void (*fk_tensor_fn)(const fk_tensor_job *job, ptrdiff_t y0, ptrdiff_t y1);
+
+/* One instruction set's kernels; _f in float32, _d in float64. */
+typedef struct {
+    const char *name;
+    fk_rows_fn corr_f, corr_d;     /* fk_corr_job */
+    fk_rows_fn sobel_f, sobel_d;   /* fk_sobel_job */
+    fk_rows_fn box_f, box_d;       /* fk_box_job */
+    fk_colour_fn colour_f, colour_d;
+    fk_tensor_fn tensor_f, tensor_d;
+} fk_kernels;
+
+extern const fk_kernels fk_kernels_portable;
+#if FK_BUILD_X86
+extern const fk_kernels fk_kernels_avx2;
+extern const fk_kernels fk_kernels_avx512;
+#endif
+
+/* the best table this CPU runs, at most cpu_cap (FK_CAP_*) */
+const fk_kernels *fk_select(int cpu_cap);
+
+/* Fill in the strips of a job (its other fields set) and return the bytes
+ * of workspace each thread needs; elem is sizeof the compute type. */
+size_t fk_corr_prepare(fk_corr_job *job, size_t elem);
+size_t fk_sobel_prepare(fk_sobel_job *job, size_t elem);
+size_t fk_box_workspace_bytes(const fk_box_job *job, size_t elem);
+/* the rows that blocks of a box job's rows must start at multiples of */
+ptrdiff_t fk_box_restart(const fk_box_job *job);
+
+/* ---- helpers shared by the core's sources --------------------------------- */
+
+static inline ptrdiff_t fk_pmod(ptrdiff_t i, ptrdiff_t m)
+{
+    ptrdiff_t r = i % m;
+    return r < 0 ? r + m : r;
+}
+
+/* the source index that virtual index i (may be < 0 or >= n) reads, or -1
+ * for "outside, use cval" */
+static inline ptrdiff_t fk_map_index(ptrdiff_t i, ptrdiff_t n, int mode)
+{
+    if (i >= 0 && i < n) return i;
+    switch (mode) {
+    case FK_NEAREST:
+        return i < 0 ? 0 : n - 1;
+    case FK_REFLECT: {
+        ptrdiff_t r = fk_pmod(i, 2 * n);
+        return r < n ? r : 2 * n - 1 - r;
+    }
+    case FK_MIRROR: {
+        ptrdiff_t r;
+        if (n == 1) return 0;
+        r = fk_pmod(i, 2 * n - 2);
+        return r < n ? r : 2 * n - 2 - r;
+    }
+    case FK_WRAP:
+        return fk_pmod(i, n);
+    default:
+        return -1;
+    }
+}
+
+/* the row-pointer array at the start of a correlation's workspace (kh + 1
+ * pointers), rounded to 64 bytes; the elements of fk_strips follow it */
+static inline size_t fk_rows_bytes(int kh)
+{
+    return ((sizeof(void *) * (size_t)(kh + 1) + 63) / 64) * 64;
+}
+
+/* box filter constants shared by fk_core.c and the kernels */
+/* at most this many rows between fresh column sums */
+#define FK_BOX_RESTART 256
+/* the horizontal step sums kw column sums directly up to this width
+ * (cheaper than a prefix pass), and runs along the row beyond it */
+#define FK_BOX_DIRECT_MAX 9
+/* chunk of columns whose column sums are updated and used while in L1
+ * (256 measured 10-15 % faster than 512 for wide windows, same for narrow) */
+#define FK_BOX_CHUNK 256
+
+#endif /* FK_CORE_H */
