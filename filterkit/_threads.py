@@ -126,7 +126,7 @@ def limited(n: int) -> Iterator[None]:
 CPU_ENV_VAR = "FILTERKIT_CPU"
 
 
-# FILTERKIT_CPU values and the cap they pass to the core (FK_CAP_* in fk_kernels.h)
+# FILTERKIT_CPU values and the cap they pass to the core (FK_CAP_* in src_c/fk_core.h)
 CPU_CAPS = {"auto": 0, "native": 0, "portable": 1, "baseline": 1, "avx2": 2}
 
 

@@ -14,7 +14,7 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 # ----------------------------------------------------------------------------
-# dtypes: the codes are the FK_* enum of src_c/fk_kernels.h
+# dtypes: the codes are the FK_* enum of src_c/fk_core.h
 # ----------------------------------------------------------------------------
 DTYPE_CODES = {
     np.dtype(np.uint8): 0,
@@ -33,7 +33,7 @@ SUPPORTED_DTYPES = ", ".join(str(d) for d in DTYPE_CODES)
 # ----------------------------------------------------------------------------
 # border modes: scipy.ndimage's names, plus other libraries' spellings
 # ----------------------------------------------------------------------------
-# name -> code of src_c/fk_kernels.h; "valid" is handled in Python (no padding)
+# name -> code of src_c/fk_core.h; "valid" is handled in Python (no padding)
 MODE_CODES = {"constant": 0, "nearest": 1, "reflect": 2, "mirror": 3, "wrap": 4, "valid": -1}
 MODE_ALIASES = {
     # OpenCV (BORDER_*), numpy.pad, PyTorch and scipy's grid-* spellings

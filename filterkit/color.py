@@ -114,7 +114,7 @@ _MATRICES = {
     "luv2rgb": (_unit_rows(_REL_INV, np.float32), _unit_rows(_REL_INV, np.float64)),
     "rgb2gray": (np.array(LUMA + (0.0,) * 6), np.array(LUMA + (0.0,) * 6)),
 }
-# FK_RGB2XYZ ... of src_c/fk_color.h
+# FK_RGB2XYZ ... of src_c/fk_core.h
 _OPS = {"rgb2xyz": 0, "xyz2rgb": 1, "rgb2lab": 2, "lab2rgb": 3, "rgb2luv": 4, "luv2rgb": 5,
         "rgb2gray": 6}
 
