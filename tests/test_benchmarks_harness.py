@@ -10,9 +10,17 @@ from collections import Counter
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from benchmarks import harness  # noqa: E402
+# the checkout's root on sys.path only while benchmarks is imported: left
+# there, processes spawned by later tests (dask.distributed's workers copy
+# sys.path) would import the source tree's filterkit, which has no
+# compiled core, instead of the installed build
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, _ROOT)
+try:
+    from benchmarks import harness  # noqa: E402
+    from benchmarks import compare  # noqa: E402,F401  (imported while the root is on the path)
+finally:
+    sys.path.remove(_ROOT)
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 6, 7])
