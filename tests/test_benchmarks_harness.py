@@ -18,7 +18,7 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, _ROOT)
 try:
     from benchmarks import harness  # noqa: E402
-    from benchmarks import compare  # noqa: E402,F401  (imported while the root is on the path)
+    from benchmarks import compare  # noqa: E402
 finally:
     sys.path.remove(_ROOT)
 
@@ -121,7 +121,6 @@ def test_publish(tmp_path):
 
 
 def test_compare_runs_per_round_and_report():
-    from benchmarks import compare
 
     lo, hi = compare.RUNS[True]
     assert compare.runs_per_round(10.0, True) == lo      # slow call: the fewest runs
@@ -165,7 +164,6 @@ class FakeWorker:
 
 
 def test_compare_flags_remeasures_and_decides():
-    from benchmarks import compare
 
     # 10 % slower at first, equal in fresh processes: re-measured, then fine
     old, new = FakeWorker("old", 0.01), FakeWorker("new", 0.011, after_restart=0.01)
