@@ -34,20 +34,6 @@ space : {None, 'rgb', 'lab', 'luv', 'gray'}, optional
 GradientOutput = Union[None, type, np.dtype, str, Tuple[np.ndarray, np.ndarray]]
 
 
-def _highpass_input(image: Any, space: Any, channel_axis: Any) -> Tuple[Any, Optional[int]]:
-    """The image (and channel axis) a per-channel high-pass filter sees: as
-    it is, converted to the colour `space`, or the luma (2-D) for 'gray'."""
-    space = check_space(space, channel_axis)
-    if space is None:
-        return image, channel_axis
-    chans, axis = highpass_channels(image, space, channel_axis)
-    if space == "gray":
-        return np.take(chans, 0, axis=axis), None
-    return chans, axis
-
-
-
-
 @colour_space("lowpass")
 def mean(image: Any, size: masks.Size = 3, *, mode: str = "reflect", cval: float = 0.0,
          output: OutputArg = None, channel_axis: Optional[int] = None,
@@ -228,8 +214,7 @@ def _gradient_input(image: Any, space: Any, channel_axis: Any, per_channel: Any)
     if channel_axis is None:
         return image, None, None
     if space == "gray" or per_channel:
-        image, channel_axis = _highpass_input(image, space, channel_axis)
-        return image, channel_axis, None
+        return (*highpass_channels(image, space, channel_axis), None)
     return gradient_channels(image, space, channel_axis)
 
 

@@ -83,9 +83,6 @@ def colour_space(kind: str) -> Callable[[F], F]:
             if kind == "lowpass":
                 return lowpass(fn, image, name, channel_axis, output, *args, **kwargs)
             chans, axis = highpass_channels(image, name, channel_axis)
-            if name == "gray":
-                return fn(np.take(chans, 0, axis=axis), *args, channel_axis=None, output=output,
-                          **kwargs)
             return fn(chans, *args, channel_axis=axis, output=output, **kwargs)
         return wrapper  # type: ignore[return-value]
     return decorate
@@ -138,12 +135,13 @@ def _valid_crop(shape: Tuple[int, ...], axis: int, out_spatial: Tuple[int, ...])
     return tuple(index)
 
 
-def highpass_channels(image: Any, space: Optional[str], channel_axis: int) -> Tuple[np.ndarray, int]:
+def highpass_channels(image: Any, space: Optional[str],
+                      channel_axis: int) -> Tuple[np.ndarray, Optional[int]]:
     """The channels a high-pass filter sees, in the space's units, and their axis.
 
     None: the image's channels as they are (any number); 'rgb': its colour
     channels (alpha dropped); 'lab'/'luv': converted; 'gray': the luma in
-    the input's units, as a 3-D image with one channel.
+    the input's units, a 2-D image (axis None).
     """
     if space is None:
         arr = np.asarray(image)
@@ -156,7 +154,7 @@ def highpass_channels(image: Any, space: Optional[str], channel_axis: int) -> Tu
         luma = color.rgb_to_gray(colours, channel_axis=axis)
         if arr.dtype.kind in "ui":
             luma *= np.float32(in_range_max(arr.dtype))
-        return np.expand_dims(luma, axis), axis
+        return luma, None
     to_space = color.rgb_to_lab if space == "lab" else color.rgb_to_luv
     return to_space(colours, channel_axis=axis), axis
 
