@@ -52,16 +52,14 @@ def estimate(info: MaskInfo, hw: Tuple[int, int], double: bool, threads: int,
     c = constants()["float64" if double else "float32"]
     costs: Costs = {}
     for name in methods.SPATIAL:
-        module = methods.REGISTRY[name]
-        value = module.cost(info, hw, c, threads, full) if name == "separable" else \
-            module.cost(info, hw, c, threads)
+        value = methods.REGISTRY[name].cost(info, hw, c, threads, full)
         if value is not None:
             costs[name] = value
     spatial, spectral = max(threads, 1) ** 0.9, max(threads, 1) ** 0.6
     if not full and direct.ns_per_pixel(info, c) < 12.0 * c["f1"] * spatial / spectral:
         return costs
     for name in methods.SPECTRAL:
-        value = methods.REGISTRY[name].cost(info, hw, c, threads)
+        value = methods.REGISTRY[name].cost(info, hw, c, threads, full)
         if value is not None:
             costs[name] = value
     return costs

@@ -65,6 +65,7 @@ from . import _convolve, _filters, color, masks
 from ._choose import choose_method
 from ._border import halo as halo_of
 from ._threads import limited
+from .methods import SPECTRAL
 from ._validate import (check_layout, check_mask, check_mode, check_output_dtype, describe, fail,
                         is_double)
 
@@ -431,7 +432,7 @@ def _spatial_method(image: Any, weights: np.ndarray, method: Any, output: Any,
     block = tuple(min(image.shape[a], max(image.chunks[a]) + 2 * r) for a, r in zip(spatial, halo))
     double = is_double(image.dtype) or (output is not None and is_double(output))
     choice = choose_method(block, mask=weights, dtype=np.float64 if double else np.float32).method
-    return "auto" if choice in ("fft", "overlap_save") else choice
+    return "auto" if choice in SPECTRAL else choice
 
 
 # ----------------------------------------------------------------------------

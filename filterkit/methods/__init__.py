@@ -1,7 +1,8 @@
 """The methods that compute a 2-D correlation, one module each.
 
-Every method module has ``NAME``, ``cost(info, hw, constants, threads)``
-(estimated seconds, or None where it does not apply), ``check(info)``
+Every method module has ``NAME``, ``cost(info, hw, constants, threads,
+full)`` (estimated seconds, or None where it does not apply or, without
+`full`, cannot win), ``check(info)``
 (raises when the method was asked for a mask it cannot compute) and
 ``run(job, info, flip, target, double, finite)``.  A new method is one
 new module and one line in :data:`REGISTRY`.

@@ -18,7 +18,8 @@ from .._validate import fail
 NAME = "box"
 
 
-def cost(info: MaskInfo, hw: Tuple[int, int], c: Dict[str, float], threads: int) -> Optional[float]:
+def cost(info: MaskInfo, hw: Tuple[int, int], c: Dict[str, float], threads: int,
+         full: bool = False) -> Optional[float]:
     """Estimated seconds, or None for a mask of unequal weights."""
     if not info.constant:
         return None

@@ -22,8 +22,10 @@ def ns_per_pixel(info: MaskInfo, c: Dict[str, float]) -> float:
     return c["d3"] if info.fixed else c["d0"] + c["d1"] * info.taps
 
 
-def cost(info: MaskInfo, hw: Tuple[int, int], c: Dict[str, float], threads: int) -> Optional[float]:
-    """Estimated seconds for an `hw` output on `threads` threads."""
+def cost(info: MaskInfo, hw: Tuple[int, int], c: Dict[str, float], threads: int,
+         full: bool = False) -> Optional[float]:
+    """Estimated seconds for an `hw` output on `threads` threads (`full`:
+    the same; only methods that can rule themselves out use it)."""
     return float(hw[0]) * hw[1] * ns_per_pixel(info, c) * 1e-9 / max(threads, 1) ** 0.9
 
 

@@ -23,7 +23,8 @@ NAME = "fft"
 __all__ = ["NAME", "NonFinite", "check", "cost", "run", "spectral"]
 
 
-def cost(info: MaskInfo, hw: Tuple[int, int], c: Dict[str, float], threads: int) -> Optional[float]:
+def cost(info: MaskInfo, hw: Tuple[int, int], c: Dict[str, float], threads: int,
+         full: bool = False) -> Optional[float]:
     """Estimated seconds for an `hw` output."""
     Ho, Wo = hw
     kh, kw = info.shape

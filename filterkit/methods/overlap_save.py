@@ -21,7 +21,8 @@ from ._fftlib import tile_shape, use_fftw
 NAME = "overlap_save"
 
 
-def cost(info: MaskInfo, hw: Tuple[int, int], c: Dict[str, float], threads: int) -> Optional[float]:
+def cost(info: MaskInfo, hw: Tuple[int, int], c: Dict[str, float], threads: int,
+         full: bool = False) -> Optional[float]:
     """Estimated seconds for an `hw` output."""
     Ho, Wo = hw
     kh, kw = info.shape
@@ -31,7 +32,7 @@ def cost(info: MaskInfo, hw: Tuple[int, int], c: Dict[str, float], threads: int)
     spectral = max(threads, 1) ** 0.6
     if ny * nx == 1:
         # one block: the whole-image transform, with the tiling's overhead
-        whole = fft.cost(info, hw, c, threads)
+        whole = fft.cost(info, hw, c, threads, full)
         assert whole is not None
         return whole + c["oc"] * 1e-9 / spectral
     B = float(bh) * bw
