@@ -223,12 +223,12 @@ def _gradient_job(image: Any, mode: Any, cval: Any, channel_axis: Any) -> Job:
 
 
 def _run_gradient(job: Job, targets: List[np.ndarray]) -> None:
-    border, run = job.border, job.settings(job.in_double(*targets))
+    run = job.settings(job.in_double(*targets))
 
-    def call(src: np.ndarray, dsts: List[np.ndarray]) -> None:
+    def call(src: np.ndarray, dsts: List[np.ndarray], border: _native.Border) -> None:
         _native.sobel(src, dsts[0], dsts[1] if len(dsts) == 2 else None, border, run)
 
-    job.run(targets, call)
+    job.run(targets, call, lanes=True)
 
 
 def sobel(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: OutputArg = None,

@@ -2,8 +2,10 @@
 
 Every filter (convolve, correlate, mean, gradient, ...) goes through
 :class:`Job`: it validates the image, the border mode and the outputs,
-prepares arrays the core can read and write, hands each channel plane to
-a method and copies back where an output could not be written directly.
+prepares arrays the core can read and write, hands the image to a method
+(interleaved channels as one array of rows, see :meth:`Job.run`, or one
+channel plane at a time) and copies back where an output could not be
+written directly.
 :func:`store` writes a float result into any output with the core's
 rounding and saturation.
 """
@@ -106,6 +108,23 @@ def _planes_of(a: np.ndarray) -> Iterator[np.ndarray]:
 #: output pixels per plane below which a call runs on one thread
 SMALL_PLANE = 128 * 128
 
+#: the most interleaved channels filtered in one pass (more channels make
+#: rows too long to stay in the caches: they go plane by plane)
+MAX_LANES = 8
+
+
+def _rows_of_pixels(a: np.ndarray, axis: int) -> Optional[np.ndarray]:
+    """A 3-D array with channels on `axis` as a 2-D array of rows of
+    interleaved pixels, (H, W * C), when its memory is laid out so (the
+    pixel stride C times the channel stride); else None."""
+    C = a.shape[axis]
+    ya, xa = [i for i in range(3) if i != axis]
+    if C > MAX_LANES or a.strides[xa] != C * a.strides[axis]:
+        return None
+    return np.lib.stride_tricks.as_strided(
+        a, (a.shape[ya], a.shape[xa] * C), (a.strides[ya], a.strides[axis]),
+        writeable=a.flags.writeable)
+
 
 class Job:
     """One filtering call: validated image, geometry and outputs.
@@ -166,26 +185,65 @@ class Job:
         """Where output pixel (0, 0) reads, and the border rule."""
         return Border(self.top, self.left, self.mode_code, self.cval)
 
+    @property
+    def channels(self) -> int:
+        """The number of channels (1 for a 2-D image)."""
+        return 1 if self.axis is None else self.arr.shape[self.axis]
+
     def settings(self, double: bool) -> Run:
         """How the core runs this job in the given precision."""
         return Run(double, self.nthreads, self.cpu_cap)
 
     def run(self, targets: Sequence[np.ndarray],
-            call: Callable[[np.ndarray, List[np.ndarray]], None]) -> None:
-        """Call ``call(src2d, dsts2d)`` per channel plane.
+            call: Callable[[np.ndarray, List[np.ndarray], Border], None],
+            lanes: bool = False) -> None:
+        """Call ``call(src2d, dsts2d, border)`` on the image.
 
-        Targets the core cannot write directly (overlapping the image,
-        byte-swapped, misaligned) are computed into temporaries and copied.
+        With `lanes` (the core's correlation, separable and Sobel calls),
+        an image whose channels are interleaved in memory (pixel stride =
+        channels x channel stride, as in an (H, W, C) C-order array) goes
+        in one call, as rows of pixels of ``border.channels`` elements;
+        otherwise once per channel plane.  Targets the core cannot write
+        directly (overlapping the image, byte-swapped, misaligned, or laid
+        out otherwise than the image's interleaved rows) are computed into
+        temporaries and copied.
         """
+        rows = None
+        if lanes and self.axis is not None and self.channels > 1:
+            rows = _rows_of_pixels(self.arr, self.axis)
+        if rows is not None:
+            self._run_rows(rows, targets, call)
+            return
         dsts = []
         for t in targets:
             direct = t.dtype.isnative and t.flags.aligned and not np.may_share_memory(t, self.arr)
             dsts.append(t if direct else np.empty(t.shape, t.dtype.newbyteorder("=")))
+        border = self.border
         for index in self._planes():
-            call(self.arr[index], [d[index] for d in dsts])
+            call(self.arr[index], [d[index] for d in dsts], border)
         for t, d in zip(targets, dsts):
             if d is not t:
                 np.copyto(t, d, casting="unsafe")
+
+    def _run_rows(self, rows: np.ndarray, targets: Sequence[np.ndarray],
+                  call: Callable[[np.ndarray, List[np.ndarray], Border], None]) -> None:
+        """One call on rows of interleaved pixels (see :meth:`run`)."""
+        assert self.axis is not None
+        C = self.channels
+        border = self.border._replace(channels=C)
+        dsts, copies = [], []
+        for t in targets:
+            view = None
+            if t.dtype.isnative and t.flags.aligned and not np.may_share_memory(t, self.arr):
+                view = _rows_of_pixels(t, self.axis)
+            if view is None:
+                tmp = np.empty(self.hw + (C,), t.dtype.newbyteorder("="))
+                copies.append((t, tmp))
+                view = tmp.reshape(self.hw[0], -1)
+            dsts.append(view)
+        call(rows, dsts, border)
+        for t, tmp in copies:
+            np.copyto(np.moveaxis(t, self.axis, -1), tmp, casting="unsafe")
 
     def _planes(self) -> Iterator[Tuple[Any, ...]]:
         if self.axis is None:

@@ -24,12 +24,19 @@ class Border(NamedTuple):
     (y - oy + a, x - ox + b) for a < kh, b < kw; those outside the source
     follow the border `mode` (a code of ``_validate.MODE_CODES``), with
     `cval` for ``'constant'``.
+
+    With ``channels`` C > 1 the 2-D arrays are rows of interleaved pixels:
+    a row of W pixels is W * C elements (channel after channel, equal
+    strides), and each channel is filtered on its own in the same pass
+    (`ox` still counts pixels).  Only the correlation, separable and
+    Sobel calls take C > 1.
     """
 
     oy: int
     ox: int
     mode: int
     cval: float
+    channels: int = 1
 
 
 class Run(NamedTuple):

@@ -8,7 +8,8 @@ struct per call (src_c/fk_core.h), picks the dispatch table for the CPU,
 splits the output rows among OpenMP threads (``prange``, GIL released) and
 gives each thread its own workspace.
 
-The geometry arrives as ``filterkit._native.Border`` (oy, ox, mode, cval)
+The geometry arrives as ``filterkit._native.Border`` (oy, ox, mode, cval,
+channels)
 and the execution settings as ``Run`` (double, threads, cpu_cap); a colour
 conversion as ``ColourOp``.
 """
@@ -34,6 +35,7 @@ cdef extern from "fk_core.h" nogil:
         Py_ssize_t oy, ox
         int mode
         double cval
+        int C
 
     ctypedef struct fk_strips:
         pass
@@ -134,9 +136,11 @@ cdef int _fill_geom(fk_geom *g, cnp.ndarray src, cnp.ndarray dst, object border)
     g.ds0 = dst.strides[0]
     g.ds1 = dst.strides[1]
     g.dst_code = _dtype_code(dst)
-    oy, ox, mode, cval = border
+    oy, ox, mode, cval, channels = border
+    # rows of interleaved pixels: the core counts columns in elements
+    g.C = channels
     g.oy = oy
-    g.ox = ox
+    g.ox = ox * channels
     g.mode = mode
     g.cval = cval
     return 0

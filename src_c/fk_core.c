@@ -45,14 +45,16 @@ static void fk_add_strip(fk_strips *s, ptrdiff_t x0, ptrdiff_t x1, int inplace)
 static size_t fk_layout(fk_strips *s, const fk_geom *g, int kh, int kw, int two, size_t elem)
 {
     const int own = elem == sizeof(float) ? FK_F32 : FK_F64;
+    /* the elements a row of outputs reads beyond its own: kw - 1 pixels */
+    const ptrdiff_t span = (ptrdiff_t)(kw - 1) * g->C;
     ptrdiff_t nmid = 0;
     size_t off = 0;
     int i;
     s->nstrips = 0;
     /* The in-place strip is a multiple of 64 columns wide so that the
      * kernel's block reads (8 vectors past each start) never leave the row. */
-    if (g->src_code == own && g->ss1 == (ptrdiff_t)elem && g->W >= kw)
-        nmid = ((g->W - kw + 1) / 64) * 64;
+    if (g->src_code == own && g->ss1 == (ptrdiff_t)elem && g->W > span)
+        nmid = ((g->W - span) / 64) * 64;
     if (nmid > 0) {
         fk_add_strip(s, 0, g->ox, 0);
         fk_add_strip(s, g->ox, g->ox + nmid, 1);
@@ -61,19 +63,19 @@ static size_t fk_layout(fk_strips *s, const fk_geom *g, int kh, int kw, int two,
         fk_add_strip(s, 0, g->Wo, 0);
     }
     for (i = 0; i < s->nstrips; i++) {
-        s->rl[i] = s->xb[i + 1] - s->xb[i] + kw - 1 + FK_SLACK;
+        s->rl[i] = s->xb[i + 1] - s->xb[i] + span + FK_SLACK;
         s->ring_off[i] = off;
         if (!s->inplace[i]) off += (size_t)(kh + 1) * (size_t)s->rl[i];
     }
     /* two rows of tmp and of obuf: output rows are computed in pairs */
     s->tmp_off = off;
-    off += 2 * (size_t)(g->Wo + kw - 1 + FK_SLACK);
+    off += 2 * (size_t)(g->Wo + span + FK_SLACK);
     s->obuf_off = off;
     off += 2 * (size_t)(g->Wo + FK_SLACK);
     s->obuf2_off = off;
     if (two) off += 2 * (size_t)(g->Wo + FK_SLACK);
     s->cvrow_off = off;
-    off += (size_t)(g->Wo + kw - 1 + FK_SLACK);
+    off += (size_t)(g->Wo + span + FK_SLACK);
     s->ws_elems = off;
     return fk_rows_bytes(kh) + elem * off;
 }

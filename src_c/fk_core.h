@@ -74,11 +74,18 @@ enum { FK_CAP_AUTO = 0, FK_CAP_PORTABLE = 1, FK_CAP_AVX2 = 2 };
 /* ---- jobs ------------------------------------------------------------ */
 
 /* A 2-D source, a 2-D destination and the border between them: output
- * pixel (y, x) reads virtual source pixels (y - oy + a, x - ox + b); those
- * outside the source follow `mode` (cval for FK_CONSTANT). */
+ * element (y, x) reads virtual source elements (y - oy + a, x - ox + C b);
+ * those outside the source follow `mode` (cval for FK_CONSTANT).
+ *
+ * A row holds W / C pixels of C interleaved channels (C = 1: a grey
+ * plane): W, Wo and ox count elements, ss1 and ds1 are the byte strides
+ * between neighbouring elements (a pixel is C of them), and a mask's
+ * horizontal taps are C elements apart, so each channel is filtered on
+ * its own in one pass over the rows.  A column outside the row maps by
+ * its pixel (fk_map_col): the border rule moves pixels, never channels. */
 typedef struct {
     const char *src;
-    ptrdiff_t H, W, ss0, ss1; /* rows, columns, byte strides */
+    ptrdiff_t H, W, ss0, ss1; /* rows, elements per row, byte strides */
     int src_code;
     char *dst;
     ptrdiff_t Ho, Wo, ds0, ds1;
@@ -86,6 +93,7 @@ typedef struct {
     ptrdiff_t oy, ox;
     int mode;
     double cval;
+    int C; /* interleaved channels per pixel */
 } fk_geom;
 
 /* How a correlation's output rows are cut into column strips, and where its
@@ -227,6 +235,19 @@ static inline ptrdiff_t fk_map_index(ptrdiff_t i, ptrdiff_t n, int mode)
     default:
         return -1;
     }
+}
+
+/* the source element that virtual element column c of a row of W elements
+ * in pixels of C channels reads, or -1 for cval: its pixel mapped by the
+ * border rule, the same channel */
+static inline ptrdiff_t fk_map_col(ptrdiff_t c, ptrdiff_t W, int C, int mode)
+{
+    ptrdiff_t p, m;
+    if (c >= 0 && c < W) return c;
+    if (C == 1) return fk_map_index(c, W, mode);
+    p = c >= 0 ? c / C : -((-c + C - 1) / C); /* floor(c / C) */
+    m = fk_map_index(p, W / C, mode);
+    return m < 0 ? -1 : m * C + (c - p * C);
 }
 
 /* the row-pointer array at the start of a correlation's workspace (kh + 1

@@ -34,14 +34,15 @@ FK_INLINE void FK_FN(lag4)(T *out, T *lag, ptrdiff_t x, VT c0, VT c1, VT c2, VT 
 }
 
 /*
- * out[x] = sum_{a < kh} sum_{b < kw} k[a*kw + b] * rows[a][x + b],  0 <= x < n
+ * out[x] = sum_{a < kh} sum_{b < kw} k[a*kw + b] * rows[a][x + cs b],  0 <= x < n
  *
+ * (cs: the column step, the channels of interleaved pixels; 1 for a plane)
  * Eight vector accumulators (a block of 8 L pixels).  `pf`, if not NULL,
  * is a row the caller will need next: it is prefetched 256 bytes per
  * block, so that memory traffic overlaps the arithmetic.
  */
 static void FK_FN(corr_rows)(T *restrict out, const T *const *rows, const T *k, int kh, int kw,
-                             ptrdiff_t n, const T *pf)
+                             int cs, ptrdiff_t n, const T *pf)
 {
     T lag[8 * L];
     ptrdiff_t x;
@@ -61,7 +62,7 @@ static void FK_FN(corr_rows)(T *restrict out, const T *const *rows, const T *k, 
             const T *ka = k + (ptrdiff_t)a * kw;
             for (b = 0; b < kw; b++) {
                 const T w = ka[b];
-                const T *p = r + b;
+                const T *p = r + (ptrdiff_t)b * cs;
                 if (w == (T)0) continue;
                 c0 += w * *(const VT *)(p);
                 c1 += w * *(const VT *)(p + L);
@@ -102,7 +103,7 @@ static void FK_FN(corr_rows)(T *restrict out, const T *const *rows, const T *k, 
             const T *r = rows[a] + x;
             const T *ka = k + (ptrdiff_t)a * kw;
             for (b = 0; b < kw; b++)
-                if (ka[b] != (T)0) c += ka[b] * *(const VT *)(r + b);
+                if (ka[b] != (T)0) c += ka[b] * *(const VT *)(r + (ptrdiff_t)b * cs);
         }
         if (x + L <= n) *(VT *)(out + x) = c;
         else memcpy(out + x, &c, (size_t)(n - x) * sizeof(T));
@@ -120,7 +121,7 @@ static void FK_FN(corr_rows)(T *restrict out, const T *const *rows, const T *k, 
  * operations, in the same order, that corr_rows applies.
  */
 static void FK_FN(corr2_rows)(T *restrict out0, T *restrict out1, const T *const *rows,
-                              const T *k, int kh, int kw, ptrdiff_t n, const T *pf0,
+                              const T *k, int kh, int kw, int cs, ptrdiff_t n, const T *pf0,
                               const T *pf1)
 {
     T lag0[4 * L], lag1[4 * L];
@@ -139,7 +140,7 @@ static void FK_FN(corr2_rows)(T *restrict out0, T *restrict out1, const T *const
         }
         for (b = 0; b < kw; b++) { /* first row: out0 only, mask row 0 */
             const T w = k[b];
-            const T *p = rows[0] + x + b;
+            const T *p = rows[0] + x + (ptrdiff_t)b * cs;
             if (w == (T)0) continue;
             FK_ACC4(a0, a1, a2, a3, w, *(const VT *)(p), *(const VT *)(p + L),
                     *(const VT *)(p + 2 * L), *(const VT *)(p + 3 * L));
@@ -148,7 +149,7 @@ static void FK_FN(corr2_rows)(T *restrict out0, T *restrict out1, const T *const
             const T *kr = k + (ptrdiff_t)r * kw;
             for (b = 0; b < kw; b++) {
                 const T w0 = kr[b], w1 = kr[b - kw];
-                const T *p = rows[r] + x + b;
+                const T *p = rows[r] + x + (ptrdiff_t)b * cs;
                 VT v0, v1, v2, v3;
                 if (w0 == (T)0 && w1 == (T)0) continue;
                 v0 = *(const VT *)(p);
@@ -161,7 +162,7 @@ static void FK_FN(corr2_rows)(T *restrict out0, T *restrict out1, const T *const
         }
         for (b = 0; b < kw; b++) { /* last row: out1 only, mask row kh - 1 */
             const T w = k[(ptrdiff_t)(kh - 1) * kw + b];
-            const T *p = rows[kh] + x + b;
+            const T *p = rows[kh] + x + (ptrdiff_t)b * cs;
             if (w == (T)0) continue;
             FK_ACC4(b0, b1, b2, b3, w, *(const VT *)(p), *(const VT *)(p + L),
                     *(const VT *)(p + 2 * L), *(const VT *)(p + 3 * L));
@@ -179,7 +180,7 @@ static void FK_FN(corr2_rows)(T *restrict out0, T *restrict out1, const T *const
         for (r = 0; r <= kh; r++) {
             const T *kr = k + (ptrdiff_t)r * kw;
             for (b = 0; b < kw; b++) {
-                const VT v = *(const VT *)(rows[r] + x + b);
+                const VT v = *(const VT *)(rows[r] + x + (ptrdiff_t)b * cs);
                 if (r < kh && kr[b] != (T)0) c += kr[b] * v;
                 if (r > 0 && kr[b - kw] != (T)0) d += kr[b - kw] * v;
             }
@@ -198,15 +199,17 @@ static void FK_FN(corr2_rows)(T *restrict out0, T *restrict out1, const T *const
 /*
  * One row, horizontal taps of a symmetric (sign = 1) or antisymmetric
  * (sign = -1) mask of odd width kw = 2h + 1:
- *   out[x] = sum_{b < h} k[b] (row[x + b] + sign row[x + kw - 1 - b]) + k[h] row[x + h]
+ *   out[x] = sum_{b < h} k[b] (row[x + cs b] + sign row[x + cs (kw - 1 - b)])
+ *            + k[h] row[x + cs h]
  * Pairing the mirrored taps first moves half the work from the multiply-add
  * units to the adders, which run in parallel (Gaussian and mean rows are
  * symmetric, the Sobel derivative row antisymmetric).
  */
-static void FK_FN(corr_sym)(T *restrict out, const T *row, const T *k, int kw, int sign,
+static void FK_FN(corr_sym)(T *restrict out, const T *row, const T *k, int kw, int cs, int sign,
                             ptrdiff_t n)
 {
     const int h = kw / 2;
+    const ptrdiff_t hc = (ptrdiff_t)h * cs, last = (ptrdiff_t)(kw - 1) * cs;
     ptrdiff_t x;
     int b;
     for (x = 0; x + 4 * L <= n; x += 4 * L) {
@@ -214,14 +217,14 @@ static void FK_FN(corr_sym)(T *restrict out, const T *row, const T *k, int kw, i
         VT c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0};
         if (k[h] != (T)0) {
             const T w = k[h];
-            c0 = w * *(const VT *)(p + h);
-            c1 = w * *(const VT *)(p + h + L);
-            c2 = w * *(const VT *)(p + h + 2 * L);
-            c3 = w * *(const VT *)(p + h + 3 * L);
+            c0 = w * *(const VT *)(p + hc);
+            c1 = w * *(const VT *)(p + hc + L);
+            c2 = w * *(const VT *)(p + hc + 2 * L);
+            c3 = w * *(const VT *)(p + hc + 3 * L);
         }
         for (b = 0; b < h; b++) {
             const T w = k[b];
-            const T *q = p + b, *r = p + kw - 1 - b;
+            const T *q = p + (ptrdiff_t)b * cs, *r = p + last - (ptrdiff_t)b * cs;
             if (w == (T)0) continue;
             if (sign > 0) {
                 c0 += w * (*(const VT *)(q) + *(const VT *)(r));
@@ -243,10 +246,11 @@ static void FK_FN(corr_sym)(T *restrict out, const T *row, const T *k, int kw, i
     for (; x < n; x += L) {
         const T *p = row + x;
         VT c = {0};
-        if (k[h] != (T)0) c = k[h] * *(const VT *)(p + h);
+        if (k[h] != (T)0) c = k[h] * *(const VT *)(p + hc);
         for (b = 0; b < h; b++)
             if (k[b] != (T)0)
-                c += k[b] * (*(const VT *)(p + b) + (T)sign * *(const VT *)(p + kw - 1 - b));
+                c += k[b] * (*(const VT *)(p + (ptrdiff_t)b * cs)
+                             + (T)sign * *(const VT *)(p + last - (ptrdiff_t)b * cs));
         if (x + L <= n) *(VT *)(out + x) = c;
         else memcpy(out + x, &c, (size_t)(n - x) * sizeof(T));
     }
@@ -270,24 +274,24 @@ static void FK_FN(corr_sym)(T *restrict out, const T *row, const T *k, int kw, i
 #endif
 
 /* the taps of pat on the vectors at r0, r1, r2 (the three rows at x) */
-FK_INLINE VT FK_FN(taps33)(const int pat, const T *r0, const T *r1, const T *r2, VT w0, VT w1,
-                           VT w2, VT w3, VT w4, VT w5, VT w6, VT w7, VT w8)
+FK_INLINE VT FK_FN(taps33)(const int pat, const T *r0, const T *r1, const T *r2, ptrdiff_t cs,
+                           VT w0, VT w1, VT w2, VT w3, VT w4, VT w5, VT w6, VT w7, VT w8)
 {
     VT c = {0};
     if (pat & 0x001) c += w0 * *(const VT *)(r0);
-    if (pat & 0x002) c += w1 * *(const VT *)(r0 + 1);
-    if (pat & 0x004) c += w2 * *(const VT *)(r0 + 2);
+    if (pat & 0x002) c += w1 * *(const VT *)(r0 + cs);
+    if (pat & 0x004) c += w2 * *(const VT *)(r0 + 2 * cs);
     if (pat & 0x008) c += w3 * *(const VT *)(r1);
-    if (pat & 0x010) c += w4 * *(const VT *)(r1 + 1);
-    if (pat & 0x020) c += w5 * *(const VT *)(r1 + 2);
+    if (pat & 0x010) c += w4 * *(const VT *)(r1 + cs);
+    if (pat & 0x020) c += w5 * *(const VT *)(r1 + 2 * cs);
     if (pat & 0x040) c += w6 * *(const VT *)(r2);
-    if (pat & 0x080) c += w7 * *(const VT *)(r2 + 1);
-    if (pat & 0x100) c += w8 * *(const VT *)(r2 + 2);
+    if (pat & 0x080) c += w7 * *(const VT *)(r2 + cs);
+    if (pat & 0x100) c += w8 * *(const VT *)(r2 + 2 * cs);
     return c;
 }
 
-FK_INLINE void FK_FN(corr33_pat)(T *restrict out, const T *const *rows, const T *k, ptrdiff_t n,
-                                 const T *pf, const int pat)
+FK_INLINE void FK_FN(corr33_pat)(T *restrict out, const T *const *rows, const T *k,
+                                 ptrdiff_t cs, ptrdiff_t n, const T *pf, const int pat)
 {
     const T *r0 = rows[0], *r1 = rows[1], *r2 = rows[2];
     const VT zero = {0};
@@ -302,36 +306,36 @@ FK_INLINE void FK_FN(corr33_pat)(T *restrict out, const T *const *rows, const T 
             __builtin_prefetch((const char *)(pf + x));
             __builtin_prefetch((const char *)(pf + x) + 64);
         }
-        c0 = FK_FN(taps33)(pat, r0 + x, r1 + x, r2 + x, w0, w1, w2, w3, w4, w5, w6, w7, w8);
-        c1 = FK_FN(taps33)(pat, r0 + x + L, r1 + x + L, r2 + x + L,
+        c0 = FK_FN(taps33)(pat, r0 + x, r1 + x, r2 + x, cs, w0, w1, w2, w3, w4, w5, w6, w7, w8);
+        c1 = FK_FN(taps33)(pat, r0 + x + L, r1 + x + L, r2 + x + L, cs,
                            w0, w1, w2, w3, w4, w5, w6, w7, w8);
-        c2 = FK_FN(taps33)(pat, r0 + x + 2 * L, r1 + x + 2 * L, r2 + x + 2 * L,
+        c2 = FK_FN(taps33)(pat, r0 + x + 2 * L, r1 + x + 2 * L, r2 + x + 2 * L, cs,
                            w0, w1, w2, w3, w4, w5, w6, w7, w8);
-        c3 = FK_FN(taps33)(pat, r0 + x + 3 * L, r1 + x + 3 * L, r2 + x + 3 * L,
+        c3 = FK_FN(taps33)(pat, r0 + x + 3 * L, r1 + x + 3 * L, r2 + x + 3 * L, cs,
                            w0, w1, w2, w3, w4, w5, w6, w7, w8);
         FK_FN(lag4)(out, lag, x, c0, c1, c2, c3);
     }
     if (x > 0) memcpy(out + x - 4 * L, lag, sizeof lag);
     for (; x < n; x += L) {
-        const VT c = FK_FN(taps33)(pat, r0 + x, r1 + x, r2 + x, w0, w1, w2, w3, w4, w5, w6, w7, w8);
+        const VT c = FK_FN(taps33)(pat, r0 + x, r1 + x, r2 + x, cs, w0, w1, w2, w3, w4, w5, w6, w7, w8);
         if (x + L <= n) *(VT *)(out + x) = c;
         else memcpy(out + x, &c, (size_t)(n - x) * sizeof(T));
     }
 }
 
-typedef void (*FK_FN(corr33_t))(T *restrict out, const T *const *rows, const T *k, ptrdiff_t n,
-                                const T *pf);
+typedef void (*FK_FN(corr33_t))(T *restrict out, const T *const *rows, const T *k, ptrdiff_t cs,
+                                ptrdiff_t n, const T *pf);
 
-static void FK_FN(corr33_full)(T *restrict out, const T *const *rows, const T *k, ptrdiff_t n,
-                               const T *pf)
+static void FK_FN(corr33_full)(T *restrict out, const T *const *rows, const T *k, ptrdiff_t cs,
+                               ptrdiff_t n, const T *pf)
 {
-    FK_FN(corr33_pat)(out, rows, k, n, pf, FK_PAT_FULL);
+    FK_FN(corr33_pat)(out, rows, k, cs, n, pf, FK_PAT_FULL);
 }
 
-static void FK_FN(corr33_cross)(T *restrict out, const T *const *rows, const T *k, ptrdiff_t n,
-                                const T *pf)
+static void FK_FN(corr33_cross)(T *restrict out, const T *const *rows, const T *k, ptrdiff_t cs,
+                               ptrdiff_t n, const T *pf)
 {
-    FK_FN(corr33_pat)(out, rows, k, n, pf, FK_PAT_CROSS);
+    FK_FN(corr33_pat)(out, rows, k, cs, n, pf, FK_PAT_CROSS);
 }
 
 /* The fixed 3 x 3 kernel for mask k, if its non-zero taps are exactly one

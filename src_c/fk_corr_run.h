@@ -42,7 +42,8 @@ static FK_FN(mask) FK_FN(make_mask)(const T *k, const T *col, const T *row, int 
     return m;
 }
 
-/* Load virtual row v (virtual columns [c0, c1)) into slot[0 .. c1 - c0). */
+/* Load virtual row v (virtual element columns [c0, c1)) into
+ * slot[0 .. c1 - c0); columns outside the row by their pixel (fk_map_col). */
 static void FK_FN(load_vrow)(const fk_geom *g, FK_FN(load_t) load, ptrdiff_t v, ptrdiff_t c0,
                              ptrdiff_t c1, T *slot)
 {
@@ -61,7 +62,7 @@ static void FK_FN(load_vrow)(const fk_geom *g, FK_FN(load_t) load, ptrdiff_t v, 
     for (c = c0; c < c1; c++) {
         ptrdiff_t m;
         if (c >= in0 && c < in1) { c = in1 - 1; continue; }
-        m = fk_map_index(c, g->W, g->mode);
+        m = fk_map_col(c, g->W, g->C, g->mode);
         if (m < 0) slot[c - c0] = cval;
         else load(srow + m * g->ss1, g->ss1, 1, slot + (c - c0));
     }
@@ -73,34 +74,34 @@ static void FK_FN(load_vrow)(const fk_geom *g, FK_FN(load_t) load, ptrdiff_t v, 
  * add or subtract mirrored taps first, so an antisymmetric row gives
  * exactly 0 on a flat image. */
 FK_INLINE void FK_FN(separable)(const FK_FN(mask) *m, int R, const T *const *rows, int kh,
-                                int kw, T *tmp, ptrdiff_t tmplen, ptrdiff_t cn, ptrdiff_t n,
+                                int kw, int cs, T *tmp, ptrdiff_t tmplen, ptrdiff_t cn, ptrdiff_t n,
                                 T *o0, T *o1, const T *pf0, const T *pf1)
 {
     const T *t0 = tmp, *t1 = tmp + tmplen;
     int a;
     if (R == 2)
-        FK_FN(corr2_rows)(tmp, tmp + tmplen, rows, m->col, kh, 1, cn, pf0, pf1);
+        FK_FN(corr2_rows)(tmp, tmp + tmplen, rows, m->col, kh, 1, 1, cn, pf0, pf1);
     else
-        FK_FN(corr_rows)(tmp, rows, m->col, kh, 1, cn, pf0);
+        FK_FN(corr_rows)(tmp, rows, m->col, kh, 1, 1, cn, pf0);
     for (a = 0; a < R; a++) {
         T *o = a == 0 ? o0 : o1;
-        if (m->rowsym != 0) FK_FN(corr_sym)(o, a == 0 ? t0 : t1, m->row, kw, m->rowsym, n);
-        else FK_FN(corr_rows)(o, a == 0 ? &t0 : &t1, m->row, 1, kw, n, NULL);
+        if (m->rowsym != 0) FK_FN(corr_sym)(o, a == 0 ? t0 : t1, m->row, kw, cs, m->rowsym, n);
+        else FK_FN(corr_rows)(o, a == 0 ? &t0 : &t1, m->row, 1, kw, cs, n, NULL);
     }
 }
 
 /* The R rows of the current step with the direct mask m: its fixed 3 x 3
  * kernel when it has one, else two rows at once or one row. */
 FK_INLINE void FK_FN(direct)(const FK_FN(mask) *m, int R, const T *const *rows, int kh, int kw,
-                             ptrdiff_t n, T *o0, T *o1, const T *pf0, const T *pf1)
+                             int cs, ptrdiff_t n, T *o0, T *o1, const T *pf0, const T *pf1)
 {
     if (m->k33 != NULL) {
-        m->k33(o0, rows, m->k, n, pf0);
-        if (R == 2) m->k33(o1, rows + 1, m->k, n, pf1);
+        m->k33(o0, rows, m->k, cs, n, pf0);
+        if (R == 2) m->k33(o1, rows + 1, m->k, cs, n, pf1);
     } else if (R == 2) {
-        FK_FN(corr2_rows)(o0, o1, rows, m->k, kh, kw, n, pf0, pf1);
+        FK_FN(corr2_rows)(o0, o1, rows, m->k, kh, kw, cs, n, pf0, pf1);
     } else {
-        FK_FN(corr_rows)(o0, rows, m->k, kh, kw, n, pf0);
+        FK_FN(corr_rows)(o0, rows, m->k, kh, kw, cs, n, pf0);
     }
 }
 
@@ -112,7 +113,9 @@ static void FK_FN(run_rows)(const fk_geom *g, const fk_strips *st, int kh, int k
                             void *ws, ptrdiff_t y0, ptrdiff_t y1)
 {
     const ptrdiff_t nring = kh + 1;
-    const ptrdiff_t tmplen = g->Wo + kw - 1 + FK_SLACK;
+    const int cs = g->C; /* the column step of the horizontal taps */
+    const ptrdiff_t span = (ptrdiff_t)(kw - 1) * cs;
+    const ptrdiff_t tmplen = g->Wo + span + FK_SLACK;
     const T **rows = (const T **)ws;
     T *base = (T *)((char *)ws + fk_rows_bytes(kh));
     T *tmp = base + st->tmp_off;
@@ -130,7 +133,7 @@ static void FK_FN(run_rows)(const fk_geom *g, const fk_strips *st, int kh, int k
     const int direct_out = m2 == NULL && direct_s;
     ptrdiff_t y, a, vnext = y0 - g->oy;
     int i, R;
-    for (a = 0; a < g->Wo + kw - 1 + FK_SLACK; a++) cvrow[a] = (T)g->cval;
+    for (a = 0; a < g->Wo + span + FK_SLACK; a++) cvrow[a] = (T)g->cval;
     for (y = y0; y < y1; y += R) {
         const ptrdiff_t vfirst = y - g->oy;
         ptrdiff_t vend, vload;
@@ -142,7 +145,7 @@ static void FK_FN(run_rows)(const fk_geom *g, const fk_strips *st, int kh, int k
         vload = vend - vnext < nring ? vnext : vend - nring;
         for (i = 0; i < st->nstrips; i++) {
             const ptrdiff_t x0 = st->xb[i], n = st->xb[i + 1] - x0;
-            const ptrdiff_t c0 = x0 - g->ox, c1 = c0 + n + kw - 1;
+            const ptrdiff_t c0 = x0 - g->ox, c1 = c0 + n + span;
             T *out0 = direct_out ? (T *)(drow0 + x0 * g->ds1) : obuf + x0;
             T *out1 = direct_out ? (T *)(drow1 + x0 * g->ds1) : obuf + ol + x0;
             const T *pf[2] = {NULL, NULL};
@@ -164,15 +167,15 @@ static void FK_FN(run_rows)(const fk_geom *g, const fk_strips *st, int kh, int k
                     rows[a] = ring + fk_pmod(vfirst + a, nring) * rl;
             }
             if (separable) {
-                FK_FN(separable)(m1, R, rows, kh, kw, tmp, tmplen, c1 - c0, n, out0, out1,
+                FK_FN(separable)(m1, R, rows, kh, kw, cs, tmp, tmplen, c1 - c0, n, out0, out1,
                                  pf[0], pf[1]);
                 if (m2 != NULL)
-                    FK_FN(separable)(m2, R, rows, kh, kw, tmp, tmplen, c1 - c0, n, obuf2 + x0,
+                    FK_FN(separable)(m2, R, rows, kh, kw, cs, tmp, tmplen, c1 - c0, n, obuf2 + x0,
                                      obuf2 + ol + x0, NULL, NULL);
             } else {
-                FK_FN(direct)(m1, R, rows, kh, kw, n, out0, out1, pf[0], pf[1]);
+                FK_FN(direct)(m1, R, rows, kh, kw, cs, n, out0, out1, pf[0], pf[1]);
                 if (m2 != NULL)
-                    FK_FN(direct)(m2, R, rows, kh, kw, n, obuf2 + x0, obuf2 + ol + x0, NULL,
+                    FK_FN(direct)(m2, R, rows, kh, kw, cs, n, obuf2 + x0, obuf2 + ol + x0, NULL,
                                   NULL);
             }
         }

@@ -134,3 +134,20 @@ def test_nan_becomes_zero_in_integer_outputs(dtype, no_warnings):
     # and through the colour stores
     rgb = np.full((4, 4, 3), np.nan)
     assert np.all(filterkit.mean(rgb, 3, channel_axis=-1, space="rgb", output=dtype) == 0)
+
+
+def test_rows_of_pixels_only_for_interleaved_memory():
+    # the one-pass path takes images whose pixel stride is C channel
+    # strides; any other layout goes plane by plane
+    from filterkit._job import MAX_LANES, _rows_of_pixels
+
+    hwc = np.arange(2 * 5 * 3, dtype=np.float32).reshape(2, 5, 3)
+    rows = _rows_of_pixels(hwc, 2)
+    assert rows is not None and rows.shape == (2, 15)
+    np.testing.assert_array_equal(rows, hwc.reshape(2, 15))
+    chw_view = np.moveaxis(hwc, -1, 0)
+    np.testing.assert_array_equal(_rows_of_pixels(chw_view, 0), hwc.reshape(2, 15))
+    assert _rows_of_pixels(np.ascontiguousarray(chw_view), 0) is None
+    assert _rows_of_pixels(hwc[..., ::-1], 2) is None
+    assert _rows_of_pixels(hwc[:, ::2], 2) is None
+    assert _rows_of_pixels(np.zeros((2, 3, MAX_LANES + 1)), 2) is None

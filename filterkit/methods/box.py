@@ -46,9 +46,9 @@ def sums(job: Job, shape: Tuple[int, int], weight: float, target: np.ndarray,
          double: bool) -> np.ndarray:
     """Sums over `shape` windows times `weight` (``mean``: 1 / its size),
     straight into `target` (rounded and saturated there when integer)."""
-    border, settings = job.border, job.settings(double)
+    settings = job.settings(double)
 
-    def call(src: np.ndarray, dsts: List[np.ndarray]) -> None:
+    def call(src: np.ndarray, dsts: List[np.ndarray], border: _native.Border) -> None:
         _native.box(src, dsts[0], shape, weight, border, settings)
 
     job.run([target], call)

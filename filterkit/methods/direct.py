@@ -43,10 +43,10 @@ def correlate(job: Job, weights: np.ndarray, target: np.ndarray, double: bool) -
     """The correlation with the 2-D `weights`, written into `target`
     (rounded and saturated there when integer)."""
     k2d = np.ascontiguousarray(weights, dtype=np.float64 if double else np.float32)
-    border, settings = job.border, job.settings(double)
+    settings = job.settings(double)
 
-    def call(src: np.ndarray, dsts: List[np.ndarray]) -> None:
+    def call(src: np.ndarray, dsts: List[np.ndarray], border: _native.Border) -> None:
         _native.correlate(src, dsts[0], k2d, border, settings)
 
-    job.run([target], call)
+    job.run([target], call, lanes=True)
     return target

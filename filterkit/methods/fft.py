@@ -14,6 +14,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from .._border import extend
+from .._native import Border
 from .._job import Job, store
 from .._maskinfo import MaskInfo
 from ._fftlib import NonFinite, correlate_tiled, correlate_valid, fast_len
@@ -63,7 +64,7 @@ def spectral(job: Job, weights: np.ndarray, target: np.ndarray, double: bool, *,
     kh, kw = weights.shape
     w = np.ascontiguousarray(weights, dtype=cdtype)
 
-    def call(src: np.ndarray, dsts: List[np.ndarray]) -> None:
+    def call(src: np.ndarray, dsts: List[np.ndarray], _: Border) -> None:
         dst = dsts[0]
         if tiled:
             straight = dst.dtype == cdtype  # written into the output block by block

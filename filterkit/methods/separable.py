@@ -61,10 +61,10 @@ def correlate(job: Job, column: np.ndarray, row: np.ndarray, target: np.ndarray,
     cdtype = np.float64 if double else np.float32
     col = np.ascontiguousarray(column, dtype=cdtype)
     row = np.ascontiguousarray(row, dtype=cdtype)
-    border, settings = job.border, job.settings(double)
+    settings = job.settings(double)
 
-    def call(src: np.ndarray, dsts: List[np.ndarray]) -> None:
+    def call(src: np.ndarray, dsts: List[np.ndarray], border: _native.Border) -> None:
         _native.correlate_factors(src, dsts[0], col, row, border, settings)
 
-    job.run([target], call)
+    job.run([target], call, lanes=True)
     return target
