@@ -1,6 +1,6 @@
 """Photographs: filterkit against OpenCV on 8-bit and 16-bit pictures.
 
-    python -m benchmarks photographs            # 2048 x 2048 (a couple of minutes)
+    python -m benchmarks photographs            # 2048 x 2048 (under a minute on 2 cores)
     python -m benchmarks photographs --quick    # 512 x 512, few rounds (under 30 s)
     python -m benchmarks photographs --out DIR  # default benchmarks/results
 
@@ -32,10 +32,11 @@ Same work on both sides
   pixels wide (``filterkit.masks.gaussian_size``: 7 for sigma = 1, 13 for
   sigma = 2, 19 for sigma = 3), i.e. truncated at ``ceil(3 sigma)`` pixels
   on each side, normalised to sum 1.  ``cv2.GaussianBlur`` gets that same
-  ksize (its own default for a given sigma differs: 8 sigma + 1 for float
-  images).  filterkit's default weights integrate the Gaussian over each
-  pixel (``sampling="integral"``); OpenCV samples it at the pixel centres,
-  so the rows pass ``sampling="point"``: the same size and the same two 1-D
+  ksize (its own default, for ksize (0, 0), is 6 sigma + 1 for 8-bit and
+  8 sigma + 1 for other images, rounded and made odd).  filterkit's
+  default weights integrate the Gaussian over each pixel
+  (``sampling="integral"``); OpenCV samples it at the pixel centres, so
+  the rows pass ``sampling="point"``: the same size and the same two 1-D
   passes either way, and with point sampling the same weights.
 - ``sobel_x``: filterkit *convolves* with the lecture's mask
   [[1, 0, -1], [2, 0, -2], [1, 0, -1]], which is correlating with
