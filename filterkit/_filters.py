@@ -228,7 +228,7 @@ def _run_gradient(job: Job, targets: List[np.ndarray]) -> None:
     def call(src: np.ndarray, dsts: List[np.ndarray], border: _native.Border) -> None:
         _native.sobel(src, dsts[0], dsts[1] if len(dsts) == 2 else None, border, run)
 
-    job.run(targets, call, lanes=True)
+    job.run(targets, call, lanes=True, planes_out=True)
 
 
 def sobel(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: OutputArg = None,

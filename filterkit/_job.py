@@ -196,23 +196,26 @@ class Job:
 
     def run(self, targets: Sequence[np.ndarray],
             call: Callable[[np.ndarray, List[np.ndarray], Border], None],
-            lanes: bool = False) -> None:
-        """Call ``call(src2d, dsts2d, border)`` on the image.
+            lanes: bool = False, planes_out: bool = False) -> None:
+        """Call ``call(src2d, dsts, border)`` on the image.
 
-        With `lanes` (the core's correlation, separable and Sobel calls),
-        an image whose channels are interleaved in memory (pixel stride =
-        channels x channel stride, as in an (H, W, C) C-order array) goes
-        in one call, as rows of pixels of ``border.channels`` elements;
-        otherwise once per channel plane.  Targets the core cannot write
-        directly (overlapping the image, byte-swapped, misaligned, or laid
-        out otherwise than the image's interleaved rows) are computed into
-        temporaries and copied.
+        With `lanes` (the core's correlation, separable, Sobel and box
+        calls), an image whose channels are interleaved in memory (pixel
+        stride = channels x channel stride, as in an (H, W, C) C-order
+        array) goes in one call, as rows of pixels of ``border.channels``
+        elements; otherwise once per channel plane (``dsts`` 2-D).  In the
+        one call a target laid out like the image is a 2-D array of rows
+        too; with `planes_out` (calls whose core job scatters channels) a
+        target of any other layout goes as an (H, W, C) view; else it is
+        computed into a temporary and copied.  So are targets the core
+        cannot write at all (overlapping the image, byte-swapped,
+        misaligned).
         """
         rows = None
         if lanes and self.axis is not None and self.channels > 1:
             rows = _rows_of_pixels(self.arr, self.axis)
         if rows is not None:
-            self._run_rows(rows, targets, call)
+            self._run_rows(rows, targets, call, planes_out)
             return
         dsts = []
         for t in targets:
@@ -226,7 +229,8 @@ class Job:
                 np.copyto(t, d, casting="unsafe")
 
     def _run_rows(self, rows: np.ndarray, targets: Sequence[np.ndarray],
-                  call: Callable[[np.ndarray, List[np.ndarray], Border], None]) -> None:
+                  call: Callable[[np.ndarray, List[np.ndarray], Border], None],
+                  planes_out: bool) -> None:
         """One call on rows of interleaved pixels (see :meth:`run`)."""
         assert self.axis is not None
         C = self.channels
@@ -236,6 +240,8 @@ class Job:
             view = None
             if t.dtype.isnative and t.flags.aligned and not np.may_share_memory(t, self.arr):
                 view = _rows_of_pixels(t, self.axis)
+                if view is None and planes_out:
+                    view = np.moveaxis(t, self.axis, -1)
             if view is None:
                 tmp = np.empty(self.hw + (C,), t.dtype.newbyteorder("="))
                 copies.append((t, tmp))

@@ -80,7 +80,8 @@ def correlate(src: np.ndarray, dst: np.ndarray, weights: np.ndarray, border: Bor
               run: Run) -> None:
     """``dst`` = the correlation of the 2-D `src` with the 2-D `weights`
     (C-contiguous, in the compute dtype), rounded and saturated when `dst`
-    is integer."""
+    is integer.  With ``border.channels`` C > 1, `dst` is 2-D like `src`
+    or an (H, W, C) view of any strides (the channels scattered)."""
     _core.correlate(src, dst, weights, border, run)
 
 

@@ -36,6 +36,7 @@ cdef extern from "fk_core.h" nogil:
         int mode
         double cval
         int C
+        Py_ssize_t dsc
 
     ctypedef struct fk_strips:
         pass
@@ -50,7 +51,7 @@ cdef extern from "fk_core.h" nogil:
     ctypedef struct fk_sobel_job:
         fk_geom g
         char *dir
-        Py_ssize_t dir_s0, dir_s1
+        Py_ssize_t dir_s0, dir_s1, dir_sc
         int dir_code
 
     ctypedef struct fk_box_job:
@@ -123,6 +124,26 @@ cdef int _dtype_code(cnp.ndarray a) except -1:
     raise TypeError(f"filterkit core: unsupported dtype {a.dtype}")  # a caller's bug
 
 
+cdef int _fill_row_strides(cnp.ndarray a, Py_ssize_t *n, Py_ssize_t *es, Py_ssize_t *cs) except -1:
+    """A destination's row: 2-D (elements ``es`` bytes apart, ``cs`` = 0), or
+    3-D (rows, pixels, channels) for pixels whose channels are not
+    interleaved like the source's (``es`` between pixels, ``cs`` between
+    channels)."""
+    if a.ndim == 3 and a.strides[1] != a.shape[2] * a.strides[2]:
+        n[0] = a.shape[1] * a.shape[2]
+        es[0] = a.strides[1]
+        cs[0] = a.strides[2]
+    elif a.ndim == 3:
+        n[0] = a.shape[1] * a.shape[2]
+        es[0] = a.strides[2]
+        cs[0] = 0
+    else:
+        n[0] = a.shape[1]
+        es[0] = a.strides[1]
+        cs[0] = 0
+    return 0
+
+
 cdef int _fill_geom(fk_geom *g, cnp.ndarray src, cnp.ndarray dst, object border) except -1:
     g.src = <const char *>cnp.PyArray_DATA(src)
     g.H = src.shape[0]
@@ -132,10 +153,9 @@ cdef int _fill_geom(fk_geom *g, cnp.ndarray src, cnp.ndarray dst, object border)
     g.src_code = _dtype_code(src)
     g.dst = <char *>cnp.PyArray_DATA(dst)
     g.Ho = dst.shape[0]
-    g.Wo = dst.shape[1]
-    g.ds0 = dst.strides[0]
-    g.ds1 = dst.strides[1]
     g.dst_code = _dtype_code(dst)
+    g.ds0 = dst.strides[0]
+    _fill_row_strides(dst, &g.Wo, &g.ds1, &g.dsc)
     oy, ox, mode, cval, channels = border
     # rows of interleaved pixels: the core counts columns in elements
     g.C = channels
@@ -225,6 +245,7 @@ def sobel(cnp.ndarray src, cnp.ndarray strength, object direction, object border
     """The Sobel f_x and f_y fused: ``strength`` = sqrt(f_x^2 + f_y^2) and,
     unless `direction` is None, ``direction`` = atan2(f_y, f_x)."""
     cdef fk_sobel_job job
+    cdef Py_ssize_t dir_n
     double_precision, threads, cpu_cap = run
     cdef const fk_kernels *kt = fk_select(cpu_cap)
     _fill_geom(&job.g, src, strength, border)
@@ -233,11 +254,12 @@ def sobel(cnp.ndarray src, cnp.ndarray strength, object direction, object border
     job.dir = NULL
     job.dir_s0 = 0
     job.dir_s1 = 0
+    job.dir_sc = 0
     job.dir_code = 0
     if direction is not None:
         job.dir = <char *>cnp.PyArray_DATA(<cnp.ndarray>direction)
         job.dir_s0 = (<cnp.ndarray>direction).strides[0]
-        job.dir_s1 = (<cnp.ndarray>direction).strides[1]
+        _fill_row_strides(direction, &dir_n, &job.dir_s1, &job.dir_sc)
         job.dir_code = _dtype_code(direction)
     _run_parallel(&job, kt.sobel_d if double_precision else kt.sobel_f, job.g.Ho,
                   fk_sobel_prepare(&job, _elem(double_precision)), threads)

@@ -94,6 +94,10 @@ typedef struct {
     int mode;
     double cval;
     int C; /* interleaved channels per pixel */
+    /* 0: dst is interleaved like src (ds1 between elements); else the
+     * byte stride between a dst pixel's channels, ds1 between its pixels
+     * (planes: the correlation and Sobel jobs scatter the channels) */
+    ptrdiff_t dsc;
 } fk_geom;
 
 /* How a correlation's output rows are cut into column strips, and where its
@@ -129,7 +133,7 @@ typedef struct {
 typedef struct {
     fk_geom g;
     char *dir;
-    ptrdiff_t dir_s0, dir_s1;
+    ptrdiff_t dir_s0, dir_s1, dir_sc; /* dir_sc: as fk_geom.dsc */
     int dir_code;
     fk_strips strips; /* fk_sobel_prepare */
 } fk_sobel_job;

@@ -105,6 +105,25 @@ FK_INLINE void FK_FN(direct)(const FK_FN(mask) *m, int R, const T *const *rows, 
     }
 }
 
+/* Store a row of n interleaved elements (pixels of C channels) with
+ * `store`: to elements `es` bytes apart, or, when `cs` is not 0, to pixels
+ * `es` bytes apart whose channels are `cs` bytes apart (planes), each
+ * channel gathered into `tmp` first. */
+static void FK_FN(store_row)(FK_FN(store_t) store, const T *src, ptrdiff_t n, int C, char *dst,
+                             ptrdiff_t es, ptrdiff_t cs, T *tmp)
+{
+    ptrdiff_t i;
+    int c;
+    if (cs == 0) {
+        store(src, n, dst, es);
+        return;
+    }
+    for (c = 0; c < C; c++) {
+        for (i = 0; i < n / C; i++) tmp[i] = src[i * C + c];
+        store(tmp, n / C, dst + c * cs, es);
+    }
+}
+
 /* Output rows [y0, y1) of the kh x kw mask m1 into g->dst; with a second
  * mask m2 (the Sobel job sj), sqrt(a^2 + b^2) of the two results a, b to
  * g->dst and, if sj->dir is not NULL, atan2(b, a) to sj->dir. */
@@ -127,8 +146,9 @@ static void FK_FN(run_rows)(const fk_geom *g, const fk_strips *st, int kh, int k
     const FK_FN(store_t) store = FK_FN(storer)(g->dst_code);
     const int separable = m1->col != NULL;
     const int direction = sj != NULL && sj->dir != NULL;
-    const int direct_s = g->dst_code == FK_OWN && g->ds1 == (ptrdiff_t)sizeof(T);
-    const int direct_d = direction && sj->dir_code == FK_OWN && sj->dir_s1 == (ptrdiff_t)sizeof(T);
+    const int direct_s = g->dst_code == FK_OWN && g->ds1 == (ptrdiff_t)sizeof(T) && g->dsc == 0;
+    const int direct_d = direction && sj->dir_code == FK_OWN && sj->dir_s1 == (ptrdiff_t)sizeof(T)
+                         && sj->dir_sc == 0;
     /* a single mask with a destination of T writes its rows in place */
     const int direct_out = m2 == NULL && direct_s;
     ptrdiff_t y, a, vnext = y0 - g->oy;
@@ -194,9 +214,11 @@ static void FK_FN(run_rows)(const fk_geom *g, const fk_strips *st, int kh, int k
                     if (direct_d) d_ = (T *)drow;
                     FK_FN(combine)(a_, b_, g->Wo, direction, s_, d_);
                 }
-                if (s_ == a_) store(a_, g->Wo, srow, g->ds1);
+                /* (tmp is free once the row's strips are done) */
+                if (s_ == a_) FK_FN(store_row)(store, a_, g->Wo, g->C, srow, g->ds1, g->dsc, tmp);
                 if (direction && d_ == b_)
-                    FK_FN(storer)(sj->dir_code)(b_, g->Wo, drow, sj->dir_s1);
+                    FK_FN(store_row)(FK_FN(storer)(sj->dir_code), b_, g->Wo, g->C, drow,
+                                     sj->dir_s1, sj->dir_sc, tmp);
             }
         }
     }

@@ -160,3 +160,28 @@ def test_same_bits_on_every_kernel_and_thread_count(monkeypatch, threads, cpu):
            for m, meth in ((mask, "direct"), (separable, "separable"))]
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize("layout", ["hwc", "planes", "padded-planes"])
+def test_gradient_outputs_of_any_layout(layout):
+    # strength and direction of interleaved channels scattered straight
+    # into planes (the core's planar stores) or written as rows
+    rng = np.random.default_rng(seed("interleaved-gradient-out", layout))
+    image = random_image(rng, (25, 77, 3), np.float32)
+    want = filterkit.gradient(image, channel_axis=-1, per_channel=True)
+
+    def target():
+        if layout == "hwc":
+            return np.empty((25, 77, 3), np.float32)
+        if layout == "planes":
+            return np.moveaxis(np.empty((3, 25, 77), np.float32), 0, -1)
+        return np.moveaxis(np.empty((3, 25, 90), np.float32)[:, :, 5:82], 0, -1)
+
+    outs = (target(), target())
+    got = filterkit.gradient(image, channel_axis=-1, per_channel=True, output=outs)
+    for g, o, w in zip(got, outs, want):
+        assert g is o
+        np.testing.assert_array_equal(g, w)
+    strength = target()
+    np.testing.assert_array_equal(
+        filterkit.sobel(image, channel_axis=-1, per_channel=True, output=strength), want[0])

@@ -48,5 +48,5 @@ def correlate(job: Job, weights: np.ndarray, target: np.ndarray, double: bool) -
     def call(src: np.ndarray, dsts: List[np.ndarray], border: _native.Border) -> None:
         _native.correlate(src, dsts[0], k2d, border, settings)
 
-    job.run([target], call, lanes=True)
+    job.run([target], call, lanes=True, planes_out=True)
     return target

@@ -66,5 +66,5 @@ def correlate(job: Job, column: np.ndarray, row: np.ndarray, target: np.ndarray,
     def call(src: np.ndarray, dsts: List[np.ndarray], border: _native.Border) -> None:
         _native.correlate_factors(src, dsts[0], col, row, border, settings)
 
-    job.run([target], call, lanes=True)
+    job.run([target], call, lanes=True, planes_out=True)
     return target
