@@ -9,6 +9,10 @@ scipy.fft, in single precision for float32 and double for float64, with
 Only the valid part of a circular correlation is kept, so the transform
 needs to be as large as the extended image, not image + mask.
 
+pocketfft transforms one axis at a time so that the inverse is pruned
+to the rows that are kept, and the spectra are transformed in place: no
+temporary beyond the spectrum and the result (:func:`_pocketfft_band`).
+
 The overlap-save method runs its blocks through FFTW (pyFFTW) when that
 is installed (the ``fftw`` extra) and ``$FILTERKIT_FFT`` is not ``scipy``:
 measured plans transform the blocks faster than pocketfft.  The first transform of a block size on a machine plans it (at most
@@ -25,7 +29,7 @@ import threading
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterator, Optional, Tuple
+from typing import Any, Callable, Iterator, Optional, Tuple
 
 import numpy as np
 
@@ -215,17 +219,45 @@ def fast_len(n: int) -> int:
     return max(best, 1)
 
 
+def correlate_whole(src: np.ndarray, weights: np.ndarray, workers: int, *, mode: str,
+                    cval: float, oy: int, ox: int, finite: bool = False) -> np.ndarray:
+    """The correlation of the plane `src` (extended by `mode`, the mask
+    centred at (oy, ox)) with `weights` by one real FFT of the whole
+    extended image (with `finite`, :class:`NonFinite` if it holds a NaN or
+    an inf).
+
+    The extended image is gathered straight into an array of the
+    transform's size (zero beyond it), so that ``rfft2`` does not copy it
+    into one again."""
+    kh, kw = weights.shape
+    H, W = src.shape
+    if mode == "valid":
+        Ph, Pw, oy, ox = H, W, 0, 0
+    else:
+        Ph, Pw = H + kh - 1, W + kw - 1
+    buf = np.empty((fast_len(Ph), fast_len(Pw)), dtype=weights.dtype)
+    buf[Ph:] = 0
+    buf[:Ph, Pw:] = 0
+    gather(src, map_index(np.arange(Ph) - oy, H, mode), map_index(np.arange(Pw) - ox, W, mode),
+           -oy, -ox, cval, buf[:Ph, :Pw])
+    return correlate_valid(buf, weights, workers, finite=finite, extent=(Ph, Pw))
+
+
 def correlate_valid(padded: np.ndarray, weights: np.ndarray, workers: int,
-                    finite: bool = False) -> np.ndarray:
+                    finite: bool = False, extent: Optional[Tuple[int, int]] = None) -> np.ndarray:
     """The 'valid' correlation of `padded` with `weights` by one real FFT
     (with `finite`, :class:`NonFinite` if `padded` holds a NaN or an inf).
 
-    `padded` is consumed (the caller's own extended copy): it is released
-    as soon as it is transformed, and the mask's spectrum as soon as it is
-    applied, so at most about three image-sized arrays exist at once."""
+    `extent` = (Ph, Pw): the extended image is only ``padded[:Ph, :Pw]``,
+    zeros fill the rest, and `padded` is already of the transform's size
+    (:func:`correlate_whole`); by default all of `padded` is the image.
+    `padded` is consumed: it is released as soon as it is transformed, and
+    the mask's spectrum as soon as it is applied, so at most about three
+    image-sized arrays exist at once.  The inverse is pruned as in
+    :func:`_pocketfft_band`: only the valid rows go back to real values."""
     fft = _fft()
     kh, kw = weights.shape
-    Ph, Pw = padded.shape
+    Ph, Pw = extent if extent is not None else padded.shape
     dtype = padded.dtype
     nh = fast_len(Ph)
     nw = fast_len(Pw)
@@ -236,9 +268,32 @@ def correlate_valid(padded: np.ndarray, weights: np.ndarray, workers: int,
     # correlation = convolution with the mirrored mask; the circular result
     # is exact from index (kh - 1, kw - 1) on
     f *= fft.rfft2(weights[::-1, ::-1].astype(dtype), s=(nh, nw), workers=workers)
-    r = fft.irfft2(f, s=(nh, nw), workers=workers, overwrite_x=True)
+    f = fft.ifft(f, axis=0, overwrite_x=True, workers=workers)
+    r = fft.irfft(f[kh - 1:Ph], n=nw, axis=1, workers=workers)
     del f
-    return r[kh - 1:Ph, kw - 1:Pw]
+    return r[:, kw - 1:Pw]
+
+
+def _pocketfft_band(fft: Any, blocks: np.ndarray, g: np.ndarray, skip: int, rows: int,
+                    check: Optional[Callable[[np.ndarray], None]]) -> np.ndarray:
+    """Rows ``skip`` to ``skip + rows`` of the circular convolutions of the
+    real (nx, bh, bw) `blocks` with the spectrum `g` (bh x bw // 2 + 1),
+    by pocketfft on one thread; `check` (if given) sees the blocks' sums.
+
+    One axis at a time, so that the inverse is pruned: the column
+    transforms run in place, and the row transforms back to real values run
+    only on the rows the caller keeps (the first ``skip`` = kh - 1 rows of
+    each block are wrapped around, and the last band keeps fewer still),
+    which makes the inverse 15-25 % cheaper than ``irfft2``; and no
+    temporary besides the spectrum and the result (``irfft2`` allocates
+    one more of the spectrum's size)."""
+    f = fft.rfft(blocks, axis=-1, workers=1)
+    f = fft.fft(f, axis=-2, overwrite_x=True, workers=1)
+    if check is not None:
+        check(f[..., 0, 0])
+    f *= g
+    f = fft.ifft(f, axis=-2, overwrite_x=True, workers=1)
+    return fft.irfft(f[..., skip:skip + rows, :], n=blocks.shape[-1], axis=-1, workers=1)
 
 
 # block lengths for overlap-save: products of 2, 3 and 5 with a large power
@@ -277,8 +332,8 @@ def correlate_tiled(src: np.ndarray, weights: np.ndarray, workers: int, *, mode:
                     out: Optional[np.ndarray] = None, finite: bool = False) -> np.ndarray:
     """The correlation of the plane `src` (extended by `mode`, the mask
     centred at (oy, ox)) with `weights`, overlap-save in blocks of bh x bw,
-    a band of blocks per transform call (FFTW: a block per call, the bands
-    shared among `workers` threads), written into `out` (a new array by
+    a band of blocks per pocketfft call (FFTW: a block per call), the bands
+    shared among `workers` threads, written into `out` (a new array by
     default).  Each band is gathered from the plane with its border: the
     extended image never exists as a whole.  With `finite`, a block with a
     NaN or an inf stops the call with :class:`NonFinite` (`out` partly
@@ -357,15 +412,11 @@ def correlate_tiled(src: np.ndarray, weights: np.ndarray, workers: int, *, mode:
             # the band's blocks as a (nx, bh, bw) view: no copy until the transform
             band = np.lib.stride_tricks.as_strided(buf, shape=(nx, bh, bw),
                                                    strides=(tw * s1, s0, s1), writeable=False)
-            f = fft.rfft2(band, axes=(-2, -1), workers=workers)
-            if finite:
-                check(f[..., 0, 0])
-            f *= g
-            r = fft.irfft2(f, s=(bh, bw), axes=(-2, -1), workers=workers, overwrite_x=True)
+            r = _pocketfft_band(fft, band, g, kh - 1, n, check if finite else None)
             for bx in range(nx):
                 x0 = bx * tw
                 cw = min(tw, Wo - x0)
-                out[y0:y0 + n, x0:x0 + cw] = r[bx, kh - 1:kh - 1 + n, kw - 1:kw - 1 + cw]
+                out[y0:y0 + n, x0:x0 + cw] = r[bx, :, kw - 1:kw - 1 + cw]
 
     def check(block_sums: np.ndarray) -> None:
         try:
@@ -374,10 +425,12 @@ def correlate_tiled(src: np.ndarray, weights: np.ndarray, workers: int, *, mode:
             stop.append(True)
             raise
 
-    threads = min(int(workers), ny) if fftw else 1
+    threads = min(max(int(workers), 1), ny)
     if threads > 1:
         # every band writes its own rows of `out`: the same result for any
-        # thread count (each block goes through the same one-thread plan)
+        # thread count (each block goes through the same one-thread
+        # transforms); the threads share the gathering and the copying out
+        # too, which pocketfft's own workers would leave on one thread
         with ThreadPoolExecutor(threads) as pool:
             for done in [pool.submit(bands, range(i, ny, threads)) for i in range(threads)]:
                 done.result()

@@ -13,11 +13,10 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .._border import extend
 from .._native import Border
 from .._job import Job, store
 from .._maskinfo import MaskInfo
-from ._fftlib import NonFinite, correlate_tiled, correlate_valid, fast_len
+from ._fftlib import NonFinite, correlate_tiled, correlate_whole, fast_len
 
 NAME = "fft"
 
@@ -74,8 +73,8 @@ def spectral(job: Job, weights: np.ndarray, target: np.ndarray, double: bool, *,
             if straight:
                 return
         else:
-            padded = extend(src, job.mode, job.cval, kh, kw, job.top, job.left, cdtype)
-            result = correlate_valid(padded, w, job.nthreads, finite=finite)
+            result = correlate_whole(src, w, job.nthreads, mode=job.mode, cval=job.cval,
+                                     oy=job.top, ox=job.left, finite=finite)
         store(result, dst)
 
     job.run([target], call)
