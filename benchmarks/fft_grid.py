@@ -1,8 +1,14 @@
 """Spatial vs FFT: filterkit's convolution methods on a grid of masks and images.
 
-    python -m benchmarks.fft_grid                  # the default grid (under 10 minutes)
-    python -m benchmarks.fft_grid --quick          # under 30 s
+    python -m benchmarks.fft_grid                  # the default grid (under 10 minutes per backend)
+    python -m benchmarks.fft_grid --quick          # under 30 s per backend
+    python -m benchmarks.fft_grid --backends scipy # one FFT backend only
     python -m benchmarks.fft_grid --out DIR
+
+The grid runs once per FFT backend filterkit has here (``$FILTERKIT_FFT``):
+``scipy`` (pocketfft, the default install) always, ``fftw`` when pyFFTW is
+installed; each backend has cost constants of its own, so ``auto`` is held
+against the fastest method on each.
 
 Every cell is one image (256^2 ... 4096^2, float32 and float64) and one odd
 mask (3x3 ... 63x63, plus 3x31, 31x3 and 15x41).  In each cell every
@@ -20,12 +26,14 @@ same call on a smaller image, or from a smaller mask on this image) is not
 run: it is estimated from the same call on a smaller image, time scaled by the
 pixel count, and marked ``estimated``.
 
-Outputs (default ``benchmarks/results/fft_grid.*``): JSON and CSV of every
-cell, a Markdown table (crossover mask sizes; the 2048^2 float32 times and
+Outputs (default ``benchmarks/results/fft_grid.*``): JSON (every backend's
+report under ``backends``) and CSV (a ``fft_backend`` column) of every cell, a
+Markdown section per backend (a summary of every backend first) with a table (crossover mask sizes; the 2048^2 float32 times and
 the ratios auto / fastest filterkit method and auto / best peer; over the
 whole grid, how many auto cells are within 1.1x of the fastest filterkit
 method for their mask, by medians, by minimum times and by the median of
-each round's paired ratio) and, when matplotlib is installed, a PNG plot.
+each round's paired ratio) and, when matplotlib is installed, a PNG plot per
+backend (``fft_grid.png`` for pocketfft, ``fft_grid_fftw.png`` for FFTW).
 The JSON keeps every sample in round order.  Only filterkit's public API is
 used.
 """
@@ -33,13 +41,14 @@ used.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import math
 import os
 import sys
 import time
 import zlib
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 if __name__ == "__main__" and not __package__:  # python benchmarks/fft_grid.py
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -70,6 +79,12 @@ DTYPES = ["float32", "float64"]
 QUICK_IMAGES = [512, 2048]
 QUICK_MASKS = [3, 9, 21, 41]
 FFT_METHODS = ("fft", "overlap_save")
+#: filterkit's FFT backends ($FILTERKIT_FFT), in the order they run
+BACKENDS = ("scipy", "fftw")
+BACKEND_TITLES = {"scipy": "pocketfft (`scipy.fft`, the default install)",
+                  "fftw": "FFTW (pyFFTW, the `fftw` extra)"}
+#: each backend's plot (the pocketfft one keeps the name the docs link)
+PLOT_NAMES = {"scipy": "fft_grid.png", "fftw": "fft_grid_fftw.png"}
 
 Shape = Tuple[int, int]
 
@@ -111,6 +126,37 @@ SPEC = {s.label: s for s in SPECS}
 FK_GENERAL = ("direct", "fft", "overlap_save")          # the filterkit methods for any mask
 PEERS_GENERAL = ("scipy.ndimage.convolve", "scipy.signal.fftconvolve",
                  "scipy.signal.oaconvolve", "cv2.filter2D")
+
+
+# --------------------------------------------------------------------------
+# FFT backends
+
+
+def available_backends() -> List[str]:
+    """The FFT backends filterkit can use here: pocketfft always, FFTW when
+    pyFFTW is installed."""
+    import importlib.util
+
+    return [b for b in BACKENDS if b != "fftw" or importlib.util.find_spec("pyfftw") is not None]
+
+
+@contextlib.contextmanager
+def fft_backend(name: str) -> Iterator[None]:
+    """Run filterkit on the FFT backend `name` inside the block, by
+    ``$FILTERKIT_FFT`` (the public switch; the memory subprocesses inherit
+    it), and restore the variable after."""
+    old = os.environ.get(FFT_ENV)
+    os.environ[FFT_ENV] = name
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ[FFT_ENV]
+        else:
+            os.environ[FFT_ENV] = old
+
+
+FFT_ENV = "FILTERKIT_FFT"
 
 
 # --------------------------------------------------------------------------
@@ -792,28 +838,68 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_csv(report: dict, path: str) -> None:
-    mem = {(x["method"], tuple(x["image"]), x["dtype"], tuple(x["mask"])): x["extra_bytes"]
-           for x in report["memory"]}
+def headline(report: dict, target: float = 1.1) -> dict:
+    """One backend's verdicts: how many (cell, auto column) cases are within
+    `target` of the fastest filterkit method and the worst of them; auto
+    over the best peer for masks from 15 x 15 on at 2048^2 float32."""
+    cells = report["cells"]
+    own = [(verdict(c, auto), f"{c['image'][0]}² {c['dtype']} {c['mask'][0]}x{c['mask'][1]} {auto}")
+           for c in cells for auto in auto_ratios(c)]
+    peer = [(ratio_stats(c)[1], f"{c['mask'][0]}x{c['mask'][1]}") for c in cells
+            if tuple(c["image"]) == PEER_TARGET_IMAGE and c["dtype"] == "float32"
+            and c["mask"][0] * c["mask"][1] >= PEER_TARGET_AREA and ratio_stats(c)[1] is not None]
+    worst = max(own) if own else None
+    worst_peer = max(peer) if peer else None
+    return {"within": sum(1 for r, _ in own if r <= target), "cases": len(own), "target": target,
+            "worst": None if worst is None else {"ratio": worst[0], "case": worst[1]},
+            "peer_median": float(np.median([r for r, _ in peer])) if peer else None,
+            "peer_worst": None if worst_peer is None else {"ratio": worst_peer[0], "mask": worst_peer[1]},
+            "peer_cells": len(peer)}
+
+
+def markdown_all(combined: dict) -> str:
+    """A summary line per backend, then each backend's tables."""
+    lines = ["Each FFT backend's grid (`$FILTERKIT_FFT`), with its own cost constants:", "",
+             "| FFT backend | `auto` within 1.1× of the fastest filterkit method | worst case "
+             "| masks ≥ 15x15 at 2048² float32: auto / best peer |",
+             "|---|---:|---|---|"]
+    for name, report in combined["backends"].items():
+        h = headline(report)
+        worst = f"{h['worst']['ratio']:.2f} ({h['worst']['case']})" if h["worst"] else "n/a"
+        peer = (f"median {h['peer_median']:.2f}, worst {h['peer_worst']['ratio']:.2f} "
+                f"({h['peer_worst']['mask']})" if h["peer_worst"] else "not in this grid")
+        lines.append(f"| {BACKEND_TITLES[name]} | {h['within']} of {h['cases']} | {worst} | {peer} |")
+    for name, report in combined["backends"].items():
+        lines += ["", f"## {BACKEND_TITLES[name]}", "", markdown(report).rstrip("\n")]
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(combined: dict, path: str) -> None:
+    """Every backend's cells, one row per timed function (``fft_backend``
+    column first)."""
     with open(path, "w", newline="") as fh:
         # the machine description as comment lines: pandas.read_csv(path, comment="#")
-        for k, v in report["machine"].items():
+        for k, v in combined["machine"].items():
             fh.write(f"# {k}: {v}\n")
         w = csv.writer(fh)
-        w.writerow(["image_h", "image_w", "dtype", "mask_h", "mask_w", "mask_kind", "method",
-                    "library", "median_s", "min_s", "max_s", "repeat", "estimated",
+        w.writerow(["fft_backend", "image_h", "image_w", "dtype", "mask_h", "mask_w", "mask_kind",
+                    "method", "library", "median_s", "min_s", "max_s", "repeat", "estimated",
                     "estimated_from", "auto_picks", "peak_extra_bytes", "note"])
-        for c in report["cells"]:
-            for label, t in c["times"].items():
-                spec = SPEC[label]
-                pick = c["choices"].get(spec.kind, {}).get("method", "") if label.startswith("auto") else ""
-                src = t.get("estimated_from")
-                w.writerow([c["image"][0], c["image"][1], c["dtype"], c["mask"][0], c["mask"][1],
-                            spec.kind, label, spec.library, f"{t['median']:.6g}", f"{t['min']:.6g}",
-                            f"{t['max']:.6g}", t["repeat"], int(t["estimated"]),
-                            f"{src[0]}x{src[1]}" if src else "", pick,
-                            mem.get((label, tuple(c["image"]), c["dtype"], tuple(c["mask"])), ""),
-                            spec.note])
+        for backend, report in combined["backends"].items():
+            mem = {(x["method"], tuple(x["image"]), x["dtype"], tuple(x["mask"])): x["extra_bytes"]
+                   for x in report["memory"]}
+            for c in report["cells"]:
+                for label, t in c["times"].items():
+                    spec = SPEC[label]
+                    pick = (c["choices"].get(spec.kind, {}).get("method", "")
+                            if label.startswith("auto") else "")
+                    src = t.get("estimated_from")
+                    w.writerow([backend, c["image"][0], c["image"][1], c["dtype"], c["mask"][0],
+                                c["mask"][1], spec.kind, label, spec.library, f"{t['median']:.6g}",
+                                f"{t['min']:.6g}", f"{t['max']:.6g}", t["repeat"],
+                                int(t["estimated"]), f"{src[0]}x{src[1]}" if src else "", pick,
+                                mem.get((label, tuple(c["image"]), c["dtype"], tuple(c["mask"])), ""),
+                                spec.note])
 
 
 STYLE = {  # colour, line style
@@ -826,7 +912,7 @@ STYLE = {  # colour, line style
 }
 
 
-def plot(report: dict, path: str) -> bool:
+def plot(report: dict, path: str, backend: str = "") -> bool:
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -878,7 +964,8 @@ def plot(report: dict, path: str) -> bool:
             ax.grid(True, which="major", alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(7, len(labels)), fontsize=8, frameon=False)
-    fig.suptitle("filterkit convolve: spatial vs FFT, one thread\n"
+    fig.suptitle("filterkit convolve: spatial vs FFT, one thread"
+                 + (f", FFT: {backend.replace('`', '')}" if backend else "") + "\n"
                  "hollow: estimated; bars: min-max; dotted: rank-1 / constant masks; "
                  "dashed: peers", fontsize=9)
     fig.tight_layout(rect=(0, 0.14 if len(dtypes) == 1 else 0.07, 1, 0.93))
@@ -901,7 +988,16 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="estimate instead of running calls predicted slower than this "
                              "(seconds; default 0.6, --quick 0.3)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    parser.add_argument("--backends", help="FFT backends, comma-separated: scipy (pocketfft), fftw "
+                                           "(default: every one installed)")
     args = parser.parse_args(argv)
+    here = available_backends()
+    backends = args.backends.split(",") if args.backends else here
+    for b in backends:
+        if b not in BACKENDS:
+            parser.error(f"--backends: {b!r} is not one of {', '.join(BACKENDS)}")
+        if b not in here:
+            parser.error(f"--backends: {b!r} is not installed here (pip install pyfftw)")
     images = ([int(s) for s in args.images.split(",")] if args.images
               else QUICK_IMAGES if args.quick else IMAGES)
     dtypes = (args.dtypes.split(",") if args.dtypes else ["float32"] if args.quick else DTYPES)
@@ -913,15 +1009,25 @@ def main(argv: Optional[List[str]] = None) -> int:
     # default grid under 10 minutes
     max_call = args.max_call if args.max_call is not None else (0.3 if args.quick else 0.6)
     t0 = time.perf_counter()
-    report = run(args.quick, sorted(images), dtypes, max_call, memory=not args.no_memory)
-    table = markdown(report)
-    report["seconds"] = time.perf_counter() - t0
-    written = list(harness.publish("fft_grid", report, table, args.out))
+    reports = {}
+    for b in backends:
+        say(f"FFT backend {b}: {BACKEND_TITLES[b]}")
+        with fft_backend(b):
+            reports[b] = run(args.quick, sorted(images), dtypes, max_call, memory=not args.no_memory)
+        reports[b]["fft_backend"] = b
+    first = reports[backends[0]]
+    combined = {"machine": first["machine"], "quick": args.quick, "backends": reports,
+                "summary": {b: headline(r) for b, r in reports.items()}}
+    table = markdown_all(combined)
+    combined["seconds"] = time.perf_counter() - t0
+    written = list(harness.publish("fft_grid", combined, table, args.out))
     base = os.path.join(args.out, "fft_grid")
-    write_csv(report, base + ".csv")
+    write_csv(combined, base + ".csv")
     written.append(base + ".csv")
-    if plot(report, base + ".png"):
-        written.append(base + ".png")
+    for b, report in reports.items():
+        path = os.path.join(args.out, PLOT_NAMES[b])
+        if plot(report, path, BACKEND_TITLES[b]):
+            written.append(path)
     print(table)
     say(f"({time.perf_counter() - t0:.0f} s; written: {', '.join(written)})")
     return 0
