@@ -115,7 +115,7 @@ def calibrate(*, quick: bool = False, save: bool = True) -> Dict[str, Dict[str, 
                 with forced_backend(backend):
                     rows = []
                     for k in (9, 21, 41):
-                        bh, bw = tile_shape(k, k, n2, n2, backend == "fftw")
+                        bh, bw = tile_shape(k, k, n2, n2)
                         ny, nx = -(-n2 // (bh - k + 1)), -(-n2 // (bw - k + 1))
                         B = float(bh) * bw
                         t = _timeit(lambda k=k: convolve(whole, rng.random((k, k)), method="overlap_save"),

@@ -308,19 +308,23 @@ def use_fftw(Ph: int, Pw: int) -> bool:
     return Ph * Pw >= FFTW_MIN_VALUES and fft_backend() == "fftw"
 
 
-def tile_shape(kh: int, kw: int, Ho: int, Wo: int, fftw: bool = False) -> Tuple[int, int]:
+#: the smallest block: smaller ones were up to 1.6 times slower with FFTW (a
+#: block per call from Python) and 1.05-1.4 times with pocketfft (masks of 9
+#: to 15 at 1024^2-2048^2, where 5 k alone gives 64-96)
+MIN_BLOCK = 128
+
+
+def tile_shape(kh: int, kw: int, Ho: int, Wo: int) -> Tuple[int, int]:
     """FFT block sizes (bh, bw) for overlap-save: the first fast length of at
-    least 5 times the mask (measured on 2048 x 2048 with masks 21 to 63:
-    within 5 % of the best block, where b log b / (b - k + 1) alone picks
-    blocks 30 % slower), and no larger than the image needs.  With `fftw`
-    (a block per call from Python) at least 128: smaller blocks were up to
-    1.6 times slower."""
-    low = 128 if fftw else 0
+    least 5 times the mask and at least :data:`MIN_BLOCK`, and no larger
+    than the image needs.  Measured on 2048 x 2048 with masks 9 to 63 on
+    both libraries: within 5-10 % of the best block (the measurements'
+    noise), where b log b / (b - k + 1) alone picks blocks 30 % slower."""
 
     def best(k: int, n: int) -> int:
         whole = fast_len(n + k - 1)
         for b in _BLOCKS:
-            if b >= 5 * k and b >= low:
+            if b >= 5 * k and b >= MIN_BLOCK:
                 return min(b, whole)
         return whole
 
@@ -348,7 +352,7 @@ def correlate_tiled(src: np.ndarray, weights: np.ndarray, workers: int, *, mode:
         Ho, Wo = H, W
     Pw = Wo + kw - 1
     fftw = use_fftw(Ho + kh - 1, Pw)
-    bh, bw = block if block != (0, 0) else tile_shape(kh, kw, Ho, Wo, fftw)
+    bh, bw = block if block != (0, 0) else tile_shape(kh, kw, Ho, Wo)
     th, tw = bh - kh + 1, bw - kw + 1          # output rows and columns per block
     ny, nx = -(-Ho // th), -(-Wo // tw)
     dtype = src.dtype

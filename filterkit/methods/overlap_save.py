@@ -27,7 +27,7 @@ def cost(info: MaskInfo, hw: Tuple[int, int], c: Dict[str, float], threads: int,
     Ho, Wo = hw
     kh, kw = info.shape
     fftw = use_fftw(Ho + kh - 1, Wo + kw - 1)
-    bh, bw = tile_shape(kh, kw, Ho, Wo, fftw)
+    bh, bw = tile_shape(kh, kw, Ho, Wo)
     ny, nx = -(-Ho // (bh - kh + 1)), -(-Wo // (bw - kw + 1))
     spectral = max(threads, 1) ** 0.6
     if ny * nx == 1:
