@@ -17,13 +17,15 @@ import numpy as np
 
 from ._cache import calibration_path
 from ._convolve import convolve
-from ._costs import DEFAULTS, OVERLAP_SAVE_KEYS, forget
+from ._costs import DEFAULTS, fft_key, forget
 from ._threads import get_num_threads, set_num_threads
 from .methods._fftlib import fast_len, forced_backend, pyfftw_module, tile_shape
 
 
 def _backends() -> Tuple[str, ...]:
-    """The FFT libraries the overlap-save method can use here."""
+    """The FFT libraries the overlap-save method can use here: each gets its
+    set of constants measured (a library that is not installed keeps its
+    defaults)."""
     return ("scipy", "fftw") if pyfftw_module() is not None else ("scipy",)
 
 
@@ -57,7 +59,10 @@ def calibrate(*, quick: bool = False, save: bool = True) -> Dict[str, Dict[str, 
     Returns
     -------
     dict
-        ``{"float32": {...}, "float64": {...}}``, nanoseconds per unit of work.
+        ``{"float32": {...}, "float64": {...}}``, nanoseconds per unit of
+        work: the spatial constants and each FFT library's set
+        (``scipy.f1``, ``fftw.f1``, ...), measured for pocketfft and, when
+        pyFFTW is installed, for FFTW; the others are the defaults.
 
     Examples
     --------
@@ -72,6 +77,7 @@ def calibrate(*, quick: bool = False, save: bool = True) -> Dict[str, Dict[str, 
     rng = np.random.default_rng(0)
     old = get_num_threads()
     result: Dict[str, Dict[str, float]] = {}
+    measured: Dict[str, Dict[str, float]] = {}
     try:
         set_num_threads(1)
         for prec, dt in (("float32", np.float32), ("float64", np.float64)):
@@ -98,21 +104,24 @@ def calibrate(*, quick: bool = False, save: bool = True) -> Dict[str, Dict[str, 
             tb11 = _timeit(lambda: convolve(img2, np.ones((5, 11)), method="box"), repeat)
             c["b1"] = max((tb11 - tb3) / (n2 * 8), 0.0) * 1e9
             c["b0"] = max(tb3 / n2 * 1e9 - 3 * c["b1"], 1e-3)
-            # FFT: whole images give f2 (out of the caches) and f0; blocks
-            # (overlap-save on the larger image, three masks) give f1, tb and t0
+            # FFT, a set of constants per library (FFT_KEYS).  Whole images
+            # (pocketfft whatever the backend) give scipy.f2 (out of the
+            # caches) and scipy.f2s; blocks (overlap-save on the larger
+            # image, three masks) give each library's f1, tb and t0.  f0, fa
+            # and oc stay the grid's
             k = 31
+            f0 = DEFAULTS[prec][fft_key("scipy", "f0")]
             whole = rng.random((2 * big, 2 * big)).astype(dt)  # beyond the caches
             F = float(fast_len(2 * big + k - 1)) * fast_len(2 * big + k - 1)
             t = _timeit(lambda: convolve(whole, rng.random((k, k)), method="fft"), max(2, repeat // 2)) * 1e9
-            c["f0"] = DEFAULTS[prec]["f0"]
-            c["f2"] = max(t - c["f0"] * (2 * big + k - 1) ** 2, 0.0) / (F * np.log2(F))
+            c[fft_key("scipy", "f2")] = max(t - f0 * (2 * big + k - 1) ** 2, 0.0) / (F * np.log2(F))
             F = float(fast_len(side + k - 1)) * fast_len(side + k - 1)
             t = _timeit(lambda: convolve(img, rng.random((k, k)), method="fft"), repeat) * 1e9
-            c["f2s"] = max(t - c["f0"] * (side + k - 1) ** 2, 0.0) / (F * np.log2(F))
+            c[fft_key("scipy", "f2s")] = max(t - f0 * (side + k - 1) ** 2, 0.0) / (F * np.log2(F))
             n2 = 2 * big  # blocks on an image beyond the caches, like the ones that need them
-            for backend in _backends():
-                keys = OVERLAP_SAVE_KEYS[backend]
-                with forced_backend(backend):
+            for library in _backends():
+                f0 = DEFAULTS[prec][fft_key(library, "f0")]
+                with forced_backend(library):
                     rows = []
                     for k in (9, 21, 41):
                         bh, bw = tile_shape(k, k, n2, n2)
@@ -120,27 +129,29 @@ def calibrate(*, quick: bool = False, save: bool = True) -> Dict[str, Dict[str, 
                         B = float(bh) * bw
                         t = _timeit(lambda k=k: convolve(whole, rng.random((k, k)), method="overlap_save"),
                                     max(2, repeat // 2)) * 1e9
-                        rows.append(([ny * nx * B * np.log2(B), ny * nx, ny], t - c["f0"] * ny * nx * B))
+                        rows.append(([ny * nx * B * np.log2(B), ny * nx, ny], t - f0 * ny * nx * B))
                 A = np.array([r for r, _ in rows])
                 y = np.array([t for _, t in rows])
                 fit = np.linalg.lstsq(A, y, rcond=None)[0]
                 if np.any(fit < 0):  # noisy: all of it per B log B
                     fit = np.array([float(np.mean(y / A[:, 0])), 0.0, 0.0])
-                for key, v in zip(keys, fit):
-                    c[key] = float(v)
-            for key in DEFAULTS[prec]:
-                c.setdefault(key, DEFAULTS[prec][key])
-            result[prec] = {key: float(c[key]) for key in DEFAULTS[prec]}
+                for name, v in zip(("f1", "tb", "t0"), fit):
+                    c[fft_key(library, name)] = float(v)
+            measured[prec] = {key: float(v) for key, v in c.items()}
+            result[prec] = {key: measured[prec].get(key, v) for key, v in DEFAULTS[prec].items()}
     finally:
         set_num_threads(old)
     if save:
+        # only what was measured: the grid's constants (f0, fa, oc) and the
+        # set of a library that is not installed are the defaults of the
+        # version that reads the file
         path = calibration_path()
         os.makedirs(os.path.dirname(path), exist_ok=True)
         tmp = path + ".tmp"
         with open(tmp, "w") as fh:
-            json.dump({"version": 1, "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+            json.dump({"version": 2, "created": time.strftime("%Y-%m-%d %H:%M:%S"),
                        "machine": platform.platform(), "processor": platform.processor(),
-                       "constants": result}, fh, indent=1)
+                       "fft_libraries": list(_backends()), "constants": measured}, fh, indent=1)
         os.replace(tmp, path)
     forget()  # the stored constants (or the defaults) on next use
     return result

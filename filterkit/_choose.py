@@ -12,7 +12,10 @@ the constants of :mod:`filterkit._costs`, in seconds for one channel:
 for N output pixels, T non-zero taps of an h x w mask, divided by the
 thread count to the power 0.9 (spatial) or 0.6 (FFT).  ``auto`` decides by
 one-thread costs (:data:`AUTO_THREADS`), so that the choice, and with it the
-result's last bits, does not depend on the thread count.
+result's last bits, does not depend on the thread count.  The FFT
+constants are those of the library that transforms the call (``scipy.f1``
+for pocketfft, ``fftw.f1`` for FFTW blocks, ...: :data:`_costs.FFT_KEYS`),
+so the choice follows the FFT backend in use.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any, Dict, NamedTuple, Tuple
 import numpy as np
 
 from . import methods
-from ._costs import constants
+from ._costs import FFT_LIBRARIES, constants, fft_key
 from ._maskinfo import MaskInfo, describe_mask
 from ._validate import check_mask, describe, fail, is_double
 from .methods import direct
@@ -56,7 +59,10 @@ def estimate(info: MaskInfo, hw: Tuple[int, int], double: bool, threads: int,
         if value is not None:
             costs[name] = value
     spatial, spectral = max(threads, 1) ** 0.9, max(threads, 1) ** 0.6
-    if not full and direct.ns_per_pixel(info, c) < 12.0 * c["f1"] * spatial / spectral:
+    # the cheaper library's block transform: the gate must not hide an FFT
+    # method that could win
+    f1 = min(c[fft_key(lib, "f1")] for lib in FFT_LIBRARIES)
+    if not full and direct.ns_per_pixel(info, c) < 12.0 * f1 * spatial / spectral:
         return costs
     for name in methods.SPECTRAL:
         value = methods.REGISTRY[name].cost(info, hw, c, threads, full)

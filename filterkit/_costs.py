@@ -3,7 +3,9 @@ calibration (:func:`filterkit.calibrate`) read from the cache directory.
 
 Nanoseconds per unit of work, per compute precision; what each constant
 multiplies is documented with the method that uses it (``methods/*.py``)
-and in :mod:`filterkit._choose`.
+and in :mod:`filterkit._choose`.  The FFT methods' constants come in one
+set per FFT library (``scipy.f1`` for pocketfft, ``fftw.f1`` for FFTW):
+each method reads the set of the library that will transform its call.
 """
 
 from __future__ import annotations
@@ -11,28 +13,58 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 
 from ._cache import calibration_path
+from ._validate import fail
 
 Constants = Dict[str, Dict[str, float]]
 
-#: measured with :func:`filterkit.calibrate` on the development machines
-#: and set against each other by the benchmark grid (benchmarks/fft_grid.py);
-#: fa and oc (the first touch of the FFT methods' temporaries) come from the
-#: grid only
+#: the FFT libraries, each with a set of FFT constants of its own: pocketfft
+#: (``scipy.fft``, the default install) and FFTW (pyFFTW, the ``fftw`` extra)
+FFT_LIBRARIES = ("scipy", "fftw")
+#: the FFT constants of each library, by short name: f0 per value of a block
+#: (or per extended pixel of the whole image), f1 per value and log2 of a
+#: block's transform, tb per block, t0 per band of blocks, oc per tiled call;
+#: f2s, f2 and fa are the whole-image transform's, which runs on pocketfft
+#: whatever the backend (FFTW was no faster there)
+FFT_KEYS: Dict[str, Tuple[str, ...]] = {
+    "scipy": ("f0", "f1", "tb", "t0", "oc", "f2s", "f2", "fa"),
+    "fftw": ("f0", "f1", "tb", "t0", "oc"),
+}
+
+
+def fft_key(library: str, name: str) -> str:
+    """The key of the FFT constant `name` of `library` (``'scipy.f1'``)."""
+    if library not in FFT_KEYS:
+        raise fail("library", "one of 'scipy', 'fftw'", repr(library))
+    if name not in FFT_KEYS[library]:
+        raise fail("name", f"one of {', '.join(FFT_KEYS[library])} (the {library} FFT constants)",
+                   repr(name))
+    return f"{library}.{name}"
+
+
+#: measured with :func:`filterkit.calibrate` on the development machine
+#: and set against each other by the benchmark grid (benchmarks/fft_grid.py,
+#: run once per FFT library); f0, fa and oc come from the grid only
 DEFAULTS: Constants = {
     "float32": {"d0": 0.199, "d1": 0.039, "d3": 0.40, "s0": 0.132, "s1": 0.055, "b0": 0.25, "b1": 0.037,
-                "f0": 0.5, "f1": 0.398, "f2s": 0.425, "f2": 0.72, "tb": 0.0, "t0": 0.0,
-                "w1": 0.31, "wb": 0.0, "w0": 0.0, "fa": 9.0, "oc": 6e5},
+                "scipy.f0": 0.5, "scipy.f1": 0.398, "scipy.tb": 0.0, "scipy.t0": 0.0, "scipy.oc": 6e5,
+                "scipy.f2s": 0.425, "scipy.f2": 0.72, "scipy.fa": 9.0,
+                "fftw.f0": 0.5, "fftw.f1": 0.31, "fftw.tb": 0.0, "fftw.t0": 0.0, "fftw.oc": 6e5},
     "float64": {"d0": 0.286, "d1": 0.053, "d3": 0.59, "s0": 0.031, "s1": 0.099, "b0": 0.38, "b1": 0.055,
-                "f0": 0.8, "f1": 0.625, "f2s": 0.641, "f2": 1.271, "tb": 0.0, "t0": 0.0,
-                "w1": 0.42, "wb": 0.0, "w0": 0.0, "fa": 15.0, "oc": 4e5},
+                "scipy.f0": 0.8, "scipy.f1": 0.625, "scipy.tb": 0.0, "scipy.t0": 0.0, "scipy.oc": 4e5,
+                "scipy.f2s": 0.641, "scipy.f2": 1.271, "scipy.fa": 15.0,
+                "fftw.f0": 0.8, "fftw.f1": 0.42, "fftw.tb": 0.0, "fftw.t0": 0.0, "fftw.oc": 4e5},
 }
-#: the overlap-save method's constants for pocketfft and for FFTW blocks
-OVERLAP_SAVE_KEYS = {"scipy": ("f1", "tb", "t0"), "fftw": ("w1", "wb", "w0")}
+
+#: the measured FFT constants of calibration files before the split (one
+#: set with FFTW's blocks as w1, wb, w0): the name each has now.  Their f0,
+#: fa and oc were the defaults of their day, not measured: not taken over
+LEGACY_KEYS = {"f1": "scipy.f1", "tb": "scipy.tb", "t0": "scipy.t0", "f2s": "scipy.f2s",
+               "f2": "scipy.f2", "w1": "fftw.f1", "wb": "fftw.tb", "w0": "fftw.t0"}
 
 _loaded: Optional[Constants] = None
 
@@ -40,7 +72,14 @@ _loaded: Optional[Constants] = None
 def constants() -> Constants:
     """The cost constants: this machine's calibration if stored, else the
     defaults.  The same object until :func:`forget` (so a cached choice can
-    tell whether it was made with the current constants)."""
+    tell whether it was made with the current constants).
+
+    Returns
+    -------
+    dict
+        ``{"float32": {...}, "float64": {...}}``: per precision the spatial
+        constants (``d0``, ...) and each FFT library's (``scipy.f1``,
+        ``fftw.f1``, ...; :func:`fft_key`)."""
     global _loaded
     if _loaded is None:
         _loaded = _read(calibration_path())
@@ -54,6 +93,10 @@ def forget() -> None:
 
 
 def _read(path: str) -> Constants:
+    """The constants of the calibration file at `path` over the defaults:
+    every constant it holds under its name now or, in files written before
+    the FFT libraries had a set each, under its old name
+    (:data:`LEGACY_KEYS`); an unreadable file warns and gives the defaults."""
     result = {k: dict(v) for k, v in DEFAULTS.items()}
     if not os.path.exists(path):
         return result
@@ -61,12 +104,14 @@ def _read(path: str) -> Constants:
         with open(path) as fh:
             stored = json.load(fh)["constants"]
         for prec in DEFAULTS:
+            legacy = {now: old for old, now in LEGACY_KEYS.items() if old in stored[prec]}
             for key in DEFAULTS[prec]:
-                if key not in stored[prec]:  # a constant of a later version
+                name = key if key in stored[prec] else legacy.get(key)
+                if name is None:  # not measured (or a constant of a later version)
                     continue
-                value = float(stored[prec][key])
+                value = float(stored[prec][name])
                 if not np.isfinite(value) or value < 0:
-                    raise ValueError(f"{prec}.{key} = {value}")
+                    raise ValueError(f"{prec}.{name} = {value}")
                 result[prec][key] = value
             if "b0" in stored[prec] and "b1" not in stored[prec]:
                 # an earlier version's flat box cost (of a 9 x 9 box)

@@ -1,6 +1,7 @@
 """calibrate and calibration_path (_calibrate.py, _cache.py), and reading
-the calibration file (_costs.py): where it goes, what it holds, and a
-corrupt file (a warning, then the shipped defaults).
+the calibration file (_costs.py): where it goes, what it holds (a set of
+FFT constants per installed library), a file written before that split,
+and a corrupt file (a warning, then the shipped defaults).
 """
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ import json
 import os
 import warnings
 
+import numpy as np
 import pytest
 
 import filterkit
-from helpers import check_choice, run_python
+from filterkit import _costs
+from helpers import check_choice, pyfftw, run_python
 
 
 def test_calibration_path_precedence(monkeypatch, tmp_path):
@@ -27,22 +30,60 @@ def test_calibration_path_precedence(monkeypatch, tmp_path):
     assert os.path.abspath(filterkit.calibration_path()) == str(tmp_path / "mine" / "calibration.json")
 
 
-def holds(data, constants):
-    """The stored JSON is the constants, or holds them under one key."""
-    if data == constants:
-        return True
-    return isinstance(data, dict) and any(v == constants for v in data.values())
-
-
 def test_calibrate_writes_the_constants(calibrated):
     cache, path, constants, choice = calibrated
     assert os.path.abspath(path) == str(cache / "calibration.json")
     assert os.path.isfile(path)
-    assert isinstance(constants, dict) and constants
+    assert isinstance(constants, dict) and sorted(constants) == ["float32", "float64"]
     with open(path) as fh:
         data = json.load(fh)
-    assert holds(data, constants), (data, constants)
+    # read back, the file gives what calibrate returned: what auto then uses
+    assert _costs._read(path) == constants
+    libraries = ["scipy"] + (["fftw"] if pyfftw is not None else [])
+    assert data["version"] == 2 and data["fft_libraries"] == libraries
+    for prec, stored in data["constants"].items():
+        # each installed library's set measured; the grid's constants (f0,
+        # fa, oc) and an absent library's set are left to the defaults
+        measured = {k.split(".")[0] for k in stored if "." in k}
+        assert measured == set(libraries), (prec, sorted(stored))
+        assert {"scipy.f1", "scipy.tb", "scipy.t0", "scipy.f2s", "scipy.f2"} <= set(stored)
+        assert not {"scipy.f0", "scipy.fa", "scipy.oc", "fftw.f0", "fftw.oc"} & set(stored)
+        assert all(v >= 0 and np.isfinite(v) for v in stored.values())
     check_choice(choice)
+
+
+def test_a_calibration_file_from_before_the_split_still_loads(tmp_path):
+    # version 1 kept one set of FFT constants, FFTW's blocks as w1, wb, w0;
+    # its f0, fa and oc were the defaults of their day (not measured)
+    old = {prec: {"d0": 0.3, "d1": 0.05, "d3": 0.6, "s0": 0.1, "s1": 0.06, "b0": 0.3, "b1": 0.04,
+                  "f0": 9.0, "f1": 0.45, "f2s": 0.46, "f2": 0.8, "tb": 11.0, "t0": 22.0,
+                  "w1": 0.33, "wb": 33.0, "w0": 44.0, "fa": 99.0, "oc": 7e7}
+           for prec in ("float32", "float64")}
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps({"version": 1, "constants": old}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning: the file is valid
+        got = _costs._read(str(path))
+    for prec in old:
+        c, o, d = got[prec], old[prec], _costs.DEFAULTS[prec]
+        assert {k: c[k] for k in ("d0", "d1", "d3", "s0", "s1", "b0", "b1")} == \
+            {k: o[k] for k in ("d0", "d1", "d3", "s0", "s1", "b0", "b1")}
+        assert (c["scipy.f1"], c["scipy.tb"], c["scipy.t0"]) == (0.45, 11.0, 22.0)
+        assert (c["scipy.f2s"], c["scipy.f2"]) == (0.46, 0.8)
+        assert (c["fftw.f1"], c["fftw.tb"], c["fftw.t0"]) == (0.33, 33.0, 44.0)
+        for key in ("scipy.f0", "scipy.fa", "scipy.oc", "fftw.f0", "fftw.oc"):
+            assert c[key] == d[key], key
+        assert sorted(c) == sorted(d)  # no old name left over
+
+
+def test_a_negative_constant_in_an_old_file_names_it(tmp_path):
+    path = tmp_path / "calibration.json"
+    stored = {p: dict(v) for p, v in _costs.DEFAULTS.items()}
+    stored["float32"] = {"d0": 0.2, "w1": -1.0}
+    path.write_text(json.dumps({"version": 1, "constants": stored}))
+    with pytest.warns(RuntimeWarning, match=r"float32\.w1 = -1\.0"):
+        got = _costs._read(str(path))
+    assert got == _costs.DEFAULTS
 
 
 # The constants are loaded lazily on first use and may be kept for the

@@ -253,6 +253,123 @@ def test_a_calibration_without_d3_costs_3x3_masks_as_the_general_kernel(monkeypa
     monkeypatch.setattr(_costs, "_loaded", None)
 
 
+# ----------------------------------------------------------------------------
+# the FFT constants: a set per FFT library, the set of the library in use
+# ----------------------------------------------------------------------------
+
+def write_constants(path, **changes):
+    """A calibration file of the shipped constants with `changes` (names
+    such as ``scipy_f1`` for ``scipy.f1``) in both precisions."""
+    stored = {p: dict(v) for p, v in _costs.DEFAULTS.items()}
+    for p in stored:
+        for name, value in changes.items():
+            stored[p][name.replace("_", ".", 1) if "_" in name else name] = value
+    (path / "calibration.json").write_text(json.dumps({"version": 2, "constants": stored}))
+
+
+def overlap_save_2048_31(c, library):
+    """The overlap-save estimate for a 31x31 mask on 2048^2, written out:
+    blocks of 160 (the first fast length of at least 5 x 31), 130 output
+    rows and columns each, so 16 x 16 blocks in 16 bands."""
+    k = {name: c[f"{library}.{name}"] for name in ("f0", "f1", "tb", "t0", "oc")}
+    B = 160.0 * 160.0
+    return (256 * (k["f0"] * B + k["f1"] * B * np.log2(B) + k["tb"]) + 16 * k["t0"] + k["oc"]) \
+        * 1e-9 / AUTO_THREADS ** 0.6
+
+
+SETS = dict(scipy_f0=0.7, scipy_f1=0.5, scipy_tb=900.0, scipy_t0=3000.0, scipy_oc=2e5,
+            fftw_f0=0.3, fftw_f1=0.2, fftw_tb=100.0, fftw_t0=500.0, fftw_oc=1e5)
+
+
+@pytest.mark.parametrize("backend", ["scipy", "fftw"])
+def test_overlap_save_costs_with_the_constants_of_the_library_in_use(backend, monkeypatch, tmp_path,
+                                                                      default_costs):
+    if backend == "fftw" and _fft.pyfftw_module() is None:
+        pytest.skip("pyFFTW is not installed")
+    monkeypatch.setenv("FILTERKIT_FFT", backend)
+    write_constants(tmp_path, **SETS)
+    assert _fft.tile_shape(31, 31, 2048, 2048) == (160, 160)
+    for dtype in (np.float32, np.float64):
+        costs = filterkit.choose_method((2048, 2048), (31, 31), dtype).costs
+        c = _costs.constants()[np.dtype(dtype).name]
+        assert costs["overlap_save"] == pytest.approx(overlap_save_2048_31(c, backend))
+        other = "fftw" if backend == "scipy" else "scipy"
+        assert costs["overlap_save"] != pytest.approx(overlap_save_2048_31(c, other))
+    monkeypatch.setattr(_costs, "_loaded", None)
+
+
+def test_without_pyfftw_the_pocketfft_constants_are_used(monkeypatch, tmp_path, default_costs):
+    # the default install: FILTERKIT_FFT unset (auto) and no pyFFTW
+    monkeypatch.delenv("FILTERKIT_FFT", raising=False)
+    monkeypatch.setattr(_fft, "pyfftw_module", lambda: None)
+    write_constants(tmp_path, **SETS)
+    assert _fft.fft_backend() == "scipy"
+    costs = filterkit.choose_method((2048, 2048), (31, 31)).costs
+    assert costs["overlap_save"] == pytest.approx(
+        overlap_save_2048_31(_costs.constants()["float32"], "scipy"))
+    monkeypatch.setattr(_costs, "_loaded", None)
+
+
+def test_the_whole_image_fft_costs_with_pocketfft_constants_on_either_backend(monkeypatch, tmp_path,
+                                                                                default_costs):
+    # method="fft" goes through scipy.fft whatever the backend: its estimate
+    # is pocketfft's, written out for 500^2 and a 13x13 mask (512^2 transform)
+    write_constants(tmp_path, scipy_f0=0.7, scipy_f2s=0.5, scipy_f2=0.9, scipy_fa=4.0)
+    P, F = 512.0 * 512.0, 512.0 * 512.0
+    blend = (np.log2(F) - 18.0) / 4.0  # 2^18 values: f2s exactly
+    expected = (0.7 * P + (0.5 + 0.4 * blend) * F * np.log2(F) + 4.0 * 2.0 ** 18) * 1e-9
+    for backend in ["scipy"] + (["fftw"] if _fft.pyfftw_module() is not None else []):
+        monkeypatch.setenv("FILTERKIT_FFT", backend)
+        costs = filterkit.choose_method((500, 500), (13, 13)).costs
+        assert costs["fft"] == pytest.approx(expected / AUTO_THREADS ** 0.6)
+    monkeypatch.setattr(_costs, "_loaded", None)
+
+
+# the issue's machine (no pyFFTW), 2048^2 float32 with a 15x15 random mask:
+# direct 26.9 ms, the tiled FFT on pocketfft 34.6 ms
+ISSUE_DIRECT_S, ISSUE_POCKETFFT_S = 26.9e-3, 34.6e-3
+
+
+@pytest.mark.parametrize("backend", ["scipy", "fftw"])
+def test_the_issue_case_is_not_overlap_save_where_direct_is_faster(backend, monkeypatch, tmp_path,
+                                                                    default_costs):
+    # constants that reproduce the issue's figures on pocketfft, with FFTW
+    # blocks twice as fast: auto must sum directly on pocketfft (the issue:
+    # it took the tiled FFT, 1.3 times slower), and take FFTW's blocks
+    if backend == "fftw" and _fft.pyfftw_module() is None:
+        pytest.skip("pyFFTW is not installed")
+    monkeypatch.setenv("FILTERKIT_FFT", backend)
+    n = 2048.0 * 2048.0
+    d1 = 0.02
+    d0 = ISSUE_DIRECT_S * 1e9 / n - 225 * d1
+    # 15x15: blocks of 128, 114 outputs each: 18 x 18 blocks in 18 bands
+    B = 128.0 * 128.0
+    f1 = ISSUE_POCKETFFT_S * 1e9 / (324 * B * np.log2(B))
+    write_constants(tmp_path, d0=d0, d1=d1, scipy_f0=0.0, scipy_f1=f1, scipy_tb=0.0,
+                    scipy_t0=0.0, scipy_oc=0.0, fftw_f0=0.0, fftw_f1=f1 / 2, fftw_tb=0.0,
+                    fftw_t0=0.0, fftw_oc=0.0)
+    assert _fft.tile_shape(15, 15, 2048, 2048) == (128, 128)
+    choice = filterkit.choose_method((2048, 2048), (15, 15), np.float32)
+    assert choice.costs["direct"] == pytest.approx(ISSUE_DIRECT_S / AUTO_THREADS ** 0.9)
+    if backend == "scipy":
+        assert choice.costs["overlap_save"] == pytest.approx(ISSUE_POCKETFFT_S / AUTO_THREADS ** 0.6)
+        assert choice.method == "direct"
+    else:
+        assert choice.method == "overlap_save"
+    # and auto itself, on a mask it has not decided for yet
+    info = _maskinfo.describe_mask(np.random.default_rng(seed("issue", backend)).standard_normal((15, 15)))
+    assert _choose.choose(info, (2048, 2048), False)[0] == choice.method
+    monkeypatch.setattr(_costs, "_loaded", None)
+
+
+def test_the_shipped_pocketfft_constants_keep_small_masks_spatial(default_costs, monkeypatch):
+    # on pocketfft the tiled FFT is no cheaper than the direct sum at 11x11
+    # on 2048^2 (measured 1.1-1.3 times slower on the benchmark machines)
+    monkeypatch.setenv("FILTERKIT_FFT", "scipy")
+    for dtype in (np.float32, np.float64):
+        assert filterkit.choose_method((2048, 2048), (11, 11), dtype).method == "direct"
+
+
 @pytest.mark.parametrize("mask, fixed", [
     (np.arange(1.0, 10.0).reshape(3, 3), True),                 # every weight
     ([[0, 1, 0], [1, -4, 1], [0, 1, 0]], True),                  # the cross (Laplace)
@@ -290,7 +407,8 @@ def test_overlap_save_in_one_block_costs_more_than_the_whole_transform(dtype, de
     assert _fft.tile_shape(63, 63, 256, 256) == (320, 320) == (_fft.fast_len(318),) * 2
     costs = filterkit.choose_method((256, 256), (63, 63), dtype=dtype).costs
     c = _costs.DEFAULTS[np.dtype(dtype).name]
-    assert costs["overlap_save"] == pytest.approx(costs["fft"] + c["oc"] * 1e-9 / AUTO_THREADS ** 0.6)
+    # (a 318^2 extended image is below FFTW_MIN_VALUES: pocketfft on either backend)
+    assert costs["overlap_save"] == pytest.approx(costs["fft"] + c["scipy.oc"] * 1e-9 / AUTO_THREADS ** 0.6)
     assert filterkit.choose_method((256, 256), (63, 63), dtype=dtype).method == "fft"
 
 

@@ -308,6 +308,13 @@ def use_fftw(Ph: int, Pw: int) -> bool:
     return Ph * Pw >= FFTW_MIN_VALUES and fft_backend() == "fftw"
 
 
+def blocks_library(Ph: int, Pw: int) -> str:
+    """The library that transforms the tiled method's blocks for an
+    extended image of Ph x Pw: ``'fftw'`` or ``'scipy'`` (pocketfft), whose
+    cost constants it is costed with."""
+    return "fftw" if use_fftw(Ph, Pw) else "scipy"
+
+
 #: the smallest block: smaller ones were up to 1.6 times slower with FFTW (a
 #: block per call from Python) and 1.05-1.4 times with pocketfft (masks of 9
 #: to 15 at 1024^2-2048^2, where 5 k alone gives 64-96)

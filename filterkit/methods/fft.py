@@ -3,8 +3,10 @@
 Cost: f0 P + f F log2 F + fa min(P, 2^18) for P extended pixels and a
 transform of F values, where f = f2s for transforms that fit the caches
 (2^18 values) and rises log-linearly to f2 at 2^22 values and beyond; fa
-is the first touch of the temporaries (page faults).  FFT costs divide by
-the thread count to the power 0.6.
+is the first touch of the temporaries (page faults).  The constants are
+pocketfft's (``scipy.f0`` ...: the whole image goes through ``scipy.fft``
+whatever the backend).  FFT costs divide by the thread count to the power
+0.6.
 """
 
 from __future__ import annotations
@@ -13,14 +15,17 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .._native import Border
+from .._costs import fft_key
 from .._job import Job, store
 from .._maskinfo import MaskInfo
+from .._native import Border
 from ._fftlib import NonFinite, correlate_tiled, correlate_whole, fast_len
 
 NAME = "fft"
+#: the library that transforms the whole image, whose constants it costs with
+LIBRARY = "scipy"
 
-__all__ = ["NAME", "NonFinite", "check", "cost", "run", "spectral"]
+__all__ = ["LIBRARY", "NAME", "NonFinite", "check", "cost", "run", "spectral"]
 
 
 def cost(info: MaskInfo, hw: Tuple[int, int], c: Dict[str, float], threads: int,
@@ -31,10 +36,11 @@ def cost(info: MaskInfo, hw: Tuple[int, int], c: Dict[str, float], threads: int,
     Ph, Pw = Ho + kh - 1, Wo + kw - 1
     F = float(fast_len(Ph)) * fast_len(Pw)
     blend = min(max((np.log2(F) - 18.0) / 4.0, 0.0), 1.0)
-    f_whole = c["f2s"] + (c["f2"] - c["f2s"]) * blend
+    f2s, f2 = c[fft_key(LIBRARY, "f2s")], c[fft_key(LIBRARY, "f2")]
+    f_whole = f2s + (f2 - f2s) * blend
     P = float(Ph) * Pw
-    return float((c["f0"] * P + f_whole * F * np.log2(F) + c["fa"] * min(P, 2.0 ** 18))
-                 * 1e-9 / max(threads, 1) ** 0.6)
+    return float((c[fft_key(LIBRARY, "f0")] * P + f_whole * F * np.log2(F)
+                  + c[fft_key(LIBRARY, "fa")] * min(P, 2.0 ** 18)) * 1e-9 / max(threads, 1) ** 0.6)
 
 
 def check(info: MaskInfo) -> None:

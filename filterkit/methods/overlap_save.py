@@ -2,8 +2,9 @@
 whole-image transform for images much larger than the mask.
 
 Cost: f0 B + f1 B log2 B + tb per block of B values, t0 per band of
-blocks, oc per call (w1, wb, w0 in place of f1, tb, t0 when the blocks go
-through FFTW); one block costs the whole-image transform plus oc.
+blocks, oc per call, with the constants of the library that transforms
+the blocks (``fftw.f1`` ... when they go through FFTW, ``scipy.f1`` ...
+on pocketfft); one block costs the whole-image transform plus oc.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from .._costs import OVERLAP_SAVE_KEYS
+from .._costs import fft_key
 from .._job import Job
 from .._maskinfo import MaskInfo
 from . import fft
-from ._fftlib import tile_shape, use_fftw
+from ._fftlib import blocks_library, tile_shape
 
 NAME = "overlap_save"
 
@@ -26,7 +27,11 @@ def cost(info: MaskInfo, hw: Tuple[int, int], c: Dict[str, float], threads: int,
     """Estimated seconds for an `hw` output."""
     Ho, Wo = hw
     kh, kw = info.shape
-    fftw = use_fftw(Ho + kh - 1, Wo + kw - 1)
+    library = blocks_library(Ho + kh - 1, Wo + kw - 1)
+
+    def k(name: str) -> float:
+        return c[fft_key(library, name)]
+
     bh, bw = tile_shape(kh, kw, Ho, Wo)
     ny, nx = -(-Ho // (bh - kh + 1)), -(-Wo // (bw - kw + 1))
     spectral = max(threads, 1) ** 0.6
@@ -34,11 +39,10 @@ def cost(info: MaskInfo, hw: Tuple[int, int], c: Dict[str, float], threads: int,
         # one block: the whole-image transform, with the tiling's overhead
         whole = fft.cost(info, hw, c, threads, full)
         assert whole is not None
-        return whole + c["oc"] * 1e-9 / spectral
+        return whole + k("oc") * 1e-9 / spectral
     B = float(bh) * bw
-    k1, kb, k0 = OVERLAP_SAVE_KEYS["fftw" if fftw else "scipy"]
-    return float((ny * nx * (c["f0"] * B + c[k1] * B * np.log2(B) + c[kb]) + ny * c[k0]
-                  + c["oc"]) * 1e-9 / spectral)
+    return float((ny * nx * (k("f0") * B + k("f1") * B * np.log2(B) + k("tb")) + ny * k("t0")
+                  + k("oc")) * 1e-9 / spectral)
 
 
 def check(info: MaskInfo) -> None:
