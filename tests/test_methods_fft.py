@@ -333,6 +333,52 @@ def test_fft_backend_environment_errors(monkeypatch):
 
 
 # ----------------------------------------------------------------------------
+# pocketfft's pruned band transform, the block sizes, the blocks' library
+# ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bh, bw, kh, rows", [(32, 40, 5, 28), (30, 24, 7, 10), (16, 16, 1, 16)])
+def test_the_pocketfft_band_is_the_kept_rows_of_the_circular_convolution(dtype, bh, bw, kh, rows):
+    # oracle: numpy's own 2-D transforms in double precision, every row
+    rng = np.random.default_rng(seed("band", bh, bw, kh))
+    blocks = rng.standard_normal((3, bh, bw)).astype(dtype)
+    g = np.fft.rfft2(rng.standard_normal((bh, bw)))
+    full = np.fft.irfft2(np.fft.rfft2(blocks.astype(np.float64)) * g, s=(bh, bw))
+    sums = []
+    got = _fft._pocketfft_band(_fft._fft(), blocks, g.astype(np.result_type(dtype, np.complex64)),
+                               kh - 1, rows, lambda x: sums.append(np.array(x)))
+    assert got.shape == (3, rows, bw) and got.dtype == dtype
+    tol = (1e-4 if dtype == np.float32 else 1e-11) * np.abs(full).max()
+    np.testing.assert_allclose(got, full[:, kh - 1:kh - 1 + rows], rtol=0, atol=tol)
+    # the check sees each block's sum (its spectrum at 0)
+    np.testing.assert_allclose(np.asarray(sums[0]).real, blocks.astype(np.float64).sum(axis=(1, 2)),
+                               rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("k, image, block", [
+    (3, 2048, 128), (15, 2048, 128), (27, 2048, 160), (31, 2048, 160), (63, 2048, 320),
+    (3, 40, 48),      # no larger than the image needs: fast_len(42) = 48
+    (63, 256, 320),   # fast_len(318) = 320
+])
+def test_block_sizes(k, image, block):
+    assert _fft.tile_shape(k, k, image, image) == (block, block)
+    assert _fft.tile_shape(k, 3, image, 2 * image)[0] == block
+
+
+def test_the_blocks_library_follows_the_backend_and_the_size(monkeypatch):
+    monkeypatch.setenv("FILTERKIT_FFT", "scipy")
+    assert _fft.blocks_library(2048, 2048) == "scipy"
+    monkeypatch.setitem(_fft._fftw_state, "module", None)  # as if pyFFTW were missing
+    monkeypatch.setenv("FILTERKIT_FFT", "auto")
+    assert _fft.blocks_library(2048, 2048) == "scipy"
+    monkeypatch.setitem(_fft._fftw_state, "module", object())  # as if it were installed
+    assert _fft.blocks_library(2048, 2048) == "fftw"
+    assert _fft.blocks_library(500, 500) == "scipy"   # below FFTW_MIN_VALUES: not worth a plan
+    monkeypatch.setenv("FILTERKIT_FFT", "scipy")
+    assert _fft.blocks_library(2048, 2048) == "scipy"
+
+
+# ----------------------------------------------------------------------------
 # the block sums show a NaN or inf wherever it is: the FFT methods check
 # each transformed block's sum (its spectrum at 0), so that auto can filter
 # spatially when one is not finite (test_choose.py)
