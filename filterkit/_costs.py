@@ -46,17 +46,22 @@ def fft_key(library: str, name: str) -> str:
     return f"{library}.{name}"
 
 
-#: measured with :func:`filterkit.calibrate` on the development machine
-#: and set against each other by the benchmark grid (benchmarks/fft_grid.py,
-#: run once per FFT library); f0, fa and oc come from the grid only
+#: the spatial constants measured with :func:`filterkit.calibrate` on the
+#: development machine; each FFT library's set fitted on the benchmark grid
+#: run on that library (benchmarks/fft_grid.py), every time measured against
+#: the direct sum in the same rounds and scaled to the direct sum's
+#: constants, so that the two are set against each other whatever the
+#: machine's load (pocketfft's on 2026-12-05, AVX-512 Xeon, 2 cores; FFTW's
+#: from the grids before the split, where its blocks had constants of
+#: their own already).  f0, fa and oc come from the grid only
 DEFAULTS: Constants = {
     "float32": {"d0": 0.199, "d1": 0.039, "d3": 0.40, "s0": 0.132, "s1": 0.055, "b0": 0.25, "b1": 0.037,
-                "scipy.f0": 0.5, "scipy.f1": 0.398, "scipy.tb": 0.0, "scipy.t0": 0.0, "scipy.oc": 6e5,
-                "scipy.f2s": 0.425, "scipy.f2": 0.72, "scipy.fa": 9.0,
+                "scipy.f0": 0.5, "scipy.f1": 0.483, "scipy.tb": 0.0, "scipy.t0": 0.0, "scipy.oc": 1.3e5,
+                "scipy.f2s": 0.883, "scipy.f2": 0.738, "scipy.fa": 0.0,
                 "fftw.f0": 0.5, "fftw.f1": 0.31, "fftw.tb": 0.0, "fftw.t0": 0.0, "fftw.oc": 6e5},
     "float64": {"d0": 0.286, "d1": 0.053, "d3": 0.59, "s0": 0.031, "s1": 0.099, "b0": 0.38, "b1": 0.055,
-                "scipy.f0": 0.8, "scipy.f1": 0.625, "scipy.tb": 0.0, "scipy.t0": 0.0, "scipy.oc": 4e5,
-                "scipy.f2s": 0.641, "scipy.f2": 1.271, "scipy.fa": 15.0,
+                "scipy.f0": 0.8, "scipy.f1": 0.512, "scipy.tb": 0.0, "scipy.t0": 0.0, "scipy.oc": 2.38e5,
+                "scipy.f2s": 0.87, "scipy.f2": 0.901, "scipy.fa": 4.28,
                 "fftw.f0": 0.8, "fftw.f1": 0.42, "fftw.tb": 0.0, "fftw.t0": 0.0, "fftw.oc": 4e5},
 }
 
