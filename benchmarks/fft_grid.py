@@ -28,7 +28,8 @@ pixel count, and marked ``estimated``.
 
 Outputs (default ``benchmarks/results/fft_grid.*``): JSON (every backend's
 report under ``backends``) and CSV (a ``fft_backend`` column) of every cell, a
-Markdown section per backend (a summary of every backend first) with a table (crossover mask sizes; the 2048^2 float32 times and
+Markdown section per backend (a summary of every backend first) with a table
+(crossover mask sizes; the 2048^2 float32 times and
 the ratios auto / fastest filterkit method and auto / best peer; over the
 whole grid, how many auto cells are within 1.1x of the fastest filterkit
 method for their mask, by medians, by minimum times and by the median of
@@ -843,7 +844,8 @@ def headline(report: dict, target: float = 1.1) -> dict:
     `target` of the fastest filterkit method and the worst of them; auto
     over the best peer for masks from 15 x 15 on at 2048^2 float32."""
     cells = report["cells"]
-    own = [(verdict(c, auto), f"{c['image'][0]}² {c['dtype']} {c['mask'][0]}x{c['mask'][1]} {auto}")
+    own = [(verdict(c, auto),
+            f"{c['image'][0]}² {c['dtype']} {c['mask'][0]}x{c['mask'][1]} {auto}")
            for c in cells for auto in auto_ratios(c)]
     peer = [(ratio_stats(c)[1], f"{c['mask'][0]}x{c['mask'][1]}") for c in cells
             if tuple(c["image"]) == PEER_TARGET_IMAGE and c["dtype"] == "float32"

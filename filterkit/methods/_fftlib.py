@@ -4,20 +4,23 @@ The image is first extended by the border mode (exactly as the direct
 method reads it), so the result equals the direct one for every mode,
 ``'valid'`` and masks larger than the image included. Real FFTs from
 scipy.fft, in single precision for float32 and double for float64, with
-``workers`` = filterkit's thread count and sizes from ``next_fast_len``.
+``workers`` = filterkit's thread count and sizes of factors 2, 3 and 5
+(:func:`fast_len`: scipy's ``next_fast_len`` also takes 7 and 11).
 
 Only the valid part of a circular correlation is kept, so the transform
 needs to be as large as the extended image, not image + mask.
 
 pocketfft transforms one axis at a time so that the inverse is pruned
 to the rows that are kept, and the spectra are transformed in place: no
-temporary beyond the spectrum and the result (:func:`_pocketfft_band`).
+temporary beyond the spectrum and the result (:func:`_pocketfft_band`,
+:func:`correlate_valid`).
 
 The overlap-save method runs its blocks through FFTW (pyFFTW) when that
 is installed (the ``fftw`` extra) and ``$FILTERKIT_FFT`` is not ``scipy``:
-measured plans transform the blocks faster than pocketfft.  The first transform of a block size on a machine plans it (at most
-0.1 s); the plans ("wisdom") are kept beside the calibration file, so later
-sessions start at full speed.
+measured plans transform the blocks faster than pocketfft.  The first
+transform of a block size on a machine plans it (at most 0.1 s); the
+plans ("wisdom") are kept beside the calibration file, so later sessions
+start at full speed.
 """
 
 from __future__ import annotations
