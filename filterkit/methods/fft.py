@@ -2,7 +2,7 @@
 
 Cost: f0 P + f F log2 F + fa min(P, 2^18) for P extended pixels and a
 transform of F values, where f = f2s for transforms that fit the caches
-(2^18 values) and rises log-linearly to f2 at 2^22 values and beyond; fa
+(2^18 values) and moves log-linearly to f2 at 2^22 values and beyond; fa
 is the first touch of the temporaries (page faults).  The constants are
 pocketfft's (``scipy.f0`` ...: the whole image goes through ``scipy.fft``
 whatever the backend).  FFT costs divide by the thread count to the power
