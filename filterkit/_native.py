@@ -62,6 +62,25 @@ class ColourOp(NamedTuple):
     lut8: Optional[np.ndarray]
 
 
+class IntSums(NamedTuple):
+    """An exact integer correlation of an 8- or 16-bit image: the int32
+    numerators `k` (2-D, C order), or the factors `col` and `row` (1-D,
+    k None), times 2^-`shift`, summed in `lanes` of int16 (0), int32 (1)
+    or uint16 (2; 16-bit lanes compute modulo 2^16); `cval` is the border
+    value as an integer of the image's dtype; `narrow`: a uint8 output may
+    be rounded in 16-bit lanes (every sum plus 2^(shift-1) stays in their
+    range).  The caller has checked that every exact sum lies in the
+    lanes' range and fits the compute type's mantissa."""
+
+    k: Optional[np.ndarray]
+    col: Optional[np.ndarray]
+    row: Optional[np.ndarray]
+    shift: int
+    lanes: int
+    cval: int
+    narrow: bool = False
+
+
 #: the identity border of an element-wise copy (a 1 x 1 correlation)
 _NO_BORDER = Border(0, 0, 0, 0.0)
 
@@ -85,6 +104,14 @@ def correlate(src: np.ndarray, dst: np.ndarray, weights: np.ndarray, border: Bor
     _core.correlate(src, dst, weights, border, run)
 
 
+def correlate_integer(src: np.ndarray, dst: np.ndarray, sums: IntSums, border: Border,
+                      run: Run) -> None:
+    """``dst`` = the correlation `sums` of the 8- or 16-bit `src`, exact in
+    integers, converted to `dst` as :func:`correlate` stores (the same
+    bits, the float path being exact for it)."""
+    _core.correlate_integer(src, dst, sums, border, run)
+
+
 def correlate_factors(src: np.ndarray, dst: np.ndarray, column: np.ndarray, row: np.ndarray,
                       border: Border, run: Run) -> None:
     """``dst`` = the correlation with ``np.outer(column, row)``, as a
@@ -99,11 +126,15 @@ def box(src: np.ndarray, dst: np.ndarray, shape: Tuple[int, int], weight: float,
 
 
 def sobel(src: np.ndarray, strength: np.ndarray, direction: Optional[np.ndarray],
-          border: Border, run: Run) -> None:
+          border: Border, run: Run, sums: Optional[IntSums] = None) -> None:
     """The lecture's Sobel f_x and f_y fused: ``strength`` = sqrt(f_x^2 +
     f_y^2), and, unless `direction` is None, ``direction`` = atan2(f_y,
-    f_x).  f_x and f_y exist a row at a time."""
-    _core.sobel(src, strength, direction, border, run)
+    f_x).  f_x and f_y exist a row at a time; with `sums` (its lanes and
+    cval; the masks are Sobel's) they are summed exactly in integers."""
+    if sums is not None:
+        _core.sobel_integer(src, strength, direction, sums, border, run)
+    else:
+        _core.sobel(src, strength, direction, border, run)
 
 
 def copy(src: np.ndarray, dst: np.ndarray, run: Run) -> None:

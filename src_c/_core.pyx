@@ -54,6 +54,20 @@ cdef extern from "fk_core.h" nogil:
         Py_ssize_t dir_s0, dir_s1, dir_sc
         int dir_code
 
+    ctypedef struct fk_icorr_job:
+        fk_geom g
+        int kh, kw
+        const int *k
+        const int *col
+        const int *row
+        int shift, lanes
+        int cval
+        int narrow
+        int sobel
+        char *dir
+        Py_ssize_t dir_s0, dir_s1
+        int dir_code
+
     ctypedef struct fk_box_job:
         fk_geom g
         int kh, kw
@@ -93,11 +107,13 @@ cdef extern from "fk_core.h" nogil:
         fk_rows_fn box_f, box_d
         fk_colour_fn colour_f, colour_d
         fk_tensor_fn tensor_f, tensor_d
+        fk_rows_fn icorr_f, icorr_d
 
     const fk_kernels *fk_select(int cpu_cap)
     size_t fk_corr_prepare(fk_corr_job *job, size_t elem)
     size_t fk_sobel_prepare(fk_sobel_job *job, size_t elem)
     size_t fk_box_workspace_bytes(const fk_box_job *job, size_t elem)
+    size_t fk_icorr_prepare(fk_icorr_job *job, size_t elem)
     Py_ssize_t fk_box_restart(const fk_box_job *job)
 
 
@@ -263,6 +279,78 @@ def sobel(cnp.ndarray src, cnp.ndarray strength, object direction, object border
         job.dir_code = _dtype_code(direction)
     _run_parallel(&job, kt.sobel_d if double_precision else kt.sobel_f, job.g.Ho,
                   fk_sobel_prepare(&job, _elem(double_precision)), threads)
+
+
+cdef const int *_int_data(object a):
+    if a is None:
+        return NULL
+    return <const int *>cnp.PyArray_DATA(<cnp.ndarray>a)
+
+
+def correlate_integer(cnp.ndarray src, cnp.ndarray dst, object sums, object border, object run):
+    """``dst`` = the exact integer correlation ``sums`` (``IntSums``: int32
+    numerators k, or factors col and row, times 2^-shift; lanes 0 int16,
+    1 int32, 2 uint16) of the 8- or 16-bit ``src``, converted as the float path stores."""
+    cdef fk_icorr_job job
+    double_precision, threads, cpu_cap = run
+    k, col, row, shift, lanes, cval, narrow = sums
+    cdef const fk_kernels *kt = fk_select(cpu_cap)
+    _fill_geom(&job.g, src, dst, border)
+    if job.g.Wo < 1:
+        return
+    job.k = _int_data(k)
+    job.col = _int_data(col)
+    job.row = _int_data(row)
+    if k is not None:
+        job.kh = k.shape[0]
+        job.kw = k.shape[1]
+    else:
+        job.kh = col.shape[0]
+        job.kw = row.shape[0]
+    job.shift = shift
+    job.lanes = lanes
+    job.cval = cval
+    job.narrow = 1 if narrow else 0
+    job.sobel = 0
+    job.dir = NULL
+    job.dir_s0 = 0
+    job.dir_s1 = 0
+    job.dir_code = 0
+    _run_parallel(&job, kt.icorr_d if double_precision else kt.icorr_f, job.g.Ho,
+                  fk_icorr_prepare(&job, _elem(double_precision)), threads)
+
+
+def sobel_integer(cnp.ndarray src, cnp.ndarray strength, object direction, object sums,
+                  object border, object run):
+    """`sobel` with f_x and f_y summed exactly in integers (``sums``: an
+    ``IntSums`` whose lanes and cval count; its masks are Sobel's)."""
+    cdef fk_icorr_job job
+    double_precision, threads, cpu_cap = run
+    cdef const fk_kernels *kt = fk_select(cpu_cap)
+    _fill_geom(&job.g, src, strength, border)
+    if job.g.Wo < 1:
+        return
+    job.k = NULL
+    job.col = NULL
+    job.row = NULL
+    job.kh = 3
+    job.kw = 3
+    job.shift = 0
+    job.lanes = sums.lanes
+    job.cval = sums.cval
+    job.narrow = 0
+    job.sobel = 1
+    job.dir = NULL
+    job.dir_s0 = 0
+    job.dir_s1 = 0
+    job.dir_code = 0
+    if direction is not None:
+        job.dir = <char *>cnp.PyArray_DATA(<cnp.ndarray>direction)
+        job.dir_s0 = (<cnp.ndarray>direction).strides[0]
+        job.dir_s1 = (<cnp.ndarray>direction).strides[1]
+        job.dir_code = _dtype_code(direction)
+    _run_parallel(&job, kt.icorr_d if double_precision else kt.icorr_f, job.g.Ho,
+                  fk_icorr_prepare(&job, _elem(double_precision)), threads)
 
 
 def box(cnp.ndarray src, cnp.ndarray dst, int kh, int kw, double weight, object border,

@@ -128,3 +128,34 @@ size_t fk_box_workspace_bytes(const fk_box_job *job, size_t elem)
                          + elem * 2 * (Wo + FK_SLACK) + 128;
     return running > three ? running : three;
 }
+
+static size_t fk_round64(size_t b)
+{
+    return (b + 63) / 64 * 64;
+}
+
+/* The workspace of an integer correlation (fk_int.h): the row pointers, a
+ * ring of kh + 1 padded rows and the vertical pass's row (lane type), the
+ * masks' taps, two rows of the compute type. */
+size_t fk_icorr_prepare(fk_icorr_job *job, size_t elem)
+{
+    const int kh = job->sobel ? 3 : job->kh, kw = job->sobel ? 3 : job->kw;
+    const size_t asz = job->lanes == 1 ? 4 : 2;
+    const ptrdiff_t span = (ptrdiff_t)(kw - 1) * job->g.C;
+    const size_t trow = fk_round64(elem * (size_t)(job->g.Wo + FK_SLACK));
+    /* tap records: 16 bytes each, at most kh kw + kh + kw (12 for Sobel) */
+    const size_t ntaps = (size_t)kh * (size_t)kw + (size_t)kh + (size_t)kw + 12;
+    size_t off = fk_rows_bytes(kh);
+    job->rl = (ptrdiff_t)(fk_round64(asz * (size_t)(job->g.Wo + span + FK_SLACK)) / asz);
+    job->ring_off = off;
+    off += (size_t)(kh + 1) * asz * (size_t)job->rl;
+    job->tmp_off = off;
+    off += asz * (size_t)job->rl;
+    job->taps_off = off;
+    off += fk_round64(ntaps * 16);
+    job->t_off[0] = off;
+    off += trow;
+    job->t_off[1] = off;
+    off += trow;
+    return off;
+}

@@ -138,6 +138,32 @@ typedef struct {
     fk_strips strips; /* fk_sobel_prepare */
 } fk_sobel_job;
 
+/* An exact integer correlation (fk_int.h) of an 8- or 16-bit image with
+ * a mask of weights n 2^-shift: the integer numerators k (kh x kw), or the
+ * factors col (kh) and row (kw) with k NULL, summed in lanes of int16
+ * (lanes 0), int32 (1) or int16 read as uint16 (2; int16 lanes compute
+ * modulo 2^16, the sums lying in the lanes' range), then times 2^-shift to the compute type and stored as the
+ * float path stores.  With `sobel`, the fused Sobel gradient instead (the
+ * masks of fk_sobel_job, shift 0, dir as there).  The caller guarantees
+ * that no sum overflows its lanes or the compute type's mantissa, and that
+ * cval (an integer) fits the source dtype. */
+typedef struct {
+    fk_geom g;
+    int kh, kw;
+    const int32_t *k, *col, *row;
+    int shift, lanes;
+    int32_t cval;
+    int narrow; /* 1: a uint8 output may be rounded in 16-bit lanes (the
+                 * sums plus 2^(shift-1) stay in their range) */
+    int sobel;
+    char *dir;
+    ptrdiff_t dir_s0, dir_s1;
+    int dir_code;
+    /* fk_icorr_prepare: ring row length (elements), byte offsets */
+    ptrdiff_t rl;
+    size_t ring_off, tmp_off, taps_off, t_off[2];
+} fk_icorr_job;
+
 /* Sums over kh x kw windows, times weight (1 / (kh kw) for the mean). */
 typedef struct {
     fk_geom g;
@@ -189,6 +215,7 @@ typedef struct {
     fk_rows_fn box_f, box_d;       /* fk_box_job */
     fk_colour_fn colour_f, colour_d;
     fk_tensor_fn tensor_f, tensor_d;
+    fk_rows_fn icorr_f, icorr_d;   /* fk_icorr_job */
 } fk_kernels;
 
 extern const fk_kernels fk_kernels_portable;
@@ -205,6 +232,7 @@ const fk_kernels *fk_select(int cpu_cap);
 size_t fk_corr_prepare(fk_corr_job *job, size_t elem);
 size_t fk_sobel_prepare(fk_sobel_job *job, size_t elem);
 size_t fk_box_workspace_bytes(const fk_box_job *job, size_t elem);
+size_t fk_icorr_prepare(fk_icorr_job *job, size_t elem);
 /* the rows that blocks of a box job's rows must start at multiples of */
 ptrdiff_t fk_box_restart(const fk_box_job *job);
 

@@ -20,6 +20,7 @@
  *   fk_corr.h     the correlation kernels (one or two output rows)
  *   fk_tensor.h   gradient strength and direction, the structure tensor
  *   fk_corr_run.h the row driver of correlation and fused Sobel jobs
+ *   fk_int.h      exact integer correlation and Sobel of 8/16-bit images
  *   fk_box.h      box sums with running sums
  *   fk_color.h    colour conversions
  */
@@ -187,6 +188,7 @@ FK_INLINE ptrdiff_t FK_ISA_FN(vec16)(const float *src, ptrdiff_t n, void *d, flo
 #include "fk_corr.h"
 #include "fk_tensor.h"
 #include "fk_corr_run.h"
+#include "fk_int.h"
 #include "fk_box.h"
 #include "fk_color.h"
 #undef T
@@ -213,6 +215,7 @@ FK_INLINE ptrdiff_t FK_ISA_FN(vec16)(const float *src, ptrdiff_t n, void *d, flo
 #include "fk_corr.h"
 #include "fk_tensor.h"
 #include "fk_corr_run.h"
+#include "fk_int.h"
 #include "fk_box.h"
 #include "fk_color.h"
 #undef T
@@ -233,4 +236,5 @@ const fk_kernels FK_TABLE(FK_ISA) = {
     FK_CAT3(box_job, f, FK_ISA), FK_CAT3(box_job, d, FK_ISA),
     FK_CAT3(colour, f, FK_ISA), FK_CAT3(colour, d, FK_ISA),
     FK_CAT3(tensor_job, f, FK_ISA), FK_CAT3(tensor_job, d, FK_ISA),
+    FK_CAT3(icorr_job, f, FK_ISA), FK_CAT3(icorr_job, d, FK_ISA),
 };
