@@ -19,7 +19,7 @@ from ._docstrings import shared_doc
 from ._job import Job, OutputArg
 from ._spaces import check_space, colour_space, gradient_channels, highpass_channels
 from ._validate import describe, fail
-from .methods import box, separable
+from .methods import box, direct, separable
 
 #: the `space` parameter of the filters that take derivatives per channel
 HIGHPASS_SPACE = """
@@ -222,11 +222,19 @@ def _gradient_job(image: Any, mode: Any, cval: Any, channel_axis: Any) -> Job:
     return Job(image, (3, 3), mode=mode, cval=cval, channel_axis=channel_axis)
 
 
+#: the numerators of the Sobel masks (f_x's; f_y's are its transpose)
+_SOBEL = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]])
+
+
 def _run_gradient(job: Job, targets: List[np.ndarray]) -> None:
-    run = job.settings(job.in_double(*targets))
+    double = job.in_double(*targets)
+    run = job.settings(double)
+    # f_x and f_y exactly in integers where the float path is exact too
+    lanes = direct.integer_lanes(job, _SOBEL, double)
+    sums = None if lanes is None else _native.IntSums(None, None, None, 0, *lanes[:2])
 
     def call(src: np.ndarray, dsts: List[np.ndarray], border: _native.Border) -> None:
-        _native.sobel(src, dsts[0], dsts[1] if len(dsts) == 2 else None, border, run)
+        _native.sobel(src, dsts[0], dsts[1] if len(dsts) == 2 else None, border, run, sums)
 
     job.run(targets, call, lanes=True, planes_out=True)
 

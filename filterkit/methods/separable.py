@@ -49,7 +49,11 @@ def check(info: MaskInfo) -> None:
 
 def run(job: Job, info: MaskInfo, flip: bool, target: np.ndarray, double: bool,
         finite: bool = False) -> np.ndarray:
-    """Correlate with the mask's factors (mirrored with `flip`) into `target`."""
+    """Correlate with the mask's factors (mirrored with `flip`) into `target`:
+    exactly in integers where :func:`direct.integer_sums` allows."""
+    sums = direct.integer_sums(job, info.correlation_integers(flip), double, factors=True)
+    if sums is not None:
+        return direct.correlate_integer(job, sums, target, double)
     col, row = info.correlation_factors(flip)
     return correlate(job, col, row, target, double)
 
