@@ -65,12 +65,12 @@ def integer_lanes(job: Job, numerators: np.ndarray, double: bool,
         if not float(job.cval).is_integer() or not lim.min <= job.cval <= lim.max:
             return None
         cval = int(job.cval)
-    n = [int(v) for v in np.ravel(numerators)]
-    if max(-int(lim.min), int(lim.max)) * sum(abs(v) for v in n) > \
-            (2 ** 31 - 1 if double else 2 ** 24):
+    n = np.asarray(numerators, dtype=np.int64)
+    pos, neg = int(n[n > 0].sum()), int(n[n < 0].sum())  # exact: |n| < 2^24
+    if max(-int(lim.min), int(lim.max)) * (pos - neg) > (2 ** 31 - 1 if double else 2 ** 24):
         return None
-    lo = sum(min(v * int(lim.min), v * int(lim.max)) for v in n)
-    hi = sum(max(v * int(lim.min), v * int(lim.max)) for v in n)
+    lo = pos * int(lim.min) + neg * int(lim.max)
+    hi = pos * int(lim.max) + neg * int(lim.min)
     half = 2 ** (shift - 1) if shift > 0 else 0
     if -2 ** 15 <= lo and hi < 2 ** 15:
         return 0, cval, hi + half < 2 ** 15
