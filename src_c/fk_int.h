@@ -75,7 +75,10 @@ static int FK_ISA_FN(ik_taps)(const int32_t *k, int kh, int kw, int cs, fk_itap 
  * or a subtract, others a multiply and an add (int16 lanes compute modulo
  * 2^16: the caller knows the range the exact sum lies in).  Rows are read
  * up to one vector past the last output (the workspace rows have FK_SLACK
- * elements beyond their end).
+ * elements beyond their end).  The kernels below take eight vectors per
+ * block (one vector at a time at the end of a row): the per-tap
+ * bookkeeping (row pointer, offset, weight, its kind) is then shared by
+ * more pixels.
  */
 #define FK_IK_ACC(AN, A, VA)                                                                       \
     FK_INLINE void FK_CAT3(ik_acc, AN, FK_ISA)(const A *const *rows, const fk_itap *taps, int nt,  \
@@ -103,13 +106,17 @@ static int FK_ISA_FN(ik_taps)(const int32_t *k, int kh, int kw, int cs, fk_itap 
     {                                                                                              \
         enum { NA = FK_IVB / sizeof(A) };                                                          \
         ptrdiff_t x;                                                                               \
-        for (x = 0; x + 4 * NA <= n; x += 4 * NA) {                                                \
-            VA c[4];                                                                               \
-            FK_CAT3(ik_acc, AN, FK_ISA)(rows, taps, nt, x, 4, c);                                  \
+        for (x = 0; x + 8 * NA <= n; x += 8 * NA) {                                                \
+            VA c[8];                                                                               \
+            FK_CAT3(ik_acc, AN, FK_ISA)(rows, taps, nt, x, 8, c);                                  \
             *(VA *)(out + x) = c[0];                                                               \
             *(VA *)(out + x + NA) = c[1];                                                          \
             *(VA *)(out + x + 2 * NA) = c[2];                                                      \
             *(VA *)(out + x + 3 * NA) = c[3];                                                      \
+            *(VA *)(out + x + 4 * NA) = c[4];                                                      \
+            *(VA *)(out + x + 5 * NA) = c[5];                                                      \
+            *(VA *)(out + x + 6 * NA) = c[6];                                                      \
+            *(VA *)(out + x + 7 * NA) = c[7];                                                      \
         }                                                                                          \
         for (; x < n; x += NA) {                                                                   \
             VA c[1];                                                                               \
@@ -236,13 +243,17 @@ static void FK_ISA_FN(ik_out8)(uint8_t *restrict out, const int16_t *const *rows
 {
     enum { NA = FK_IVB / 2 };
     ptrdiff_t x;
-    for (x = 0; x + 4 * NA <= n; x += 4 * NA) {
-        fk_vi16 c[4];
-        FK_CAT3(ik_acc, i16, FK_ISA)(rows, taps, nt, x, 4, c);
+    for (x = 0; x + 8 * NA <= n; x += 8 * NA) {
+        fk_vi16 c[8];
+        FK_CAT3(ik_acc, i16, FK_ISA)(rows, taps, nt, x, 8, c);
         *(fk_vu8h *)(out + x) = FK_ISA_FN(ik_round8)(c[0], shift, uns);
         *(fk_vu8h *)(out + x + NA) = FK_ISA_FN(ik_round8)(c[1], shift, uns);
         *(fk_vu8h *)(out + x + 2 * NA) = FK_ISA_FN(ik_round8)(c[2], shift, uns);
         *(fk_vu8h *)(out + x + 3 * NA) = FK_ISA_FN(ik_round8)(c[3], shift, uns);
+        *(fk_vu8h *)(out + x + 4 * NA) = FK_ISA_FN(ik_round8)(c[4], shift, uns);
+        *(fk_vu8h *)(out + x + 5 * NA) = FK_ISA_FN(ik_round8)(c[5], shift, uns);
+        *(fk_vu8h *)(out + x + 6 * NA) = FK_ISA_FN(ik_round8)(c[6], shift, uns);
+        *(fk_vu8h *)(out + x + 7 * NA) = FK_ISA_FN(ik_round8)(c[7], shift, uns);
     }
     for (; x < n; x += NA) {
         fk_vi16 c[1];
@@ -309,13 +320,17 @@ FK_INLINE void FK_FN(ik_st16)(T *out, fk_vi16 v, T scale, const int uns)
         enum { NA = FK_IVB / sizeof(A) };                                                          \
         T last[NA];                                                                                \
         ptrdiff_t x;                                                                               \
-        for (x = 0; x + 4 * NA <= n; x += 4 * NA) {                                                \
-            VA c[4];                                                                               \
-            FK_CAT3(ik_acc, AN, FK_ISA)(rows, taps, nt, x, 4, c);                                  \
+        for (x = 0; x + 8 * NA <= n; x += 8 * NA) {                                                \
+            VA c[8];                                                                               \
+            FK_CAT3(ik_acc, AN, FK_ISA)(rows, taps, nt, x, 8, c);                                  \
             ST(out + x, c[0], scale __VA_ARGS__);                                                  \
             ST(out + x + NA, c[1], scale __VA_ARGS__);                                             \
             ST(out + x + 2 * NA, c[2], scale __VA_ARGS__);                                         \
             ST(out + x + 3 * NA, c[3], scale __VA_ARGS__);                                         \
+            ST(out + x + 4 * NA, c[4], scale __VA_ARGS__);                                         \
+            ST(out + x + 5 * NA, c[5], scale __VA_ARGS__);                                         \
+            ST(out + x + 6 * NA, c[6], scale __VA_ARGS__);                                         \
+            ST(out + x + 7 * NA, c[7], scale __VA_ARGS__);                                         \
         }                                                                                          \
         for (; x < n; x += NA) {                                                                   \
             VA c[1];                                                                               \
