@@ -65,7 +65,7 @@ cdef extern from "fk_core.h" nogil:
         int narrow
         int sobel
         char *dir
-        Py_ssize_t dir_s0, dir_s1
+        Py_ssize_t dir_s0, dir_s1, dir_sc
         int dir_code
 
     ctypedef struct fk_box_job:
@@ -315,6 +315,7 @@ def correlate_integer(cnp.ndarray src, cnp.ndarray dst, object sums, object bord
     job.dir = NULL
     job.dir_s0 = 0
     job.dir_s1 = 0
+    job.dir_sc = 0
     job.dir_code = 0
     _run_parallel(&job, kt.icorr_d if double_precision else kt.icorr_f, job.g.Ho,
                   fk_icorr_prepare(&job, _elem(double_precision)), threads)
@@ -325,6 +326,7 @@ def sobel_integer(cnp.ndarray src, cnp.ndarray strength, object direction, objec
     """`sobel` with f_x and f_y summed exactly in integers (``sums``: an
     ``IntSums`` whose lanes and cval count; its masks are Sobel's)."""
     cdef fk_icorr_job job
+    cdef Py_ssize_t dir_n
     double_precision, threads, cpu_cap = run
     cdef const fk_kernels *kt = fk_select(cpu_cap)
     _fill_geom(&job.g, src, strength, border)
@@ -343,11 +345,12 @@ def sobel_integer(cnp.ndarray src, cnp.ndarray strength, object direction, objec
     job.dir = NULL
     job.dir_s0 = 0
     job.dir_s1 = 0
+    job.dir_sc = 0
     job.dir_code = 0
     if direction is not None:
         job.dir = <char *>cnp.PyArray_DATA(<cnp.ndarray>direction)
         job.dir_s0 = (<cnp.ndarray>direction).strides[0]
-        job.dir_s1 = (<cnp.ndarray>direction).strides[1]
+        _fill_row_strides(direction, &dir_n, &job.dir_s1, &job.dir_sc)
         job.dir_code = _dtype_code(direction)
     _run_parallel(&job, kt.icorr_d if double_precision else kt.icorr_f, job.g.Ho,
                   fk_icorr_prepare(&job, _elem(double_precision)), threads)

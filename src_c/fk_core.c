@@ -157,5 +157,7 @@ size_t fk_icorr_prepare(fk_icorr_job *job, size_t elem)
     off += trow;
     job->t_off[1] = off;
     off += trow;
+    job->t_off[2] = off;
+    off += trow;
     return off;
 }

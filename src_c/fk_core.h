@@ -157,11 +157,12 @@ typedef struct {
                  * sums plus 2^(shift-1) stay in their range) */
     int sobel;
     char *dir;
-    ptrdiff_t dir_s0, dir_s1;
+    ptrdiff_t dir_s0, dir_s1, dir_sc; /* dir_sc: as fk_geom.dsc */
     int dir_code;
-    /* fk_icorr_prepare: ring row length (elements), byte offsets */
+    /* fk_icorr_prepare: ring row length (elements), byte offsets; t_off[2]
+     * is a row for scattering channels into planes */
     ptrdiff_t rl;
-    size_t ring_off, tmp_off, taps_off, t_off[2];
+    size_t ring_off, tmp_off, taps_off, t_off[3];
 } fk_icorr_job;
 
 /* Sums over kh x kw windows, times weight (1 / (kh kw) for the mean). */

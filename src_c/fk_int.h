@@ -392,15 +392,16 @@ static void FK_FN(icorr_job)(const void *job_, void *ws, ptrdiff_t y0, ptrdiff_t
     void *tmp = base + job->tmp_off;
     fk_itap *taps = (fk_itap *)(base + job->taps_off);
     T *t1 = (T *)(base + job->t_off[0]), *t2 = (T *)(base + job->t_off[1]);
+    T *t3 = (T *)(base + job->t_off[2]);
     const FK_FN(store_t) store = FK_FN(storer)(g->dst_code);
     const int direction = sobel && job->dir != NULL;
-    const int direct_s = g->dst_code == FK_OWN && g->ds1 == (ptrdiff_t)sizeof(T);
+    const int direct_s = g->dst_code == FK_OWN && g->ds1 == (ptrdiff_t)sizeof(T) && g->dsc == 0;
     const int direct_d = direction && job->dir_code == FK_OWN
-                         && job->dir_s1 == (ptrdiff_t)sizeof(T);
+                         && job->dir_s1 == (ptrdiff_t)sizeof(T) && job->dir_sc == 0;
     const T scale = (T)ldexp(1.0, -job->shift);
     /* uint8 rows rounded in the lanes, where the caller allows it */
     const int narrow = job->narrow && !sobel && lanes != 1 && g->dst_code == FK_U8
-                       && g->ds1 == 1;
+                       && g->ds1 == 1 && g->dsc == 0;
     /* the taps: of k (direct), or of col (vertical) and row; for Sobel, of
      * f_x's and f_y's factors */
     fk_itap *vt1 = NULL, *ht1 = taps, *vt2 = NULL, *ht2 = NULL;
@@ -440,15 +441,17 @@ static void FK_FN(icorr_job)(const void *job_, void *ws, ptrdiff_t y0, ptrdiff_t
         } else if (!sobel) {
             T *o = direct_s ? (T *)srow : t1;
             FK_FN(ik_mask)(lanes, vt1, nv1, ht1, nh1, rows, n + span, tmp, n, scale, o);
-            if (o == t1) store(t1, n, srow, g->ds1);
+            if (o == t1) FK_FN(store_row)(store, t1, n, cs, srow, g->ds1, g->dsc, t3);
         } else {
             char *drow = direction ? job->dir + y * job->dir_s0 : NULL;
             T *s_ = direct_s ? (T *)srow : t1, *d_ = direct_d ? (T *)drow : t2;
             FK_FN(ik_mask)(lanes, vt1, nv1, ht1, nh1, rows, n + span, tmp, n, (T)1, t1);
             FK_FN(ik_mask)(lanes, vt2, nv2, ht2, nh2, rows, n + span, tmp, n, (T)1, t2);
             FK_FN(combine)(t1, t2, n, direction, s_, d_);
-            if (s_ == t1) store(t1, n, srow, g->ds1);
-            if (direction && d_ == t2) FK_FN(storer)(job->dir_code)(t2, n, drow, job->dir_s1);
+            if (s_ == t1) FK_FN(store_row)(store, t1, n, cs, srow, g->ds1, g->dsc, t3);
+            if (direction && d_ == t2)
+                FK_FN(store_row)(FK_FN(storer)(job->dir_code), t2, n, cs, drow, job->dir_s1,
+                                 job->dir_sc, t3);
         }
     }
 }

@@ -162,12 +162,14 @@ def test_same_bits_on_every_kernel_and_thread_count(monkeypatch, threads, cpu):
         np.testing.assert_array_equal(g, w)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.uint8], ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("layout", ["hwc", "planes", "padded-planes"])
-def test_gradient_outputs_of_any_layout(layout):
+def test_gradient_outputs_of_any_layout(layout, dtype):
     # strength and direction of interleaved channels scattered straight
-    # into planes (the core's planar stores) or written as rows
+    # into planes (the core's planar stores) or written as rows; uint8
+    # takes the exact integer Sobel
     rng = np.random.default_rng(seed("interleaved-gradient-out", layout))
-    image = random_image(rng, (25, 77, 3), np.float32)
+    image = random_image(rng, (25, 77, 3), dtype)
     want = filterkit.gradient(image, channel_axis=-1, per_channel=True)
 
     def target():
@@ -185,3 +187,21 @@ def test_gradient_outputs_of_any_layout(layout):
     strength = target()
     np.testing.assert_array_equal(
         filterkit.sobel(image, channel_axis=-1, per_channel=True, output=strength), want[0])
+
+
+@pytest.mark.parametrize("out", [np.uint8, np.float32])
+def test_integer_mask_into_planes(out):
+    # the exact integer path (uint8 image, binomial mask) scatters into a
+    # channel-first target like the float path
+    rng = np.random.default_rng(seed("interleaved-int-planes", np.dtype(out).name))
+    image = random_image(rng, (24, 71, 3), np.uint8)
+    mask = np.outer([1, 2, 1], [1, 2, 1]) / 16
+    want = filterkit.correlate(image, mask, channel_axis=-1, output=out)
+    planes = np.moveaxis(np.empty((3, 24, 71), out), 0, -1)
+    got = filterkit.correlate(image, mask, channel_axis=-1, output=planes)
+    assert got is planes
+    np.testing.assert_array_equal(got, want)
+    first = filterkit.correlate(np.moveaxis(image, -1, 0), mask, channel_axis=0, output=out)
+    np.testing.assert_array_equal(np.moveaxis(first, 0, -1), want)
+    exact = oracle(image, -1, mask, "reflect")  # sums of 2^-4 steps: exact in float
+    np.testing.assert_array_equal(want, np.round(exact) if out == np.uint8 else exact)

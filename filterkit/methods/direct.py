@@ -115,7 +115,7 @@ def correlate_integer(job: Job, sums: _native.IntSums, target: np.ndarray,
     def call(src: np.ndarray, dsts: List[np.ndarray], border: _native.Border) -> None:
         _native.correlate_integer(src, dsts[0], sums, border, settings)
 
-    job.run([target], call, lanes=True)
+    job.run([target], call, lanes=True, planes_out=True)
     return target
 
 
