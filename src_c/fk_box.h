@@ -10,39 +10,50 @@
  * the row.  Neither step depends on the mask size.  Windows three rows
  * high, the commonest, take their column sums directly, two output rows at
  * a time.  Border rows are mapped by the border mode (or are rows of cval);
- * border columns of the column sums are mapped the same way.
+ * border columns of the column sums are mapped the same way, by pixel
+ * (fk_map_col).  Rows of interleaved pixels (fk_geom.C > 1) need nothing
+ * else of the column sums, which are per element; the horizontal windows
+ * take every C-th of them.
  *
  * Each thread needs fk_box_workspace_bytes(job) bytes and computes output
  * rows [y0, y1); blocks of rows start at multiples of fk_box_restart(job).
  */
 
-/* out[x] = scale * (P[x] + ... + P[x + k - 1]) for x < n; with a constant
- * k (box_hsum_any) the compiler vectorises it across the row */
-FK_INLINE void FK_FN(box_hsum)(T *out, const double *P, ptrdiff_t n, double scale, int k)
+/* out[x] = scale * (P[x] + P[x + C] + ... + P[x + (k - 1) C]) for x < n
+ * (C: channels per pixel, the taps of one channel are C apart); with a
+ * constant k (box_hsum_any) the compiler vectorises it across the row */
+FK_INLINE void FK_FN(box_hsum)(T *out, const double *P, ptrdiff_t n, double scale, int k,
+                               ptrdiff_t C)
 {
     ptrdiff_t x;
     for (x = 0; x < n; x++) {
         double acc = 0.0;
         int b;
-        for (b = 0; b < k; b++) acc += P[x + b];
+        for (b = 0; b < k; b++) acc += P[x + b * C];
         out[x] = (T)(acc * scale);
     }
 }
 
-/* box_hsum for kw = 1 .. FK_BOX_DIRECT_MAX, a constant number of terms */
-static void FK_FN(box_hsum_any)(T *out, const double *P, ptrdiff_t n, double scale, ptrdiff_t kw)
+/* box_hsum for kw = 1 .. FK_BOX_DIRECT_MAX, a constant number of terms
+ * (and for grey rows a constant stride) */
+static void FK_FN(box_hsum_any)(T *out, const double *P, ptrdiff_t n, double scale, ptrdiff_t kw,
+                                ptrdiff_t C)
 {
-    switch (kw) {
-    case 1: FK_FN(box_hsum)(out, P, n, scale, 1); break;
-    case 2: FK_FN(box_hsum)(out, P, n, scale, 2); break;
-    case 3: FK_FN(box_hsum)(out, P, n, scale, 3); break;
-    case 4: FK_FN(box_hsum)(out, P, n, scale, 4); break;
-    case 5: FK_FN(box_hsum)(out, P, n, scale, 5); break;
-    case 6: FK_FN(box_hsum)(out, P, n, scale, 6); break;
-    case 7: FK_FN(box_hsum)(out, P, n, scale, 7); break;
-    case 8: FK_FN(box_hsum)(out, P, n, scale, 8); break;
-    default: FK_FN(box_hsum)(out, P, n, scale, 9); break;
+#define FK_BOX_HSUM_CASES(c)                                         \
+    switch (kw) {                                                   \
+    case 1: FK_FN(box_hsum)(out, P, n, scale, 1, c); break;         \
+    case 2: FK_FN(box_hsum)(out, P, n, scale, 2, c); break;         \
+    case 3: FK_FN(box_hsum)(out, P, n, scale, 3, c); break;         \
+    case 4: FK_FN(box_hsum)(out, P, n, scale, 4, c); break;         \
+    case 5: FK_FN(box_hsum)(out, P, n, scale, 5, c); break;         \
+    case 6: FK_FN(box_hsum)(out, P, n, scale, 6, c); break;         \
+    case 7: FK_FN(box_hsum)(out, P, n, scale, 7, c); break;         \
+    case 8: FK_FN(box_hsum)(out, P, n, scale, 8, c); break;         \
+    default: FK_FN(box_hsum)(out, P, n, scale, 9, c); break;        \
     }
+    if (C == 1) FK_BOX_HSUM_CASES(1)
+    else FK_BOX_HSUM_CASES(C)
+#undef FK_BOX_HSUM_CASES
 }
 
 /* out[x] = scale * (P[x] + ... + P[x + kw - 1]) for x in [from, to),
@@ -77,12 +88,12 @@ FK_INLINE void FK_FN(box_dscan)(T *out, const double *P, ptrdiff_t from, ptrdiff
 
 /* the border columns [from, to) of the column sums, by the border mode
  * (kh cval outside the image) */
-static void FK_FN(box_pad)(double *colsum, ptrdiff_t from, ptrdiff_t to, ptrdiff_t W, int mode,
-                           double outside)
+static void FK_FN(box_pad)(double *colsum, ptrdiff_t from, ptrdiff_t to, ptrdiff_t W, int C,
+                           int mode, double outside)
 {
     ptrdiff_t c;
     for (c = from; c < to; c++) {
-        const ptrdiff_t mi = fk_map_index(c, W, mode);
+        const ptrdiff_t mi = fk_map_col(c, W, C, mode);
         colsum[c] = mi < 0 ? outside : colsum[mi];
     }
 }
@@ -98,8 +109,8 @@ static void FK_FN(box_pad)(double *colsum, ptrdiff_t from, ptrdiff_t to, ptrdiff
 static void FK_FN(box3_rows)(const fk_box_job *job, void *ws, ptrdiff_t y0, ptrdiff_t y1)
 {
     const fk_geom *g = &job->g;
-    const ptrdiff_t W = g->W, Wo = g->Wo, kw = job->kw, pl = g->ox;
-    const ptrdiff_t padw = Wo + kw - 1;
+    const ptrdiff_t W = g->W, Wo = g->Wo, kw = job->kw, pl = g->ox, C = g->C;
+    const ptrdiff_t padw = Wo + (kw - 1) * C; /* padded columns (elements) */
     const double scale = job->weight;
     const T cval = (T)g->cval;
     T *rb = (T *)ws;
@@ -129,7 +140,7 @@ static void FK_FN(box3_rows)(const fk_box_job *job, void *ws, ptrdiff_t y0, ptrd
             else if (direct_src) r[a] = (const T *)(g->src + s * g->ss0);
             else { load(g->src + s * g->ss0, g->ss1, W, buf); r[a] = buf; }
         }
-        if (kw == 3 && W >= 2 * FK_BOX_NV) {
+        if (kw == 3 && C == 1 && W >= 2 * FK_BOX_NV) {
             /* column sums and their row sums in registers */
             const T *restrict a0 = r[0], *restrict a1 = r[1];
             const T *restrict a2 = r[2], *restrict a3 = r[3];
@@ -177,7 +188,7 @@ static void FK_FN(box3_rows)(const fk_box_job *job, void *ws, ptrdiff_t y0, ptrd
             const T *restrict a0 = r[0], *restrict a1 = r[1];
             const T *restrict a2 = r[2], *restrict a3 = r[3];
             double *restrict s0 = c0, *restrict s1 = c1;
-            ptrdiff_t c, end = ce + pl - kw + 1; /* outputs needing < ce */
+            ptrdiff_t c, end = ce + pl - (kw - 1) * C; /* outputs needing < ce */
             for (c = x; c < ce; c++) {
                 const double m = (double)a1[c] + (double)a2[c];
                 s0[c] = m + (double)a0[c];
@@ -185,24 +196,24 @@ static void FK_FN(box3_rows)(const fk_box_job *job, void *ws, ptrdiff_t y0, ptrd
             }
             if (end > Wo) end = Wo;
             if (end > done) {
-                FK_FN(box_hsum_any)(out0 + done, P0 + done, end - done, scale, kw);
-                FK_FN(box_hsum_any)(out1 + done, P1 + done, end - done, scale, kw);
+                FK_FN(box_hsum_any)(out0 + done, P0 + done, end - done, scale, kw, C);
+                FK_FN(box_hsum_any)(out1 + done, P1 + done, end - done, scale, kw, C);
                 done = end;
             }
         }
         /* border columns of the column sums, by the border mode */
         for (x = pl > 0 ? -pl : W; x < padw - pl; x = x == -1 ? W : x + 1) {
-            const ptrdiff_t mi = fk_map_index(x, W, g->mode);
+            const ptrdiff_t mi = fk_map_col(x, W, (int)C, g->mode);
             c0[x] = mi < 0 ? 3.0 * (double)cval : c0[mi];
             c1[x] = mi < 0 ? 3.0 * (double)cval : c1[mi];
         }
         {   /* the border outputs, which read padded columns */
             const ptrdiff_t left = pl < Wo ? pl : Wo;
-            FK_FN(box_hsum_any)(out0, P0, left, scale, kw);
-            FK_FN(box_hsum_any)(out1, P1, left, scale, kw);
+            FK_FN(box_hsum_any)(out0, P0, left, scale, kw, C);
+            FK_FN(box_hsum_any)(out1, P1, left, scale, kw, C);
             if (done < Wo) {
-                FK_FN(box_hsum_any)(out0 + done, P0 + done, Wo - done, scale, kw);
-                FK_FN(box_hsum_any)(out1 + done, P1 + done, Wo - done, scale, kw);
+                FK_FN(box_hsum_any)(out0 + done, P0 + done, Wo - done, scale, kw, C);
+                FK_FN(box_hsum_any)(out1 + done, P1 + done, Wo - done, scale, kw, C);
             }
         }
         if (!direct_out) {
@@ -257,6 +268,29 @@ FK_INLINE double FK_FN(box_first)(T *out, const double *P, ptrdiff_t kw, double 
     return a0;
 }
 
+/* out[x] = scale * (P[x] + P[x + C] + ... + P[x + (kw - 1) C]) for x < n
+ * with interleaved channels (C > 1): a running sum per channel, in scalar
+ * steps (the vectors' in-register prefix of box_dscan is for C = 1).
+ * Returns the sum of the running sums, which is finite unless one of them
+ * met a NaN or an infinity (the caller then sums the row directly). */
+static double FK_FN(box_scan_lanes)(T *out, const double *P, ptrdiff_t n, ptrdiff_t kw,
+                                    ptrdiff_t C, double scale)
+{
+    double all = 0.0;
+    ptrdiff_t c, x, b;
+    for (c = 0; c < C && c < n; c++) {
+        double acc = 0.0;
+        for (b = 0; b < kw; b++) acc += P[c + b * C];
+        out[c] = (T)(acc * scale);
+        for (x = c + C; x < n; x += C) {
+            acc += P[x + (kw - 1) * C] - P[x - C];
+            out[x] = (T)(acc * scale);
+        }
+        all += acc * 0.0;
+    }
+    return all;
+}
+
 #if FK_X86_AVX2 && FK_IS_FLOAT
 /* The 3 x 3 mean of a uint8 image into uint8 (the commonest blur of 8-bit
  * images) in 16-bit integers, 16 pixels a step: column sums of three rows,
@@ -269,12 +303,12 @@ FK_INLINE double FK_FN(box_first)(T *out, const double *P, ptrdiff_t kw, double 
 static int FK_ISA_FN(box3_u8)(const fk_box_job *job, void *ws, ptrdiff_t y0, ptrdiff_t y1)
 {
     const fk_geom *g = &job->g;
-    const ptrdiff_t W = g->W, Wo = g->Wo, pl = g->ox, padw = Wo + job->kw - 1;
+    const ptrdiff_t W = g->W, Wo = g->Wo, pl = g->ox, padw = Wo + job->kw - 1; /* C == 1 */
     uint16_t *V, *Vp;
     uint8_t *crow;
     ptrdiff_t y, c, x;
     int cv;
-    if (g->src_code != FK_U8 || g->dst_code != FK_U8 || job->kh != 3 || job->kw != 3
+    if (g->src_code != FK_U8 || g->dst_code != FK_U8 || job->kh != 3 || job->kw != 3 || g->C != 1
         || g->ss1 != 1 || g->ds1 != 1 || job->weight != 1.0 / 9.0 || W < 1
         || (g->mode == FK_CONSTANT
             && !(g->cval >= 0.0 && g->cval <= 255.0 && g->cval == (double)(int)g->cval)))
@@ -328,13 +362,14 @@ static int FK_ISA_FN(box3_u8)(const fk_box_job *job, void *ws, ptrdiff_t y0, ptr
 }
 #endif
 
+
 /* output rows [y0, y1) of an fk_box_job */
 static void FK_FN(box_job)(const void *job_, void *ws, ptrdiff_t y0, ptrdiff_t y1)
 {
     const fk_box_job *job = (const fk_box_job *)job_;
     const fk_geom *g = &job->g;
-    const ptrdiff_t W = g->W, Wo = g->Wo, kh = job->kh, kw = job->kw, pl = g->ox;
-    const ptrdiff_t padw = Wo + kw - 1;
+    const ptrdiff_t W = g->W, Wo = g->Wo, kh = job->kh, kw = job->kw, pl = g->ox, C = g->C;
+    const ptrdiff_t padw = Wo + (kw - 1) * C; /* padded columns (elements) */
     const double scale = job->weight;
     const T cval = (T)g->cval;
     const double outside = (double)kh * (double)cval; /* a column sum outside the image */
@@ -357,7 +392,7 @@ static void FK_FN(box_job)(const void *job_, void *ws, ptrdiff_t y0, ptrdiff_t y
                                       || !(g->cval * 0.0 == 0.0));
     /* wide windows run along the row chunk by chunk when the left border
      * columns are known after the first chunk (not for 'wrap') */
-    const int early = !narrow && g->mode != FK_WRAP && pl <= FK_BOX_CHUNK;
+    const int early = !narrow && C == 1 && g->mode != FK_WRAP && pl <= FK_BOX_CHUNK;
     ptrdiff_t y, x;
     const T *row_in = NULL, *row_out = NULL, *row_next = NULL;
 #if FK_X86_AVX2 && FK_IS_FLOAT
@@ -429,17 +464,17 @@ static void FK_FN(box_job)(const void *job_, void *ws, ptrdiff_t y0, ptrdiff_t y
                 if (nf) FK_FN(box_colsums)(job, colsum, y, x, c1, direct_src, load, cbuf);
             }
             if (narrow) {
-                ptrdiff_t end = c1 + pl - kw + 1; /* outputs needing < c1 */
+                ptrdiff_t end = c1 + pl - (kw - 1) * C; /* outputs needing < c1 */
                 if (end > Wo) end = Wo;
                 if (end > done) {
-                    FK_FN(box_hsum_any)(out + done, P + done, end - done, scale, kw);
+                    FK_FN(box_hsum_any)(out + done, P + done, end - done, scale, kw, C);
                     done = end;
                 }
             } else if (early) {
-                ptrdiff_t end = c1 + pl - kw + 1; /* outputs needing < c1 */
+                ptrdiff_t end = c1 + pl - (kw - 1) * C; /* outputs needing < c1 */
                 if (end > Wo) end = Wo;
                 if (x == 0) {
-                    FK_FN(box_pad)(colsum, -pl, 0, W, g->mode, outside);
+                    FK_FN(box_pad)(colsum, -pl, 0, W, g->C, g->mode, outside);
                     done = 0;
                 }
                 if (end > 0 && done == 0) {
@@ -453,29 +488,33 @@ static void FK_FN(box_job)(const void *job_, void *ws, ptrdiff_t y0, ptrdiff_t y
             }
         }
         /* border columns of the column sums, by the border mode */
-        FK_FN(box_pad)(colsum, -pl, 0, W, g->mode, outside);
-        FK_FN(box_pad)(colsum, W, padw - pl, W, g->mode, outside);
+        FK_FN(box_pad)(colsum, -pl, 0, W, g->C, g->mode, outside);
+        FK_FN(box_pad)(colsum, W, padw - pl, W, g->C, g->mode, outside);
         if (narrow) {
             /* the border outputs, which read padded columns */
             const ptrdiff_t left = pl < Wo ? pl : Wo;
-            FK_FN(box_hsum_any)(out, P, left, scale, kw);
-            if (done < Wo) FK_FN(box_hsum_any)(out + done, P + done, Wo - done, scale, kw);
+            FK_FN(box_hsum_any)(out, P, left, scale, kw, C);
+            if (done < Wo) FK_FN(box_hsum_any)(out + done, P + done, Wo - done, scale, kw, C);
         } else {
-            if (!early) done = 0;
-            if (Wo > 0 && done == 0) {
-                carry = FK_FN(box_first)(out, P, kw, scale);
-                done = 1;
+            if (C > 1) {
+                carry = FK_FN(box_scan_lanes)(out, P, Wo, kw, C, scale);
+            } else {
+                if (!early) done = 0;
+                if (Wo > 0 && done == 0) {
+                    carry = FK_FN(box_first)(out, P, kw, scale);
+                    done = 1;
+                }
+                if (done < Wo) FK_FN(box_dscan)(out, P, done, Wo, &carry, kw, scale);
             }
-            if (done < Wo) FK_FN(box_dscan)(out, P, done, Wo, &carry, kw, scale);
             /* every column sum entered the running sum: if it ended NaN or
              * infinite, one of them is, and may be a stale NaN (or the sum
              * may have met an infinity leaving); the column sums afresh and
              * the row summed directly (rows with NaN cost kh + kw per output) */
             if (!(carry * 0.0 == 0.0)) {
                 FK_FN(box_colsums_row)(job, colsum, y, direct_src, load, cbuf);
-                FK_FN(box_pad)(colsum, -pl, 0, W, g->mode, outside);
-                FK_FN(box_pad)(colsum, W, padw - pl, W, g->mode, outside);
-                FK_FN(box_hsum)(out, P, Wo, scale, (int)kw);
+                FK_FN(box_pad)(colsum, -pl, 0, W, g->C, g->mode, outside);
+                FK_FN(box_pad)(colsum, W, padw - pl, W, g->C, g->mode, outside);
+                FK_FN(box_hsum)(out, P, Wo, scale, (int)kw, C);
             }
         }
         if (!direct_out) store(obuf, Wo, g->dst + y * g->ds0, g->ds1);

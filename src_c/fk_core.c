@@ -115,8 +115,8 @@ ptrdiff_t fk_box_restart(const fk_box_job *job)
 
 size_t fk_box_workspace_bytes(const fk_box_job *job, size_t elem)
 {
-    /* padded columns [-ox, Wo - ox + kw - 1) */
-    const size_t padw = (size_t)(job->g.Wo + job->kw - 1);
+    /* padded columns [-ox, Wo - ox + (kw - 1) C) (elements) */
+    const size_t padw = (size_t)(job->g.Wo + (ptrdiff_t)(job->kw - 1) * job->g.C);
     const size_t W = (size_t)job->g.W, Wo = (size_t)job->g.Wo;
     /* the running sums: two source rows (T), the column sums (double), an
      * output row, a chunk of a converted row */

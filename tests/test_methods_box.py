@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import filterkit
-from oracle import ALL_MODES, MODES, compute_dtype, error_bound, naive_convolve, random_image, seed
+from oracle import ALL_MODES, MODES, compute_dtype, error_bound, naive_convolve, naive_correlate, random_image, seed
 
 CVAL = 1.5
 
@@ -150,3 +150,48 @@ def test_box_refuses_a_mask_of_unequal_weights():
         filterkit.convolve(np.ones((20, 20)), mask, method="box")
     with pytest.raises(ValueError, match=r"`method`.*'box'"):
         filterkit.correlate(np.ones((20, 20)), [[1, 2, 1]], method="box")
+
+
+@pytest.mark.parametrize("layout", ["hwc", "chw view", "planar"])
+@pytest.mark.parametrize("mode", ALL_MODES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16, np.int8, np.uint32])
+def test_box_over_interleaved_channels(dtype, mode, layout):
+    # an (H, W, C) image (or a channel-first view of one) goes to the core
+    # as rows of interleaved pixels, planar images plane by plane: narrow
+    # and wide windows (a running sum per channel), every border mode
+    rng = np.random.default_rng(seed("box lanes", np.dtype(dtype).str, mode, layout))
+    if np.dtype(dtype).kind == "f":
+        base = rng.standard_normal((10, 14, 3)).astype(dtype)
+    else:
+        base = rng.integers(0, 100, (10, 14, 3)).astype(dtype)
+    image, axis = {"hwc": (base, -1), "chw view": (np.moveaxis(base, -1, 0), 0),
+                   "planar": (np.ascontiguousarray(np.moveaxis(base, -1, 0)), 0)}[layout]
+    for shape in [(3, 3), (5, 1), (3, 11), (9, 13), (1, 21)]:
+        if mode == "valid" and (shape[0] > 10 or shape[1] > 14):
+            continue
+        mask = np.full(shape, 1.0 / (shape[0] * shape[1]))
+        got = filterkit.correlate(image, mask, mode=mode, cval=1.5, method="box", channel_axis=axis)
+        want = np.stack([naive_correlate(base[:, :, c], mask, mode=mode, cval=1.5) for c in range(3)],
+                        axis=-1)
+        bound = error_bound(mask, np.array([np.abs(base).max(), 1.5]), dtype=got.dtype)
+        np.testing.assert_allclose(np.moveaxis(got, axis, -1), want, rtol=0, atol=bound, err_msg=str(shape))
+
+
+@pytest.mark.parametrize("shape", [(5, 5), (3, 11), (9, 41)])
+@pytest.mark.parametrize("mode", ["reflect", "constant", "wrap"])
+def test_box_keeps_nan_and_inf_in_their_channel(shape, mode):
+    # interleaved channels: a NaN or an infinity spreads over its own
+    # channel's windows only, and leaves no NaN behind in the running sums
+    rng = np.random.default_rng(seed("box nan lanes", shape, mode))
+    image = rng.random((60, 300, 3)).astype(np.float32)
+    image[20, 150, 1] = np.nan
+    image[40, 10, 0] = np.inf
+    image[41, 12, 0] = -np.inf
+    image[5, 299, 2] = np.inf
+    mask = np.full(shape, 1.0 / (shape[0] * shape[1]))
+    got = filterkit.correlate(image, mask, mode=mode, method="box", channel_axis=-1)
+    for c in range(3):
+        with np.errstate(invalid="ignore"):
+            want = naive_correlate(image[:, :, c], mask, mode=mode)
+        bound = error_bound(mask, np.nan_to_num(image[:, :, c], posinf=1, neginf=1), dtype=np.float32)
+        assert_same_nonfinite(got[:, :, c], want, bound)

@@ -51,5 +51,5 @@ def sums(job: Job, shape: Tuple[int, int], weight: float, target: np.ndarray,
     def call(src: np.ndarray, dsts: List[np.ndarray], border: _native.Border) -> None:
         _native.box(src, dsts[0], shape, weight, border, settings)
 
-    job.run([target], call)
+    job.run([target], call, lanes=True)
     return target
