@@ -15,9 +15,14 @@
  * else of the column sums, which are per element; the horizontal windows
  * take every C-th of them.
  *
+ * uint8 and uint16 images with contiguous rows are summed in integers
+ * instead (box_int, below), with the same bits as the float64 sums.
+ * The file includes itself once per variant of those (FK_BOX_VARIANT).
+ *
  * Each thread needs fk_box_workspace_bytes(job) bytes and computes output
  * rows [y0, y1); blocks of rows start at multiples of fk_box_restart(job).
  */
+#ifndef FK_BOX_VARIANT
 
 /* out[x] = scale * (P[x] + P[x + C] + ... + P[x + (k - 1) C]) for x < n
  * (C: channels per pixel, the taps of one channel are C apart); with a
@@ -363,6 +368,239 @@ static int FK_ISA_FN(box3_u8)(const fk_box_job *job, void *ws, ptrdiff_t y0, ptr
 #endif
 
 
+/* ---- integer box sums of 8- and 16-bit images ----------------------------
+ * uint8 and uint16 sources with contiguous rows (and an integral cval in
+ * range for 'constant') are summed in integers: column sums in uint16
+ * lanes where kh times the largest value fits (uint8, kh <= 257), else
+ * uint32, and window sums likewise (uint8, kh kw <= 257), so the data stay
+ * 8 or 16 bits wide in memory and the vectors hold 2 to 4 times the lanes
+ * of float64.  The sums S are exact, as the float path's are (it sums the
+ * same integers in float64), so every variant gives the same S whatever
+ * the table or the split of the rows.  The outputs then follow from S by
+ * one of (fk_box_iplan.kind):
+ *
+ *   EXACT  (T)((double)S * weight), the float path's very expression, so
+ *          the same bits for any weight and any output (then the storers;
+ *          for the mean into uint8 or uint16 rows, with AVX2, the same
+ *          conversions in registers: boxi_dstore);
+ *   FLOAT  for the mean (weight == 1 / n, n = kh kw odd) into an integer
+ *          output with max * n <= 2^21 (max: 255 or 65535): (float)S *
+ *          (float)weight, rounded by the storers (or boxi_fstore);
+ *   MULHI  the same where the window sums are 16-bit (uint8, 511 n <=
+ *          65535): floor((2 S + n) M / 2^(16 + shift)) in 16-bit lanes.
+ *
+ * Why FLOAT and MULHI give the float path's integers.  Let q = S / n, S in
+ * [0, max n].  As n is odd, 2 S - (2 j + 1) n is a nonzero integer, so q
+ * is at least 1 / (2 n) from every half-integer j + 1/2.  The float path's
+ * value v = fl_T(fl64(S fl64(1/n))) has |v - q| <= q (2^-24 + 3 2^-53)
+ * < max 2^-23.9, and FLOAT's f = fl32(S fl32(fl64(1/n))) (S < 2^24 is
+ * exact in float32) has |f - q| < q (2 2^-24 + 2^-53 + ...) < max 2^-22.99.
+ * With max n <= 2^21 both errors are below 2^21 / n 2^-22.99 < 1 / (2 n):
+ * neither value crosses the half-integer nearest q, so rounding either (to
+ * nearest, any tie rule) gives round(q), with no tie.  MULHI computes
+ * floor((2 S + n) / (2 n)) = floor(q + 1/2) = round(q): with d = 2 n, k =
+ * 16 + shift, M = ceil(2^k / d) and e = M d - 2^k, a M / 2^k = a / d +
+ * a e / (d 2^k), and a e < 2^k (checked for the largest a) keeps the extra
+ * term below 1 / d, too little to reach the next multiple of 1 / d; so
+ * floor(a M / 2^k) = floor(a / d).  tests/test_box_integer.py checks both
+ * against the float path's expression for every reachable S of the sizes
+ * it runs.  Other weights, even n (ties, which the float path settles by
+ * the roundings of 1/n) and float outputs take EXACT. */
+
+#ifndef FK_BOX_IPLAN_DEFINED
+#define FK_BOX_IPLAN_DEFINED
+enum { FK_BOXI_EXACT = 0, FK_BOXI_FLOAT = 1, FK_BOXI_MULHI = 2 };
+/* how a job's integer sums become outputs (box_int) */
+typedef struct {
+    int kind;          /* FK_BOXI_* */
+    int mean;          /* weight == 1 / (kh kw) */
+    uint32_t cval;     /* the source value outside the image ('constant') */
+    float wf;          /* FLOAT: (float)weight */
+    uint32_t mul, bias; /* MULHI: M and n */
+    int shift;
+} fk_box_iplan;
+
+/* 32 bytes of 16- or 32-bit window sums (unaligned, may alias the
+ * buffers) and the masks of their shuffles */
+typedef uint16_t fk_boxi_v16 __attribute__((vector_size(32), aligned(2), may_alias));
+typedef uint32_t fk_boxi_v32 __attribute__((vector_size(32), aligned(4), may_alias));
+typedef short fk_boxi_m16 __attribute__((vector_size(32)));
+typedef int fk_boxi_m32 __attribute__((vector_size(32)));
+
+#if FK_X86_AVX2
+/* 16 rounded means (int32, in [0, 65535]) to a uint16 row (out16) or a
+ * uint8 row: the packs' unsigned saturation is the storers' clamp (a
+ * uint16 image's means saturate at 255 with a min first, as packus_epi16
+ * reads its 16-bit lanes as signed) */
+FK_INLINE void FK_ISA_FN(boxi_pack)(__m256i qa, __m256i qb, char *dst, int out16)
+{
+    const __m256i q = _mm256_permute4x64_epi64(_mm256_packus_epi32(qa, qb), 0xD8);
+    if (out16) {
+        _mm256_storeu_si256((__m256i *)dst, q);
+    } else {
+        const __m256i q255 = _mm256_min_epu16(q, _mm256_set1_epi16(255));
+        const __m256i q8 = _mm256_permute4x64_epi64(_mm256_packus_epi16(q255, q255), 0xD8);
+        _mm_storeu_si128((__m128i *)dst, _mm256_castsi256_si128(q8));
+    }
+}
+
+/* (float)((double)s * w) for 4 int32 sums: the EXACT expression (no FMA:
+ * a product, then one rounding to float32, half to even as in C) */
+FK_INLINE __m128 FK_ISA_FN(boxi_exact4)(__m128i s, __m256d w)
+{
+    return _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_cvtepi32_pd(s), w));
+}
+#endif
+
+/* p rounded up to 64 bytes */
+static inline void *fk_box_align(const void *p)
+{
+    return (void *)(((size_t)p + 63) & ~(size_t)63);
+}
+#endif
+
+#define FK_BOX_VARIANT box_i8_16_16
+#define FK_BOXI_NV 16
+#define FK_BOXI_HSUMK boxi_hsumk_8_16_16
+#define FK_BOXI_HSUM boxi_hsum_8_16_16
+#define FK_BOXI_SCAN boxi_scan_8_16_16
+#define FK_BOXI_FSTORE boxi_fstore_8_16_16
+#define FK_BOXI_DSTORE boxi_dstore_8_16_16
+#define ST uint8_t
+#define CS uint16_t
+#define SS uint16_t
+#include "fk_box.h"
+#undef FK_BOX_VARIANT
+#undef FK_BOXI_NV
+#undef FK_BOXI_HSUMK
+#undef FK_BOXI_HSUM
+#undef FK_BOXI_SCAN
+#undef FK_BOXI_FSTORE
+#undef FK_BOXI_DSTORE
+#undef ST
+#undef CS
+#undef SS
+
+#define FK_BOX_VARIANT box_i8_16_32
+#define FK_BOXI_NV 8
+#define FK_BOXI_HSUMK boxi_hsumk_8_16_32
+#define FK_BOXI_HSUM boxi_hsum_8_16_32
+#define FK_BOXI_SCAN boxi_scan_8_16_32
+#define FK_BOXI_FSTORE boxi_fstore_8_16_32
+#define FK_BOXI_DSTORE boxi_dstore_8_16_32
+#define ST uint8_t
+#define CS uint16_t
+#define SS uint32_t
+#include "fk_box.h"
+#undef FK_BOX_VARIANT
+#undef FK_BOXI_NV
+#undef FK_BOXI_HSUMK
+#undef FK_BOXI_HSUM
+#undef FK_BOXI_SCAN
+#undef FK_BOXI_FSTORE
+#undef FK_BOXI_DSTORE
+#undef ST
+#undef CS
+#undef SS
+
+#define FK_BOX_VARIANT box_i8_32_32
+#define FK_BOXI_NV 8
+#define FK_BOXI_HSUMK boxi_hsumk_8_32_32
+#define FK_BOXI_HSUM boxi_hsum_8_32_32
+#define FK_BOXI_SCAN boxi_scan_8_32_32
+#define FK_BOXI_FSTORE boxi_fstore_8_32_32
+#define FK_BOXI_DSTORE boxi_dstore_8_32_32
+#define ST uint8_t
+#define CS uint32_t
+#define SS uint32_t
+#include "fk_box.h"
+#undef FK_BOX_VARIANT
+#undef FK_BOXI_NV
+#undef FK_BOXI_HSUMK
+#undef FK_BOXI_HSUM
+#undef FK_BOXI_SCAN
+#undef FK_BOXI_FSTORE
+#undef FK_BOXI_DSTORE
+#undef ST
+#undef CS
+#undef SS
+
+#define FK_BOX_VARIANT box_i16_32_32
+#define FK_BOXI_NV 8
+#define FK_BOXI_HSUMK boxi_hsumk_16_32_32
+#define FK_BOXI_HSUM boxi_hsum_16_32_32
+#define FK_BOXI_SCAN boxi_scan_16_32_32
+#define FK_BOXI_FSTORE boxi_fstore_16_32_32
+#define FK_BOXI_DSTORE boxi_dstore_16_32_32
+#define ST uint16_t
+#define CS uint32_t
+#define SS uint32_t
+#include "fk_box.h"
+#undef FK_BOX_VARIANT
+#undef FK_BOXI_NV
+#undef FK_BOXI_HSUMK
+#undef FK_BOXI_HSUM
+#undef FK_BOXI_SCAN
+#undef FK_BOXI_FSTORE
+#undef FK_BOXI_DSTORE
+#undef ST
+#undef CS
+#undef SS
+
+/* Output rows [y0, y1) of a box job in integers (see above), or 0 when the
+ * job is not one for them: another source dtype, strided source rows, a
+ * cval that is not an integer of the source's range, or sums that could
+ * pass 2^32. */
+static int FK_FN(box_int)(const fk_box_job *job, void *ws, ptrdiff_t y0, ptrdiff_t y1)
+{
+    const fk_geom *g = &job->g;
+    const int u8 = g->src_code == FK_U8;
+    const double maxv = u8 ? 255.0 : 65535.0;
+    const double n = (double)job->kh * (double)job->kw;
+    const int cs16 = u8 && 255.0 * job->kh <= 65535.0;
+    const int ss16 = cs16 && 255.0 * n <= 65535.0;
+    fk_box_iplan ip;
+    if (!(u8 || g->src_code == FK_U16) || g->ss1 != (u8 ? 1 : 2) || g->W < 1 || g->Wo < 1
+        || job->kh < 1 || job->kw < 1 || maxv * n > 4294967295.0)
+        return 0;
+    ip.cval = 0;
+    if (g->mode == FK_CONSTANT) {
+        if (!(g->cval >= 0.0 && g->cval <= maxv && g->cval == (double)(uint32_t)g->cval))
+            return 0;
+        ip.cval = (uint32_t)g->cval;
+    }
+    ip.kind = FK_BOXI_EXACT;
+    ip.mean = job->weight == 1.0 / n;
+    ip.wf = (float)job->weight;
+    ip.mul = ip.bias = 0;
+    ip.shift = 0;
+    if (ip.mean && ((uint32_t)n & 1) && g->dst_code <= FK_I64) {
+        if (ss16 && 2.0 * maxv * n + n <= 65535.0) {
+            /* the smallest shift whose M fits 16 bits and is exact up to
+             * the largest a = 2 S + n */
+            const uint64_t d = 2 * (uint64_t)n, amax = 2 * 255 * (uint64_t)n + (uint64_t)n;
+            int sh;
+            for (sh = 0; sh < 16; sh++) {
+                const uint64_t two_k = (uint64_t)1 << (16 + sh), M = (two_k + d - 1) / d;
+                if (M > 65535) break;
+                if (amax * (M * d - two_k) < two_k) {
+                    ip.kind = FK_BOXI_MULHI;
+                    ip.mul = (uint32_t)M;
+                    ip.bias = (uint32_t)n;
+                    ip.shift = sh;
+                    break;
+                }
+            }
+        }
+        if (ip.kind == FK_BOXI_EXACT && maxv * n <= 2097152.0) ip.kind = FK_BOXI_FLOAT;
+    }
+    if (!u8) FK_FN(box_i16_32_32)(job, &ip, ws, y0, y1);
+    else if (ss16) FK_FN(box_i8_16_16)(job, &ip, ws, y0, y1);
+    else if (cs16) FK_FN(box_i8_16_32)(job, &ip, ws, y0, y1);
+    else FK_FN(box_i8_32_32)(job, &ip, ws, y0, y1);
+    return 1;
+}
+
 /* output rows [y0, y1) of an fk_box_job */
 static void FK_FN(box_job)(const void *job_, void *ws, ptrdiff_t y0, ptrdiff_t y1)
 {
@@ -398,6 +636,7 @@ static void FK_FN(box_job)(const void *job_, void *ws, ptrdiff_t y0, ptrdiff_t y
 #if FK_X86_AVX2 && FK_IS_FLOAT
     if (FK_ISA_FN(box3_u8)(job, ws, y0, y1)) return;
 #endif
+    if (FK_FN(box_int)(job, ws, y0, y1)) return;
     if (kh == 3 && narrow) {
         FK_FN(box3_rows)(job, ws, y0, y1);
         return;
@@ -520,3 +759,342 @@ static void FK_FN(box_job)(const void *job_, void *ws, ptrdiff_t y0, ptrdiff_t y
         if (!direct_out) store(obuf, Wo, g->dst + y * g->ds0, g->ds1);
     }
 }
+
+#else /* FK_BOX_VARIANT */
+/* ---- one variant of the integer box sums ---------------------------------
+ * Included by the main part of this file once per variant, with ST the
+ * source type (uint8_t or uint16_t), CS the column sums' type and SS the
+ * window sums' type (uint16_t where they cannot exceed 65535, else
+ * uint32_t), FK_BOXI_NV the lanes of 32 bytes of SS; FK_BOX_VARIANT names
+ * the row function, FK_BOXI_HSUM, FK_BOXI_HSUMK, FK_BOXI_SCAN,
+ * FK_BOXI_FSTORE and FK_BOXI_DSTORE its helpers.  The sums are exact: where an
+ * update takes a column sum below zero on the way (in + sum - out), the
+ * unsigned wrap-around comes back, as the true result is in range. */
+
+/* 32 bytes of window sums (fk_boxi_v), FK_BOXI_NV values of CS as one,
+ * and the shifts of the in-register prefix:
+ * lanes moved up by 1, 2, 4 (8) places, zeros shifted in; the last lane
+ * everywhere */
+#if FK_BOXI_NV == 16
+#define fk_boxi_v fk_boxi_v16
+#define fk_boxi_m fk_boxi_m16
+#define FK_BOXI_SHIFT1(v, z) FK_BOXI_SHUF(v, z, 16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)
+#define FK_BOXI_SHIFT2(v, z) FK_BOXI_SHUF(v, z, 16, 16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)
+#define FK_BOXI_SHIFT4(v, z) FK_BOXI_SHUF(v, z, 16, 16, 16, 16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
+#define FK_BOXI_SHIFT8(v, z) FK_BOXI_SHUF(v, z, 16, 16, 16, 16, 16, 16, 16, 16, 0, 1, 2, 3, 4, 5, 6, 7)
+#define FK_BOXI_LAST(v) FK_BOXI_SHUF(v, v, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15)
+#define FK_BOXI_LOAD(p) ((fk_boxi_v){(p)[0], (p)[1], (p)[2], (p)[3], (p)[4], (p)[5], (p)[6], (p)[7], \
+                                     (p)[8], (p)[9], (p)[10], (p)[11], (p)[12], (p)[13], (p)[14], (p)[15]})
+#else
+#define fk_boxi_v fk_boxi_v32
+#define fk_boxi_m fk_boxi_m32
+#define FK_BOXI_SHIFT1(v, z) FK_BOXI_SHUF(v, z, 8, 0, 1, 2, 3, 4, 5, 6)
+#define FK_BOXI_SHIFT2(v, z) FK_BOXI_SHUF(v, z, 8, 8, 0, 1, 2, 3, 4, 5)
+#define FK_BOXI_SHIFT4(v, z) FK_BOXI_SHUF(v, z, 8, 8, 8, 8, 0, 1, 2, 3)
+#define FK_BOXI_LAST(v) FK_BOXI_SHUF(v, v, 7, 7, 7, 7, 7, 7, 7, 7)
+#define FK_BOXI_LOAD(p) ((fk_boxi_v){(p)[0], (p)[1], (p)[2], (p)[3], (p)[4], (p)[5], (p)[6], (p)[7]})
+#endif
+#if defined(__clang__)
+#define FK_BOXI_SHUF(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define FK_BOXI_SHUF(a, b, ...) __builtin_shuffle(a, b, (fk_boxi_m){__VA_ARGS__})
+#endif
+
+/* out[x] = P[x] + P[x + C] + ... + P[x + (k - 1) C] for x < n; with a
+ * constant k the compiler vectorises it across the row */
+FK_INLINE void FK_FN(FK_BOXI_HSUMK)(SS *restrict out, const CS *restrict P, ptrdiff_t n, int k,
+                                    ptrdiff_t C)
+{
+    ptrdiff_t x;
+    for (x = 0; x < n; x++) {
+        SS s = 0;
+        int b;
+        for (b = 0; b < k; b++) s = (SS)(s + P[x + b * C]);
+        out[x] = s;
+    }
+}
+
+/* FK_BOXI_HSUMK for kw = 1 .. FK_BOX_DIRECT_MAX (grey rows: a constant
+ * stride too) */
+static void FK_FN(FK_BOXI_HSUM)(SS *out, const CS *P, ptrdiff_t n, ptrdiff_t kw, ptrdiff_t C)
+{
+#define FK_BOXI_CASES(c)                                             \
+    switch (kw) {                                                   \
+    case 1: FK_FN(FK_BOXI_HSUMK)(out, P, n, 1, c); break;           \
+    case 2: FK_FN(FK_BOXI_HSUMK)(out, P, n, 2, c); break;           \
+    case 3: FK_FN(FK_BOXI_HSUMK)(out, P, n, 3, c); break;           \
+    case 4: FK_FN(FK_BOXI_HSUMK)(out, P, n, 4, c); break;           \
+    case 5: FK_FN(FK_BOXI_HSUMK)(out, P, n, 5, c); break;           \
+    case 6: FK_FN(FK_BOXI_HSUMK)(out, P, n, 6, c); break;           \
+    case 7: FK_FN(FK_BOXI_HSUMK)(out, P, n, 7, c); break;           \
+    case 8: FK_FN(FK_BOXI_HSUMK)(out, P, n, 8, c); break;           \
+    default: FK_FN(FK_BOXI_HSUMK)(out, P, n, 9, c); break;          \
+    }
+    if (C == 1) FK_BOXI_CASES(1)
+    else FK_BOXI_CASES(C)
+#undef FK_BOXI_CASES
+}
+
+/* the window sums of wider windows as a running sum per channel: the
+ * first C directly, then out[x] = out[x - C] + P[x + (kw - 1) C] - P[x - C] */
+static void FK_FN(FK_BOXI_SCAN)(SS *restrict out, const CS *restrict P, ptrdiff_t n, ptrdiff_t kw,
+                                ptrdiff_t C)
+{
+    const ptrdiff_t span = (kw - 1) * C;
+    ptrdiff_t c, x, b;
+    if (C == 1 && n > FK_BOXI_NV) {
+        /* grey rows: FK_BOXI_NV outputs a step, the differences summed in
+         * registers (an in-register prefix of shifted adds) and offset by
+         * the running sum, as box_dscan does in float64 */
+        const fk_boxi_v z = {0};
+        fk_boxi_v run;
+        SS s = 0;
+        for (b = 0; b < kw; b++) s = (SS)(s + P[b]);
+        out[0] = s;
+        run = z + s;
+        for (x = 1; x + FK_BOXI_NV <= n; x += FK_BOXI_NV) {
+            fk_boxi_v d = FK_BOXI_LOAD(P + x + span) - FK_BOXI_LOAD(P + x - 1);
+            d += FK_BOXI_SHIFT1(d, z);
+            d += FK_BOXI_SHIFT2(d, z);
+            d += FK_BOXI_SHIFT4(d, z);
+#if FK_BOXI_NV == 16
+            d += FK_BOXI_SHIFT8(d, z);
+#endif
+            d += run;
+            *(fk_boxi_v *)(out + x) = d;
+            run = FK_BOXI_LAST(d);
+        }
+        s = out[x - 1];
+        for (; x < n; x++) {
+            s = (SS)(s + P[x + span] - P[x - 1]);
+            out[x] = s;
+        }
+        return;
+    }
+    /* one channel at a time, its sum in a register (a chain through
+     * memory, out[x - C], costs a store-to-load forwarding per output) */
+    for (c = 0; c < C && c < n; c++) {
+        SS s = 0;
+        for (b = 0; b < kw; b++) s = (SS)(s + P[c + b * C]);
+        out[c] = s;
+        for (x = c + C; x < n; x += C) {
+            s = (SS)(s + P[x + span] - P[x - C]);
+            out[x] = s;
+        }
+    }
+}
+
+#if FK_X86_AVX2 && FK_BOXI_NV == 16
+/* MULHI straight into a uint8 row, 16 outputs a step, for windows of k
+ * (a constant) columns: the window sums of the column sums in 16-bit
+ * lanes, then floor((2 S + n) M / 2^(16 + shift)) by mulhi, packed to
+ * bytes; no buffer of sums in between.  Returns the outputs done (the
+ * caller does the rest as the portable code does). */
+FK_INLINE ptrdiff_t FK_FN(boxi_mulhi8_k)(uint8_t *d, const uint16_t *P, ptrdiff_t n, int k,
+                                         ptrdiff_t C, const fk_box_iplan *ip)
+{
+    const __m256i mM = _mm256_set1_epi16((short)ip->mul), mb = _mm256_set1_epi16((short)ip->bias);
+    const __m128i sh = _mm_cvtsi32_si128(ip->shift);
+    ptrdiff_t i;
+    int b;
+    for (i = 0; i + 16 <= n; i += 16) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(P + i));
+        for (b = 1; b < k; b++)
+            v = _mm256_add_epi16(v, _mm256_loadu_si256((const __m256i *)(P + i + b * C)));
+        v = _mm256_add_epi16(_mm256_add_epi16(v, v), mb);
+        v = _mm256_srl_epi16(_mm256_mulhi_epu16(v, mM), sh);
+        v = _mm256_permute4x64_epi64(_mm256_packus_epi16(v, v), 0xD8);
+        _mm_storeu_si128((__m128i *)(d + i), _mm256_castsi256_si128(v));
+    }
+    return i;
+}
+
+static ptrdiff_t FK_FN(boxi_mulhi8)(uint8_t *d, const uint16_t *P, ptrdiff_t n, ptrdiff_t kw,
+                                    ptrdiff_t C, const fk_box_iplan *ip)
+{
+    switch (kw) {
+    case 1: return FK_FN(boxi_mulhi8_k)(d, P, n, 1, C, ip);
+    case 2: return FK_FN(boxi_mulhi8_k)(d, P, n, 2, C, ip);
+    case 3: return FK_FN(boxi_mulhi8_k)(d, P, n, 3, C, ip);
+    case 4: return FK_FN(boxi_mulhi8_k)(d, P, n, 4, C, ip);
+    case 5: return FK_FN(boxi_mulhi8_k)(d, P, n, 5, C, ip);
+    case 6: return FK_FN(boxi_mulhi8_k)(d, P, n, 6, C, ip);
+    case 7: return FK_FN(boxi_mulhi8_k)(d, P, n, 7, C, ip);
+    case 8: return FK_FN(boxi_mulhi8_k)(d, P, n, 8, C, ip);
+    case 9: return FK_FN(boxi_mulhi8_k)(d, P, n, 9, C, ip);
+    default: return 0;
+    }
+}
+#endif
+
+#if FK_X86_AVX2
+/* 8 window sums from S as int32 */
+#if FK_BOXI_NV == 16
+#define FK_BOXI_LOAD8(S) _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(S)))
+#else
+#define FK_BOXI_LOAD8(S) _mm256_loadu_si256((const __m256i *)(S))
+#endif
+
+/* FLOAT into a uint8 (out16 0) or uint16 row: (float)S * wf rounded by
+ * cvtps2dq (half to even in the default mode, as the storers' AVX2 body),
+ * 16 outputs a step; round(S / n) is in [0, 65535].  Returns the outputs
+ * done. */
+static ptrdiff_t FK_FN(FK_BOXI_FSTORE)(const SS *S, ptrdiff_t n, char *dst, int out16, float wf_)
+{
+    const __m256 wf = _mm256_set1_ps(wf_);
+    const ptrdiff_t es = out16 ? 2 : 1;
+    ptrdiff_t i;
+    for (i = 0; i + 16 <= n; i += 16) {
+        const __m256 a = _mm256_cvtepi32_ps(FK_BOXI_LOAD8(S + i));
+        const __m256 b = _mm256_cvtepi32_ps(FK_BOXI_LOAD8(S + i + 8));
+        FK_ISA_FN(boxi_pack)(_mm256_cvtps_epi32(_mm256_mul_ps(a, wf)),
+                             _mm256_cvtps_epi32(_mm256_mul_ps(b, wf)), dst + es * i, out16);
+    }
+    return i;
+}
+
+/* EXACT for the mean into a uint8 or uint16 row: (float)((double)S * w),
+ * then rounded by cvtps2dq as the storers round it; the value is at most
+ * the image's largest (S <= max n, and S fl64(1 / n) rounds to at most
+ * max in float32), so no clamp is needed beyond the packs'.  Returns the
+ * outputs done. */
+static ptrdiff_t FK_FN(FK_BOXI_DSTORE)(const SS *S, ptrdiff_t n, char *dst, int out16, double w_)
+{
+    const __m256d w = _mm256_set1_pd(w_);
+    const ptrdiff_t es = out16 ? 2 : 1;
+    ptrdiff_t i;
+    for (i = 0; i + 16 <= n; i += 16) {
+        const __m256i a = FK_BOXI_LOAD8(S + i), b = FK_BOXI_LOAD8(S + i + 8);
+        const __m256 fa = _mm256_set_m128(FK_ISA_FN(boxi_exact4)(_mm256_extracti128_si256(a, 1), w),
+                                          FK_ISA_FN(boxi_exact4)(_mm256_castsi256_si128(a), w));
+        const __m256 fb = _mm256_set_m128(FK_ISA_FN(boxi_exact4)(_mm256_extracti128_si256(b, 1), w),
+                                          FK_ISA_FN(boxi_exact4)(_mm256_castsi256_si128(b), w));
+        FK_ISA_FN(boxi_pack)(_mm256_cvtps_epi32(fa), _mm256_cvtps_epi32(fb), dst + es * i, out16);
+    }
+    return i;
+}
+#undef FK_BOXI_LOAD8
+#endif
+
+/* output rows [y0, y1) of a box job on a source of ST (see box_int) */
+static void FK_FN(FK_BOX_VARIANT)(const fk_box_job *job, const fk_box_iplan *ip, void *ws,
+                                  ptrdiff_t y0, ptrdiff_t y1)
+{
+    const fk_geom *g = &job->g;
+    const ptrdiff_t W = g->W, Wo = g->Wo, kh = job->kh, kw = job->kw, C = g->C, pl = g->ox;
+    const ptrdiff_t padw = Wo + (kw - 1) * C;
+    CS *const P = (CS *)fk_box_align(ws);  /* padded column sums: P[i] is column i - pl */
+    CS *const cs = P + pl;                  /* cs[c]: column c */
+    SS *const S = (SS *)fk_box_align(P + padw + FK_SLACK);
+    T *const obuf = (T *)fk_box_align(S + FK_BOX_ICHUNK + FK_SLACK);
+    ST *const crow = (ST *)fk_box_align(obuf + FK_BOX_ICHUNK + FK_SLACK); /* a row of cval */
+    const FK_FN(store_t) store = FK_FN(storer)(g->dst_code);
+    const CS outside = (CS)((uint32_t)kh * ip->cval); /* a column sum outside the image */
+    const int narrow = kw <= FK_BOX_DIRECT_MAX;
+    const int out8 = g->dst_code == FK_U8 && g->ds1 == 1;
+#if FK_X86_AVX2
+    const int out16 = g->dst_code == FK_U16 && g->ds1 == 2;
+#endif
+    ptrdiff_t y, x;
+    for (x = 0; x < W; x++) crow[x] = (ST)ip->cval;
+    for (y = y0; y < y1; y++) {
+        if (y == y0) {
+            /* the column sums from scratch (the sums are exact: no drift,
+             * so no restarts, and any split of the rows gives the same) */
+            ptrdiff_t a;
+            for (a = 0; a < kh; a++) {
+                const ptrdiff_t s = fk_map_index(y - g->oy + a, g->H, g->mode);
+                const ST *restrict r = s < 0 ? crow : (const ST *)(g->src + s * g->ss0);
+                CS *restrict c = cs;
+                if (a == 0) for (x = 0; x < W; x++) c[x] = r[x];
+                else for (x = 0; x < W; x++) c[x] = (CS)(c[x] + r[x]);
+            }
+        } else {
+            /* the window moves down one row: add the new, drop the old */
+            const ptrdiff_t sn = fk_map_index(y - g->oy + kh - 1, g->H, g->mode);
+            const ptrdiff_t so = fk_map_index(y - g->oy - 1, g->H, g->mode);
+            const ST *restrict ri = sn < 0 ? crow : (const ST *)(g->src + sn * g->ss0);
+            const ST *restrict ro = so < 0 ? crow : (const ST *)(g->src + so * g->ss0);
+            CS *restrict c = cs;
+            for (x = 0; x < W; x++) c[x] = (CS)(c[x] + ri[x] - ro[x]);
+        }
+        /* border columns of the column sums, by the border mode */
+        for (x = pl > 0 ? -pl : W; x < padw - pl; x = x == -1 ? W : x + 1) {
+            const ptrdiff_t mi = fk_map_col(x, W, (int)C, g->mode);
+            cs[x] = mi < 0 ? outside : cs[mi];
+        }
+        /* the window sums and the outputs, a chunk at a time */
+        for (x = 0; x < Wo; x += FK_BOX_ICHUNK) {
+            ptrdiff_t n = Wo - x < FK_BOX_ICHUNK ? Wo - x : FK_BOX_ICHUNK, xs = x, i;
+            char *dst = g->dst + y * g->ds0 + x * g->ds1;
+#if FK_X86_AVX2 && FK_BOXI_NV == 16
+            if (ip->kind == FK_BOXI_MULHI && out8 && narrow) {
+                /* the bulk in registers; the last few outputs below */
+                const ptrdiff_t done = FK_FN(boxi_mulhi8)((uint8_t *)dst, P + x, n, kw, C, ip);
+                if (done == n) continue;
+                xs += done;
+                n -= done;
+                dst += done;
+            }
+#endif
+            if (narrow) FK_FN(FK_BOXI_HSUM)(S, P + xs, n, kw, C);
+            else FK_FN(FK_BOXI_SCAN)(S, P + xs, n, kw, C);
+            if (ip->kind == FK_BOXI_MULHI) {
+                /* round(S / n) as floor((2 S + n) M / 2^(16 + shift)) in 16 bits */
+                const uint16_t M = (uint16_t)ip->mul, bias = (uint16_t)ip->bias;
+                const int sh = ip->shift;
+                if (out8) {
+                    uint8_t *restrict d = (uint8_t *)dst;
+                    for (i = 0; i < n; i++) {
+                        const uint16_t a = (uint16_t)(2 * S[i] + bias);
+                        d[i] = (uint8_t)((uint16_t)(((uint32_t)a * M) >> 16) >> sh);
+                    }
+                    continue;
+                }
+                for (i = 0; i < n; i++) {
+                    const uint16_t a = (uint16_t)(2 * S[i] + bias);
+                    obuf[i] = (T)((uint16_t)(((uint32_t)a * M) >> 16) >> sh);
+                }
+            } else if (ip->kind == FK_BOXI_FLOAT) {
+                const float wf = ip->wf;
+                const SS *Sx = S;
+#if FK_X86_AVX2
+                if (out8 || out16) {
+                    /* the bulk straight to the output; the rest below */
+                    const ptrdiff_t done = FK_FN(FK_BOXI_FSTORE)(S, n, dst, out16, wf);
+                    if (done == n) continue;
+                    Sx += done;
+                    n -= done;
+                    dst += done * g->ds1;
+                }
+#endif
+                for (i = 0; i < n; i++) obuf[i] = (T)((float)Sx[i] * wf);
+            } else {
+                /* what the float path computes from the same exact sum */
+                const double w = job->weight;
+                const SS *Sx = S;
+#if FK_X86_AVX2
+                if (ip->mean && (out8 || out16)) {
+                    const ptrdiff_t done = FK_FN(FK_BOXI_DSTORE)(S, n, dst, out16, w);
+                    if (done == n) continue;
+                    Sx += done;
+                    n -= done;
+                    dst += done * g->ds1;
+                }
+#endif
+                for (i = 0; i < n; i++) obuf[i] = (T)((double)Sx[i] * w);
+            }
+            store(obuf, n, dst, g->ds1);
+        }
+    }
+}
+#undef FK_BOXI_SHIFT1
+#undef FK_BOXI_SHIFT2
+#undef FK_BOXI_SHIFT4
+#undef FK_BOXI_SHIFT8
+#undef FK_BOXI_LAST
+#undef FK_BOXI_LOAD
+#undef FK_BOXI_SHUF
+#undef fk_boxi_v
+#undef fk_boxi_m
+#endif /* FK_BOX_VARIANT */

@@ -126,7 +126,13 @@ size_t fk_box_workspace_bytes(const fk_box_job *job, size_t elem)
      * output rows */
     const size_t three = elem * 4 * (W + FK_SLACK) + sizeof(double) * 2 * (padw + FK_SLACK)
                          + elem * 2 * (Wo + FK_SLACK) + 128;
-    return running > three ? running : three;
+    /* the integer sums: column sums (at most uint32), a chunk of window
+     * sums (uint32) and of outputs (T), a row of cval (at most uint16),
+     * each aligned to 64 bytes */
+    const size_t integer = 4 * (padw + FK_SLACK) + 4 * (FK_BOX_ICHUNK + FK_SLACK)
+                           + elem * (FK_BOX_ICHUNK + FK_SLACK) + 2 * (W + FK_SLACK) + 4 * 64;
+    size_t most = running > three ? running : three;
+    return most > integer ? most : integer;
 }
 
 static size_t fk_round64(size_t b)

@@ -299,5 +299,8 @@ static inline size_t fk_rows_bytes(int kh)
 /* chunk of columns whose column sums are updated and used while in L1
  * (256 measured 10-15 % faster than 512 for wide windows, same for narrow) */
 #define FK_BOX_CHUNK 256
+/* outputs per chunk of the integer box sums (their window sums and the
+ * converted outputs stay in the first-level cache until stored) */
+#define FK_BOX_ICHUNK 1024
 
 #endif /* FK_CORE_H */

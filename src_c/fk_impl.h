@@ -9,7 +9,7 @@
  *   FK_LANES_F/D  lanes of the correlation kernels' float/double vectors
  *   FK_BOX_NV     lanes (float64) of the box filter's running-sum vectors
  *   FK_X86_AVX2   1 where AVX2 intrinsics may be used (16-bit storers, the
- *                 uint8 3 x 3 mean)
+ *                 uint8 3 x 3 mean, the uint8 box sums' 16-bit rounding)
  * Every function here is static and named fk_<what>_<f|d>_<FK_ISA> (FK_FN),
  * so a profiler tells the copies apart; the one external symbol is the
  * table fk_kernels_<FK_ISA> at the end.
@@ -21,7 +21,8 @@
  *   fk_tensor.h   gradient strength and direction, the structure tensor
  *   fk_corr_run.h the row driver of correlation and fused Sobel jobs
  *   fk_int.h      exact integer correlation and Sobel of 8/16-bit images
- *   fk_box.h      box sums with running sums
+ *   fk_box.h      box sums with running sums (in integers for 8- and
+ *                 16-bit images)
  *   fk_color.h    colour conversions
  */
 
