@@ -753,7 +753,8 @@ static void FK_FN(box_job)(const void *job_, void *ws, ptrdiff_t y0, ptrdiff_t y
                 FK_FN(box_colsums_row)(job, colsum, y, direct_src, load, cbuf);
                 FK_FN(box_pad)(colsum, -pl, 0, W, g->C, g->mode, outside);
                 FK_FN(box_pad)(colsum, W, padw - pl, W, g->C, g->mode, outside);
-                FK_FN(box_hsum)(out, P, Wo, scale, (int)kw, C);
+                if (C == 1) FK_FN(box_hsum)(out, P, Wo, scale, (int)kw, 1);
+                else FK_FN(box_hsum)(out, P, Wo, scale, (int)kw, C);
             }
         }
         if (!direct_out) store(obuf, Wo, g->dst + y * g->ds0, g->ds1);
