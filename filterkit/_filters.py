@@ -40,8 +40,9 @@ def mean(image: Any, size: masks.Size = 3, *, mode: str = "reflect", cval: float
          space: Optional[str] = None) -> np.ndarray:
     """Mean (box) filter: the average over a size x size window.
 
-    Runs in O(1) work per pixel whatever the size (running sums in float64:
-    integer images are summed exactly, float images do not drift), and
+    Runs in O(1) work per pixel whatever the size (running sums: in
+    integers for uint8 and uint16 images, in float64 for others, so
+    integer images are summed exactly and float images do not drift), and
     equals ``convolve(image, masks.mean(size))``.  A NaN or an infinity
     makes NaN (or inf) exactly where the window sees it, as a direct sum
     does; it does not stay in the running sums once it has left.

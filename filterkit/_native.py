@@ -28,8 +28,8 @@ class Border(NamedTuple):
     With ``channels`` C > 1 the 2-D arrays are rows of interleaved pixels:
     a row of W pixels is W * C elements (channel after channel, equal
     strides), and each channel is filtered on its own in the same pass
-    (`ox` still counts pixels).  Only the correlation, separable and
-    Sobel calls take C > 1.
+    (`ox` still counts pixels).  The correlation, separable, Sobel,
+    integer and box calls take C > 1.
     """
 
     oy: int
