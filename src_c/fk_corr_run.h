@@ -80,9 +80,9 @@ FK_INLINE void FK_FN(separable)(const FK_FN(mask) *m, int R, const T *const *row
     const T *t0 = tmp, *t1 = tmp + tmplen;
     int a;
     if (R == 2)
-        FK_FN(corr2_rows)(tmp, tmp + tmplen, rows, m->col, kh, 1, 1, cn, pf0, pf1);
+        FK_FN(corr2_vert)(tmp, tmp + tmplen, rows, m->col, kh, cn, pf0, pf1);
     else
-        FK_FN(corr_rows)(tmp, rows, m->col, kh, 1, 1, cn, pf0);
+        FK_FN(corr_vert)(tmp, rows, m->col, kh, cn, pf0);
     for (a = 0; a < R; a++) {
         T *o = a == 0 ? o0 : o1;
         if (m->rowsym != 0) FK_FN(corr_sym)(o, a == 0 ? t0 : t1, m->row, kw, cs, m->rowsym, n);
