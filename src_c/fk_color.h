@@ -145,67 +145,10 @@ static inline T FK_FN(labfinv)(T f)
 }
 
 #if FK_X86_AVX2 && FK_IS_FLOAT
-/* ---- AVX2: packed RGB pixels to and from planes, 8 pixels a step ----- */
-/* Pixel k of a step is element floor(k / 3) of the permuted planes: the
- * same index vector for the three channels, then two blends pick each
- * element's channel (element j of the 24 is channel j mod 3).  Each
- * returns how many leading pixels it did (a multiple of 8). */
-#define FK_RGB_G0 0x92 /* the steps' first vector: r g b r g b r g */
-#define FK_RGB_B0 0x24
-#define FK_RGB_G1 0x24 /* second: b r g b r g b r */
-#define FK_RGB_B1 0x49
-#define FK_RGB_G2 0x49 /* third: g b r g b r g b */
-#define FK_RGB_B2 0x92
-
-/* planes r, g, b of n pixels to packed float RGB d */
-static ptrdiff_t FK_ISA_FN(merge_rgb)(float *d, const float *r, const float *g, const float *b,
-                                      ptrdiff_t n)
-{
-    const __m256i i0 = _mm256_setr_epi32(0, 0, 0, 1, 1, 1, 2, 2);
-    const __m256i i1 = _mm256_setr_epi32(2, 3, 3, 3, 4, 4, 4, 5);
-    const __m256i i2 = _mm256_setr_epi32(5, 5, 6, 6, 6, 7, 7, 7);
-    ptrdiff_t i;
-    for (i = 0; i + 8 <= n; i += 8) {
-        const __m256 vr = _mm256_loadu_ps(r + i), vg = _mm256_loadu_ps(g + i);
-        const __m256 vb = _mm256_loadu_ps(b + i);
-        __m256 o;
-        o = _mm256_blend_ps(_mm256_permutevar8x32_ps(vr, i0), _mm256_permutevar8x32_ps(vg, i0),
-                            FK_RGB_G0);
-        _mm256_storeu_ps(d + 3 * i, _mm256_blend_ps(o, _mm256_permutevar8x32_ps(vb, i0), FK_RGB_B0));
-        o = _mm256_blend_ps(_mm256_permutevar8x32_ps(vr, i1), _mm256_permutevar8x32_ps(vg, i1),
-                            FK_RGB_G1);
-        _mm256_storeu_ps(d + 3 * i + 8,
-                         _mm256_blend_ps(o, _mm256_permutevar8x32_ps(vb, i1), FK_RGB_B1));
-        o = _mm256_blend_ps(_mm256_permutevar8x32_ps(vr, i2), _mm256_permutevar8x32_ps(vg, i2),
-                            FK_RGB_G2);
-        _mm256_storeu_ps(d + 3 * i + 16,
-                         _mm256_blend_ps(o, _mm256_permutevar8x32_ps(vb, i2), FK_RGB_B2));
-    }
-    return i;
-}
-
-/* packed float RGB s of n pixels to planes r, g, b: the blends gather a
- * channel's eight elements, one permutation puts them in order */
-static ptrdiff_t FK_ISA_FN(split_rgb)(const float *s, float *r, float *g, float *b, ptrdiff_t n)
-{
-    const __m256i ir = _mm256_setr_epi32(0, 3, 6, 1, 4, 7, 2, 5);
-    const __m256i ig = _mm256_setr_epi32(1, 4, 7, 2, 5, 0, 3, 6);
-    const __m256i ib = _mm256_setr_epi32(2, 5, 0, 3, 6, 1, 4, 7);
-    ptrdiff_t i;
-    for (i = 0; i + 8 <= n; i += 8) {
-        const __m256 a = _mm256_loadu_ps(s + 3 * i), c = _mm256_loadu_ps(s + 3 * i + 8);
-        const __m256 e = _mm256_loadu_ps(s + 3 * i + 16);
-        /* r: elements 0 3 6 of a, 9 12 15 of c (its 1 4 7), 18 21 of e (2 5) */
-        const __m256 vr = _mm256_blend_ps(_mm256_blend_ps(a, c, 0x92), e, 0x24);
-        const __m256 vg = _mm256_blend_ps(_mm256_blend_ps(e, a, 0x92), c, 0x24);
-        const __m256 vb = _mm256_blend_ps(_mm256_blend_ps(c, e, 0x92), a, 0x24);
-        _mm256_storeu_ps(r + i, _mm256_permutevar8x32_ps(vr, ir));
-        _mm256_storeu_ps(g + i, _mm256_permutevar8x32_ps(vg, ig));
-        _mm256_storeu_ps(b + i, _mm256_permutevar8x32_ps(vb, ib));
-    }
-    return i;
-}
-
+/* ---- AVX2: packed uint8 RGB pixels to planes, 8 pixels a step ------ */
+/* (Packed float pixels need no help: the compiler vectorises their
+ * stride-3 loops as well as hand-written blends and permutations did.)
+ * Returns how many leading pixels it did (a multiple of 8). */
 /* packed uint8 RGB s of n pixels through the 256-entry table lut to
  * planes: each channel's eight bytes picked by two byte shuffles (of the
  * step's first 16 and last 8 bytes: no read past the 24), widened, and
@@ -317,12 +260,7 @@ static void FK_FN(colour)(const fk_colour_job *p, ptrdiff_t y, ptrdiff_t x0, ptr
             }
         } else if (packed_in && own_in) {
             const T *st = (const T *)s;
-#if FK_X86_AVX2 && FK_IS_FLOAT
-            i = FK_ISA_FN(split_rgb)(st, a[0], a[1], a[2], n);
-#else
-            i = 0;
-#endif
-            for (; i < n; i++) {
+            for (i = 0; i < n; i++) {
                 a[0][i] = st[3 * i];
                 a[1][i] = st[3 * i + 1];
                 a[2][i] = st[3 * i + 2];
@@ -416,12 +354,7 @@ static void FK_FN(colour)(const fk_colour_job *p, ptrdiff_t y, ptrdiff_t x0, ptr
         }
         if (packed_out && nout == 3) {
             T *dt = (T *)d;
-#if FK_X86_AVX2 && FK_IS_FLOAT
-            i = FK_ISA_FN(merge_rgb)(dt, o[0], o[1], o[2], n);
-#else
-            i = 0;
-#endif
-            for (; i < n; i++) {
+            for (i = 0; i < n; i++) {
                 dt[3 * i] = o[0][i];
                 dt[3 * i + 1] = o[1][i];
                 dt[3 * i + 2] = o[2][i];
