@@ -461,91 +461,31 @@ static inline void *fk_box_align(const void *p)
 
 #define FK_BOX_VARIANT box_i8_16_16
 #define FK_BOXI_NV 16
-#define FK_BOXI_HSUMK boxi_hsumk_8_16_16
-#define FK_BOXI_HSUM boxi_hsum_8_16_16
-#define FK_BOXI_SCAN boxi_scan_8_16_16
-#define FK_BOXI_FSTORE boxi_fstore_8_16_16
-#define FK_BOXI_DSTORE boxi_dstore_8_16_16
 #define ST uint8_t
 #define CS uint16_t
 #define SS uint16_t
 #include "fk_box.h"
-#undef FK_BOX_VARIANT
-#undef FK_BOXI_NV
-#undef FK_BOXI_HSUMK
-#undef FK_BOXI_HSUM
-#undef FK_BOXI_SCAN
-#undef FK_BOXI_FSTORE
-#undef FK_BOXI_DSTORE
-#undef ST
-#undef CS
-#undef SS
 
 #define FK_BOX_VARIANT box_i8_16_32
 #define FK_BOXI_NV 8
-#define FK_BOXI_HSUMK boxi_hsumk_8_16_32
-#define FK_BOXI_HSUM boxi_hsum_8_16_32
-#define FK_BOXI_SCAN boxi_scan_8_16_32
-#define FK_BOXI_FSTORE boxi_fstore_8_16_32
-#define FK_BOXI_DSTORE boxi_dstore_8_16_32
 #define ST uint8_t
 #define CS uint16_t
 #define SS uint32_t
 #include "fk_box.h"
-#undef FK_BOX_VARIANT
-#undef FK_BOXI_NV
-#undef FK_BOXI_HSUMK
-#undef FK_BOXI_HSUM
-#undef FK_BOXI_SCAN
-#undef FK_BOXI_FSTORE
-#undef FK_BOXI_DSTORE
-#undef ST
-#undef CS
-#undef SS
 
 #define FK_BOX_VARIANT box_i8_32_32
 #define FK_BOXI_NV 8
-#define FK_BOXI_HSUMK boxi_hsumk_8_32_32
-#define FK_BOXI_HSUM boxi_hsum_8_32_32
-#define FK_BOXI_SCAN boxi_scan_8_32_32
-#define FK_BOXI_FSTORE boxi_fstore_8_32_32
-#define FK_BOXI_DSTORE boxi_dstore_8_32_32
 #define ST uint8_t
 #define CS uint32_t
 #define SS uint32_t
 #include "fk_box.h"
-#undef FK_BOX_VARIANT
-#undef FK_BOXI_NV
-#undef FK_BOXI_HSUMK
-#undef FK_BOXI_HSUM
-#undef FK_BOXI_SCAN
-#undef FK_BOXI_FSTORE
-#undef FK_BOXI_DSTORE
-#undef ST
-#undef CS
-#undef SS
 
 #define FK_BOX_VARIANT box_i16_32_32
 #define FK_BOXI_NV 8
-#define FK_BOXI_HSUMK boxi_hsumk_16_32_32
-#define FK_BOXI_HSUM boxi_hsum_16_32_32
-#define FK_BOXI_SCAN boxi_scan_16_32_32
-#define FK_BOXI_FSTORE boxi_fstore_16_32_32
-#define FK_BOXI_DSTORE boxi_dstore_16_32_32
 #define ST uint16_t
 #define CS uint32_t
 #define SS uint32_t
 #include "fk_box.h"
-#undef FK_BOX_VARIANT
-#undef FK_BOXI_NV
-#undef FK_BOXI_HSUMK
-#undef FK_BOXI_HSUM
-#undef FK_BOXI_SCAN
-#undef FK_BOXI_FSTORE
-#undef FK_BOXI_DSTORE
-#undef ST
-#undef CS
-#undef SS
 
 /* Output rows [y0, y1) of a box job in integers (see above), or 0 when the
  * job is not one for them: another source dtype, strided source rows, a
@@ -762,6 +702,14 @@ static void FK_FN(box_job)(const void *job_, void *ws, ptrdiff_t y0, ptrdiff_t y
 }
 
 #else /* FK_BOX_VARIANT */
+/* this variant's helpers, named after it */
+#define FK_BOXI_PASTE_(a, b) a##_##b
+#define FK_BOXI_PASTE(a, b) FK_BOXI_PASTE_(a, b)
+#define FK_BOXI_HSUMK FK_BOXI_PASTE(hsumk, FK_BOX_VARIANT)
+#define FK_BOXI_HSUM FK_BOXI_PASTE(hsum, FK_BOX_VARIANT)
+#define FK_BOXI_SCAN FK_BOXI_PASTE(scan, FK_BOX_VARIANT)
+#define FK_BOXI_FSTORE FK_BOXI_PASTE(fstore, FK_BOX_VARIANT)
+#define FK_BOXI_DSTORE FK_BOXI_PASTE(dstore, FK_BOX_VARIANT)
 /* ---- one variant of the integer box sums ---------------------------------
  * Included by the main part of this file once per variant, with ST the
  * source type (uint8_t or uint16_t), CS the column sums' type and SS the
@@ -1098,4 +1046,17 @@ static void FK_FN(FK_BOX_VARIANT)(const fk_box_job *job, const fk_box_iplan *ip,
 #undef FK_BOXI_SHUF
 #undef fk_boxi_v
 #undef fk_boxi_m
+/* the variant's parameters end with it */
+#undef FK_BOXI_PASTE_
+#undef FK_BOXI_PASTE
+#undef FK_BOXI_HSUMK
+#undef FK_BOXI_HSUM
+#undef FK_BOXI_SCAN
+#undef FK_BOXI_FSTORE
+#undef FK_BOXI_DSTORE
+#undef FK_BOX_VARIANT
+#undef FK_BOXI_NV
+#undef ST
+#undef CS
+#undef SS
 #endif /* FK_BOX_VARIANT */
