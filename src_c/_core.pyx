@@ -160,6 +160,24 @@ cdef int _fill_row_strides(cnp.ndarray a, Py_ssize_t *n, Py_ssize_t *es, Py_ssiz
     return 0
 
 
+cdef int _fill_direction(object direction, char **d, Py_ssize_t *s0, Py_ssize_t *s1,
+                         Py_ssize_t *sc, int *code) except -1:
+    """A Sobel job's direction output: none (NULL) or its rows as
+    _fill_row_strides reads them."""
+    cdef Py_ssize_t n
+    d[0] = NULL
+    s0[0] = 0
+    s1[0] = 0
+    sc[0] = 0
+    code[0] = 0
+    if direction is not None:
+        d[0] = <char *>cnp.PyArray_DATA(<cnp.ndarray>direction)
+        s0[0] = (<cnp.ndarray>direction).strides[0]
+        _fill_row_strides(direction, &n, s1, sc)
+        code[0] = _dtype_code(direction)
+    return 0
+
+
 cdef int _fill_geom(fk_geom *g, cnp.ndarray src, cnp.ndarray dst, object border) except -1:
     g.src = <const char *>cnp.PyArray_DATA(src)
     g.H = src.shape[0]
@@ -261,22 +279,12 @@ def sobel(cnp.ndarray src, cnp.ndarray strength, object direction, object border
     """The Sobel f_x and f_y fused: ``strength`` = sqrt(f_x^2 + f_y^2) and,
     unless `direction` is None, ``direction`` = atan2(f_y, f_x)."""
     cdef fk_sobel_job job
-    cdef Py_ssize_t dir_n
     double_precision, threads, cpu_cap = run
     cdef const fk_kernels *kt = fk_select(cpu_cap)
     _fill_geom(&job.g, src, strength, border)
     if job.g.Wo < 1:
         return
-    job.dir = NULL
-    job.dir_s0 = 0
-    job.dir_s1 = 0
-    job.dir_sc = 0
-    job.dir_code = 0
-    if direction is not None:
-        job.dir = <char *>cnp.PyArray_DATA(<cnp.ndarray>direction)
-        job.dir_s0 = (<cnp.ndarray>direction).strides[0]
-        _fill_row_strides(direction, &dir_n, &job.dir_s1, &job.dir_sc)
-        job.dir_code = _dtype_code(direction)
+    _fill_direction(direction, &job.dir, &job.dir_s0, &job.dir_s1, &job.dir_sc, &job.dir_code)
     _run_parallel(&job, kt.sobel_d if double_precision else kt.sobel_f, job.g.Ho,
                   fk_sobel_prepare(&job, _elem(double_precision)), threads)
 
@@ -326,7 +334,6 @@ def sobel_integer(cnp.ndarray src, cnp.ndarray strength, object direction, objec
     """`sobel` with f_x and f_y summed exactly in integers (``sums``: an
     ``IntSums`` whose lanes and cval count; its masks are Sobel's)."""
     cdef fk_icorr_job job
-    cdef Py_ssize_t dir_n
     double_precision, threads, cpu_cap = run
     cdef const fk_kernels *kt = fk_select(cpu_cap)
     _fill_geom(&job.g, src, strength, border)
@@ -342,16 +349,7 @@ def sobel_integer(cnp.ndarray src, cnp.ndarray strength, object direction, objec
     job.cval = sums.cval
     job.narrow = 0
     job.sobel = 1
-    job.dir = NULL
-    job.dir_s0 = 0
-    job.dir_s1 = 0
-    job.dir_sc = 0
-    job.dir_code = 0
-    if direction is not None:
-        job.dir = <char *>cnp.PyArray_DATA(<cnp.ndarray>direction)
-        job.dir_s0 = (<cnp.ndarray>direction).strides[0]
-        _fill_row_strides(direction, &dir_n, &job.dir_s1, &job.dir_sc)
-        job.dir_code = _dtype_code(direction)
+    _fill_direction(direction, &job.dir, &job.dir_s0, &job.dir_s1, &job.dir_sc, &job.dir_code)
     _run_parallel(&job, kt.icorr_d if double_precision else kt.icorr_f, job.g.Ho,
                   fk_icorr_prepare(&job, _elem(double_precision)), threads)
 
