@@ -123,6 +123,17 @@ def test_integer_description():
 
 # ---- bit-identical to the oracle and to the float path -------------------------
 
+def _every_output_exact(spy, image, mask, rank1, mode):
+    """Every output dtype and method on the integer path, bit for bit."""
+    for out in OUTPUTS:
+        want = expected(image, mask, mode, 0.0, out)
+        for method in _methods(rank1):
+            spy.clear()
+            got = filterkit.correlate(image, mask, mode=mode, output=out, method=method)
+            assert spy == ["correlate"]
+            np.testing.assert_array_equal(got, want, err_msg=f"{out} {method}")
+
+
 @pytest.mark.parametrize("dtype", SOURCES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("name", list(MASKS))
 def test_exact_for_every_output_and_mode(name, dtype, spy, float_path):
@@ -178,13 +189,7 @@ def test_every_8bit_value_at_every_tap(name, dtype, spy):
     rng = np.random.default_rng(seed("all", name, np.dtype(dtype).name))
     values = np.tile(np.arange(info.min, info.max + 1), 4)
     image = rng.permutation(values).reshape(32, 32).astype(dtype)
-    for out in OUTPUTS:
-        want = expected(image, mask, "wrap", 0.0, out)
-        for method in _methods(rank1):
-            spy.clear()
-            got = filterkit.correlate(image, mask, mode="wrap", output=out, method=method)
-            assert spy == ["correlate"]
-            np.testing.assert_array_equal(got, want, err_msg=f"{out} {method}")
+    _every_output_exact(spy, image, mask, rank1, "wrap")
 
 
 @pytest.mark.parametrize("dtype", SOURCES, ids=lambda d: np.dtype(d).name)
@@ -200,13 +205,7 @@ def test_extreme_sums(name, dtype, spy):
               np.where(sign > 0, info.min, info.max).astype(dtype),
               np.full(np.shape(mask), info.max, dtype), np.full(np.shape(mask), info.min, dtype)]
     for image in images:
-        for out in OUTPUTS:
-            want = expected(image, mask, "valid", 0.0, out)
-            for method in _methods(rank1):
-                spy.clear()
-                got = filterkit.correlate(image, mask, mode="valid", output=out, method=method)
-                assert spy == ["correlate"]
-                np.testing.assert_array_equal(got, want, err_msg=f"{out} {method}")
+        _every_output_exact(spy, image, mask, rank1, "valid")
 
 
 @pytest.mark.parametrize("name", ["sobel_x", "laplace8", "binomial5", "scaled5x3"])
