@@ -6,6 +6,7 @@ the constants of :mod:`filterkit._costs`, in seconds for one channel:
     direct        N (d0 + d1 T), or N d3 for the dedicated 3 x 3 sums
     separable     N (s0 + s1 (h + w))                  rank-1 masks
     box           N (b0 + b1 min(w, 12))               constant masks
+                  N (b3 + b1 (w - 3)) for h = 3, w <= 9 (the three-row path)
     fft           f0 P + f F log2 F + fa min(P, 2^18)  P extended pixels, F transform size
     overlap_save  f0 B + f1 B log2 B + tb per block, t0 per band, oc per call
 

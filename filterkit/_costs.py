@@ -56,10 +56,12 @@ def fft_key(library: str, name: str) -> str:
 #: their own already).  f0, fa and oc come from the grid only
 DEFAULTS: Constants = {
     "float32": {"d0": 0.199, "d1": 0.039, "d3": 0.40, "s0": 0.132, "s1": 0.055, "b0": 0.25, "b1": 0.037,
+                "b3": 0.36,
                 "scipy.f0": 0.5, "scipy.f1": 0.483, "scipy.tb": 0.0, "scipy.t0": 0.0, "scipy.oc": 1.3e5,
                 "scipy.f2s": 0.883, "scipy.f2": 0.738, "scipy.fa": 0.0,
                 "fftw.f0": 0.5, "fftw.f1": 0.31, "fftw.tb": 0.0, "fftw.t0": 0.0, "fftw.oc": 6e5},
     "float64": {"d0": 0.286, "d1": 0.053, "d3": 0.59, "s0": 0.031, "s1": 0.099, "b0": 0.38, "b1": 0.055,
+                "b3": 0.83,
                 "scipy.f0": 0.8, "scipy.f1": 0.512, "scipy.tb": 0.0, "scipy.t0": 0.0, "scipy.oc": 2.38e5,
                 "scipy.f2s": 0.87, "scipy.f2": 0.901, "scipy.fa": 4.28,
                 "fftw.f0": 0.8, "fftw.f1": 0.42, "fftw.tb": 0.0, "fftw.t0": 0.0, "fftw.oc": 4e5},
@@ -125,6 +127,12 @@ def _read(path: str) -> Constants:
                 # an earlier version without the fixed 3 x 3 sums' cost: the
                 # general sum's, as it estimated them
                 result[prec]["d3"] = result[prec]["d0"] + 9 * result[prec]["d1"]
+            if "b0" in stored[prec] and "b3" not in stored[prec]:
+                # an earlier version without the three-row box's cost: the
+                # default's, scaled as this machine's 3 x 3 direct sum is
+                # (the two race each other for 3 x 3 means)
+                result[prec]["b3"] = DEFAULTS[prec]["b3"] * result[prec]["d3"] \
+                    / DEFAULTS[prec]["d3"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         warnings.warn(f"filterkit: ignoring the calibration file {path} ({exc}); "
                       "using the default cost constants (run filterkit.calibrate() "

@@ -1,7 +1,9 @@
 """Running window sums for a constant mask: O(1) work per pixel.
 
 Cost per output pixel: b0 + b1 min(w, 12) (direct horizontal sums up to
-w = 9, running sums beyond).
+w = 9, running sums beyond); windows three rows high and at most 9 wide
+have a path of their own (two output rows per pass, no running state):
+b3 + b1 (w - 3).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from .._maskinfo import MaskInfo
 from .._validate import fail
 
 NAME = "box"
+#: the widest window of the core's three-row path (FK_BOX_DIRECT_MAX)
+THREE_ROW_MAX_WIDTH = 9
 
 
 def cost(info: MaskInfo, hw: Tuple[int, int], c: Dict[str, float], threads: int,
@@ -23,8 +27,12 @@ def cost(info: MaskInfo, hw: Tuple[int, int], c: Dict[str, float], threads: int,
     """Estimated seconds, or None for a mask of unequal weights."""
     if not info.constant:
         return None
-    return float(hw[0]) * hw[1] * (c["b0"] + c["b1"] * min(info.shape[1], 12)) * 1e-9 \
-        / max(threads, 1) ** 0.9
+    kh, kw = info.shape
+    if kh == 3 and kw <= THREE_ROW_MAX_WIDTH:
+        ns = c["b3"] + c["b1"] * (kw - 3)
+    else:
+        ns = c["b0"] + c["b1"] * min(kw, 12)
+    return float(hw[0]) * hw[1] * ns * 1e-9 / max(threads, 1) ** 0.9
 
 
 def check(info: MaskInfo) -> None:
