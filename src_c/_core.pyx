@@ -320,11 +320,7 @@ def correlate_integer(cnp.ndarray src, cnp.ndarray dst, object sums, object bord
     job.cval = cval
     job.narrow = 1 if narrow else 0
     job.sobel = 0
-    job.dir = NULL
-    job.dir_s0 = 0
-    job.dir_s1 = 0
-    job.dir_sc = 0
-    job.dir_code = 0
+    _fill_direction(None, &job.dir, &job.dir_s0, &job.dir_s1, &job.dir_sc, &job.dir_code)
     _run_parallel(&job, kt.icorr_d if double_precision else kt.icorr_f, job.g.Ho,
                   fk_icorr_prepare(&job, _elem(double_precision)), threads)
 

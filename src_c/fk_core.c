@@ -4,6 +4,8 @@
  */
 #include "fk_core.h"
 
+#include <string.h>
+
 /* 0: portable, 1: AVX2+FMA, 2: AVX2+FMA with AVX-512VL encodings */
 static int fk_cpu_level(int cpu_cap)
 {
@@ -166,4 +168,28 @@ size_t fk_icorr_prepare(fk_icorr_job *job, size_t elem)
     job->t_off[2] = off;
     off += trow;
     return off;
+}
+
+void fk_pad_row(const fk_geom *g, ptrdiff_t v, ptrdiff_t c0, ptrdiff_t c1, void *slot,
+                size_t esz, fk_row_load load, const void *ctx, const void *fill)
+{
+    const ptrdiff_t s = fk_map_index(v, g->H, g->mode);
+    char *out = (char *)slot;
+    const char *srow;
+    ptrdiff_t c, in0, in1;
+    if (s < 0) {
+        for (c = c0; c < c1; c++) memcpy(out + (size_t)(c - c0) * esz, fill, esz);
+        return;
+    }
+    srow = g->src + s * g->ss0;
+    in0 = c0 > 0 ? c0 : 0;
+    in1 = c1 < g->W ? c1 : g->W;
+    if (in1 > in0) load(ctx, srow + in0 * g->ss1, g->ss1, in1 - in0, out + (size_t)(in0 - c0) * esz);
+    for (c = c0; c < c1; c++) {
+        ptrdiff_t m;
+        if (c >= in0 && c < in1) { c = in1 - 1; continue; }
+        m = fk_map_col(c, g->W, g->C, g->mode);
+        if (m < 0) memcpy(out + (size_t)(c - c0) * esz, fill, esz);
+        else load(ctx, srow + m * g->ss1, g->ss1, 1, out + (size_t)(c - c0) * esz);
+    }
 }

@@ -228,6 +228,19 @@ extern const fk_kernels fk_kernels_avx512;
 /* the best table this CPU runs, at most cpu_cap (FK_CAP_*) */
 const fk_kernels *fk_select(int cpu_cap);
 
+/* Loads n elements of a source row (stride bytes apart) into dst, as the
+ * caller's element type (ctx: what the loader needs, e.g. its dtype). */
+typedef void (*fk_row_load)(const void *ctx, const char *src, ptrdiff_t stride, ptrdiff_t n,
+                            void *dst);
+
+/* The one padded row of the kernels' rings: virtual row v's element
+ * columns [c0, c1) into slot (elements of esz bytes), the image's part by
+ * one call of `load`, rows and columns outside it by the border rule
+ * (fk_map_index, fk_map_col), or `fill` (one element: cval) where the rule
+ * gives none. */
+void fk_pad_row(const fk_geom *g, ptrdiff_t v, ptrdiff_t c0, ptrdiff_t c1, void *slot,
+                size_t esz, fk_row_load load, const void *ctx, const void *fill);
+
 /* Fill in the strips of a job (its other fields set) and return the bytes
  * of workspace each thread needs; elem is sizeof the compute type. */
 size_t fk_corr_prepare(fk_corr_job *job, size_t elem);

@@ -42,30 +42,11 @@ static FK_FN(mask) FK_FN(make_mask)(const T *k, const T *col, const T *row, int 
     return m;
 }
 
-/* Load virtual row v (virtual element columns [c0, c1)) into
- * slot[0 .. c1 - c0); columns outside the row by their pixel (fk_map_col). */
-static void FK_FN(load_vrow)(const fk_geom *g, FK_FN(load_t) load, ptrdiff_t v, ptrdiff_t c0,
-                             ptrdiff_t c1, T *slot)
+/* fk_pad_row's loader for rows of T: ctx is the dtype's FK_FN(load_t) */
+static void FK_FN(pad_load)(const void *ctx, const char *src, ptrdiff_t stride, ptrdiff_t n,
+                            void *dst)
 {
-    const ptrdiff_t s = fk_map_index(v, g->H, g->mode);
-    const T cval = (T)g->cval;
-    const char *srow;
-    ptrdiff_t c, in0, in1;
-    if (s < 0) {
-        for (c = c0; c < c1; c++) slot[c - c0] = cval;
-        return;
-    }
-    srow = g->src + s * g->ss0;
-    in0 = c0 > 0 ? c0 : 0;
-    in1 = c1 < g->W ? c1 : g->W;
-    if (in1 > in0) load(srow + in0 * g->ss1, g->ss1, in1 - in0, slot + (in0 - c0));
-    for (c = c0; c < c1; c++) {
-        ptrdiff_t m;
-        if (c >= in0 && c < in1) { c = in1 - 1; continue; }
-        m = fk_map_col(c, g->W, g->C, g->mode);
-        if (m < 0) slot[c - c0] = cval;
-        else load(srow + m * g->ss1, g->ss1, 1, slot + (c - c0));
-    }
+    (*(const FK_FN(load_t) *)ctx)(src, stride, n, (T *)dst);
 }
 
 /* One separable mask on the R rows of the current step: the vertical pass
@@ -143,6 +124,7 @@ static void FK_FN(run_rows)(const fk_geom *g, const fk_strips *st, int kh, int k
     const ptrdiff_t ol = g->Wo + FK_SLACK;
     T *cvrow = base + st->cvrow_off;
     const FK_FN(load_t) load = FK_FN(loader)(g->src_code);
+    const T cval = (T)g->cval;
     const FK_FN(store_t) store = FK_FN(storer)(g->dst_code);
     const int separable = m1->col != NULL;
     const int direction = sj != NULL && sj->dir != NULL;
@@ -182,7 +164,8 @@ static void FK_FN(run_rows)(const fk_geom *g, const fk_strips *st, int kh, int k
                 const ptrdiff_t rl = st->rl[i];
                 ptrdiff_t v;
                 for (v = vload; v < vend; v++)
-                    FK_FN(load_vrow)(g, load, v, c0, c1, ring + fk_pmod(v, nring) * rl);
+                    fk_pad_row(g, v, c0, c1, ring + fk_pmod(v, nring) * rl, sizeof(T),
+                               FK_FN(pad_load), &load, &cval);
                 for (a = 0; a < kh + R - 1; a++)
                     rows[a] = ring + fk_pmod(vfirst + a, nring) * rl;
             }

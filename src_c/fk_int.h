@@ -161,51 +161,32 @@ FK_IK_WIDEN(int16_t)
 FK_IK_WIDEN(int32_t)
 #undef FK_IK_WIDEN
 
-/* Load virtual row v (virtual element columns [c0, c1)) widened into slot;
- * columns outside the row by their pixel (fk_map_col), rows and columns
- * outside the image with mode FK_CONSTANT as cval. */
-static void FK_ISA_FN(ik_load_vrow)(const fk_icorr_job *job, ptrdiff_t v, ptrdiff_t c0,
-                                    ptrdiff_t c1, void *slot_)
+/* fk_pad_row's loaders for rows of int16 and int32 lanes: ctx is the
+ * source's dtype code */
+static void FK_ISA_FN(ik_pad16)(const void *ctx, const char *src, ptrdiff_t stride, ptrdiff_t n,
+                                void *dst)
 {
-    const fk_geom *g = &job->g;
-    const ptrdiff_t s = fk_map_index(v, g->H, g->mode);
-    const int wide = job->lanes == 1;
-    int16_t *s16 = (int16_t *)slot_;
-    int32_t *s32 = (int32_t *)slot_;
-    const char *srow;
-    ptrdiff_t c, in0, in1;
-    if (s < 0) {
-        for (c = c0; c < c1; c++) {
-            if (wide) s32[c - c0] = job->cval;
-            else s16[c - c0] = (int16_t)job->cval;
-        }
-        return;
-    }
-    srow = g->src + s * g->ss0;
-    in0 = c0 > 0 ? c0 : 0;
-    in1 = c1 < g->W ? c1 : g->W;
-    if (in1 > in0) {
-        if (wide)
-            FK_CAT3(ik_widen, int32_t, FK_ISA)(srow + in0 * g->ss1, g->ss1, g->src_code,
-                                               in1 - in0, s32 + (in0 - c0));
-        else
-            FK_CAT3(ik_widen, int16_t, FK_ISA)(srow + in0 * g->ss1, g->ss1, g->src_code,
-                                               in1 - in0, s16 + (in0 - c0));
-    }
-    for (c = c0; c < c1; c++) {
-        ptrdiff_t m;
-        if (c >= in0 && c < in1) { c = in1 - 1; continue; }
-        m = fk_map_col(c, g->W, g->C, g->mode);
-        if (wide) {
-            if (m < 0) s32[c - c0] = job->cval;
-            else FK_CAT3(ik_widen, int32_t, FK_ISA)(srow + m * g->ss1, g->ss1, g->src_code, 1,
-                                                    s32 + (c - c0));
-        } else {
-            if (m < 0) s16[c - c0] = (int16_t)job->cval;
-            else FK_CAT3(ik_widen, int16_t, FK_ISA)(srow + m * g->ss1, g->ss1, g->src_code, 1,
-                                                    s16 + (c - c0));
-        }
-    }
+    FK_CAT3(ik_widen, int16_t, FK_ISA)(src, stride, *(const int *)ctx, n, (int16_t *)dst);
+}
+
+static void FK_ISA_FN(ik_pad32)(const void *ctx, const char *src, ptrdiff_t stride, ptrdiff_t n,
+                                void *dst)
+{
+    FK_CAT3(ik_widen, int32_t, FK_ISA)(src, stride, *(const int *)ctx, n, (int32_t *)dst);
+}
+
+/* virtual row v's columns [c0, c1) into slot, widened to the job's lanes */
+static void FK_ISA_FN(ik_load_vrow)(const fk_icorr_job *job, ptrdiff_t v, ptrdiff_t c0,
+                                    ptrdiff_t c1, void *slot)
+{
+    const int32_t c32 = job->cval;
+    const int16_t c16 = (int16_t)job->cval;
+    if (job->lanes == 1)
+        fk_pad_row(&job->g, v, c0, c1, slot, sizeof(int32_t), FK_ISA_FN(ik_pad32),
+                   &job->g.src_code, &c32);
+    else
+        fk_pad_row(&job->g, v, c0, c1, slot, sizeof(int16_t), FK_ISA_FN(ik_pad16),
+                   &job->g.src_code, &c16);
 }
 
 /*
