@@ -69,7 +69,7 @@ print(f"filterkit: building the core {'with' if openmp else 'without'} OpenMP")
 
 # every header the C files include: a change to one rebuilds the module
 _C_HEADERS = ["fk_core.h", "fk_impl.h", "fk_convert.h", "fk_convert_dtype.h", "fk_corr.h",
-              "fk_tensor.h", "fk_corr_run.h", "fk_int.h", "fk_box.h", "fk_color.h"]
+              "fk_tensor.h", "fk_corr_run.h", "fk_int.h", "fk_fft.h", "fk_box.h", "fk_color.h"]
 
 extensions = [
     Extension(

@@ -104,6 +104,17 @@ def correlate(src: np.ndarray, dst: np.ndarray, weights: np.ndarray, border: Bor
     _core.correlate(src, dst, weights, border, run)
 
 
+def correlate_fft(src: np.ndarray, dst: np.ndarray, weights: np.ndarray,
+                  block: Tuple[int, int], border: Border, run: Run, check: bool) -> bool:
+    """``dst`` = the correlation of the single-channel 2-D `src` with the
+    2-D `weights` (C-contiguous, compute dtype) by FFT in blocks of `block`
+    = (bh, bw), powers of two of at least 16 larger than the mask; rounded
+    and saturated when `dst` is integer.  With `check`, True as soon as a
+    block holds a NaN or an inf (`dst` then partly written), else False."""
+    assert border.channels == 1
+    return bool(_core.correlate_fft(src, dst, weights, block, border, run, check))
+
+
 def correlate_integer(src: np.ndarray, dst: np.ndarray, sums: IntSums, border: Border,
                       run: Run) -> None:
     """``dst`` = the correlation `sums` of the 8- or 16-bit `src`, exact in

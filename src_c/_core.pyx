@@ -15,7 +15,7 @@ conversion as ``ColourOp``.
 """
 
 from cython.parallel cimport parallel, prange
-from libc.stdlib cimport calloc, free
+from libc.stdlib cimport calloc, free, malloc
 
 cimport numpy as cnp
 
@@ -73,6 +73,12 @@ cdef extern from "fk_core.h" nogil:
         int kh, kw
         double weight
 
+    ctypedef struct fk_fft_job:
+        fk_geom g
+        int kh, kw, bh, bw
+        const void *plan
+        int *nonfinite
+
     ctypedef struct fk_colour_job:
         const char *src
         Py_ssize_t ss0, ss1, ssc
@@ -99,6 +105,8 @@ cdef extern from "fk_core.h" nogil:
     ctypedef void (*fk_colour_fn)(const fk_colour_job *job, Py_ssize_t y, Py_ssize_t x0,
                                   Py_ssize_t x1) noexcept nogil
     ctypedef void (*fk_tensor_fn)(const fk_tensor_job *job, Py_ssize_t y0, Py_ssize_t y1) noexcept nogil
+    ctypedef void (*fk_fft_plan_fn)(const fk_fft_job *job, const void *weights, void *plan,
+                                    void *ws) noexcept nogil
 
     ctypedef struct fk_kernels:
         const char *name
@@ -108,6 +116,8 @@ cdef extern from "fk_core.h" nogil:
         fk_colour_fn colour_f, colour_d
         fk_tensor_fn tensor_f, tensor_d
         fk_rows_fn icorr_f, icorr_d
+        fk_rows_fn fft_f, fft_d
+        fk_fft_plan_fn fftplan_f, fftplan_d
 
     const fk_kernels *fk_select(int cpu_cap)
     size_t fk_corr_prepare(fk_corr_job *job, size_t elem)
@@ -115,6 +125,8 @@ cdef extern from "fk_core.h" nogil:
     size_t fk_box_workspace_bytes(const fk_box_job *job, size_t elem)
     size_t fk_icorr_prepare(fk_icorr_job *job, size_t elem)
     Py_ssize_t fk_box_restart(const fk_box_job *job)
+    size_t fk_fft_plan_elems(int bh, int bw)
+    size_t fk_fft_workspace_bytes(int bh, int bw, size_t elem)
 
 
 def openmp_enabled():
@@ -348,6 +360,47 @@ def sobel_integer(cnp.ndarray src, cnp.ndarray strength, object direction, objec
     _fill_direction(direction, &job.dir, &job.dir_s0, &job.dir_s1, &job.dir_sc, &job.dir_code)
     _run_parallel(&job, kt.icorr_d if double_precision else kt.icorr_f, job.g.Ho,
                   fk_icorr_prepare(&job, _elem(double_precision)), threads)
+
+
+def correlate_fft(cnp.ndarray src, cnp.ndarray dst, cnp.ndarray weights, object block,
+                  object border, object run, bint check):
+    """``dst`` = the correlation of the single-channel ``src`` with the 2-D
+    ``weights`` (C-contiguous, compute dtype) by FFT in blocks of ``block``
+    = (bh, bw) (powers of two of at least 16).  With ``check``, stops as
+    soon as a block holds a NaN or an inf and returns True (``dst`` partly
+    written); else returns False."""
+    cdef fk_fft_job job
+    cdef int nonfinite = 0
+    cdef void *ws
+    cdef size_t elem
+    cdef fk_fft_plan_fn plan_fn
+    cdef const void *wdata = cnp.PyArray_DATA(weights)
+    cdef cnp.ndarray plan
+    double_precision, threads, cpu_cap = run
+    cdef const fk_kernels *kt = fk_select(cpu_cap)
+    _fill_geom(&job.g, src, dst, border)
+    if job.g.Wo < 1 or job.g.Ho < 1:
+        return False
+    job.kh = weights.shape[0]
+    job.kw = weights.shape[1]
+    job.bh, job.bw = block
+    job.nonfinite = &nonfinite if check else NULL
+    elem = _elem(double_precision)
+    plan = cnp.PyArray_EMPTY(1, [<cnp.npy_intp>fk_fft_plan_elems(job.bh, job.bw)],
+                             cnp.NPY_FLOAT64 if double_precision else cnp.NPY_FLOAT32, 0)
+    job.plan = cnp.PyArray_DATA(plan)
+    plan_fn = kt.fftplan_d if double_precision else kt.fftplan_f
+    ws = malloc(fk_fft_workspace_bytes(job.bh, job.bw, elem))
+    if ws == NULL:
+        raise MemoryError("filterkit: could not allocate the FFT's workspace")
+    with nogil:
+        plan_fn(&job, wdata, job.plan, ws)
+    free(ws)
+    # bands at multiples of bh - kh + 1 rows: the same blocks on any thread count
+    _run_parallel(&job, kt.fft_d if double_precision else kt.fft_f, job.g.Ho,
+                  fk_fft_workspace_bytes(job.bh, job.bw, elem), threads,
+                  job.bh - job.kh + 1)
+    return nonfinite != 0
 
 
 def box(cnp.ndarray src, cnp.ndarray dst, int kh, int kw, double weight, object border,

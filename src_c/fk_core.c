@@ -193,3 +193,16 @@ void fk_pad_row(const fk_geom *g, ptrdiff_t v, ptrdiff_t c0, ptrdiff_t c1, void 
         else load(ctx, srow + m * g->ss1, g->ss1, 1, out + (size_t)(c - c0) * esz);
     }
 }
+
+size_t fk_fft_plan_elems(int bh, int bw)
+{
+    /* twiddles of both lengths (real and imaginary halves), then the
+     * spectrum's two planes of bw rows of bh + FK_FFT_PAD */
+    return (size_t)bh + (size_t)bw + 2 * (size_t)bw * (size_t)(bh + FK_FFT_PAD);
+}
+
+size_t fk_fft_workspace_bytes(int bh, int bw, size_t elem)
+{
+    /* (re, im): bh rows of bw + FK_FFT_PAD; (tre, tim): bw rows of bh + FK_FFT_PAD */
+    return elem * 2 * ((size_t)bh * (size_t)(bw + FK_FFT_PAD) + (size_t)bw * (size_t)(bh + FK_FFT_PAD));
+}

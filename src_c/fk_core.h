@@ -165,6 +165,22 @@ typedef struct {
     size_t ring_off, tmp_off, taps_off, t_off[3];
 } fk_icorr_job;
 
+/* A correlation by FFT in blocks of bh x bw (powers of two, at least 16;
+ * fk_fft.h) of single-channel rows (g.C == 1): `plan` holds the twiddles
+ * and the mask's spectrum (fk_fft_plan_elems elements of the compute type,
+ * filled by the table's fftplan_*).  Bands start at multiples of
+ * bh - kh + 1 rows from a job's first row, so the caller splits rows at
+ * such multiples for the same result on any number of threads.  With
+ * `nonfinite` not NULL, a block whose sum is not finite (a NaN or inf in
+ * the image) sets *nonfinite and the job stops, its output partly
+ * written. */
+typedef struct {
+    fk_geom g;
+    int kh, kw, bh, bw;
+    const void *plan;
+    int *nonfinite;
+} fk_fft_job;
+
 /* Sums over kh x kw windows, times weight (1 / (kh kw) for the mean). */
 typedef struct {
     fk_geom g;
@@ -207,6 +223,9 @@ typedef void (*fk_rows_fn)(const void *job, void *ws, ptrdiff_t y0, ptrdiff_t y1
 typedef void (*fk_colour_fn)(const fk_colour_job *job, ptrdiff_t y, ptrdiff_t x0, ptrdiff_t x1);
 /* rows [y0, y1) of a tensor job */
 typedef void (*fk_tensor_fn)(const fk_tensor_job *job, ptrdiff_t y0, ptrdiff_t y1);
+/* the plan of an FFT job from its kh x kw weights, with a workspace of
+ * fk_fft_workspace_bytes */
+typedef void (*fk_fft_plan_fn)(const fk_fft_job *job, const void *weights, void *plan, void *ws);
 
 /* One instruction set's kernels; _f in float32, _d in float64. */
 typedef struct {
@@ -217,6 +236,8 @@ typedef struct {
     fk_colour_fn colour_f, colour_d;
     fk_tensor_fn tensor_f, tensor_d;
     fk_rows_fn icorr_f, icorr_d;   /* fk_icorr_job */
+    fk_rows_fn fft_f, fft_d;       /* fk_fft_job */
+    fk_fft_plan_fn fftplan_f, fftplan_d;
 } fk_kernels;
 
 extern const fk_kernels fk_kernels_portable;
@@ -247,6 +268,10 @@ size_t fk_corr_prepare(fk_corr_job *job, size_t elem);
 size_t fk_sobel_prepare(fk_sobel_job *job, size_t elem);
 size_t fk_box_workspace_bytes(const fk_box_job *job, size_t elem);
 size_t fk_icorr_prepare(fk_icorr_job *job, size_t elem);
+/* the plan's elements (of the compute type) and a thread's workspace
+ * (bytes) of an FFT job with blocks of bh x bw */
+size_t fk_fft_plan_elems(int bh, int bw);
+size_t fk_fft_workspace_bytes(int bh, int bw, size_t elem);
 /* the rows that blocks of a box job's rows must start at multiples of */
 ptrdiff_t fk_box_restart(const fk_box_job *job);
 
@@ -315,5 +340,11 @@ static inline size_t fk_rows_bytes(int kh)
 /* outputs per chunk of the integer box sums (their window sums and the
  * converted outputs stay in the first-level cache until stored) */
 #define FK_BOX_ICHUNK 1024
+/* the FFT's rows are this many elements longer than a power of two (rows
+ * a power of two apart collide in the caches' sets), and its transforms
+ * run over strips of this many bytes of columns (a strip's sub-transforms
+ * stay in the first-level cache) */
+#define FK_FFT_PAD 16
+#define FK_FFT_STRIP 256
 
 #endif /* FK_CORE_H */

@@ -24,6 +24,7 @@
  *   fk_box.h      box sums with running sums (in integers for 8- and
  *                 16-bit images)
  *   fk_color.h    colour conversions
+ *   fk_fft.h      correlation by FFT in blocks (overlap-save)
  */
 
 /* names: FK_FN(corr_rows) is fk_corr_rows_f_avx2 in the float copy of the
@@ -42,6 +43,7 @@
 #define FK_ISA_FN(x) FK_CAT2(x, FK_ISA)
 
 #define FK_INLINE static inline __attribute__((always_inline))
+#define FK_PI 3.14159265358979323846
 
 /* the box filter's 4 x float64 vectors in the portable table exceed its
  * 16-byte registers; GCC warns of the ABI of passing them, which only
@@ -54,6 +56,14 @@
  * dereference is an unaligned load or store. */
 typedef float fk_vf __attribute__((vector_size(4 * FK_LANES_F), aligned(4), may_alias));
 typedef double fk_vd __attribute__((vector_size(8 * FK_LANES_D), aligned(8), may_alias));
+/* the FFT's vectors: FK_FFT_LANES_F / _D lanes (the widest registers;
+ * defaults: the correlation kernels') */
+#ifndef FK_FFT_LANES_F
+#define FK_FFT_LANES_F FK_LANES_F
+#define FK_FFT_LANES_D FK_LANES_D
+#endif
+typedef float fk_fft_vf __attribute__((vector_size(4 * FK_FFT_LANES_F), aligned(4), may_alias));
+typedef double fk_fft_vd __attribute__((vector_size(8 * FK_FFT_LANES_D), aligned(8), may_alias));
 /* the box filter's running sums: FK_BOX_NV float64, their bit patterns,
  * and FK_BOX_NV outputs of either compute type */
 typedef double fk_vsum __attribute__((vector_size(8 * FK_BOX_NV), aligned(8), may_alias));
@@ -185,6 +195,8 @@ FK_INLINE ptrdiff_t FK_ISA_FN(vec16)(const float *src, ptrdiff_t n, void *d, flo
 #define FK_VSUM_T fk_vsum_f    /* FK_BOX_NV values of T */
 #define FK_SQRT sqrtf
 #define FK_ROUND_MAGIC 12582912.0f /* 1.5 * 2^23 */
+#define FV fk_fft_vf
+#define FL FK_FFT_LANES_F
 #include "fk_convert.h"
 #include "fk_corr.h"
 #include "fk_tensor.h"
@@ -192,6 +204,9 @@ FK_INLINE ptrdiff_t FK_ISA_FN(vec16)(const float *src, ptrdiff_t n, void *d, flo
 #include "fk_int.h"
 #include "fk_box.h"
 #include "fk_color.h"
+#include "fk_fft.h"
+#undef FV
+#undef FL
 #undef T
 #undef FK_TS
 #undef FK_OWN
@@ -212,6 +227,8 @@ FK_INLINE ptrdiff_t FK_ISA_FN(vec16)(const float *src, ptrdiff_t n, void *d, flo
 #define FK_VSUM_T fk_vsum_d
 #define FK_SQRT sqrt
 #define FK_ROUND_MAGIC 6755399441055744.0 /* 1.5 * 2^52 */
+#define FV fk_fft_vd
+#define FL FK_FFT_LANES_D
 #include "fk_convert.h"
 #include "fk_corr.h"
 #include "fk_tensor.h"
@@ -219,6 +236,9 @@ FK_INLINE ptrdiff_t FK_ISA_FN(vec16)(const float *src, ptrdiff_t n, void *d, flo
 #include "fk_int.h"
 #include "fk_box.h"
 #include "fk_color.h"
+#include "fk_fft.h"
+#undef FV
+#undef FL
 #undef T
 #undef FK_TS
 #undef FK_OWN
@@ -238,4 +258,6 @@ const fk_kernels FK_TABLE(FK_ISA) = {
     FK_CAT3(colour, f, FK_ISA), FK_CAT3(colour, d, FK_ISA),
     FK_CAT3(tensor_job, f, FK_ISA), FK_CAT3(tensor_job, d, FK_ISA),
     FK_CAT3(icorr_job, f, FK_ISA), FK_CAT3(icorr_job, d, FK_ISA),
+    FK_CAT3(fft_job, f, FK_ISA), FK_CAT3(fft_job, d, FK_ISA),
+    FK_CAT3(fft_plan, f, FK_ISA), FK_CAT3(fft_plan, d, FK_ISA),
 };
