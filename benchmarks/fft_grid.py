@@ -6,9 +6,11 @@
     python -m benchmarks.fft_grid --out DIR
 
 The grid runs once per FFT backend filterkit has here (``$FILTERKIT_FFT``):
-``scipy`` (pocketfft, the default install) always, ``fftw`` when pyFFTW is
+``native`` (the tiled method's blocks transformed in filterkit's core, the
+default) and ``scipy`` (pocketfft) always, ``fftw`` when pyFFTW is
 installed; each backend has cost constants of its own, so ``auto`` is held
-against the fastest method on each.
+against the fastest method on each.  The whole-image ``fft`` method runs on
+pocketfft in every one.
 
 Every cell is one image (256^2 ... 4096^2, float32 and float64) and one odd
 mask (3x3 ... 63x63, plus 3x31, 31x3 and 15x41).  In each cell every
@@ -34,7 +36,8 @@ the ratios auto / fastest filterkit method and auto / best peer; over the
 whole grid, how many auto cells are within 1.1x of the fastest filterkit
 method for their mask, by medians, by minimum times and by the median of
 each round's paired ratio) and, when matplotlib is installed, a PNG plot per
-backend (``fft_grid.png`` for pocketfft, ``fft_grid_fftw.png`` for FFTW).
+backend (``fft_grid.png`` for the default, ``fft_grid_scipy.png`` for
+pocketfft's blocks, ``fft_grid_fftw.png`` for FFTW's).
 The JSON keeps every sample in round order.  Only filterkit's public API is
 used.
 """
@@ -81,11 +84,13 @@ QUICK_IMAGES = [512, 2048]
 QUICK_MASKS = [3, 9, 21, 41]
 FFT_METHODS = ("fft", "overlap_save")
 #: filterkit's FFT backends ($FILTERKIT_FFT), in the order they run
-BACKENDS = ("scipy", "fftw")
-BACKEND_TITLES = {"scipy": "pocketfft (`scipy.fft`, the default install)",
-                  "fftw": "FFTW (pyFFTW, the `fftw` extra)"}
-#: each backend's plot (the pocketfft one keeps the name the docs link)
-PLOT_NAMES = {"scipy": "fft_grid.png", "fftw": "fft_grid_fftw.png"}
+BACKENDS = ("native", "scipy", "fftw")
+BACKEND_TITLES = {"native": "filterkit's own block transforms (the default, every install)",
+                  "scipy": "pocketfft blocks (`scipy.fft`, `FILTERKIT_FFT=scipy`)",
+                  "fftw": "FFTW blocks (pyFFTW, the `fftw` extra, `FILTERKIT_FFT=fftw`)"}
+#: each backend's plot (the default's keeps the name the docs link)
+PLOT_NAMES = {"native": "fft_grid.png", "scipy": "fft_grid_scipy.png",
+              "fftw": "fft_grid_fftw.png"}
 
 Shape = Tuple[int, int]
 
@@ -990,7 +995,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="estimate instead of running calls predicted slower than this "
                              "(seconds; default 0.6, --quick 0.3)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
-    parser.add_argument("--backends", help="FFT backends, comma-separated: scipy (pocketfft), fftw "
+    parser.add_argument("--backends", help="FFT backends, comma-separated: native, scipy (pocketfft), fftw "
                                            "(default: every one installed)")
     args = parser.parse_args(argv)
     here = available_backends()

@@ -19,14 +19,14 @@ from ._cache import calibration_path
 from ._convolve import convolve
 from ._costs import DEFAULTS, fft_key, forget
 from ._threads import get_num_threads, set_num_threads
-from .methods._fftlib import fast_len, forced_backend, pyfftw_module, tile_shape
+from .methods._fftlib import block_shape, fast_len, forced_backend, pyfftw_module
 
 
 def _backends() -> Tuple[str, ...]:
     """The FFT libraries the overlap-save method can use here: each gets its
     set of constants measured (a library that is not installed keeps its
     defaults)."""
-    return ("scipy", "fftw") if pyfftw_module() is not None else ("scipy",)
+    return ("native", "scipy", "fftw") if pyfftw_module() is not None else ("native", "scipy")
 
 
 def _timeit(fn: Any, repeat: int) -> float:
@@ -61,8 +61,9 @@ def calibrate(*, quick: bool = False, save: bool = True) -> Dict[str, Dict[str, 
     dict
         ``{"float32": {...}, "float64": {...}}``, nanoseconds per unit of
         work: the spatial constants and each FFT library's set
-        (``scipy.f1``, ``fftw.f1``, ...), measured for pocketfft and, when
-        pyFFTW is installed, for FFTW; the others are the defaults.
+        (``native.f1``, ``scipy.f1``, ``fftw.f1``, ...), measured for the
+        core's blocks, pocketfft and, when pyFFTW is installed, FFTW; the
+        others are the defaults.
 
     Examples
     --------
@@ -128,7 +129,7 @@ def calibrate(*, quick: bool = False, save: bool = True) -> Dict[str, Dict[str, 
                 with forced_backend(library):
                     rows = []
                     for k in (9, 21, 41):
-                        bh, bw = tile_shape(k, k, n2, n2)
+                        bh, bw = block_shape(library, k, k, n2, n2)
                         ny, nx = -(-n2 // (bh - k + 1)), -(-n2 // (bw - k + 1))
                         B = float(bh) * bw
                         t = _timeit(lambda k=k: convolve(whole, rng.random((k, k)), method="overlap_save"),

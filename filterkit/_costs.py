@@ -23,8 +23,9 @@ from ._validate import fail
 Constants = Dict[str, Dict[str, float]]
 
 #: the FFT libraries, each with a set of FFT constants of its own: pocketfft
-#: (``scipy.fft``, the default install) and FFTW (pyFFTW, the ``fftw`` extra)
-FFT_LIBRARIES = ("scipy", "fftw")
+#: (``scipy.fft``), FFTW (pyFFTW, the ``fftw`` extra) and filterkit's core
+#: (``native``: the tiled method's blocks by default)
+FFT_LIBRARIES = ("scipy", "fftw", "native")
 #: the FFT constants of each library, by short name: f0 per value of a block
 #: (or per extended pixel of the whole image), f1 per value and log2 of a
 #: block's transform, tb per block, t0 per band of blocks, oc per tiled call;
@@ -33,13 +34,14 @@ FFT_LIBRARIES = ("scipy", "fftw")
 FFT_KEYS: Dict[str, Tuple[str, ...]] = {
     "scipy": ("f0", "f1", "tb", "t0", "oc", "f2s", "f2", "fa"),
     "fftw": ("f0", "f1", "tb", "t0", "oc"),
+    "native": ("f0", "f1", "tb", "t0", "oc"),
 }
 
 
 def fft_key(library: str, name: str) -> str:
     """The key of the FFT constant `name` of `library` (``'scipy.f1'``)."""
     if library not in FFT_KEYS:
-        raise fail("library", "one of 'scipy', 'fftw'", repr(library))
+        raise fail("library", "one of 'scipy', 'fftw', 'native'", repr(library))
     if name not in FFT_KEYS[library]:
         raise fail("name", f"one of {', '.join(FFT_KEYS[library])} (the {library} FFT constants)",
                    repr(name))
@@ -59,12 +61,16 @@ DEFAULTS: Constants = {
                 "b3": 0.36,
                 "scipy.f0": 0.5, "scipy.f1": 0.483, "scipy.tb": 0.0, "scipy.t0": 0.0, "scipy.oc": 1.3e5,
                 "scipy.f2s": 0.883, "scipy.f2": 0.738, "scipy.fa": 0.0,
-                "fftw.f0": 0.5, "fftw.f1": 0.31, "fftw.tb": 0.0, "fftw.t0": 0.0, "fftw.oc": 6e5},
+                "fftw.f0": 0.5, "fftw.f1": 0.31, "fftw.tb": 0.0, "fftw.t0": 0.0, "fftw.oc": 6e5,
+                "native.f0": 0.0, "native.f1": 0.2, "native.tb": 0.0, "native.t0": 0.0,
+                "native.oc": 3e4},
     "float64": {"d0": 0.286, "d1": 0.053, "d3": 0.59, "s0": 0.031, "s1": 0.099, "b0": 0.38, "b1": 0.055,
                 "b3": 0.83,
                 "scipy.f0": 0.8, "scipy.f1": 0.512, "scipy.tb": 0.0, "scipy.t0": 0.0, "scipy.oc": 2.38e5,
                 "scipy.f2s": 0.87, "scipy.f2": 0.901, "scipy.fa": 4.28,
-                "fftw.f0": 0.8, "fftw.f1": 0.42, "fftw.tb": 0.0, "fftw.t0": 0.0, "fftw.oc": 4e5},
+                "fftw.f0": 0.8, "fftw.f1": 0.42, "fftw.tb": 0.0, "fftw.t0": 0.0, "fftw.oc": 4e5,
+                "native.f0": 0.0, "native.f1": 0.45, "native.tb": 0.0, "native.t0": 0.0,
+                "native.oc": 3e4},
 }
 
 #: the measured FFT constants of calibration files before the split (one

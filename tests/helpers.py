@@ -21,8 +21,8 @@ try:
     import pyfftw
 except ImportError:  # the test extra installs it; a bare checkout tests pocketfft only
     pyfftw = None
-#: the FFT libraries the overlap-save blocks are tested through
-FFT_BACKENDS = ["scipy"] if pyfftw is None else ["scipy", "fftw"]
+#: the FFT backends the overlap-save blocks are tested through
+FFT_BACKENDS = ["native", "scipy"] + ([] if pyfftw is None else ["fftw"])
 
 
 def run_python(code: str, *, env: Optional[dict] = None, cwd: Optional[str] = None,

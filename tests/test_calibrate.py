@@ -39,7 +39,7 @@ def test_calibrate_writes_the_constants(calibrated):
         data = json.load(fh)
     # read back, the file gives what calibrate returned: what auto then uses
     assert _costs._read(path) == constants
-    libraries = ["scipy"] + (["fftw"] if pyfftw is not None else [])
+    libraries = ["native", "scipy"] + (["fftw"] if pyfftw is not None else [])
     assert data["version"] == 2 and data["fft_libraries"] == libraries
     for prec, stored in data["constants"].items():
         # each installed library's set measured; the grid's constants (f0,
@@ -47,7 +47,9 @@ def test_calibrate_writes_the_constants(calibrated):
         measured = {k.split(".")[0] for k in stored if "." in k}
         assert measured == set(libraries), (prec, sorted(stored))
         assert {"scipy.f1", "scipy.tb", "scipy.t0", "scipy.f2s", "scipy.f2"} <= set(stored)
-        assert not {"scipy.f0", "scipy.fa", "scipy.oc", "fftw.f0", "fftw.oc"} & set(stored)
+        assert {"native.f1", "native.tb", "native.t0"} <= set(stored)
+        assert not {"scipy.f0", "scipy.fa", "scipy.oc", "fftw.f0", "fftw.oc", "native.f0",
+                    "native.oc"} & set(stored)
         assert all(v >= 0 and np.isfinite(v) for v in stored.values())
     check_choice(choice)
 

@@ -94,7 +94,7 @@ def test_auto_picks_separable_for_a_rank_one_mask():
 # ----------------------------------------------------------------------------
 
 AUTO_SPECTRAL = {  # image shape, mask shape -> what auto takes (asserted below)
-    "fft": ((256, 256), (41, 41)),
+    "fft": ((64, 64), (41, 41)),
     "overlap_save": ((700, 530), (51, 41)),
 }
 
@@ -301,15 +301,22 @@ def test_overlap_save_costs_with_the_constants_of_the_library_in_use(backend, mo
     monkeypatch.setattr(_costs, "_loaded", None)
 
 
-def test_without_pyfftw_the_pocketfft_constants_are_used(monkeypatch, tmp_path, default_costs):
-    # the default install: FILTERKIT_FFT unset (auto) and no pyFFTW
+def test_the_default_install_costs_the_blocks_with_the_native_constants(monkeypatch, tmp_path,
+                                                                         default_costs):
+    # FILTERKIT_FFT unset (auto), with or without pyFFTW: the core's blocks,
+    # powers of two (128 for a 31 x 31 mask: 4 x 31 rounded up), 98 output
+    # rows and columns each, so 21 x 21 blocks in 21 bands
     monkeypatch.delenv("FILTERKIT_FFT", raising=False)
-    monkeypatch.setattr(_fft, "pyfftw_module", lambda: None)
-    write_constants(tmp_path, **SETS)
-    assert _fft.fft_backend() == "scipy"
-    costs = filterkit.choose_method((2048, 2048), (31, 31)).costs
-    assert costs["overlap_save"] == pytest.approx(
-        overlap_save_2048_31(_costs.constants()["float32"], "scipy"))
+    write_constants(tmp_path, native_f0=0.6, native_f1=0.25, native_tb=700.0, native_t0=2000.0,
+                    native_oc=5e4, **SETS)
+    for fftw in (None, object()):
+        monkeypatch.setattr(_fft, "pyfftw_module", lambda: fftw)
+        assert _fft.fft_backend() == "native"
+        assert _fft.native_tile_shape(31, 31, 2048, 2048) == (128, 128)
+        costs = filterkit.choose_method((2048, 2048), (31, 31)).costs
+        B = 128.0 * 128.0
+        want = (441 * (0.6 * B + 0.25 * B * np.log2(B) + 700.0) + 21 * 2000.0 + 5e4) * 1e-9
+        assert costs["overlap_save"] == pytest.approx(want / AUTO_THREADS ** 0.6)
     monkeypatch.setattr(_costs, "_loaded", None)
 
 
@@ -403,10 +410,13 @@ def test_a_3x3_rank_one_mask_is_summed_directly(dtype, default_costs):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_overlap_save_in_one_block_costs_more_than_the_whole_transform(dtype, default_costs):
-    # 256^2 with a 63x63 mask: the 320^2 block is the whole extended image,
+def test_overlap_save_in_one_block_costs_more_than_the_whole_transform(dtype, default_costs,
+                                                                        monkeypatch):
+    # pocketfft's blocks (the native ones are powers of two, never one block
+    # here): 256^2 with a 63x63 mask: the 320^2 block is the whole extended image,
     # the same transforms as method='fft' plus the tiling's overhead (the
     # grid measured fft 1.17-1.26 times faster than that one block)
+    monkeypatch.setenv("FILTERKIT_FFT", "scipy")
     assert _fft.tile_shape(63, 63, 256, 256) == (320, 320) == (_fft.fast_len(318),) * 2
     costs = filterkit.choose_method((256, 256), (63, 63), dtype=dtype).costs
     c = _costs.DEFAULTS[np.dtype(dtype).name]

@@ -276,7 +276,7 @@ class TestTiledOverlapSave:
 @pytest.mark.skipif("fftw" not in FFT_BACKENDS, reason="pyFFTW is not installed")
 class TestFFTWBackend:
     def test_fftw_is_used_and_its_plans_are_kept(self, monkeypatch, tmp_path, private_cache):
-        monkeypatch.delenv("FILTERKIT_FFT", raising=False)
+        monkeypatch.setenv("FILTERKIT_FFT", "fftw")
         rng = np.random.default_rng(5)
         image = random_image(rng, (600, 530), np.float32)
         mask = rng.standard_normal((25, 19))
@@ -321,13 +321,13 @@ class TestFFTWBackend:
 def test_fft_backend_environment_errors(monkeypatch):
     image = np.zeros((600, 600), np.float32)
     monkeypatch.setenv("FILTERKIT_FFT", "mkl")
-    with pytest.raises(ValueError, match=r"FILTERKIT_FFT.*'auto', 'scipy', 'fftw'.*'mkl'"):
+    with pytest.raises(ValueError, match=r"FILTERKIT_FFT.*'auto', 'native', 'scipy', 'fftw'.*'mkl'"):
         filterkit.convolve(image, np.ones((21, 21)), method="overlap_save")
     monkeypatch.setenv("FILTERKIT_FFT", "fftw")
     monkeypatch.setitem(_fft._fftw_state, "module", None)  # as if pyFFTW were missing
     with pytest.raises(ImportError, match=r"FILTERKIT_FFT.*pyFFTW is not installed"):
         filterkit.convolve(image, np.ones((21, 3)) * np.arange(3), method="overlap_save")
-    monkeypatch.setenv("FILTERKIT_FFT", "auto")  # falls back to pocketfft
+    monkeypatch.setenv("FILTERKIT_FFT", "auto")  # the core's blocks: no library needed
     out = filterkit.convolve(image, np.ones((21, 3)) * np.arange(3), method="overlap_save")
     assert out.shape == image.shape and not out.any()
 
@@ -370,8 +370,10 @@ def test_the_blocks_library_follows_the_backend_and_the_size(monkeypatch):
     assert _fft.blocks_library(2048, 2048) == "scipy"
     monkeypatch.setitem(_fft._fftw_state, "module", None)  # as if pyFFTW were missing
     monkeypatch.setenv("FILTERKIT_FFT", "auto")
-    assert _fft.blocks_library(2048, 2048) == "scipy"
+    assert _fft.blocks_library(2048, 2048) == "native"
     monkeypatch.setitem(_fft._fftw_state, "module", object())  # as if it were installed
+    assert _fft.blocks_library(2048, 2048) == "native"  # the core's blocks are faster
+    monkeypatch.setenv("FILTERKIT_FFT", "fftw")
     assert _fft.blocks_library(2048, 2048) == "fftw"
     assert _fft.blocks_library(500, 500) == "scipy"   # below FFTW_MIN_VALUES: not worth a plan
     monkeypatch.setenv("FILTERKIT_FFT", "scipy")

@@ -18,8 +18,10 @@ import numpy as np
 from .._costs import fft_key
 from .._job import Job, store
 from .._maskinfo import MaskInfo
+from .. import _native
 from .._native import Border
-from ._fftlib import NonFinite, correlate_tiled, correlate_whole, fast_len
+from ._fftlib import (NonFinite, blocks_library, correlate_tiled, correlate_whole, fast_len,
+                      native_tile_shape)
 
 NAME = "fft"
 #: the library that transforms the whole image, whose constants it costs with
@@ -68,6 +70,19 @@ def spectral(job: Job, weights: np.ndarray, target: np.ndarray, double: bool, *,
     cdtype = np.dtype(np.float64 if double else np.float32)
     kh, kw = weights.shape
     w = np.ascontiguousarray(weights, dtype=cdtype)
+    Ho, Wo = job.hw
+    if tiled and blocks_library(Ho + kh - 1, Wo + kw - 1) == "native":
+        # the core's blocks: any source and target dtype, converted, rounded
+        # and saturated as the direct sum's are
+        block = native_tile_shape(kh, kw, Ho, Wo)
+        settings = job.settings(double)
+
+        def native(src: np.ndarray, dsts: List[np.ndarray], border: Border) -> None:
+            if _native.correlate_fft(src, dsts[0], w, block, border, settings, finite):
+                raise NonFinite
+
+        job.run([target], native)
+        return target
 
     def call(src: np.ndarray, dsts: List[np.ndarray], _: Border) -> None:
         dst = dsts[0]

@@ -17,7 +17,7 @@ from .._costs import fft_key
 from .._job import Job
 from .._maskinfo import MaskInfo
 from . import fft
-from ._fftlib import blocks_library, tile_shape
+from ._fftlib import block_shape, blocks_library
 
 NAME = "overlap_save"
 
@@ -32,7 +32,7 @@ def cost(info: MaskInfo, hw: Tuple[int, int], c: Dict[str, float], threads: int,
     def k(name: str) -> float:
         return c[fft_key(library, name)]
 
-    bh, bw = tile_shape(kh, kw, Ho, Wo)
+    bh, bw = block_shape(library, kh, kw, Ho, Wo)
     ny, nx = -(-Ho // (bh - kh + 1)), -(-Wo // (bw - kw + 1))
     spectral = max(threads, 1) ** 0.6
     if ny * nx == 1:
