@@ -54,28 +54,18 @@ FK_INLINE void FK_FN(fft_pair)(T *re, T *im, int xs, ptrdiff_t st)
     }
 }
 
-/* Forward transform (exponent -1) of length n along the rows (st apart)
- * of xs columns, natural order in, bit-reversed out; twiddles w_N^j =
- * (wr[j], wi[j]) for j < N / 2, and w_n^j = w_N^(j step). */
-static void FK_FN(fft_dif)(T *re, T *im, int n, int xs, ptrdiff_t st, const T *wr,
-                           const T *wi, int step)
+/* The radix-4 butterflies of rows p, p + q st, p + 2q st, p + 3q st over
+ * xs columns: the stages of span 2q (twiddles (w1r, w1i) and (w2r, w2i))
+ * and q ((w3r, w3i)), in that order forward (decimation in frequency) and
+ * in the reverse order with conjugate twiddles for the inverse (decimation
+ * in time). */
+FK_INLINE void FK_FN(fft_quad)(T *re, T *im, ptrdiff_t qs, int xs, const T *w, int inverse)
 {
-    const int q = n / 4;
-    int r, j, x;
-    if (n < 2) return;
-    if (n == 2) {
-        FK_FN(fft_pair)(re, im, xs, st);
-        return;
-    }
-    /* stages of span 2q (twiddles w_n^r, w_n^(r+q)) and q (w_n^(2r)) */
-    for (r = 0; r < q; r++) {
-        const T w1r = wr[r * step], w1i = wi[r * step];
-        const T w2r = wr[(r + q) * step], w2i = wi[(r + q) * step];
-        const T w3r = wr[2 * r * step], w3i = wi[2 * r * step];
-        T *p0r = re + r * st, *p0i = im + r * st;
-        T *p1r = p0r + q * st, *p1i = p0i + q * st;
-        T *p2r = p1r + q * st, *p2i = p1i + q * st;
-        T *p3r = p2r + q * st, *p3i = p2i + q * st;
+    const T w1r = w[0], w1i = w[1], w2r = w[2], w2i = w[3], w3r = w[4], w3i = w[5];
+    T *p0r = re, *p0i = im, *p1r = re + qs, *p1i = im + qs;
+    T *p2r = p1r + qs, *p2i = p1i + qs, *p3r = p2r + qs, *p3i = p2i + qs;
+    int x;
+    if (!inverse) {
         for (x = 0; x < xs; x += FL) {
             const FV a0r = FK_FLD(p0r + x), a0i = FK_FLD(p0i + x);
             const FV a1r = FK_FLD(p1r + x), a1i = FK_FLD(p1i + x);
@@ -96,55 +86,57 @@ static void FK_FN(fft_dif)(T *re, T *im, int n, int xs, ptrdiff_t st, const T *w
             FK_FST(p3r + x, o3r);
             FK_FST(p3i + x, o3i);
         }
+        return;
     }
-    for (j = 0; j < 4; j++)
-        FK_FN(fft_dif)(re + j * q * st, im + j * q * st, q, xs, st, wr, wi, step * 4);
+    for (x = 0; x < xs; x += FL) {
+        const FV a0r = FK_FLD(p0r + x), a0i = FK_FLD(p0i + x);
+        const FV a2r = FK_FLD(p2r + x), a2i = FK_FLD(p2i + x);
+        FV a1r, a1i, a3r, a3i, b0r, b0i, b1r, b1i, b2r, b2i, b3r, b3i, c2r, c2i, c3r, c3i;
+        FK_CMUL(FK_FLD(p1r + x), FK_FLD(p1i + x), w3r, w3i, a1r, a1i);
+        FK_CMUL(FK_FLD(p3r + x), FK_FLD(p3i + x), w3r, w3i, a3r, a3i);
+        b0r = a0r + a1r, b0i = a0i + a1i, b1r = a0r - a1r, b1i = a0i - a1i;
+        b2r = a2r + a3r, b2i = a2i + a3i, b3r = a2r - a3r, b3i = a2i - a3i;
+        FK_CMUL(b2r, b2i, w1r, w1i, c2r, c2i);
+        FK_CMUL(b3r, b3i, w2r, w2i, c3r, c3i);
+        FK_FST(p0r + x, b0r + c2r);
+        FK_FST(p0i + x, b0i + c2i);
+        FK_FST(p2r + x, b0r - c2r);
+        FK_FST(p2i + x, b0i - c2i);
+        FK_FST(p1r + x, b1r + c3r);
+        FK_FST(p1i + x, b1i + c3i);
+        FK_FST(p3r + x, b1r - c3r);
+        FK_FST(p3i + x, b1i - c3i);
+    }
 }
 
-/* The inverse (exponent +1, unscaled) of FK_FN(fft_dif): bit-reversed in,
- * natural order out. */
-static void FK_FN(fft_dit)(T *re, T *im, int n, int xs, ptrdiff_t st, const T *wr,
-                           const T *wi, int step)
+/* The transform of length n along the rows (st apart) of xs columns:
+ * forward (exponent -1, natural order in, bit-reversed out) or, with
+ * `inverse`, the inverse (exponent +1, unscaled, bit-reversed in, natural
+ * out).  Twiddles w_N^j = (wr[j], wi[j]) for j < N / 2, and w_n^j =
+ * w_N^(j step). */
+static void FK_FN(fft_rows)(T *re, T *im, int n, int xs, ptrdiff_t st, const T *wr,
+                            const T *wi, int step, int inverse)
 {
     const int q = n / 4;
-    int r, j, x;
+    const T sign = inverse ? (T)-1 : (T)1;
+    int r, j;
     if (n < 2) return;
     if (n == 2) {
         FK_FN(fft_pair)(re, im, xs, st);
         return;
     }
-    for (j = 0; j < 4; j++)
-        FK_FN(fft_dit)(re + j * q * st, im + j * q * st, q, xs, st, wr, wi, step * 4);
+    if (inverse)
+        for (j = 0; j < 4; j++)
+            FK_FN(fft_rows)(re + j * q * st, im + j * q * st, q, xs, st, wr, wi, step * 4, 1);
     for (r = 0; r < q; r++) {
-        const T w1r = wr[r * step], w1i = -wi[r * step];
-        const T w2r = wr[(r + q) * step], w2i = -wi[(r + q) * step];
-        const T w3r = wr[2 * r * step], w3i = -wi[2 * r * step];
-        T *p0r = re + r * st, *p0i = im + r * st;
-        T *p1r = p0r + q * st, *p1i = p0i + q * st;
-        T *p2r = p1r + q * st, *p2i = p1i + q * st;
-        T *p3r = p2r + q * st, *p3i = p2i + q * st;
-        for (x = 0; x < xs; x += FL) {
-            const FV a0r = FK_FLD(p0r + x), a0i = FK_FLD(p0i + x);
-            const FV a2r = FK_FLD(p2r + x), a2i = FK_FLD(p2i + x);
-            FV a1r, a1i, a3r, a3i, c2r, c2i, c3r, c3i;
-            FK_CMUL(FK_FLD(p1r + x), FK_FLD(p1i + x), w3r, w3i, a1r, a1i);
-            FK_CMUL(FK_FLD(p3r + x), FK_FLD(p3i + x), w3r, w3i, a3r, a3i);
-            {
-                const FV b0r = a0r + a1r, b0i = a0i + a1i, b1r = a0r - a1r, b1i = a0i - a1i;
-                const FV b2r = a2r + a3r, b2i = a2i + a3i, b3r = a2r - a3r, b3i = a2i - a3i;
-                FK_CMUL(b2r, b2i, w1r, w1i, c2r, c2i);
-                FK_CMUL(b3r, b3i, w2r, w2i, c3r, c3i);
-                FK_FST(p0r + x, b0r + c2r);
-                FK_FST(p0i + x, b0i + c2i);
-                FK_FST(p2r + x, b0r - c2r);
-                FK_FST(p2i + x, b0i - c2i);
-                FK_FST(p1r + x, b1r + c3r);
-                FK_FST(p1i + x, b1i + c3i);
-                FK_FST(p3r + x, b1r - c3r);
-                FK_FST(p3i + x, b1i - c3i);
-            }
-        }
+        /* w_n^r, w_n^(r+q), w_n^(2r) (conjugate for the inverse) */
+        const T w[6] = {wr[r * step], sign * wi[r * step], wr[(r + q) * step],
+                        sign * wi[(r + q) * step], wr[2 * r * step], sign * wi[2 * r * step]};
+        FK_FN(fft_quad)(re + r * st, im + r * st, q * st, xs, w, inverse);
     }
+    if (!inverse)
+        for (j = 0; j < 4; j++)
+            FK_FN(fft_rows)(re + j * q * st, im + j * q * st, q, xs, st, wr, wi, step * 4, 0);
 }
 
 /* b (cols x rows, rows bs apart) = the transpose of a (rows x cols, rows
@@ -223,11 +215,11 @@ static void FK_FN(fft_forward2)(const fk_fft_job *job, const T *tw, T *re, T *im
     const T *wyr = tw, *wyi = tw + bh / 2, *wxr = tw + bh, *wxi = wxr + bw / 2;
     int x;
     for (x = 0; x < bw; x += FK_FN(fft_strip)(bw))
-        FK_FN(fft_dif)(re + x, im + x, bh, FK_FN(fft_strip)(bw), s1, wyr, wyi, 1);
+        FK_FN(fft_rows)(re + x, im + x, bh, FK_FN(fft_strip)(bw), s1, wyr, wyi, 1, 0);
     FK_FN(fft_transpose)(re, s1, tre, s2, bh, bw);
     FK_FN(fft_transpose)(im, s1, tim, s2, bh, bw);
     for (x = 0; x < bh; x += FK_FN(fft_strip)(bh))
-        FK_FN(fft_dif)(tre + x, tim + x, bw, FK_FN(fft_strip)(bh), s2, wxr, wxi, 1);
+        FK_FN(fft_rows)(tre + x, tim + x, bw, FK_FN(fft_strip)(bh), s2, wxr, wxi, 1, 0);
 }
 
 /* The plan of a job: twiddles and the mask's spectrum (fk_fft_plan_elems
@@ -315,11 +307,11 @@ static void FK_FN(fft_job)(const void *job_, void *ws, ptrdiff_t y0, ptrdiff_t y
                 }
             }
             for (x = 0; x < bh; x += sty)
-                FK_FN(fft_dit)(tre + x, tim + x, bw, sty, s2, wxr, wxi, 1);
+                FK_FN(fft_rows)(tre + x, tim + x, bw, sty, s2, wxr, wxi, 1, 1);
             FK_FN(fft_transpose)(tre, s2, re, s1, bw, bh);
             FK_FN(fft_transpose)(tim, s2, im, s1, bw, bh);
             for (x = 0; x < bw; x += stx)
-                FK_FN(fft_dit)(re + x, im + x, bh, stx, s1, wyr, wyi, 1);
+                FK_FN(fft_rows)(re + x, im + x, bh, stx, s1, wyr, wyi, 1, 1);
             for (j = 0; j <= two; j++) {
                 const ptrdiff_t x0 = (bx + j) * tw, cw = g->Wo - x0 < tw ? g->Wo - x0 : tw;
                 const T *res = j ? im : re;
