@@ -167,11 +167,14 @@ def test_auto_filters_an_image_with_nan_spatially():
 @pytest.mark.parametrize("n", [1, 40, 256, 2048])
 def test_block_sizes_are_powers_of_two_larger_than_the_mask(k, n):
     bh, bw = _fft.native_tile_shape(k, k, n, n)
-    assert bh == bw
-    assert bh >= _fft.NATIVE_MIN_BLOCK and bh & (bh - 1) == 0 and bh > k
-    # NATIVE_SPAN times the mask, or half that where it costs fewer values
-    assert bh >= _fft.NATIVE_SPAN * k or 2 * bh >= _fft.NATIVE_SPAN * k
+    assert bh >= _fft.NATIVE_MIN_BLOCK and bw >= _fft.NATIVE_MIN_WIDTH
+    for b in (bh, bw):
+        assert b & (b - 1) == 0 and b > k
+        # NATIVE_SPAN times the mask, or half that where it costs fewer values
+        assert b >= _fft.NATIVE_SPAN * k or 2 * b >= _fft.NATIVE_SPAN * k
+    assert bw == max(bh, _fft.NATIVE_MIN_WIDTH) or n < 256
     assert _fft.native_tile_shape(k, 3, n, n)[0] == bh
+    assert _fft.native_tile_shape(3, k, n, n)[1] == bw
 
 
 def test_the_blocks_follow_the_backend_setting(monkeypatch):

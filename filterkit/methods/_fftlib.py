@@ -335,36 +335,37 @@ def block_shape(library: str, kh: int, kw: int, Ho: int, Wo: int) -> Tuple[int, 
     return tile_shape(kh, kw, Ho, Wo)
 
 
-#: the native blocks are at least this long, and at least NATIVE_SPAN
-#: times the mask: within the noise of the best block on 256^2 to 2048^2
-#: images with masks of 7 to 63, float32 and float64 (blocks of 512 and
-#: more outgrow the second-level cache and cost 1.3-2 times as much per
-#: value)
+#: the native blocks are at least this tall and NATIVE_MIN_WIDTH wide, and
+#: at least NATIVE_SPAN times the mask: within the noise of the best block
+#: on 256^2 to 2048^2 images with masks of 7 to 63, float32 and float64.
+#: Narrower blocks pay for their many short rows (32 wide: 1.2-1.4 times
+#: the time per value of 64 or 128 wide), blocks of 512 and more outgrow
+#: the second-level cache (1.3-2 times)
 NATIVE_MIN_BLOCK = 32
+NATIVE_MIN_WIDTH = 64
 NATIVE_SPAN = 4
 
 
 def native_tile_shape(kh: int, kw: int, Ho: int, Wo: int) -> Tuple[int, int]:
     """Block sizes (bh, bw) for the core's overlap-save: powers of two of at
-    least :data:`NATIVE_MIN_BLOCK` and :data:`NATIVE_SPAN` times the mask,
-    or half that where fewer block values cover the image so (a small
-    image)."""
-    span = NATIVE_SPAN
+    least :data:`NATIVE_MIN_BLOCK` (:data:`NATIVE_MIN_WIDTH` wide) and
+    :data:`NATIVE_SPAN` times the mask, or half that where fewer block
+    values cover the image so (a small image)."""
 
     def blocks(b: int, k: int, n: int) -> int:
         return -(-n // (b - k + 1))
 
-    def best(k: int, n: int) -> int:
-        b = NATIVE_MIN_BLOCK
-        while b < span * k:
+    def best(k: int, n: int, least: int) -> int:
+        b = least
+        while b < NATIVE_SPAN * k:
             b *= 2
         half = b // 2
-        if half >= NATIVE_MIN_BLOCK and half > k and blocks(half, k, n) * half * np.log2(half) \
+        if half >= least and half > k and blocks(half, k, n) * half * np.log2(half) \
                 < blocks(b, k, n) * b * np.log2(b):
             return half
         return b
 
-    return best(kh, Ho), best(kw, Wo)
+    return best(kh, Ho, NATIVE_MIN_BLOCK), best(kw, Wo, NATIVE_MIN_WIDTH)
 
 
 #: the smallest block: smaller ones were up to 1.6 times slower with FFTW (a
