@@ -34,7 +34,7 @@ FFT_LIBRARIES = ("scipy", "fftw", "native")
 FFT_KEYS: Dict[str, Tuple[str, ...]] = {
     "scipy": ("f0", "f1", "tb", "t0", "oc", "f2s", "f2", "fa"),
     "fftw": ("f0", "f1", "tb", "t0", "oc"),
-    "native": ("f0", "f1", "tb", "t0", "oc"),
+    "native": ("f0", "f1", "tb", "t0", "oc", "fc", "fb"),
 }
 
 
@@ -55,22 +55,25 @@ def fft_key(library: str, name: str) -> str:
 #: constants, so that the two are set against each other whatever the
 #: machine's load (pocketfft's on 2026-12-05, AVX-512 Xeon, 2 cores; FFTW's
 #: from the grids before the split, where its blocks had constants of
-#: their own already).  f0, fa and oc come from the grid only
+#: their own already; the core's: f1 and fc chosen on the grid of
+#: 2026-12-06 as the values whose choices came within 1.1x of the fastest
+#: method in the most cells, near the least-squares fit).  f0, fa, oc, fb
+#: and fc come from the grid only
 DEFAULTS: Constants = {
     "float32": {"d0": 0.199, "d1": 0.039, "d3": 0.40, "s0": 0.132, "s1": 0.055, "b0": 0.25, "b1": 0.037,
                 "b3": 0.36,
                 "scipy.f0": 0.5, "scipy.f1": 0.483, "scipy.tb": 0.0, "scipy.t0": 0.0, "scipy.oc": 1.3e5,
                 "scipy.f2s": 0.883, "scipy.f2": 0.738, "scipy.fa": 0.0,
                 "fftw.f0": 0.5, "fftw.f1": 0.31, "fftw.tb": 0.0, "fftw.t0": 0.0, "fftw.oc": 6e5,
-                "native.f0": 0.0, "native.f1": 0.2, "native.tb": 0.0, "native.t0": 0.0,
-                "native.oc": 3e4},
+                "native.f0": 0.0, "native.f1": 0.24, "native.tb": 0.0, "native.t0": 0.0,
+                "native.oc": 3e4, "native.fc": 1.4, "native.fb": 65536.0},
     "float64": {"d0": 0.286, "d1": 0.053, "d3": 0.59, "s0": 0.031, "s1": 0.099, "b0": 0.38, "b1": 0.055,
                 "b3": 0.83,
                 "scipy.f0": 0.8, "scipy.f1": 0.512, "scipy.tb": 0.0, "scipy.t0": 0.0, "scipy.oc": 2.38e5,
                 "scipy.f2s": 0.87, "scipy.f2": 0.901, "scipy.fa": 4.28,
                 "fftw.f0": 0.8, "fftw.f1": 0.42, "fftw.tb": 0.0, "fftw.t0": 0.0, "fftw.oc": 4e5,
-                "native.f0": 0.0, "native.f1": 0.45, "native.tb": 0.0, "native.t0": 0.0,
-                "native.oc": 3e4},
+                "native.f0": 0.0, "native.f1": 0.32, "native.tb": 0.0, "native.t0": 0.0,
+                "native.oc": 3e4, "native.fc": 1.6, "native.fb": 32768.0},
 }
 
 #: the measured FFT constants of calibration files before the split (one

@@ -320,6 +320,25 @@ def test_the_default_install_costs_the_blocks_with_the_native_constants(monkeypa
     monkeypatch.setattr(_costs, "_loaded", None)
 
 
+def test_the_cores_large_blocks_cost_fc_times_as_much_per_value(monkeypatch, tmp_path,
+                                                                 default_costs):
+    # 2048^2 with a 63 x 63 mask: blocks of 256 x 256 = 65536 values, above
+    # fb in float64 (its workspace outgrows the L2 cache), not in float32
+    monkeypatch.delenv("FILTERKIT_FFT", raising=False)
+    assert _fft.native_tile_shape(63, 63, 2048, 2048) == (256, 256)
+    got = {}
+    for fc in (1.0, 3.0):
+        write_constants(tmp_path, native_f0=0.0, native_tb=0.0, native_t0=0.0, native_oc=0.0,
+                        native_fc=fc)
+        monkeypatch.setattr(_costs, "_loaded", None)
+        got[fc] = {dt: filterkit.choose_method((2048, 2048), (63, 63), dt).costs["overlap_save"]
+                   for dt in (np.float32, np.float64)}
+    assert _costs.constants()["float64"]["native.fb"] < 65536 <= _costs.constants()["float32"]["native.fb"]
+    assert got[3.0][np.float64] == pytest.approx(3 * got[1.0][np.float64])
+    assert got[3.0][np.float32] == pytest.approx(got[1.0][np.float32])
+    monkeypatch.setattr(_costs, "_loaded", None)
+
+
 def test_the_whole_image_fft_costs_with_pocketfft_constants_on_either_backend(monkeypatch, tmp_path,
                                                                                 default_costs):
     # method="fft" goes through scipy.fft whatever the backend: its estimate

@@ -3,8 +3,11 @@ whole-image transform for images much larger than the mask.
 
 Cost: f0 B + f1 B log2 B + tb per block of B values, t0 per band of
 blocks, oc per call, with the constants of the library that transforms
-the blocks (``fftw.f1`` ... when they go through FFTW, ``scipy.f1`` ...
-on pocketfft); one block costs the whole-image transform plus oc.
+the blocks (``native.f1`` ... for the core's, ``fftw.f1`` ... when they go
+through FFTW, ``scipy.f1`` ... on pocketfft); one block costs the
+whole-image transform plus oc.  The core's blocks of more than
+``native.fb`` values cost fc times as much per value: their workspace
+outgrows the second-level cache (the threshold is one per precision).
 """
 
 from __future__ import annotations
@@ -41,8 +44,10 @@ def cost(info: MaskInfo, hw: Tuple[int, int], c: Dict[str, float], threads: int,
         assert whole is not None
         return whole + k("oc") * 1e-9 / spectral
     B = float(bh) * bw
-    return float((ny * nx * (k("f0") * B + k("f1") * B * np.log2(B) + k("tb")) + ny * k("t0")
-                  + k("oc")) * 1e-9 / spectral)
+    block = k("f0") * B + k("f1") * B * np.log2(B)
+    if library == "native" and B > k("fb"):
+        block *= k("fc")
+    return float((ny * nx * (block + k("tb")) + ny * k("t0") + k("oc")) * 1e-9 / spectral)
 
 
 def check(info: MaskInfo) -> None:
