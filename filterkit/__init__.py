@@ -23,7 +23,7 @@ import importlib as _importlib
 import os as _os
 import typing as _typing
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 # The public names load on first use (PEP 562): ``import filterkit`` itself
 # costs nothing, so the command line can take Ctrl-C as one line from its

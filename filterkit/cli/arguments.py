@@ -12,6 +12,7 @@ import os
 import sys
 from typing import Optional
 
+from .._version import __version__
 from . import cnn
 from .commands import COMMANDS, parse_jobs, parse_number, parse_positive_int
 from .images import DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV, SAMPLES, parse_max_pixels
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
                "(samples: " + ", ".join(SAMPLES) + ").  Exit status: 0 done, 2 an error "
                "(one line 'filterkit: error: ...'; nothing written), 130 interrupted (Ctrl-C).",
     )
+    parser.add_argument("--version", action="version", version=f"filterkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
     for name, cmd in COMMANDS.items():
