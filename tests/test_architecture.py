@@ -19,7 +19,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "filterkit"
 #: from the bottom up; a name ending in "." stands for every module of that
 #: package.  A new module must be placed here.
 LAYERS: List[List[str]] = [
-    ["_validate", "_cache", "_border", "_docstrings"],
+    ["_validate", "_cache", "_border", "_docstrings", "_version"],
     ["_threads", "masks", "_costs", "_native"],
     ["_job", "_maskinfo"],
     ["color", "methods", "methods."],

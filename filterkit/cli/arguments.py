@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Optional
 
-from .._version import __version__
+from .. import __version__
 from . import cnn
 from .commands import COMMANDS, parse_jobs, parse_number, parse_positive_int
 from .images import DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV, SAMPLES, parse_max_pixels
