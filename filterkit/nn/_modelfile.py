@@ -467,6 +467,9 @@ class _Archive:
                 shape, fortran, dtype = reader(fp)
         except (ValueError, TypeError, SyntaxError, EOFError) as exc:  # TypeError: an unknown dtype
             raise fail(_key(member), "an .npy array", f"a damaged header ({exc})") from None
+        if dtype.itemsize < 0:  # numpy 2.0 wraps a huge itemsize ('<U1000000000') instead of refusing it
+            raise fail(_key(member), "an .npy array",
+                       f"a damaged header (an item of {dtype.itemsize} bytes)")
         return tuple(shape), bool(fortran), dtype
 
     @staticmethod
