@@ -170,12 +170,10 @@ def _rows_view(a: np.ndarray) -> Optional[np.ndarray]:
         shape = (1,) + a.shape
     else:
         shape = (-1,) + a.shape[-2:]
-    v = a.view()
-    try:
-        v.shape = shape
-    except AttributeError:
-        return None
-    return v
+    # reshape gives a view where the strides allow one, else a copy (setting
+    # .shape, which refuses to copy, is deprecated from numpy 2.5)
+    v = a.reshape(shape)
+    return v if a.size and np.may_share_memory(v, a) else None
 
 
 def _convert(image: Any, op: str, channel_axis: Any, output: OutputArg) -> np.ndarray:
