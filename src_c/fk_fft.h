@@ -205,21 +205,52 @@ FK_INLINE int FK_FN(fft_strip)(int cols)
     return cols < strip ? cols : strip;
 }
 
-/* the forward 2-D transform of the bh x bw planes (re, im) (rows bw +
- * FK_FFT_PAD apart) into (tre, tim), bw x bh (rows bh + FK_FFT_PAD apart) */
-static void FK_FN(fft_forward2)(const fk_fft_job *job, const T *tw, T *re, T *im, T *tre,
-                                T *tim)
+/* Where a job's plan keeps what (fk_fft_plan_elems elements of T): the
+ * twiddles of length bh (real parts, then imaginary parts) and of length
+ * bw, then the mask's spectrum as two planes of bw rows of bh + FK_FFT_PAD. */
+typedef struct {
+    const T *wyr, *wyi, *wxr, *wxi, *sr, *si;
+} FK_FN(fft_layout);
+
+FK_INLINE FK_FN(fft_layout) FK_FN(fft_layout_of)(const fk_fft_job *job, const T *plan)
+{
+    FK_FN(fft_layout) l;
+    l.wyr = plan;
+    l.wyi = plan + job->bh / 2;
+    l.wxr = plan + job->bh;
+    l.wxi = l.wxr + job->bw / 2;
+    l.sr = plan + job->bh + job->bw;
+    l.si = l.sr + (ptrdiff_t)job->bw * (job->bh + FK_FFT_PAD);
+    return l;
+}
+
+/* The 2-D transform between the bh x bw planes (re, im) (rows bw +
+ * FK_FFT_PAD apart) and their transposed spectrum (tre, tim), bw x bh
+ * (rows bh + FK_FFT_PAD apart): forward from (re, im) into (tre, tim), or
+ * with `inverse` back from (tre, tim) into (re, im), each pass in the
+ * reverse order. */
+static void FK_FN(fft_2d)(const fk_fft_job *job, const FK_FN(fft_layout) *l, T *re, T *im,
+                          T *tre, T *tim, int inverse)
 {
     const int bh = job->bh, bw = job->bw;
+    const int sx = FK_FN(fft_strip)(bw), sy = FK_FN(fft_strip)(bh);
     const ptrdiff_t s1 = bw + FK_FFT_PAD, s2 = bh + FK_FFT_PAD;
-    const T *wyr = tw, *wyi = tw + bh / 2, *wxr = tw + bh, *wxi = wxr + bw / 2;
     int x;
-    for (x = 0; x < bw; x += FK_FN(fft_strip)(bw))
-        FK_FN(fft_rows)(re + x, im + x, bh, FK_FN(fft_strip)(bw), s1, wyr, wyi, 1, 0);
-    FK_FN(fft_transpose)(re, s1, tre, s2, bh, bw);
-    FK_FN(fft_transpose)(im, s1, tim, s2, bh, bw);
-    for (x = 0; x < bh; x += FK_FN(fft_strip)(bh))
-        FK_FN(fft_rows)(tre + x, tim + x, bw, FK_FN(fft_strip)(bh), s2, wxr, wxi, 1, 0);
+    if (!inverse) {
+        for (x = 0; x < bw; x += sx)
+            FK_FN(fft_rows)(re + x, im + x, bh, sx, s1, l->wyr, l->wyi, 1, 0);
+        FK_FN(fft_transpose)(re, s1, tre, s2, bh, bw);
+        FK_FN(fft_transpose)(im, s1, tim, s2, bh, bw);
+        for (x = 0; x < bh; x += sy)
+            FK_FN(fft_rows)(tre + x, tim + x, bw, sy, s2, l->wxr, l->wxi, 1, 0);
+        return;
+    }
+    for (x = 0; x < bh; x += sy)
+        FK_FN(fft_rows)(tre + x, tim + x, bw, sy, s2, l->wxr, l->wxi, 1, 1);
+    FK_FN(fft_transpose)(tre, s2, re, s1, bw, bh);
+    FK_FN(fft_transpose)(tim, s2, im, s1, bw, bh);
+    for (x = 0; x < bw; x += sx)
+        FK_FN(fft_rows)(re + x, im + x, bh, sx, s1, l->wyr, l->wyi, 1, 1);
 }
 
 /* The plan of a job: twiddles and the mask's spectrum (fk_fft_plan_elems
@@ -232,8 +263,9 @@ static void FK_FN(fft_plan)(const fk_fft_job *job, const void *k_, void *plan_, 
     T *plan = (T *)plan_;
     const int bh = job->bh, bw = job->bw, kh = job->kh, kw = job->kw;
     const ptrdiff_t s1 = bw + FK_FFT_PAD, s2 = bh + FK_FFT_PAD;
+    const FK_FN(fft_layout) l = FK_FN(fft_layout_of)(job, plan);
     T *re = (T *)ws, *im = re + bh * s1;
-    T *sr = plan + bh + bw, *si = sr + bw * s2;
+    T *sr = (T *)l.sr, *si = (T *)l.si; /* (the plan is this function's to fill) */
     const T scale = (T)(1.0 / ((double)bh * bw));
     ptrdiff_t i;
     int y, x;
@@ -248,7 +280,7 @@ static void FK_FN(fft_plan)(const fk_fft_job *job, const void *k_, void *plan_, 
     memset(re, 0, sizeof(T) * 2 * bh * s1);
     for (y = 0; y < kh; y++)
         for (x = 0; x < kw; x++) re[y * s1 + x] = k[(kh - 1 - y) * kw + (kw - 1 - x)];
-    FK_FN(fft_forward2)(job, plan, re, im, sr, si);
+    FK_FN(fft_2d)(job, &l, re, im, sr, si, 0);
     for (i = 0; i < bw * s2; i++) {
         sr[i] *= scale;
         si[i] *= scale;
@@ -264,13 +296,11 @@ static void FK_FN(fft_job)(const void *job_, void *ws, ptrdiff_t y0, ptrdiff_t y
     const int bh = job->bh, bw = job->bw, kh = job->kh, kw = job->kw;
     const ptrdiff_t th = bh - kh + 1, tw = bw - kw + 1, nx = (g->Wo + tw - 1) / tw;
     const ptrdiff_t s1 = bw + FK_FFT_PAD, s2 = bh + FK_FFT_PAD;
-    const T *tw_ = (const T *)job->plan, *sr = tw_ + bh + bw, *si = sr + bw * s2;
-    const T *wyr = tw_, *wyi = tw_ + bh / 2, *wxr = tw_ + bh, *wxi = wxr + bw / 2;
+    const FK_FN(fft_layout) l = FK_FN(fft_layout_of)(job, (const T *)job->plan);
     T *re = (T *)ws, *im = re + bh * s1, *tre = im + bh * s1, *tim = tre + bw * s2;
     const FK_FN(load_t) load = FK_FN(loader)(g->src_code);
     const FK_FN(store_t) store = FK_FN(storer)(g->dst_code);
     const T cval = (T)g->cval;
-    const int stx = FK_FN(fft_strip)(bw), sty = FK_FN(fft_strip)(bh);
     ptrdiff_t y, bx, i;
     int r, x;
     for (y = y0; y < y1; y += th) {
@@ -289,7 +319,7 @@ static void FK_FN(fft_job)(const void *job_, void *ws, ptrdiff_t y0, ptrdiff_t y
                 else
                     memset(im + r * s1, 0, sizeof(T) * bw);
             }
-            FK_FN(fft_forward2)(job, tw_, re, im, tre, tim);
+            FK_FN(fft_2d)(job, &l, re, im, tre, tim, 0);
             /* the blocks' sums: a NaN or inf anywhere in either block
              * reaches them (transforms add and multiply by finite twiddles) */
             if (job->nonfinite != NULL && !(isfinite(tre[0]) && isfinite(tim[0]))) {
@@ -298,7 +328,7 @@ static void FK_FN(fft_job)(const void *job_, void *ws, ptrdiff_t y0, ptrdiff_t y
             }
             for (x = 0; x < bw; x++) {
                 T *pr = tre + x * s2, *pi = tim + x * s2;
-                const T *gr = sr + x * s2, *gi = si + x * s2;
+                const T *gr = l.sr + x * s2, *gi = l.si + x * s2;
                 for (i = 0; i < bh; i += FL) {
                     FV orr, oi;
                     FK_CMUL(FK_FLD(pr + i), FK_FLD(pi + i), FK_FLD(gr + i), FK_FLD(gi + i), orr, oi);
@@ -306,12 +336,7 @@ static void FK_FN(fft_job)(const void *job_, void *ws, ptrdiff_t y0, ptrdiff_t y
                     FK_FST(pi + i, oi);
                 }
             }
-            for (x = 0; x < bh; x += sty)
-                FK_FN(fft_rows)(tre + x, tim + x, bw, sty, s2, wxr, wxi, 1, 1);
-            FK_FN(fft_transpose)(tre, s2, re, s1, bw, bh);
-            FK_FN(fft_transpose)(tim, s2, im, s1, bw, bh);
-            for (x = 0; x < bw; x += stx)
-                FK_FN(fft_rows)(re + x, im + x, bh, stx, s1, wyr, wyi, 1, 1);
+            FK_FN(fft_2d)(job, &l, re, im, tre, tim, 1);
             for (j = 0; j <= two; j++) {
                 const ptrdiff_t x0 = (bx + j) * tw, cw = g->Wo - x0 < tw ? g->Wo - x0 : tw;
                 const T *res = j ? im : re;
