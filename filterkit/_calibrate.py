@@ -132,8 +132,8 @@ def calibrate(*, quick: bool = False, save: bool = True) -> Dict[str, Dict[str, 
                         bh, bw = block_shape(library, k, k, n2, n2)
                         ny, nx = -(-n2 // (bh - k + 1)), -(-n2 // (bw - k + 1))
                         B = float(bh) * bw
-                        cache = 1.0  # the core's large blocks (fb and fc: not measured)
-                        if library == "native" and B > DEFAULTS[prec][fft_key(library, "fb")]:
+                        cache = 1.0  # large blocks (fb and fc: the grid's, not measured)
+                        if B > DEFAULTS[prec][fft_key(library, "fb")]:
                             cache = DEFAULTS[prec][fft_key(library, "fc")]
                         t = _timeit(lambda k=k: convolve(whole, rng.random((k, k)), method="overlap_save"),
                                     max(2, repeat // 2)) * 1e9

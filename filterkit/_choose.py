@@ -9,6 +9,7 @@ the constants of :mod:`filterkit._costs`, in seconds for one channel:
                   N (b3 + b1 (w - 3)) for h = 3, w <= 9 (the three-row path)
     fft           f0 P + f F log2 F + fa min(P, 2^18)  P extended pixels, F transform size
     overlap_save  f0 B + f1 B log2 B + tb per block, t0 per band, oc per call
+                  (f0 B + f1 B log2 B times fc for blocks of B > fb values)
 
 for N output pixels, T non-zero taps of an h x w mask, divided by the
 thread count to the power 0.9 (spatial) or 0.6 (FFT).  ``auto`` decides by

@@ -28,12 +28,14 @@ Constants = Dict[str, Dict[str, float]]
 FFT_LIBRARIES = ("scipy", "fftw", "native")
 #: the FFT constants of each library, by short name: f0 per value of a block
 #: (or per extended pixel of the whole image), f1 per value and log2 of a
-#: block's transform, tb per block, t0 per band of blocks, oc per tiled call;
+#: block's transform, tb per block, t0 per band of blocks, oc per tiled call,
+#: fc the factor on blocks of more than fb values (their workspace outgrows
+#: the second-level cache; 1 where the grid showed no such step);
 #: f2s, f2 and fa are the whole-image transform's, which runs on pocketfft
 #: whatever the backend (FFTW was no faster there)
 FFT_KEYS: Dict[str, Tuple[str, ...]] = {
-    "scipy": ("f0", "f1", "tb", "t0", "oc", "f2s", "f2", "fa"),
-    "fftw": ("f0", "f1", "tb", "t0", "oc"),
+    "scipy": ("f0", "f1", "tb", "t0", "oc", "fc", "fb", "f2s", "f2", "fa"),
+    "fftw": ("f0", "f1", "tb", "t0", "oc", "fc", "fb"),
     "native": ("f0", "f1", "tb", "t0", "oc", "fc", "fb"),
 }
 
@@ -63,15 +65,19 @@ DEFAULTS: Constants = {
     "float32": {"d0": 0.199, "d1": 0.039, "d3": 0.40, "s0": 0.132, "s1": 0.055, "b0": 0.25, "b1": 0.037,
                 "b3": 0.36,
                 "scipy.f0": 0.5, "scipy.f1": 0.483, "scipy.tb": 0.0, "scipy.t0": 0.0, "scipy.oc": 1.3e5,
+                "scipy.fc": 1.0, "scipy.fb": 65536.0,
                 "scipy.f2s": 0.883, "scipy.f2": 0.738, "scipy.fa": 0.0,
                 "fftw.f0": 0.5, "fftw.f1": 0.31, "fftw.tb": 0.0, "fftw.t0": 0.0, "fftw.oc": 6e5,
+                "fftw.fc": 1.0, "fftw.fb": 65536.0,
                 "native.f0": 0.0, "native.f1": 0.24, "native.tb": 0.0, "native.t0": 0.0,
                 "native.oc": 3e4, "native.fc": 1.4, "native.fb": 65536.0},
     "float64": {"d0": 0.286, "d1": 0.053, "d3": 0.59, "s0": 0.031, "s1": 0.099, "b0": 0.38, "b1": 0.055,
                 "b3": 0.83,
                 "scipy.f0": 0.8, "scipy.f1": 0.512, "scipy.tb": 0.0, "scipy.t0": 0.0, "scipy.oc": 2.38e5,
+                "scipy.fc": 1.0, "scipy.fb": 32768.0,
                 "scipy.f2s": 0.87, "scipy.f2": 0.901, "scipy.fa": 4.28,
                 "fftw.f0": 0.8, "fftw.f1": 0.42, "fftw.tb": 0.0, "fftw.t0": 0.0, "fftw.oc": 4e5,
+                "fftw.fc": 1.0, "fftw.fb": 32768.0,
                 "native.f0": 0.0, "native.f1": 0.32, "native.tb": 0.0, "native.t0": 0.0,
                 "native.oc": 3e4, "native.fc": 1.6, "native.fb": 32768.0},
 }

@@ -5,9 +5,10 @@ Cost: f0 B + f1 B log2 B + tb per block of B values, t0 per band of
 blocks, oc per call, with the constants of the library that transforms
 the blocks (``native.f1`` ... for the core's, ``fftw.f1`` ... when they go
 through FFTW, ``scipy.f1`` ... on pocketfft); one block costs the
-whole-image transform plus oc.  The core's blocks of more than
-``native.fb`` values cost fc times as much per value: their workspace
-outgrows the second-level cache (the threshold is one per precision).
+whole-image transform plus oc.  Blocks of more than fb values cost fc
+times as much per value: their workspace outgrows the second-level cache
+(a threshold per precision; fc is 1 for the libraries whose grid showed
+no such step).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def cost(info: MaskInfo, hw: Tuple[int, int], c: Dict[str, float], threads: int,
         return whole + k("oc") * 1e-9 / spectral
     B = float(bh) * bw
     block = k("f0") * B + k("f1") * B * np.log2(B)
-    if library == "native" and B > k("fb"):
+    if B > k("fb"):  # the block's workspace outgrows the L2 cache
         block *= k("fc")
     return float((ny * nx * (block + k("tb")) + ny * k("t0") + k("oc")) * 1e-9 / spectral)
 
