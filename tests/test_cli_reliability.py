@@ -546,6 +546,21 @@ def test_one_channel_is_grey(tmp_path):
 # ----------------------------------------------------------------------------
 # 16. Ctrl-C: one line, exit code 130
 # ----------------------------------------------------------------------------
+def _sigint(action):
+    """A `preexec_fn` that starts the command with Ctrl-C at `action`: the
+    default, as a terminal starts it, whatever this process inherited
+    (``&`` in a script starts pytest with Ctrl-C ignored); or ignored, as
+    ``nohup`` and ``&`` start it."""
+    return lambda: signal.signal(signal.SIGINT, action)
+
+
+def _cli(args, cwd, sigint=signal.SIG_DFL):
+    """The command line in its own process group, stderr piped."""
+    return subprocess.Popen([sys.executable, "-m", "filterkit", *args], cwd=cwd,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_sigint(sigint))
+
+
 def _wait_for_reader(fifo, proc, timeout=60):
     """A writer's end of `fifo` once `proc` opened it for reading (it then
     blocks, reading nothing)."""
@@ -575,8 +590,7 @@ def _interrupt(proc, fds):
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
 def test_ctrl_c_while_reading_is_one_line_and_130(tmp_path):
     os.mkfifo(tmp_path / "slow.png")
-    proc = subprocess.Popen([sys.executable, "-m", "filterkit", "mean", "slow.png", "o.png"],
-                            cwd=tmp_path, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = _cli(["mean", "slow.png", "o.png"], tmp_path)
     code, err = _interrupt(proc, [_wait_for_reader(str(tmp_path / "slow.png"), proc)])
     assert code == 130, err
     assert err == "filterkit: error: interrupted\n"
@@ -589,9 +603,7 @@ def test_ctrl_c_in_a_parallel_batch_is_one_line_and_130(tmp_path):
     folder.mkdir()
     os.mkfifo(folder / "a.png")
     os.mkfifo(folder / "b.png")
-    proc = subprocess.Popen([sys.executable, "-m", "filterkit", "mean", "in", "-o", "out",
-                             "--jobs", "2"],
-                            cwd=tmp_path, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = _cli(["mean", "in", "-o", "out", "--jobs", "2"], tmp_path)
     fds = [_wait_for_reader(str(folder / n), proc) for n in ("a.png", "b.png")]
     code, err = _interrupt(proc, fds)
     assert code == 130, err
@@ -599,14 +611,8 @@ def test_ctrl_c_in_a_parallel_batch_is_one_line_and_130(tmp_path):
     assert os.listdir(tmp_path / "out") == []
 
 
-def test_ctrl_c_while_starting_workers_gives_no_traceback(tmp_path):
-    # Ctrl-C as soon as worker processes exist: they are starting up
-    # (importing filterkit) while the main process starts the next ones
-    for name in ("a", "b", "c"):
-        save(tmp_path / f"{name}.png", GREY)
-    proc = subprocess.Popen([sys.executable, "-m", "filterkit", "mean", ".", "-o", "out",
-                             "--jobs", "3"],
-                            cwd=tmp_path, stderr=subprocess.PIPE, text=True, start_new_session=True)
+def _interrupt_as_workers_start(proc):
+    """Ctrl-C to `proc`'s group once it has started worker processes."""
     children = f"/proc/{proc.pid}/task/{proc.pid}/children"
     end = time.monotonic() + 60
     while time.monotonic() < end and proc.poll() is None and not os.path.exists(children):
@@ -622,6 +628,15 @@ def test_ctrl_c_while_starting_workers_gives_no_traceback(tmp_path):
         time.sleep(0.001)
     assert proc.poll() is None, proc.communicate()
     os.killpg(proc.pid, signal.SIGINT)
+
+
+def test_ctrl_c_while_starting_workers_gives_no_traceback(tmp_path):
+    # Ctrl-C as soon as worker processes exist: they are starting up
+    # (importing filterkit) while the main process starts the next ones
+    for name in ("a", "b", "c"):
+        save(tmp_path / f"{name}.png", GREY)
+    proc = _cli(["mean", ".", "-o", "out", "--jobs", "3"], tmp_path)
+    _interrupt_as_workers_start(proc)
     _, err = proc.communicate(timeout=60)
     assert "Traceback" not in err, err
     assert proc.returncode == 130, err
