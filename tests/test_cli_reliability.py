@@ -644,6 +644,37 @@ def test_ctrl_c_while_starting_workers_gives_no_traceback(tmp_path):
     assert not [n for n in os.listdir(tmp_path / "out") if n.startswith(".filterkit-")]
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_command_started_with_ctrl_c_ignored_keeps_ignoring_it(tmp_path):
+    # `nohup filterkit ...` or `filterkit ... &` in a script: the shell
+    # starts it with Ctrl-C ignored, and it must finish its work
+    os.mkfifo(tmp_path / "slow.png")
+    proc = _cli(["mean", "slow.png", "o.png"], tmp_path, sigint=signal.SIG_IGN)
+    fd = _wait_for_reader(str(tmp_path / "slow.png"), proc)
+    try:
+        time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(0.2)
+        Image.fromarray(GREY).save(os.fdopen(os.dup(fd), "wb"), format="PNG")
+    finally:
+        os.close(fd)
+    _, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err) == (0, "")
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "o.png")).shape, GREY.shape)
+
+
+def test_a_batch_started_with_ctrl_c_ignored_keeps_ignoring_it(tmp_path):
+    # the same while it starts its workers, where it handles Ctrl-C itself
+    for name in ("a", "b", "c"):
+        save(tmp_path / f"{name}.png", GREY)
+    proc = _cli(["mean", ".", "-o", "out", "--jobs", "3"], tmp_path, sigint=signal.SIG_IGN)
+    _interrupt_as_workers_start(proc)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert err.strip().splitlines()[-1] == "filterkit: 3 written, 0 failed, 0 skipped (already complete)"
+    assert sorted(os.listdir(tmp_path / "out")) == ["a.png", "b.png", "c.png"]
+
+
 @pytest.mark.parametrize("where", ["arguments.build_parser", "batch.job_list", "filtering.process"])
 def test_ctrl_c_anywhere_in_the_command_is_130(tmp_path, monkeypatch, capsys, where):
     save(tmp_path / "x.png", GREY)

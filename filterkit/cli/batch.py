@@ -178,9 +178,12 @@ def _submit(pool: Any, calls: List[Tuple[Callable[..., Any], Tuple[Any, ...]]]) 
     meanwhile.  A Ctrl-C then would cut a worker's start-up short (its
     traceback on the terminal), so it waits until they are started: the
     workers start with it blocked (inherited; they ignore it once started),
-    and here it is only noted, then raised."""
+    and here it is only noted, then raised.  A command started with Ctrl-C
+    ignored (``nohup``, or ``&`` in a script) keeps ignoring it."""
     noted: List[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: noted.append(signum))
+    previous = signal.getsignal(signal.SIGINT)
+    if previous != signal.SIG_IGN:
+        signal.signal(signal.SIGINT, lambda signum, frame: noted.append(signum))
     blocking = hasattr(signal, "pthread_sigmask")
     if blocking:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
@@ -189,7 +192,8 @@ def _submit(pool: Any, calls: List[Tuple[Callable[..., Any], Tuple[Any, ...]]]) 
     finally:
         if blocking:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-        signal.signal(signal.SIGINT, previous)
+        if previous != signal.SIG_IGN:
+            signal.signal(signal.SIGINT, previous)
     if noted:
         raise KeyboardInterrupt
     return futures
