@@ -12,6 +12,10 @@ import numpy as np
 
 from ._validate import MAX_MASK_SIDE, check_mask, check_side, describe, fail, to_float
 
+__all__ = ["mean", "binomial", "gaussian", "gaussian_size", "gaussian_factors", "sobel_x",
+           "sobel_y", "laplace", "compose", "separate", "default_rtol", "MAX_MASK_SIDE",
+           "MAX_SIGMA"]
+
 Size = Union[int, Tuple[int, int]]
 
 def check_size(size: Any, name: str = "size") -> Tuple[int, int]:
