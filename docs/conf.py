@@ -35,6 +35,7 @@ extensions = [
     "sphinx.ext.intersphinx",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
+    "matplotlib.sphinxext.plot_directive",
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
@@ -61,6 +62,14 @@ intersphinx_timeout = 5
 _INV_DIR = os.path.join(HERE, "_build", "inventories")
 intersphinx_mapping = {name: (url, (url + "objects.inv", local))
                        for name, (url, local) in write_inventories(_INV_DIR).items()}
+
+# -- pictures in the guide: ```{plot} blocks run at build time (tests/test_docs.py
+#    runs them too)
+plot_include_source = True
+plot_html_show_source_link = False
+plot_html_show_formats = False
+plot_formats = [("png", 100)]
+plot_rcparams = {"figure.figsize": (8, 3), "image.cmap": "gray"}
 
 # -- the gallery: every example runs at build time
 sphinx_gallery_conf = {
