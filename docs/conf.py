@@ -10,6 +10,7 @@ runs the scripts of ``docs/examples/`` at build time (sphinx-gallery).
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import sys
@@ -36,6 +37,7 @@ extensions = [
     "numpydoc",
     "sphinx_gallery.gen_gallery",
     "matplotlib.sphinxext.plot_directive",
+    "sphinx-mathjax-offline",  # MathJax served by the site itself, not fetched from a CDN
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
@@ -98,6 +100,24 @@ html_theme_options: Dict[str, Any] = {
     "navigation_with_keys": False,
     "header_links_before_dropdown": 8,
 }
+
+def _favicon(path: str) -> str:
+    """The site's icon, drawn by filterkit: the gradient strength of a disk
+    (browsers ask for one; without it every page logs a 404)."""
+    import matplotlib.image
+    import numpy as np
+
+    y, x = np.mgrid[-16:16, -16:16] + 0.5
+    disk = (np.hypot(x, y) < 11).astype(np.float32)
+    strength = filterkit.gradient(disk)[0]
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    matplotlib.image.imsave(path, strength, cmap="magma")
+    return path
+
+
+html_favicon = _favicon(os.path.join(HERE, "_build", "static", "favicon.png"))
+# the theme's script reads the colour mode from here; left empty it logs a console error
+html_context = {"default_mode": "auto"}
 html_show_sourcelink = False
 html_copy_source = False
 
@@ -145,6 +165,31 @@ _RESULT_PAGES = {
 }
 
 
+def _constant_docs(app: Any, what: str, name: str, obj: Any, options: Any,
+                   lines: List[str]) -> None:
+    """A constant re-exported from the module that defines it (``filterkit.nn.MAX_DEPTH``
+    is ``filterkit.nn._modelfile``'s) has no ``#:`` comment where autodoc looks, which
+    then shows the docstring of ``int`` or ``tuple``: take the defining module's comment."""
+    if what != "data" or not lines or not isinstance(type(obj).__doc__, str):
+        return
+    own = inspect.cleandoc(type(obj).__doc__).splitlines()
+    if not own or lines[0].strip() != own[0].strip():
+        return
+    from sphinx.pycode import ModuleAnalyzer
+
+    attr = name.rsplit(".", 1)[1]
+    for module in sorted(m for m in sys.modules if m == "filterkit" or m.startswith("filterkit.")):
+        try:
+            docs = ModuleAnalyzer.for_module(module).find_attr_docs()
+        except Exception:  # a compiled or source-less module
+            continue
+        if ("", attr) in docs:
+            lines[:] = list(docs[("", attr)])
+            return
+    lines[:] = []
+
+
 def setup(app: Any) -> Dict[str, Any]:
     app.connect("source-read", _outside_links)
+    app.connect("autodoc-process-docstring", _constant_docs, priority=100)  # before numpydoc
     return {"parallel_read_safe": True}

@@ -58,10 +58,15 @@ __all__ = [
 # ----------------------------------------------------------------------------
 # the definitions
 # ----------------------------------------------------------------------------
+#: the sRGB primaries' CIE xy chromaticities (red, green, blue), IEC 61966-2-1
 PRIMARIES = ((0.64, 0.33), (0.30, 0.60), (0.15, 0.06))
+#: D65's CIE xy chromaticity, the white of sRGB, CIELAB and CIELUV here
 WHITE_XY = (0.3127, 0.3290)
+#: the CIE's exact 216/24389 (the rounded 0.008856 of older texts)
 EPSILON = 216.0 / 24389.0
+#: the CIE's exact 24389/27 (903.3; 7.787 = KAPPA / 116 in older texts)
 KAPPA = 24389.0 / 27.0
+#: Rec. 709 luma weights of gamma-encoded R', G', B' (:func:`rgb_to_gray`)
 LUMA = (0.2126, 0.7152, 0.0722)
 
 
@@ -79,9 +84,12 @@ def _inv3(m: np.ndarray) -> np.ndarray:
     return c / float((m[0] * c[:, 0]).sum())
 
 
+#: D65's XYZ with Y = 1, from its xy chromaticity (0.3127, 0.3290)
 WHITE = _xyz_of(*WHITE_XY)
 _P = np.column_stack([_xyz_of(x, y) for x, y in PRIMARIES])
+#: linear sRGB to XYZ, derived in float64 from the primaries and the white
 SRGB_TO_XYZ = _P * (_inv3(_P) * WHITE).sum(axis=1)
+#: XYZ to linear sRGB, the inverse of :data:`SRGB_TO_XYZ`
 XYZ_TO_SRGB = _inv3(SRGB_TO_XYZ)
 for _m in (WHITE, SRGB_TO_XYZ, XYZ_TO_SRGB):
     _m.flags.writeable = False
@@ -126,7 +134,7 @@ def _decode64(c: np.ndarray) -> np.ndarray:
 
 _LUT8 = _decode64(np.arange(256) / 255.0).astype(np.float32)
 
-# the colour spaces the filters understand
+#: the colour spaces the filters understand (their ``space=`` parameter)
 SPACES = ("rgb", "lab", "luv", "gray")
 
 # ----------------------------------------------------------------------------

@@ -25,7 +25,9 @@ from .layers import (Conv2D, Dense, FilterBank, Flatten, Layer, MaxPool2D, ReLU,
                      SoftmaxCrossEntropy)
 from .optim import Adam
 
+#: the bundled datasets of :func:`load_dataset`
 DATASETS = ("digits", "faces")
+#: first layers of :func:`build_model`: filterkit's filter bank, learned masks, or none
 FIRST_LAYERS = ("fixed", "learned", "none")
 
 
