@@ -246,8 +246,10 @@ def sobel(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: Outpu
     """Gradient strength s = sqrt(f_x^2 + f_y^2) with the lecture's Sobel masks.
 
     Computed in one pass: f_x and f_y exist only a row at a time.  The range
-    of s for an image in [0, 1] is [0, 4 sqrt(2)]; a flat image gives
-    exactly 0 (no epsilon anywhere).  A multi-channel image gives the
+    of s for an image in [0, 1] is [0, 2 sqrt(5)] (4.472, reached by a
+    corner such as [[0, 0, 0], [0, 0, 1], [1, 1, 1]]: |f_x| and |f_y| are
+    each at most 4, but not together); a flat image gives exactly 0 (no
+    epsilon anywhere).  A multi-channel image gives the
     colour gradient, see :func:`gradient`.
 
     Parameters
@@ -324,7 +326,9 @@ def gradient(image: Any, *, mode: str = "reflect", cval: float = 0.0,
         Radians in (-pi, pi]: 0 where the image grows to the right (+x),
         pi/2 where it grows downwards (+y), pi to the left, -pi/2 upwards;
         0 where the gradient is 0.  In float32 within 5e-7 rad of the exact
-        atan2 (a vectorised polynomial); in float64 the C library's atan2.
+        atan2 (a vectorised polynomial), so a direction that close to pi
+        from below may come out as float32(-pi); in float64 the C
+        library's atan2.
 
     Examples
     --------

@@ -179,8 +179,10 @@ def gaussian(size: Optional[Size] = None, *, sigma: Any = 1.0,
         Standard deviation in pixels (default 1), or (sigma_y, sigma_x).
     sampling : {'integral', 'point'}, optional
         ``'integral'`` (default): each weight is the Gaussian integrated over
-        that pixel's area (differences of erf), which is how the lecture's
-        5x5, sigma = 1 table (1/273 ...) is made.  ``'point'``: the Gaussian
+        that pixel's area (differences of erf), the closest to the lecture's
+        5x5, sigma = 1 table (1/273 ...): every weight within 0.51 / 273 of
+        it, though rounded to integers the four 7s become 6 (the lecture's
+        table is hand-rounded to sum to 273).  ``'point'``: the Gaussian
         sampled at the pixel centres, as OpenCV and scipy do.
 
     Returns
