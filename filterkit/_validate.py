@@ -135,7 +135,7 @@ def check_image(image: Any, channel_axis: Optional[int]) -> Tuple[np.ndarray, Op
     """Validate the image; return it as an array and the normalised channel axis."""
     arr = np.asarray(image)
     if arr.dtype.kind not in "uif":
-        raise fail("image", f"an array of real numbers ({SUPPORTED_DTYPES})",
+        raise fail("image", f"an array of real numbers ({SUPPORTED_DTYPES} or float16)",
                    f"dtype {arr.dtype}", TypeError)
     if arr.dtype.kind == "f" and arr.dtype.itemsize > 8:
         raise fail("image", f"an array of one of the dtypes {SUPPORTED_DTYPES} or float16",

@@ -269,7 +269,7 @@ class TestNaN:
 
 class TestErrors:
     @pytest.mark.parametrize("image, match", [
-        (np.ones((4, 4), dtype=bool), r"`image` must be an array of real numbers .*; got dtype bool\."),
+        (np.ones((4, 4), dtype=bool), r"`image` must be an array of real numbers \(uint8, .*, float64 or float16\); got dtype bool\."),
         (np.ones((4, 4), dtype=complex), r"`image` must be an array of real numbers .*; got dtype complex128\."),
         (np.array([["a", "b"]]), r"`image` must be an array of real numbers .*; got dtype <U1\."),
     ])
