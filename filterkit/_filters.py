@@ -247,7 +247,7 @@ def sobel(image: Any, *, mode: str = "reflect", cval: float = 0.0, output: Outpu
 
     Computed in one pass: f_x and f_y exist only a row at a time.  The range
     of s for an image in [0, 1] is [0, 2 sqrt(5)] (4.472, reached by a
-    corner such as [[0, 0, 0], [0, 0, 1], [1, 1, 1]]: |f_x| and |f_y| are
+    corner such as [[0, 0, 0], [0, 0, 1], [1, 1, 1]]: abs(f_x) and abs(f_y) are
     each at most 4, but not together); a flat image gives exactly 0 (no
     epsilon anywhere).  A multi-channel image gives the
     colour gradient, see :func:`gradient`.
