@@ -141,6 +141,12 @@ def _outside_links(app: Any, docname: str, source: List[str]) -> None:
         if "://" in target or target.startswith(("mailto:", "/")):
             return m.group(0)
         path = os.path.normpath(os.path.join(here, target))
+        examples = os.path.join(HERE, "examples")
+        if path == examples or path.startswith(examples + os.sep):
+            # the gallery's sources: on the site, the pages sphinx-gallery makes of them
+            stem = "index" if path == examples else os.path.splitext(os.path.basename(path))[0]
+            to = os.path.relpath(os.path.join(HERE, "auto_examples", stem + ".rst"), here)
+            return f"{bang}[{text}]({to.replace(os.sep, '/')})"
         if path.startswith(HERE + os.sep):
             return m.group(0)
         rel = os.path.relpath(path, ROOT).replace(os.sep, "/")
@@ -189,7 +195,24 @@ def _constant_docs(app: Any, what: str, name: str, obj: Any, options: Any,
     lines[:] = []
 
 
+def _myst_insert_input(self: Any, input_lines: Any, source: Any = None) -> None:
+    """matplotlib's plot directive ends by inserting reStructuredText (the
+    figure, the source) into the input, which MyST's mock state machine
+    cannot do; parse those lines as reStructuredText into the node that holds
+    the directive, as MyST parses ``{eval-rst}``."""
+    from docutils.utils import new_document
+    from myst_parser.mocking import MockRSTParser
+
+    document = new_document(self.document["source"], self.document.settings)
+    document.reporter = self.reporter
+    MockRSTParser().parse("\n".join(input_lines), document)
+    self.node.extend(document.children)
+
+
 def setup(app: Any) -> Dict[str, Any]:
+    from myst_parser.mocking import MockStateMachine
+
+    MockStateMachine.insert_input = _myst_insert_input  # ```{plot} in the Markdown pages
     app.connect("source-read", _outside_links)
     app.connect("autodoc-process-docstring", _constant_docs, priority=100)  # before numpydoc
     return {"parallel_read_safe": True}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import os
 import re
 from pathlib import Path
 
@@ -69,6 +70,10 @@ def test_dask_public_api_has_examples():
 #   and run in order, like a notebook, in a scratch working directory;
 # - a ```pycon block (``>>>`` prompts) runs as a doctest in that namespace, so
 #   its printed results are checked too;
+# - a ```{plot} block (matplotlib's plot directive, a picture drawn at build
+#   time) runs as Python, its option lines (``:context:``, ``:caption:``...)
+#   left out, with the Agg backend, in a namespace of its own as the directive
+#   runs it (``:context:`` blocks share one), its figures closed afterwards;
 # - the comment ``<!-- skip -->`` (or ``<!-- skip: why -->``) on the line
 #   before a block leaves it out: for data that is not in the repository, or
 #   runs too long for the tests.  MyST and GitHub ignore the comment.
@@ -154,6 +159,89 @@ def test_page_code_runs(page, tmp_path, monkeypatch):
         filterkit.set_num_threads(threads)
     if ran == 0:
         pytest.skip("no runnable code on this page")
+
+
+#: what the plot directive runs before each block (its default plot_pre_code)
+_PLOT_PRE_CODE = "import numpy as np\nfrom matplotlib import pyplot as plt\n"
+_PLOT_FENCE = re.compile(r"^\s*(?:`{3,}|~{3,})\s*\{plot\}(.*)$")
+
+
+def _plot_blocks(page):
+    """(first line number, options, code) of every ```{plot} block of a page
+    that is not skipped.  The directive's option lines (``:name: value``)
+    at the top of the block become blank lines, so line numbers still match
+    the page; a block whose directive names a script (``{plot} path.py``)
+    runs that script, as the directive does."""
+    text = page.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    found = []
+    for line, lang, code, skipped in _blocks(text):
+        if lang != "{plot}" or skipped:
+            continue
+        body, options = code.splitlines(), {}
+        for k, row in enumerate(body):
+            if not row.lstrip().startswith(":"):
+                break
+            name, _, value = row.strip()[1:].partition(":")
+            options[name.strip()] = value.strip()
+            body[k] = ""
+        argument = _PLOT_FENCE.match(lines[line - 2]).group(1).split()
+        if argument:  # a script: relative to the page, or to docs/ when it starts with /
+            script = argument[0]
+            path = ROOT / "docs" / script.lstrip("/") if script.startswith("/") else page.parent / script
+            found.append((line, options, path.read_text(encoding="utf-8")))
+        else:
+            found.append((line, options, "\n".join(body) + "\n"))
+    return found
+
+
+PLOT_PAGES = [p for p in PAGES if _plot_blocks(p)]
+
+
+@pytest.mark.parametrize("page", PLOT_PAGES, ids=[str(p.relative_to(ROOT)) for p in PLOT_PAGES])
+def test_page_plots_run(page, tmp_path, monkeypatch):
+    """Every ```{plot} block of a page runs and draws a figure (unless ``:nofigs:``).
+
+    Sphinx runs these blocks when it builds the site, each in a namespace of
+    its own (the page's ```python blocks are not run there), so they run here
+    the same way: a fresh namespace per block with the directive's pre-code,
+    one shared namespace for the blocks marked ``:context:``."""
+    try:
+        import matplotlib
+    except ImportError:
+        message = "the pictures of the guide need matplotlib (pip install '.[docs]')"
+        if os.environ.get("FILTERKIT_REQUIRE_SITE") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    import filterkit
+
+    matplotlib.use("Agg")  # no window, as when the site is built
+    from matplotlib import pyplot as plt
+
+    monkeypatch.chdir(tmp_path)
+    threads = filterkit.get_num_threads()
+    context = None
+    try:
+        for line, options, code in _plot_blocks(page):
+            where = f"{page.relative_to(ROOT)}:{line}"
+            if "context" in options:
+                if context is None or options["context"] == "reset":
+                    context = {"__name__": "__main__"}
+                    exec(_PLOT_PRE_CODE, context)
+                if options["context"] in ("close-figs", "reset"):
+                    plt.close("all")
+                namespace = context
+            else:
+                plt.close("all")
+                namespace = {"__name__": "__main__"}
+                exec(_PLOT_PRE_CODE, namespace)
+            with matplotlib.rc_context():
+                exec(compile(code, where, "exec"), namespace)
+                if "nofigs" not in options:
+                    assert plt.get_fignums(), f"{where}: the block draws no figure"
+    finally:
+        plt.close("all")
+        filterkit.set_num_threads(threads)
 
 
 def _slug(heading, seen):
