@@ -273,8 +273,11 @@ def compose(*masks: Any) -> np.ndarray:
 
     The full convolution of the masks: for masks of sizes (h1, w1) and
     (h2, w2) the result is (h1 + h2 - 1, w1 + w2 - 1), still odd.  Then
-    ``convolve(convolve(f, a), b) == convolve(f, compose(a, b))`` away from
-    the border (everywhere with ``mode='wrap'``), as the lecture states:
+    ``convolve(convolve(f, a), b) == convolve(f, compose(a, b))`` at every
+    pixel at least b's radius from the border; everywhere with
+    ``mode='wrap'``, and with ``'reflect'`` or ``'mirror'`` when ``a`` is
+    symmetric left-right and up-down (its result is then mirrored at the
+    border like the image).  As the lecture states:
     "filters can be concatenated, resulting in a single new linear filter
     mask".  Convolution is commutative, so the order does not matter.
 
