@@ -98,7 +98,7 @@ html_theme_options: Dict[str, Any] = {
     "navbar_align": "left",
     "show_toc_level": 2,
     "navigation_with_keys": False,
-    "header_links_before_dropdown": 8,
+    "header_links_before_dropdown": 5,
 }
 
 def _favicon(path: str) -> str:
