@@ -71,15 +71,23 @@ fx, fy = filterkit.sobel_x(coins), filterkit.sobel_y(coins)
 assert np.allclose(direction, np.arctan2(fy, fx), atol=1e-5)  # the same as atan2(f_y, f_x)
 assert np.abs(direction).max() <= np.float32(np.pi)  # (-pi, pi], pi rounded to float32
 
-fig, axes = plt.subplots(1, 3, figsize=(10, 3.4), width_ratios=[1, 1, 0.55])
-axes[0].imshow(coins, cmap="gray")
-axes[0].set_title("photograph", fontsize=10)
-axes[1].imshow(direction_colour(strength, direction))
-axes[1].set_title("gradient direction atan2(f_y, f_x)", fontsize=10)
-for ax in axes[:2]:
-    ax.axis("off")
-colour_wheel(axes[2])
-fig.tight_layout()
+
+
+def show(image: np.ndarray, strength: np.ndarray, direction: np.ndarray, left: str,
+         right: str) -> None:
+    """The image, its gradient direction as colour, and the colour wheel."""
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.4), width_ratios=[1, 1, 0.55])
+    axes[0].imshow(image, cmap="gray")
+    axes[0].set_title(left, fontsize=10)
+    axes[1].imshow(direction_colour(strength, direction))
+    axes[1].set_title(right, fontsize=10)
+    for ax in axes[:2]:
+        ax.axis("off")
+    colour_wheel(axes[2])
+    fig.tight_layout()
+
+
+show(coins, strength, direction, "photograph", "gradient direction atan2(f_y, f_x)")
 
 # %%
 # A disk, where the direction is known
@@ -124,15 +132,7 @@ print(f"direction error on the rim, sharp disk:    worst {np.nanmax(np.abs(sharp
 print(f"direction error on the rim, smoothed disk: worst {worst:.2f}°, mean {average:.2f}°")
 assert worst <= 2.0 and average <= 0.5
 
-fig, axes = plt.subplots(1, 3, figsize=(10, 3.4), width_ratios=[1, 1, 0.55])
-axes[0].imshow(disk, cmap="gray")
-axes[0].set_title("bright disk, smoothed", fontsize=10)
-axes[1].imshow(direction_colour(s_disk, theta_disk))
-axes[1].set_title("gradient direction: towards the centre", fontsize=10)
-for ax in axes[:2]:
-    ax.axis("off")
-colour_wheel(axes[2])
-fig.tight_layout()
+show(disk, s_disk, theta_disk, "bright disk, smoothed", "gradient direction: towards the centre")
 
 # %%
 # The error around the rim, against the polar angle of the rim pixel. It has the fourfold
