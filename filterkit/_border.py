@@ -5,12 +5,13 @@ The compiled core applies the same rule inside its row loops
 (``fk_map_index`` in ``src_c``); the tests hold the two against each other
 and against ``numpy.pad``.  Everything in Python that reads beyond an
 image's edge goes through here: the whole-image FFT, the overlap-save
-bands, and the command line's ``--tile`` windows.
+bands, the command line's ``--tile`` windows and the windows that
+``filterkit.dask`` reads from a store.
 """
 
 from __future__ import annotations
 
-from typing import Any, Tuple
+from typing import Any, List, Tuple
 
 import numpy as np
 
@@ -110,3 +111,14 @@ def window(a: int, b: int, n: int, r: int, mode: str) -> Window:
     if mode == "wrap" and before:
         return np.mod(np.arange(a - before, b + after), n), before, after
     return slice(a - before, b + after), before, after
+
+
+def runs(index: Any) -> List[slice]:
+    """What a :func:`window` reads, as slices of consecutive indices: the
+    slice itself, or a wrapped index array split where it jumps (a store
+    reads slices, not index arrays)."""
+    if isinstance(index, slice):
+        return [index]
+    idx = np.asarray(index)
+    breaks = np.flatnonzero(np.diff(idx) != 1) + 1
+    return [slice(int(part[0]), int(part[-1]) + 1) for part in np.split(idx, breaks)]

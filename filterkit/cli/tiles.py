@@ -31,11 +31,11 @@ import errno
 import os
 import shutil
 import tempfile
-from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Iterator, Optional, Sequence, Tuple
 
 import numpy as np
 
-from filterkit._border import window
+from filterkit._border import runs, window
 
 from .images import (DEFAULT_MAX_PIXELS, ORIENTATIONS, CLIError, Staging, check_folder, open_zarr,
                   read_image, tiff_page, umask)
@@ -119,7 +119,7 @@ class Source:
         return np.ascontiguousarray(block) if transpose or flip_rows or flip_cols else block
 
     def _read_stored(self, rows: Any, cols: Any) -> np.ndarray:
-        row_runs, col_runs = _runs(rows), _runs(cols)
+        row_runs, col_runs = runs(rows), runs(cols)
         if len(row_runs) == 1 and len(col_runs) == 1:
             return self._get(row_runs[0], col_runs[0])
         return np.concatenate([
@@ -164,15 +164,6 @@ def _flipped(index: Any, n: int) -> Any:
     if isinstance(index, slice):
         return slice(n - index.stop, n - index.start)
     return (n - 1 - np.asarray(index))[::-1]
-
-
-def _runs(index: Any) -> List[slice]:
-    """A slice, or an index array split into slices of consecutive indices."""
-    if isinstance(index, slice):
-        return [index]
-    idx = np.asarray(index)
-    breaks = np.flatnonzero(np.diff(idx) != 1) + 1
-    return [slice(int(part[0]), int(part[-1]) + 1) for part in np.split(idx, breaks)]
 
 
 def open_source(path: str, max_pixels: Optional[int] = DEFAULT_MAX_PIXELS) -> Source:
