@@ -23,19 +23,26 @@ result equals filtering the whole array at once:
 - for any chunking, uneven chunks and chunks smaller than the halo
   included (such chunks are merged with a neighbour first).
 
-How the halo gets there:
+How the halo gets there (the result's layer is named after the path,
+:data:`PATH_LAYERS`):
 
-- chunks computed by other Dask operations: :func:`dask.array.map_overlap`
-  (it cuts each halo from the neighbouring chunks, so a chunk stays in
-  memory until its last neighbour is filtered: about a row of chunks);
-- chunks read straight from storage (``da.from_zarr``, ``da.from_array``,
-  not rechunked): every chunk is read twice, once to copy its edges (a few
-  rows and columns, all that its neighbours need) and once to be filtered
-  with the neighbours' edges around it.  Memory no longer grows with the
-  width of the image: a worker holds about its chunk, the chunk with its
-  halo and the result (measured: 3.5 chunks per worker at 20000 x 20000 in
-  2048 x 2048 chunks, against 15 with ``map_overlap``), for one more read
-  per chunk.
+- a store read as it is (``da.from_zarr``, or ``da.from_array`` of zarr,
+  h5py, a memory map, any array-like that slices): one task per output
+  block reads the block and its halo straight from the store (the window of
+  :func:`filterkit._border.window`, the rule of the command line's tiles),
+  filters it and cuts the halo off.  No task depends on another, so on a
+  cluster no image data crosses between workers, and a worker holds a
+  window and its result;
+- NumPy chunks held in the graph (``da.from_array`` of an ndarray, not
+  rechunked): every chunk is read twice, once to copy its edges (a few rows
+  and columns, all that its neighbours need) and once to be filtered with
+  the neighbours' edges around it.  Memory does not grow with the width of
+  the image;
+- chunks computed by other Dask operations, or a store sliced or rechunked
+  first: :func:`dask.array.map_overlap` (it cuts each halo from the
+  neighbouring chunks, so a chunk stays in memory until its last neighbour
+  is filtered: about a row of chunks, 15 chunks per worker at 20000 x
+  20000 in 2048 x 2048 chunks, against 3.5 when read from storage).
 
 The channel axis, if any, is kept in one chunk.  Each chunk runs on one of
 filterkit's threads (:data:`THREADS_PER_CHUNK`): Dask's workers are the
@@ -64,6 +71,7 @@ except ImportError as _exc:  # pragma: no cover - the extra is missing
 from . import _convolve, _filters, color, masks
 from ._choose import choose_method
 from ._border import halo as halo_of
+from ._border import runs, window
 from ._threads import limited
 from .methods import SPECTRAL
 from ._validate import (check_layout, check_mask, check_mode, check_output_dtype, describe, fail,
@@ -77,6 +85,7 @@ Crop = Tuple[int, int, int, bool, Tuple[int, ...]]
 THREADS_PER_CHUNK = 1
 
 __all__ = [
+    "PATH_LAYERS",
     "THREADS_PER_CHUNK",
     "convert",
     "convolve",
@@ -170,6 +179,110 @@ def _chunk(block: np.ndarray, fn: Callable[..., Any], kwargs: Dict[str, Any],
     """map_overlap's function: :func:`_filtered` where Dask says the chunk is."""
     info = block_info[0]
     return _filtered(block, fn, kwargs, crops, pick, info["chunk-location"], info["num-chunks"])
+
+
+# --- a store read a window at a time: each block reads its own halo -------
+#: the first part of the name of the graph layer each path makes, so a
+#: result tells which one it took (``result.dask.layers``)
+PATH_LAYERS = {"store": "filterkit-halo-read-", "reread": "filterkit-reread-",
+               "overlap": "filterkit-overlap-"}
+
+
+def _store_reader(image: "da.Array") -> Optional[Tuple[str, Callable[..., Any], Tuple[Any, ...],
+                                                     Dict[str, Any]]]:
+    """How `image` reads its chunks when it is a whole store read as it is
+    (``da.from_zarr``, or ``da.from_array`` of zarr, h5py, a memory map or
+    any array-like that slices): the store's key in the graph, Dask's getter
+    and the getter's other arguments.  None for anything else: NumPy chunks
+    held in the graph, computed chunks, a sliced or rechunked store."""
+    from dask.array.core import getter, getter_inline, getter_nofancy
+
+    layers = image.dask.layers
+    originals = [name for name in layers if str(name).startswith("original-")]
+    if len(layers) != 2 or len(originals) != 1 or image.name not in layers:
+        return None
+    original = originals[0]
+    store = layers[original].get(original) if hasattr(layers[original], "get") else None
+    if store is None or tuple(getattr(store, "shape", ())) != tuple(image.shape):
+        return None
+    task = layers[image.name].get((image.name,) + (0,) * image.ndim)
+    if hasattr(task, "func"):  # Dask's task spec (2024.12 and later)
+        func, args, kw = task.func, list(task.args), dict(task.kwargs)
+        args = [getattr(a, "value", a) if type(a).__name__ == "DataNode" else a for a in args]
+        key = getattr(args[0], "key", None) if args else None
+    elif isinstance(task, tuple) and len(task) >= 3:  # a tuple task
+        func, args, kw = task[0], list(task[1:]), {}
+        key = args[0]
+    else:
+        return None
+    if func not in (getter, getter_inline, getter_nofancy) or key != original:
+        return None
+    extra = tuple(args[2:])
+    if any(type(v).__name__ in ("TaskRef", "Alias", "Task") for v in extra + tuple(kw.values())):
+        return None
+    return original, func, extra, kw
+
+
+def _read_window(store: Any, get: Callable[..., Any], extra: Tuple[Any, ...],
+                 kw: Dict[str, Any], reads: List[List[slice]]) -> np.ndarray:
+    """The window `reads` (per axis, slices of consecutive indices) of
+    `store`, read with Dask's getter and assembled: a wrapped halo is read
+    from the far side as separate slices."""
+    def part(prefix: Tuple[slice, ...], axis: int) -> np.ndarray:
+        if axis == len(reads):
+            return np.asarray(get(store, prefix, *extra, **kw))
+        pieces = [part(prefix + (r,), axis + 1) for r in reads[axis]]
+        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=axis)
+
+    return part((), 0)
+
+
+def _read_filtered(store: Any, get: Callable[..., Any], extra: Tuple[Any, ...],
+                   kw: Dict[str, Any], reads: List[List[slice]], fn: Callable[..., Any],
+                   kwargs: Dict[str, Any], crops: Tuple[Crop, ...], pick: Optional[int],
+                   where: Tuple[int, ...], count: Tuple[int, ...]) -> np.ndarray:
+    return _filtered(_read_window(store, get, extra, kw, reads), fn, kwargs, crops, pick,
+                     where, count)
+
+
+def _halo_reads(image: "da.Array", reader: Tuple[str, Callable[..., Any], Tuple[Any, ...],
+                                                 Dict[str, Any]],
+                fn: Callable[..., Any], kwargs: Dict[str, Any], crops: Tuple[Crop, ...],
+                pick: Optional[int], chunks: Sequence[Tuple[int, ...]],
+                out_index: Callable[[Tuple[int, ...]], Tuple[int, ...]],
+                out_chunks: Tuple[Tuple[int, ...], ...], dtype: np.dtype) -> "da.Array":
+    """One task per output block that reads its block and halo straight
+    from the store (the window of :func:`filterkit._border.window`, the
+    rule the command line's tiles read by), filters it and cuts the halo
+    off.  No task depends on another: no image data crosses between
+    workers, and a block's memory is its window and its result.  The store's
+    own chunks do not matter; a window across several of them decodes each
+    one it touches."""
+    from dask.base import tokenize
+    from dask.highlevelgraph import HighLevelGraph
+
+    original, get, extra, kw = reader
+    token = tokenize(image.name, fn, kwargs, crops, pick, tuple(chunks))
+    name = PATH_LAYERS["store"] + getattr(fn, "__name__", "filter") + "-" + token
+    halo = {a: (r, periodic) for a, _, r, periodic, _ in crops}
+    bounds = [np.cumsum((0,) + tuple(c)).tolist() for c in chunks]
+    count = tuple(len(c) for c in chunks)
+    dsk: Dict[Any, Any] = {}
+    for where in np.ndindex(*count):
+        reads: List[List[slice]] = []
+        for a, i in enumerate(where):
+            lo, hi, n = bounds[a][i], bounds[a][i + 1], bounds[a][-1]
+            if a in halo:
+                r, periodic = halo[a]
+                reads.append(runs(window(lo, hi, n, r, "wrap" if periodic else "reflect")[0]))
+            else:
+                reads.append([slice(lo, hi)])
+        dsk[(name,) + out_index(where)] = (_read_filtered, original, get, extra, kw, reads, fn,
+                                          kwargs, crops, pick, where, count)
+    layers = {original: image.dask.layers[original], name: dsk}
+    graph = HighLevelGraph(layers, {original: set(), name: {original}})
+    return da.Array(graph, name, chunks=out_chunks, dtype=dtype,
+                    meta=np.empty((0,) * len(out_chunks), dtype=dtype))
 
 
 # --- chunks read straight from storage: the halo without holding neighbours --
@@ -269,7 +382,8 @@ def _overlap_rereading(image: "da.Array", fn: Callable[..., Any], kwargs: Dict[s
     ay, ax = spatial
     periodic = {a: p for a, _, _, p, _ in crops}
     token = tokenize(image, second, fn, kwargs, crops, pick, halo)
-    edges_name, name = "filterkit-edges-" + token, "filterkit-" + fn.__name__ + "-" + token
+    edges_name = "filterkit-edges-" + token
+    name = PATH_LAYERS["reread"] + fn.__name__ + "-" + token
     count = image.numblocks
     dsk: Dict[Any, Any] = {}
     for where in np.ndindex(*count):
@@ -360,8 +474,12 @@ def _lazy(fn: Callable[..., Any], image: Any, halo: Tuple[int, int], *, mode: An
     crops = tuple((a, oa, depth[a], boundary[a] == "periodic",
                    tuple(int(x) for x in np.cumsum((0,) + tuple(chunks[a]))))
                   for a, oa in zip(spatial, out_spatial))
-    rereading = tuple(chunks) == image.chunks and _from_storage(image) and any(depth.values())
-    if not rereading and tuple(chunks) != image.chunks:
+    # how the halo gets to each block: read with it from the store; cut from
+    # chunks read twice; or map_overlap's exchange between chunks
+    reader = _store_reader(image) if any(depth.values()) else None
+    rereading = (reader is None and tuple(chunks) == image.chunks and _from_storage(image)
+                 and any(depth.values()))
+    if reader is None and not rereading and tuple(chunks) != image.chunks:
         image = image.rechunk(tuple(chunks))
 
     def build(pick: Optional[int]) -> "da.Array":
@@ -372,11 +490,14 @@ def _lazy(fn: Callable[..., Any], image: Any, halo: Tuple[int, int], *, mode: An
         dtype = outs[0].dtype
         chunks_out = ([(len(outs),)] if stacked else []) + out_chunks
         meta = np.empty((0,) * len(chunks_out), dtype=dtype)
-        if rereading:
-            def out_index(where: Tuple[int, ...]) -> Tuple[int, ...]:
-                kept = [w for a, w in enumerate(where) if keeps_channels or a != axis]
-                return ((0,) if stacked else ()) + tuple(kept)
+        def out_index(where: Tuple[int, ...]) -> Tuple[int, ...]:
+            kept = [w for a, w in enumerate(where) if keeps_channels or a != axis]
+            return ((0,) if stacked else ()) + tuple(kept)
 
+        if reader is not None:
+            result = _halo_reads(image, reader, fn, kwargs, crops, pick, chunks, out_index,
+                                 tuple(chunks_out), dtype)
+        elif rereading:
             result = _overlap_rereading(image, fn, kwargs, crops, pick, spatial,
                                         (depth[spatial[0]], depth[spatial[1]]), out_index,
                                         tuple(chunks_out), dtype)
@@ -386,10 +507,15 @@ def _lazy(fn: Callable[..., Any], image: Any, halo: Tuple[int, int], *, mode: An
                 extra["drop_axis"] = [axis]
             if stacked:
                 extra["new_axis"] = [0]
+            from dask.base import tokenize
+
+            token = tokenize(image.name, fn, kwargs, crops, pick, depth, boundary, chunks_out)
             result = da.map_overlap(
                 functools.partial(_chunk, fn=fn, kwargs=kwargs, crops=crops, pick=pick), image,
                 depth=depth, boundary=boundary, trim=False, allow_rechunk=False,
-                align_arrays=False, dtype=dtype, chunks=tuple(chunks_out), meta=meta, **extra)
+                align_arrays=False, dtype=dtype, chunks=tuple(chunks_out), meta=meta,
+                name=PATH_LAYERS["overlap"] + getattr(fn, "__name__", "filter") + "-" + token,
+                **extra)
         if valid:
             index = [slice(None)] * result.ndim
             for oa, r, n in zip(out_spatial, halo, sizes):

@@ -19,9 +19,11 @@ Oracles:
   and dtype (``run``), nothing computed while building, only neighbouring
   input blocks read for an output block.
 
-Both ways filterkit.dask gets the halo are tested ("source" below):
-chunks read straight from storage are read twice (edges, then the chunk),
-chunks computed by Dask go through map_overlap.
+The three ways filterkit.dask gets the halo are tested ("source" below):
+a store (an array-like read by slices, as zarr) is read a window per
+output block, its halo included; NumPy chunks held in the graph are read
+twice (edges, then the chunk); chunks computed by Dask go through
+map_overlap.
 
 The only tolerance against filterkit itself is for the running sums of
 ``mean`` and of method='box' on float images (they restart at every chunk,
@@ -89,19 +91,23 @@ def colour_image(rng, shape, dtype):
 def lazy(image, chunks, source="stored"):
     """`image` as a Dask array, its chunks as Dask gives them to filterkit.dask.
 
-    'stored': straight from memory or storage (da.from_array, da.from_zarr):
+    'store': an array-like store (as zarr or h5py) read by Dask's getter:
+    each output block reads its own window, halo included.
+    'stored': NumPy chunks held in the graph (da.from_array of an ndarray):
     when no chunk needs merging, filterkit.dask reads every chunk twice (its
     edges for the neighbours, then the chunk with their edges around it).
     'computed': the same values out of a Dask operation: map_overlap cuts
-    the halos from the neighbouring chunks.  The two paths must agree.
+    the halos from the neighbouring chunks.  The three paths must agree.
     """
+    if source == "store":
+        return da.from_array(CountedReads(image), chunks=chunks)
     x = da.from_array(image, chunks=chunks)
     if source == "computed":
         x = x.map_blocks(np.copy, dtype=x.dtype)
     return x
 
 
-SOURCES = ["stored", "computed"]
+SOURCES = ["store", "stored", "computed"]
 
 
 def run(result, scheduler="sync"):
@@ -190,8 +196,9 @@ def _masks():
 MASKS = _masks()
 
 
-# thin chunks are merged (rechunked) first, and so always cut by map_overlap
-GRID_CHUNKINGS = [(c, src) for c in CHUNKINGS for src in SOURCES if c != "thin" or src == "computed"]
+# thin chunks are merged (rechunked) first, and so cut by map_overlap unless
+# read from a store (its windows need no particular chunking)
+GRID_CHUNKINGS = [(c, src) for c in CHUNKINGS for src in SOURCES if c != "thin" or src != "stored"]
 
 
 @pytest.mark.parametrize("mask_name", list(MASKS))
@@ -319,7 +326,7 @@ def test_filters_every_dtype(dtype, name):
     image = random_image(rng, SHAPE, dtype, scale=100)
     index = DTYPES.index(dtype) + list(FILTERS).index(name)
     mode = ALL_MODES[index % len(ALL_MODES)]
-    x = lazy(image, CHUNKINGS["regular"], SOURCES[index % 2])
+    x = lazy(image, CHUNKINGS["regular"], SOURCES[index % len(SOURCES)])
     f = FILTERS[name]
     assert_same(f(fkd, x, mode=mode, cval=CVAL), f(filterkit, image, mode=mode, cval=CVAL))
 
@@ -341,7 +348,7 @@ def test_mean(dtype, size):
     rng = np.random.default_rng(seed("mean", np.dtype(dtype).str, size))
     image = random_image(rng, SHAPE, dtype, scale=100)
     for i, mode in enumerate(ALL_MODES):
-        got = fkd.mean(lazy(image, CHUNKINGS["regular"], SOURCES[i % 2]), size, mode=mode, cval=CVAL)
+        got = fkd.mean(lazy(image, CHUNKINGS["regular"], SOURCES[i % len(SOURCES)]), size, mode=mode, cval=CVAL)
         want = filterkit.mean(image, size, mode=mode, cval=CVAL)
         if np.dtype(dtype).kind in "ui":
             # integer images sum exactly in float64: bit for bit
@@ -824,38 +831,106 @@ class CountedReads:
         return self.data[key]
 
 
+def _expected_windows(bounds, n, r, wrap):
+    """The slices a block [a, b) of an axis of n reads with a halo of r: to
+    the image's edge (none beyond it), or wrapped to the far side, as runs."""
+    out = []
+    for a, b in zip(bounds, bounds[1:]):
+        if (a, b) == (0, n) or not wrap:
+            out.append([(max(0, a - r), min(n, b + r))] if (a, b) != (0, n) else [(0, n)])
+            continue
+        idx = [i % n for i in range(a - r, b + r)]
+        parts, start = [], idx[0]
+        for prev, cur in zip(idx, idx[1:] + [None]):
+            if cur != prev + 1:
+                parts.append((start, prev + 1))
+                start = cur
+        out.append(parts)
+    return out
+
+
 @pytest.mark.parametrize("mode", ["wrap", "valid", "mirror"])
-def test_stored_chunks_are_read_twice_and_only_when_computed(mode):
-    # the documented trade: every chunk of a stored array is read twice (its
-    # edges for the neighbours, then itself with their edges around it),
-    # instead of being kept in memory until its last neighbour is filtered
+def test_a_store_is_read_once_per_block_with_its_halo(mode):
+    # the documented path for a store: every output block reads its own
+    # window (block + halo, to the image's edge, or wrapped for 'wrap')
+    # straight from the store, once; nothing else, nothing while building
     data = random_image(np.random.default_rng(seed("reads", mode)), (40, 30), np.float32, scale=100)
     store = CountedReads(data)
+    rows, cols = (0, 10, 20, 30, 40), (0, 8, 20, 30)
     x = da.from_array(store, chunks=(10, (8, 12, 10)))
     store.reads.clear()
     outs = [fkd.gaussian(x, 1.0, mode=mode), fkd.sobel(x, mode=mode)]
     assert store.reads == {}  # building reads nothing
-    for out, want in zip(outs, [filterkit.gaussian(data, 1.0, mode=mode), filterkit.sobel(data, mode=mode)]):
+    radii = (filterkit.masks.gaussian_size(1.0) // 2, 1)
+    for out, r, want in zip(outs, radii, [filterkit.gaussian(data, 1.0, mode=mode),
+                                          filterkit.sobel(data, mode=mode)]):
+        assert any(n.startswith(fkd.PATH_LAYERS["store"]) for n in out.dask.layers)
         store.reads.clear()
         np.testing.assert_array_equal(out.compute(scheduler="threads", num_workers=2), want, strict=True)
-        assert len(store.reads) == 12 and set(store.reads.values()) == {2}
-    # a single chunk has no neighbours: read once
+        wrap = mode == "wrap"
+        expected = {}
+        for ry in _expected_windows(rows, 40, r, wrap):
+            for rx in _expected_windows(cols, 30, r, wrap):
+                for y in ry:
+                    for xx in rx:
+                        expected[(y, xx)] = expected.get((y, xx), 0) + 1
+        assert store.reads == expected
+    # a single chunk has no neighbours: read once, as it is
     store.reads.clear()
     fkd.sobel(da.from_array(store, chunks=(40, 30)), mode=mode).compute(scheduler="sync")
-    assert list(store.reads.values()) == [1]
+    assert store.reads == {((0, 40), (0, 30)): 1}
 
 
-def test_both_halo_paths_are_exercised():
-    # what the 'stored'/'computed' parametrisations rely on: only computed
-    # chunks (or chunks to merge) go through map_overlap
+def test_store_blocks_depend_on_nothing_but_the_store():
+    # what keeps image data from crossing between workers: an output block's
+    # task needs the store object only, never another task's pixels
+    data = np.zeros((40, 30), np.float32)
+    out = fkd.convolve(da.from_array(CountedReads(data), chunks=(10, 10)), MASKS["3x5"])
+    layer = next(n for n in out.dask.layers if n.startswith(fkd.PATH_LAYERS["store"]))
+    original = next(n for n in out.dask.layers if n.startswith("original-"))
+    assert set(out.dask.layers) == {layer, original}
+    assert out.dask.dependencies[layer] == {original}
+    graph = dict(out.__dask_graph__())
+    for key in dask.core.flatten(out.__dask_keys__()):
+        assert dask.core.get_dependencies(graph, key) == {original}
+
+
+@pytest.mark.parametrize("mode", ["wrap", "valid", "mirror"])
+def test_stored_chunks_are_read_twice_and_only_when_computed(mode):
+    # NumPy chunks held in the graph (map_blocks without inputs here, so each
+    # read is counted): every chunk is read twice (its edges for the
+    # neighbours, then itself with their edges around it), instead of being
+    # kept in memory until its last neighbour is filtered
+    chunks = (10, (8, 12, 10))
+    source = BlockSource(((10, 10, 10, 10), (8, 12, 10)))
+    data = source.array.compute(scheduler="sync")
+    source.calls.clear()
+    out = fkd.sobel(source.array, mode=mode)
+    assert any(n.startswith(fkd.PATH_LAYERS["reread"]) for n in out.dask.layers), chunks
+    assert source.calls == []  # building reads nothing
+    np.testing.assert_array_equal(out.compute(scheduler="threads", num_workers=2),
+                                  filterkit.sobel(data, mode=mode), strict=True)
+    counts = {c: source.calls.count(c) for c in set(source.calls)}
+    assert len(counts) == 12 and set(counts.values()) == {2}
+
+
+def test_every_halo_path_is_exercised_and_named():
+    # what the 'store'/'stored'/'computed' parametrisations rely on, and how
+    # a result tells the path it took: the name of its layer
     image = np.zeros(SHAPE, np.float32)
 
-    def uses_map_overlap(x):  # a 5x5 mask: the thin chunks of 1 px must be merged
-        return any(name.startswith("overlap") for name in fkd.convolve(x, MASKS["const_5x5"]).dask.layers)
+    def path(x):  # a 5x5 mask: the thin chunks of 1 px need merging but for a store
+        names = list(fkd.convolve(x, MASKS["const_5x5"]).dask.layers)
+        found = [p for p, prefix in fkd.PATH_LAYERS.items() if any(n.startswith(prefix) for n in names)]
+        assert len(found) == 1, names
+        return found[0]
 
-    assert not uses_map_overlap(lazy(image, CHUNKINGS["uneven"], "stored"))
-    assert uses_map_overlap(lazy(image, CHUNKINGS["uneven"], "computed"))
-    assert uses_map_overlap(lazy(image, CHUNKINGS["thin"], "stored"))  # merged first
+    assert path(lazy(image, CHUNKINGS["uneven"], "store")) == "store"
+    assert path(lazy(image, CHUNKINGS["thin"], "store")) == "store"
+    assert path(lazy(image, CHUNKINGS["uneven"], "stored")) == "reread"
+    assert path(lazy(image, CHUNKINGS["uneven"], "computed")) == "overlap"
+    assert path(lazy(image, CHUNKINGS["thin"], "stored")) == "overlap"  # merged first
+    assert path(lazy(image, CHUNKINGS["uneven"], "store")[2:, :]) == "overlap"  # a sliced store
 
 
 # ----------------------------------------------------------------------------
@@ -1161,7 +1236,7 @@ def test_public_api_mirrors_filterkit():
                "laplace"}
     conversions = {"rgb_to_xyz", "xyz_to_rgb", "rgb_to_lab", "lab_to_rgb", "rgb_to_luv", "luv_to_rgb",
                    "rgb_to_gray", "convert"}
-    assert set(fkd.__all__) == filters | conversions | {"THREADS_PER_CHUNK"}
+    assert set(fkd.__all__) == filters | conversions | {"THREADS_PER_CHUNK", "PATH_LAYERS"}
     assert filters <= set(filterkit.__all__) and conversions <= set(fkc.__all__)
     for name in filters | conversions:
         assert callable(getattr(fkd, name)) and getattr(fkd, name).__doc__
