@@ -24,7 +24,10 @@ Tolerances (oracle.py):
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import tracemalloc
 
 import numpy as np
@@ -437,3 +440,113 @@ def test_fftw_blocks_show_a_nan_or_inf_on_every_thread_count(kind, monkeypatch, 
                                      finite=True)
     # plans are handed back after a stop: the next call reuses them
     assert _fft._spare_plans
+
+
+
+# ----------------------------------------------------------------------------
+# the whole-image transform in bands (_fftlib._correlate_bands): any band
+# size gives the same result, a NaN or inf stops every thread before the
+# output is written, and the peak memory is the spectrum and the output
+# ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_whole_fft_bands_of_any_size_give_the_same_result(dtype, monkeypatch):
+    # one band per pass (the default, on this small image) against bands of
+    # a few rows and 8 spectrum columns on 1-3 threads: the same transforms
+    # of the same lines, so the same bits
+    from filterkit._job import store
+
+    rng = np.random.default_rng(seed("whole bands", np.dtype(dtype).str))
+    image = random_image(rng, (203, 177), dtype)
+    mask = rng.standard_normal((15, 9))
+    want = filterkit.convolve(image, mask, method="fft", mode="wrap")
+    # an integer output is stored band by band with the core's rounding and
+    # saturation, as the whole float result would be
+    want_u8 = store(filterkit.convolve(image * 300, mask, method="fft"),
+                    np.empty(image.shape, np.uint8))
+    monkeypatch.setattr(_fft, "WHOLE_BAND_VALUES", 700)
+    old = filterkit.get_num_threads()
+    try:
+        for n in (1, 2, 3):
+            filterkit.set_num_threads(n)
+            np.testing.assert_array_equal(
+                filterkit.convolve(image, mask, method="fft", mode="wrap"), want)
+            np.testing.assert_array_equal(
+                filterkit.convolve(image * 300, mask, method="fft", output=np.uint8), want_u8)
+    finally:
+        filterkit.set_num_threads(old)
+
+
+@pytest.mark.parametrize("kind", list(NONFINITE))
+def test_whole_fft_bands_show_a_nan_or_inf_on_every_thread_count(kind, monkeypatch):
+    # bands of 2 rows shared among 1-3 threads: a value in the first, a
+    # middle or the last band is found, and the output is left untouched
+    monkeypatch.setattr(_fft, "WHOLE_BAND_VALUES", 2 * 256)
+    rng = np.random.default_rng(seed("whole sums", kind))
+    image = random_image(rng, (90, 230), np.float32)
+    w = rng.standard_normal((7, 5)).astype(np.float32)
+    for y, x in [(0, 0), (89, 228), (45, 0), (51, 117)]:
+        bad = image.copy()
+        bad[y, x:x + len(NONFINITE[kind])] = NONFINITE[kind]
+        for workers in (1, 2, 3):
+            out = np.full(image.shape, 7.0, np.float32)
+            with pytest.raises(_fft.NonFinite):
+                _fft.correlate_whole(bad, w, workers, mode="reflect", cval=0.0, oy=3, ox=2,
+                                     finite=True, out=out)
+            assert (out == 7.0).all()
+
+
+def test_whole_fft_shows_a_sum_that_overflows():
+    # every row's sum is finite, the image's is not (float32): the spectrum
+    # at (0, 0) is checked as well as the rows'
+    image = np.zeros((64, 64), np.float32)
+    image[::8, 5] = 3e38
+    w = np.ones((3, 3), np.float32)
+    with pytest.raises(_fft.NonFinite):
+        _fft.correlate_whole(image, w, 1, mode="constant", cval=0.0, oy=1, ox=1, finite=True)
+
+
+WHOLE_FFT_PEAK = r"""
+import json, sys
+import numpy as np
+import filterkit
+n, dtype, k = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+rng = np.random.default_rng(0)
+image = rng.random((n, n), dtype=np.dtype(dtype))
+mask = rng.standard_normal((k, k))
+filterkit.convolve(image[:256, :256], mask, method="fft")  # modules and caches loaded
+
+def status(key):
+    with open("/proc/self/status") as fh:
+        return next(int(l.split()[1]) * 1024 for l in fh if l.startswith(key))
+
+with open("/proc/self/clear_refs", "w") as fh:
+    fh.write("5")  # the peak (VmHWM) starts again from the current RSS
+before = status("VmRSS:")
+out = filterkit.convolve(image, mask, method="fft")
+print(json.dumps({"extra": status("VmHWM:") - before, "image": image.nbytes}))
+"""
+
+#: what the whole-image FFT may hold beyond its spectrum and output: each
+#: thread's band temporaries (a few MiB) and the allocator's slack
+WHOLE_FFT_SLACK = 8 * 2 ** 20
+
+
+@pytest.mark.skipif(not os.access("/proc/self/clear_refs", os.W_OK),
+                    reason="needs Linux's /proc/self/clear_refs to reset the peak RSS")
+@pytest.mark.parametrize("dtype, n, k", [("float32", 4096, 9), ("float32", 4096, 63),
+                                         ("float64", 3072, 31)])
+def test_whole_fft_peak_memory_is_the_spectrum_and_the_output(dtype, n, k):
+    # measured in a fresh process by the kernel (VmHWM: numpy's and
+    # pocketfft's C allocations, which tracemalloc does not see): the
+    # spectrum (1.1x the image here, of the transform's padded size) and the
+    # new output (1x), about 2.2x; the bound is 2.5x plus the slack.  The
+    # 2-D transform of the extended image took 3.35x (the extended image,
+    # its spectrum, the mask's spectrum and the result), overlap_save 1x
+    res = subprocess.run([sys.executable, "-c", WHOLE_FFT_PEAK, str(n), dtype, str(k)],
+                         capture_output=True, text=True, timeout=300, cwd=os.path.dirname(__file__),
+                         env=dict(os.environ, FILTERKIT_NUM_THREADS="2"))
+    assert res.returncode == 0, res.stderr
+    got = json.loads(res.stdout.strip().splitlines()[-1])
+    assert got["extra"] <= 2.5 * got["image"] + WHOLE_FFT_SLACK, \
+        f"{got['extra'] / got['image']:.2f} x the image"

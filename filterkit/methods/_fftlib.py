@@ -18,9 +18,13 @@ from Python; ``scipy`` and ``fftw`` run the blocks through those libraries
 instead (:func:`correlate_tiled`).
 
 pocketfft transforms one axis at a time so that the inverse is pruned
-to the rows that are kept, and the spectra are transformed in place: no
-temporary beyond the spectrum and the result (:func:`_pocketfft_band`,
-:func:`correlate_valid`).
+to the rows that are kept.  The overlap-save bands transform their
+spectra in place: no temporary beyond the spectrum and the result
+(:func:`_pocketfft_band`).  The whole image goes through its transform in
+bands of rows and of spectrum columns, so that its spectrum and the output
+are the only image-sized arrays (:func:`_correlate_bands`: about 2.2 times
+the image at the peak, where the 2-D transform of the extended image took
+3.35 times).
 
 With ``$FILTERKIT_FFT=fftw`` the blocks go through FFTW (pyFFTW, the
 ``fftw`` extra): measured plans transform them faster than pocketfft.  The first
@@ -44,6 +48,7 @@ import numpy as np
 
 from .._border import gather, map_index
 from .._cache import cache_dir
+from .._job import store
 
 
 def _fft():  # scipy is imported on first use: the spatial methods do not need it
@@ -228,59 +233,167 @@ def fast_len(n: int) -> int:
     return max(best, 1)
 
 
+#: values per scipy call in the whole-image transform's passes (a band of
+#: rows, or of spectrum columns): 2^15 to 2^18 were within 10 % of each
+#: other at 4096^2, the larger slightly faster; 2^17 (512 KiB of float32)
+#: keeps each thread's temporaries at a few MiB whatever the image
+WHOLE_BAND_VALUES = 1 << 17
+#: spectrum columns per column-pass call come in multiples of this, which
+#: pocketfft transforms together in vector registers
+WHOLE_BAND_STEP = 8
+
+
 def correlate_whole(src: np.ndarray, weights: np.ndarray, workers: int, *, mode: str,
-                    cval: float, oy: int, ox: int, finite: bool = False) -> np.ndarray:
+                    cval: float, oy: int, ox: int, finite: bool = False,
+                    out: Optional[np.ndarray] = None) -> np.ndarray:
     """The correlation of the plane `src` (extended by `mode`, the mask
     centred at (oy, ox)) with `weights` by one real FFT of the whole
     extended image (with `finite`, :class:`NonFinite` if it holds a NaN or
-    an inf).
+    an inf), written into `out` (any dtype, stored with the core's
+    rounding; a new array of the weights' dtype by default).
 
-    The extended image is gathered straight into an array of the
-    transform's size (zero beyond it), so that ``rfft2`` does not copy it
-    into one again."""
+    The extended image never exists as a whole: each band of its rows is
+    gathered from the plane and transformed (:func:`_correlate_bands`)."""
     kh, kw = weights.shape
     H, W = src.shape
     if mode == "valid":
         Ph, Pw, oy, ox = H, W, 0, 0
     else:
         Ph, Pw = H + kh - 1, W + kw - 1
-    buf = np.empty((fast_len(Ph), fast_len(Pw)), dtype=weights.dtype)
-    buf[Ph:] = 0
-    buf[:Ph, Pw:] = 0
-    gather(src, map_index(np.arange(Ph) - oy, H, mode), map_index(np.arange(Pw) - ox, W, mode),
-           -oy, -ox, cval, buf[:Ph, :Pw])
-    return correlate_valid(buf, weights, workers, finite=finite, extent=(Ph, Pw))
+    cols = map_index(np.arange(Pw) - ox, W, mode)
+
+    def rows_of(a: int, b: int, dst: np.ndarray) -> None:
+        gather(src, map_index(np.arange(a, b) - oy, H, mode), cols, a - oy, -ox, cval, dst)
+
+    if out is None:
+        out = np.empty((Ph - kh + 1, Pw - kw + 1), dtype=weights.dtype)
+    _correlate_bands(rows_of, (Ph, Pw), weights, workers, out, finite)
+    return out
 
 
 def correlate_valid(padded: np.ndarray, weights: np.ndarray, workers: int,
-                    finite: bool = False, extent: Optional[Tuple[int, int]] = None) -> np.ndarray:
+                    finite: bool = False) -> np.ndarray:
     """The 'valid' correlation of `padded` with `weights` by one real FFT
-    (with `finite`, :class:`NonFinite` if `padded` holds a NaN or an inf).
+    of the whole of `padded` (with `finite`, :class:`NonFinite` if it
+    holds a NaN or an inf), in a new array of the weights' dtype."""
+    kh, kw = weights.shape
+    Ph, Pw = padded.shape
 
-    `extent` = (Ph, Pw): the extended image is only ``padded[:Ph, :Pw]``,
-    zeros fill the rest, and `padded` is already of the transform's size
-    (:func:`correlate_whole`); by default all of `padded` is the image.
-    `padded` is consumed: it is released as soon as it is transformed, and
-    the mask's spectrum as soon as it is applied, so at most about three
-    image-sized arrays exist at once.  The inverse is pruned as in
-    :func:`_pocketfft_band`: only the valid rows go back to real values."""
+    def rows_of(a: int, b: int, dst: np.ndarray) -> None:
+        dst[...] = padded[a:b]
+
+    out = np.empty((Ph - kh + 1, Pw - kw + 1), dtype=weights.dtype)
+    _correlate_bands(rows_of, (Ph, Pw), weights, workers, out, finite)
+    return out
+
+
+def _correlate_bands(rows_of: Callable[[int, int, np.ndarray], None], extent: Tuple[int, int],
+                     weights: np.ndarray, workers: int, out: np.ndarray, finite: bool) -> None:
+    """`out` = the 'valid' correlation with `weights` of an extended image
+    of `extent` = (Ph, Pw), whose rows [a, b) ``rows_of(a, b, dst)`` writes
+    into `dst`, by one real FFT of the transform's size (fast lengths of
+    Ph x Pw, zeros beyond), in the weights' dtype.
+
+    The 2-D transform goes one axis at a time, in bands, so that the only
+    image-sized array is the spectrum (and `out`): peak memory about 2.2
+    times the image's (float32 in, float32 out), where a 2-D transform of
+    the extended image needs that image, its spectrum, the mask's spectrum
+    and the result (3.4 times).
+
+    1. Rows: each band of rows is gathered, transformed along x (``rfft``)
+       and put into the spectrum.  Every row's sum (its spectrum at 0) is
+       checked with `finite`: a NaN or inf anywhere reaches it.
+    2. Columns: each band of spectrum columns is transformed along y,
+       multiplied by the same columns of the mask's spectrum (transformed
+       along y there and then from the mask's rows' spectrum, which is
+       small), transformed back along y, and only the rows that are kept
+       (from kh - 1 on: the circular correlation's valid part) are put back.
+       With `finite` the spectrum at (0, 0), the image's sum, is checked
+       too, as the 2-D transform's was (row sums may be finite where
+       their sum overflows).
+    3. Rows back: the kept rows go back to real values (``irfft``) a band
+       at a time, and their valid columns are stored into `out`.
+
+    The bands of each pass are shared among `workers` threads (one-thread
+    transforms: the same result for any thread count), with the gathering
+    and the storing, which pocketfft's own workers would leave to one
+    thread.  `out` is written only in pass 3, so :class:`NonFinite` leaves
+    it untouched."""
     fft = _fft()
     kh, kw = weights.shape
-    Ph, Pw = extent if extent is not None else padded.shape
-    dtype = padded.dtype
-    nh = fast_len(Ph)
-    nw = fast_len(Pw)
-    f = fft.rfft2(padded, s=(nh, nw), workers=workers)
-    del padded
-    if finite:
-        _check_sum(f)
-    # correlation = convolution with the mirrored mask; the circular result
-    # is exact from index (kh - 1, kw - 1) on
-    f *= fft.rfft2(weights[::-1, ::-1].astype(dtype), s=(nh, nw), workers=workers)
-    f = fft.ifft(f, axis=0, overwrite_x=True, workers=workers)
-    r = fft.irfft(f[kh - 1:Ph], n=nw, axis=1, workers=workers)
-    del f
-    return r[:, kw - 1:Pw]
+    Ph, Pw = extent
+    Ho, Wo = Ph - kh + 1, Pw - kw + 1
+    dtype = weights.dtype
+    nh, nw = fast_len(Ph), fast_len(Pw)
+    nv = nw // 2 + 1
+    spec = np.empty((nh, nv), dtype=np.result_type(dtype, np.complex64))
+    spec[Ph:] = 0  # the rows of zeros beyond the extended image transform to zeros
+    # the mask's rows' spectrum (kh x nv, small): correlation = convolution
+    # with the mirrored mask; the circular result is exact from (kh - 1, kw - 1) on
+    g_rows = fft.rfft(weights[::-1, ::-1], n=nw, axis=1, workers=1)
+    threads = max(int(workers), 1)
+    stop: list = []  # a thread found a NaN or inf: the others stop too
+
+    def run(fn: Callable[[range], None], n: int) -> None:
+        # fn(range of band indices) on `threads` threads, each a share of the bands
+        k = min(threads, n)
+        if k <= 1:
+            fn(range(n))
+            return
+
+        def share(which: range) -> None:
+            try:
+                fn(which)
+            except NonFinite:
+                stop.append(True)
+                raise
+
+        with ThreadPoolExecutor(k) as pool:
+            for done in [pool.submit(share, range(i, n, k)) for i in range(k)]:
+                done.result()
+
+    rb = max(1, WHOLE_BAND_VALUES // nw)  # rows per band of passes 1 and 3
+
+    def forward_rows(which: range) -> None:
+        buf = np.zeros((rb, nw), dtype=dtype)  # zeros beyond Pw, for every band
+        for i in which:
+            if stop:
+                raise NonFinite
+            a = i * rb
+            b = min(a + rb, Ph)
+            rows_of(a, b, buf[:b - a, :Pw])
+            spec[a:b] = fft.rfft(buf[:b - a], axis=1, workers=1)
+            if finite:
+                _check_finite(spec[a:b, 0])
+
+    run(forward_rows, -(-Ph // rb))
+    cb = max(WHOLE_BAND_STEP, WHOLE_BAND_VALUES // nh // WHOLE_BAND_STEP * WHOLE_BAND_STEP)
+
+    def columns(which: range) -> None:
+        for i in which:
+            v0 = i * cb
+            v1 = min(v0 + cb, nv)
+            f = fft.fft(spec[:, v0:v1], axis=0, workers=1)
+            if finite and v0 == 0:
+                _check_finite(f[0, 0])
+            f *= fft.fft(g_rows[:, v0:v1], n=nh, axis=0, workers=1)
+            f = fft.ifft(f, axis=0, overwrite_x=True, workers=1)
+            spec[kh - 1:Ph, v0:v1] = f[kh - 1:Ph]
+
+    run(columns, -(-nv // cb))
+    same = out.dtype == dtype
+
+    def back_rows(which: range) -> None:
+        for i in which:
+            a = i * rb
+            b = min(a + rb, Ho)
+            r = fft.irfft(spec[kh - 1 + a:kh - 1 + b], n=nw, axis=1, workers=1)[:, kw - 1:kw - 1 + Wo]
+            if same:
+                out[a:b] = r
+            else:
+                store(r, out[a:b])  # the core's rounding and saturation
+
+    run(back_rows, -(-Ho // rb))
 
 
 def _pocketfft_band(fft: Any, blocks: np.ndarray, g: np.ndarray, skip: int, rows: int,

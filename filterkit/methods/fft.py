@@ -1,4 +1,6 @@
-"""The whole image by one real FFT, extended by the border mode first.
+"""The whole image by one real FFT of the image extended by the border
+mode, one axis at a time in bands (``_fftlib._correlate_bands``): the
+spectrum and the output are the only image-sized arrays.
 
 Cost: f0 P + f F log2 F + fa min(P, 2^18) for P extended pixels and a
 transform of F values, where f = f2s for transforms that fit the caches
@@ -86,17 +88,17 @@ def spectral(job: Job, weights: np.ndarray, target: np.ndarray, double: bool, *,
 
     def call(src: np.ndarray, dsts: List[np.ndarray], _: Border) -> None:
         dst = dsts[0]
-        if tiled:
-            straight = dst.dtype == cdtype  # written into the output block by block
-            result = correlate_tiled(src.astype(cdtype, copy=False), w, job.nthreads,
-                                     mode=job.mode, cval=job.cval, oy=job.top, ox=job.left,
-                                     out=dst if straight else None, finite=finite)
-            if straight:
-                return
-        else:
-            result = correlate_whole(src, w, job.nthreads, mode=job.mode, cval=job.cval,
-                                     oy=job.top, ox=job.left, finite=finite)
-        store(result, dst)
+        if not tiled:
+            # stored into the output band by band: no image-sized result first
+            correlate_whole(src, w, job.nthreads, mode=job.mode, cval=job.cval,
+                            oy=job.top, ox=job.left, finite=finite, out=dst)
+            return
+        straight = dst.dtype == cdtype  # written into the output block by block
+        result = correlate_tiled(src.astype(cdtype, copy=False), w, job.nthreads,
+                                 mode=job.mode, cval=job.cval, oy=job.top, ox=job.left,
+                                 out=dst if straight else None, finite=finite)
+        if not straight:
+            store(result, dst)
 
     job.run([target], call)
     return target
