@@ -154,10 +154,12 @@ def read_image(path: str, max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
         raise CLIError(f"{path}: is a folder (give -o DIR to filter a folder)")
     if path.lower().endswith(".npy"):
         try:
-            arr = np.load(path, allow_pickle=False)
+            # memory-mapped: the filter reads the file's pages where they
+            # are, with no copy into a private array first
+            arr = np.load(path, mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError) as exc:
             raise CLIError(f"{path}: not a readable .npy file ({exc})") from None
-        return arr
+        return mapped(arr)
     if path.lower().endswith((".tif", ".tiff")):
         arr = _read_tiff(path, max_pixels, tiled)
         if arr is not None:
@@ -238,7 +240,9 @@ def _read_tiff(path: str, max_pixels: Optional[int], tiled: bool) -> Optional[np
                 return None
             shape = page.shape
             check_pixels(path, shape, max_pixels, not tiled)
-            arr = page.asarray()
+            arr = _memmap_page(path, page)
+            if arr is None:
+                arr = page.asarray()
     except CLIError:
         raise
     except MemoryError:
@@ -248,6 +252,31 @@ def _read_tiff(path: str, max_pixels: Optional[int], tiled: bool) -> Optional[np
     if arr.dtype == np.float16:  # the filters compute in float32 at least
         arr = arr.astype(np.float32)
     return np.ascontiguousarray(orient(arr, orientation))
+
+
+def mapped(arr: np.ndarray) -> np.ndarray:
+    """A memory-mapped array as a plain ndarray view (the mapping stays
+    open while the view lives), so that arrays computed from it are plain
+    arrays too; any other array as it is."""
+    return np.asarray(arr) if isinstance(arr, np.memmap) else arr
+
+
+def _memmap_page(path: str, page: Any) -> Optional[np.ndarray]:
+    """The pixels of an uncompressed, contiguous TIFF page in native byte
+    order, memory-mapped read-only: the filter reads them from the page
+    cache with no copy (reading the file into an array first took as long
+    as a 9 x 9 filter of it).  None for any other page, which is decoded."""
+    if not getattr(page, "is_memmappable", False):
+        return None
+    import tifffile
+
+    try:
+        arr = tifffile.memmap(path, page=0, mode="r")
+    except Exception:  # not mappable after all (a special file, ...): decoded
+        return None
+    if arr.shape != tuple(page.shape) or not (arr.dtype.isnative and arr.flags.aligned):
+        return None  # the filters would copy it anyway; decode it instead
+    return mapped(arr)
 
 
 def open_zarr(path: str) -> Any:
@@ -452,8 +481,9 @@ def write_image(path: str, data: np.ndarray, stage: Optional[Staging] = None) ->
         The destination: ``.png``, ``.tif``/``.tiff``, ``.jpg``/``.jpeg``,
         ``.bmp`` or ``.npy`` (the array as it is).
     data : ndarray
-        uint8 or uint16 pictures through Pillow; other integer and float
-        arrays (and 16-bit colour) go to TIFF as they are, through tifffile.
+        PNG, JPEG and BMP through Pillow (uint8, or uint16 grey); TIFF
+        through tifffile when installed, every dtype as it is (8-bit grey +
+        alpha through Pillow), else through Pillow.
     stage : Staging, optional
         Leave the complete temporary file to `stage`, which renames it with
         the command's other outputs; default: rename it now.
@@ -473,7 +503,7 @@ def write_image(path: str, data: np.ndarray, stage: Optional[Staging] = None) ->
     try:
         if ext == ".npy":
             np.save(tmp, data, allow_pickle=False)
-        elif ext in (".tif", ".tiff") and not _pillow_holds(data):
+        elif ext in (".tif", ".tiff") and (_tifffile_holds(data) or not _pillow_holds(data)):
             _write_deep_tiff(tmp, data)
         elif data.dtype.kind == "f":
             raise CLIError(f"{path}: float values need .tif, .tiff or .npy")
@@ -520,6 +550,21 @@ def _pillow_holds(data: np.ndarray) -> bool:
     return data.dtype == np.uint8 or (data.dtype == np.uint16 and data.ndim == 2)
 
 
+def _tifffile_holds(data: np.ndarray) -> bool:
+    """Whether tifffile is installed and writes `data` as a TIFF that Pillow
+    and viewers read as the same picture: grey, RGB or RGBA (grey + alpha
+    stays with Pillow, which writes it as an LA picture).  tifffile writes
+    the array's memory as it is, where Pillow copies it into an image of
+    its own first: 0.06 s against 0.6 s for an 8192^2 RGB picture."""
+    if data.ndim == 3 and data.shape[2] not in (3, 4):
+        return False
+    try:
+        import tifffile  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _write_deep_tiff(path: str, data: np.ndarray) -> None:
     """Any integer or float array (32-bit, 16-bit colour, ...) as it is."""
     try:
@@ -527,7 +572,7 @@ def _write_deep_tiff(path: str, data: np.ndarray) -> None:
     except ImportError:
         tifffile = None
     if data.dtype.kind == "f":
-        data = data.astype(np.float32)
+        data = data.astype(np.float32, copy=False)  # float32 results as they are
     if tifffile is not None:
         colour = data.ndim == 3 and data.shape[2] in (3, 4) and data.dtype.kind == "u"
         tifffile.imwrite(path, data, photometric="rgb" if colour else "minisblack",
@@ -558,7 +603,7 @@ def _write_pillow(path: str, data: np.ndarray, fmt: str) -> None:
         if lo < 0 or hi > 255:
             raise CLIError(f"{path}: {data.dtype} values from {lo} to {hi} do not fit an 8-bit "
                            f"{fmt}; write .tif or .npy to keep them")
-    Image.fromarray(np.ascontiguousarray(data.astype(np.uint8))).save(path, format=fmt)
+    Image.fromarray(np.ascontiguousarray(data.astype(np.uint8, copy=False))).save(path, format=fmt)
 
 
 def is_complete(path: str) -> bool:
