@@ -1,7 +1,8 @@
 """Large images: the tiled command line and filterkit.dask against in-memory filtering and dask-image.
 
-    python -m benchmarks.scale                      # about 7 minutes on 2 cores
-    python -m benchmarks.scale --quick              # under a minute: 2048^2, memory case 6000^2
+    python -m benchmarks.scale                      # about 8 minutes on 2 cores
+    python -m benchmarks.scale --quick              # under 2 minutes: 2048^2, memory case 6000^2
+    python -m benchmarks.scale --only cluster       # section 4 alone, about 2 minutes
 
 1. Throughput, in megapixels per second, of one float32 image (8192x8192;
    ``--quick`` 2048x2048) filtered by ``convolve`` (mode reflect) with a
@@ -31,11 +32,53 @@
    per worker); dask-image's ``convolve`` with the same 13x13 mask beside it
    when it is estimated to take under 3 minutes.  The target: at most 8
    chunks' worth of extra memory per worker.
+3. The command line's ``--tile`` on a 40000x40000 8-bit TIFF (``--quick``
+   8000x8000): wall time, peak memory, spot checks against in-memory filtering.
+4. zarr → zarr on worker processes (issue 19's targets; ``--only cluster``
+   runs this section alone and keeps the others from the last scale.json).
+   One float32 4096x4096 image (``--quick`` 2048x2048) in zarr arrays chunked
+   1024x1024 (``--quick`` 512x512): uncompressed, with zarr's default
+   compressor, and uncompressed in chunks a quarter as wide read in the same
+   Dask chunks.  ``convolve`` (mode reflect, the default method) with a 9x9
+   random mask, the result written with ``da.to_zarr(result, new_store,
+   mode="w")`` (the graph built in the timed call):
+
+   - ``filterkit.dask.convolve(da.from_zarr(src), mask)``: the store path,
+     each block reads its own halo (the row names the graph layer,
+     ``filterkit.dask.PATH_LAYERS``);
+   - the same of ``da.from_zarr(src).map_blocks(np.copy)``: a computed
+     source, map_overlap;
+   - ``dask_image.ndfilters.convolve(da.from_zarr(src), mask)``;
+   - the copy, ``da.to_zarr(da.from_zarr(src), dst)``: the same reads and
+     writes, no filter.
+
+   On LocalClusters of 1, 2 and 4 single-threaded worker processes (4
+   oversubscribes 2 cores; dask-image, the compressed and the small-chunked
+   sources on 2 only), and on an external cluster: ``dask scheduler`` and two
+   ``dask worker --nthreads 1 --no-dashboard`` processes on 127.0.0.1 and a
+   free port, each in a process group of its own, stopped at the end
+   (SIGTERM, then SIGKILL to the groups; the report says whether any process
+   was left).  All the clusters are up together and every row is
+   interleaved round by round (a warm-up, then the median of 7 runs;
+   ``--quick`` 3).  Every warm-up's output is checked: filterkit equal to
+   in-memory filterkit, dask-image within float32 rounding of it (both are
+   true convolutions: scipy flips the mask too), the copy equal to the
+   image; a failure stops the run.  Each run also sums the data the workers
+   received from each other (distributed's ``Worker.transfer_incoming_log``,
+   cleared before the run): image data (array chunks and pieces of them)
+   against small objects (the writes' results).  Then one more run of each
+   2-worker uncompressed row under distributed's task stream (compute and
+   transfer time), and the parts of one block's work timed on a worker
+   (read, read with the halo, filter, write).  The targets: on the
+   LocalCluster of 2, filterkit at least 3x dask-image and 0.6x the copy, and
+   0 bytes of image data moved between workers with a store source.  Plot:
+   benchmarks/results/scale_workers.png, MP/s and data moved per block
+   against the number of workers.
 
 Only filterkit's public API is used (``filterkit``, ``filterkit.dask``, the
-``filterkit`` command).  Results: benchmarks/results/scale.md (committed) and
-scale.json (raw, not committed); scratch files in
-benchmarks/results/scratch/scale/.
+``filterkit`` command).  Results: benchmarks/results/scale.md and
+scale_workers.png (committed) and scale.json (raw, not committed); scratch
+files in benchmarks/results/scratch/scale/.
 """
 
 from __future__ import annotations
@@ -46,6 +89,7 @@ import gc
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -97,9 +141,11 @@ SCRATCH = os.path.join(RESULTS, "scratch", "scale")
 FK_PATH = os.path.dirname(os.path.dirname(os.path.abspath(filterkit.__file__)))
 
 DEFAULT = {"side": 8192, "chunk": 2048, "repeat": 5, "mem_side": 20000, "mem_chunk": 2048,
-           "tiff_side": 40000, "tiff_tile": 2048}
+           "tiff_side": 40000, "tiff_tile": 2048,
+           "cl_side": 4096, "cl_chunk": 1024, "cl_repeat": 7, "cl_workers": [1, 2, 4]}
 QUICK = {"side": 2048, "chunk": 512, "repeat": 3, "mem_side": 6000, "mem_chunk": 1024,
-         "tiff_side": 8000, "tiff_tile": 1024}
+         "tiff_side": 8000, "tiff_tile": 1024,
+         "cl_side": 2048, "cl_chunk": 512, "cl_repeat": 3, "cl_workers": [1, 2, 4]}
 #: the targets of the issue
 TARGET_RATIO = 3.0
 TARGET_CHUNKS = 8.0
@@ -107,7 +153,8 @@ TARGET_CHUNKS = 8.0
 MEMORY_PEER_LIMIT = 180.0
 #: dask-image's cluster rows run when the threaded rows predict at most this many seconds
 CLUSTER_PEER_BUDGET = {"default": 60.0, "quick": 8.0}
-#: the whole default run should stay under 10 minutes
+#: the default run before the cluster section (which takes about 2 minutes more) should
+#: stay under 10 minutes
 RUN_BUDGET = 570.0
 MIB = 2 ** 20
 
@@ -724,6 +771,841 @@ def tiled_file(cfg: dict, scratch: str) -> dict:
 
 
 # --------------------------------------------------------------------------
+# zarr → zarr on worker processes: issue 19's target case, an external
+# scheduler, and scaling out
+# --------------------------------------------------------------------------
+#: filterkit ≥ this × the plain read and write of the same data
+TARGET_COPY = 0.6
+#: the cases of the cluster section, in the order of its tables
+CLUSTER_CASES = ("filterkit store", "filterkit computed", "dask-image", "copy")
+CASE_TITLES = {
+    "filterkit store": "`filterkit.dask.convolve(da.from_zarr(src), mask)`",
+    "filterkit computed": "`filterkit.dask.convolve(da.from_zarr(src).map_blocks(np.copy), mask)`",
+    "dask-image": "`dask_image.ndfilters.convolve(da.from_zarr(src), mask)`",
+    "copy": "the copy, no filter: `da.from_zarr(src)`",
+}
+CASE_LIBRARY = {"filterkit store": "filterkit.dask", "filterkit computed": "filterkit.dask",
+                "dask-image": "dask-image", "copy": "dask (no filter)"}
+#: the sources of the cluster section: zarr arrays created with these
+#: arguments (the sinks get the same compressors), stored in chunks of the
+#: Dask chunk / the divisor: the target case's two sources (uncompressed, and
+#: zarr's default compressor), and the uncompressed image stored in chunks a
+#: quarter as wide (read in the same Dask chunks), where a block's halo
+#: touches small stored chunks only
+CODECS = {"uncompressed": {"compressors": None}, "default": {}, "small": {"compressors": None}}
+STORED_DIVISOR = {"uncompressed": 1, "default": 1, "small": 4}
+#: the cases run on the small-chunked source and on the LocalClusters of 1 and
+#: 4 workers (dask-image, the slowest by far, runs with 2 workers only)
+SMALL_CASES = ("filterkit store", "filterkit computed", "copy")
+#: transferred results that are not image data (the token stripped from the
+#: key's name): the writes' results (None), gathered by the final task, and
+#: the store objects
+SMALL_LAYERS = ("store-map", "finalize", "original-")
+#: seconds for the external scheduler and workers to come up, and to stop
+STARTUP_TIMEOUT = 90.0
+STOP_TIMEOUT = 20.0
+_TOKEN = re.compile(r"-[0-9a-f]{16,}")
+
+
+def cluster_mask() -> np.ndarray:
+    """The target case's 9x9 random mask (full rank: not separable)."""
+    return np.random.default_rng(9).standard_normal((9, 9)).astype(np.float32)
+
+
+def layer_of(name: object) -> str:
+    """A key's name without Dask's tokens: ``getitem-3f2a…`` → ``getitem``."""
+    return _TOKEN.sub("", str(name))
+
+
+def stored_chunk_reads(side: int, block: int, stored: int, halo: int) -> int:
+    """Stored chunks decoded when every block x block block of a side x side
+    image reads itself and its halo (none past the image's edge) from a
+    store in stored x stored chunks: a window that touches a stored chunk
+    decodes all of it."""
+    along = 0
+    for lo in range(0, side, block):
+        a, b = max(lo - halo, 0), min(lo + block + halo, side)
+        along += (b - 1) // stored - a // stored + 1
+    return along * along
+
+
+def _clear_transfers(dask_worker) -> bool:
+    """In a worker: forget the transfers received so far (False: this
+    version of distributed keeps no log)."""
+    log = getattr(dask_worker, "transfer_incoming_log", None)
+    if log is None:
+        return False
+    log.clear()
+    return True
+
+
+def _incoming_transfers(dask_worker) -> List[dict]:
+    """In a worker: the transfers it received since the last clear, each
+    with its keys as [name, is a chunk key (a tuple), Dask's size of the result]."""
+    return [{"who": str(e.get("who")), "total": int(e.get("total", 0)),
+             "keys": [[str(k[0] if isinstance(k, tuple) else k), isinstance(k, tuple), int(n)]
+                      for k, n in e.get("keys", {}).items()]}
+            for e in list(getattr(dask_worker, "transfer_incoming_log", ()))]
+
+
+def moved(logs: Dict[str, List[dict]]) -> dict:
+    """The workers' incoming transfers of one run, summed: image data (array
+    chunks and pieces of them: halos, whole neighbours) against small objects
+    (:data:`SMALL_LAYERS`), and per layer."""
+    image = small = count = 0
+    layers: Dict[str, int] = {}
+    for entries in logs.values():
+        for e in entries:
+            count += 1
+            for name, chunk, n in e["keys"]:
+                layer = layer_of(name)
+                layers[layer] = layers.get(layer, 0) + n
+                if chunk and not layer.startswith(SMALL_LAYERS):
+                    image += n
+                else:
+                    small += n
+    return {"image_bytes": image, "small_bytes": small, "transfers": count, "by_layer": layers}
+
+
+class ClusterPath(Path):
+    """A row of the cluster section: build the graph and write it with
+    ``da.to_zarr`` into a new store (``mode="w"``) on `client`'s cluster,
+    counting the data the workers received from each other in each call."""
+
+    def __init__(self, case: str, codec: str, where: str, workers: int, client: object,
+                 build: Callable[[], "da.Array"], dst: str, blocks: int):
+        self.case, self.codec, self.client, self.build, self.dst = case, codec, client, build, dst
+        self.blocks = blocks
+        sink = CODECS[codec]
+
+        def run():
+            client.compute(da.to_zarr(build(), dst, mode="w", compute=False, **sink), sync=True)
+        super().__init__(f"{case} {where} {workers} {codec}", CASE_LIBRARY[case], where, workers,
+                         run, None, f"zarr ({codec})")
+        self.moved: List[dict] = []
+        self.warm_moved: List[dict] = []
+        self.layer: Optional[str] = None
+        if case.startswith("filterkit"):  # the path filterkit.dask took, from the graph
+            names = list(build().dask.layers)
+            self.layer = next((v for v in fkd.PATH_LAYERS.values()
+                               if any(str(n).startswith(v) for n in names)), "none")
+
+    def call(self) -> float:
+        self.client.run(_clear_transfers)
+        seconds = super().call()
+        self.moved.append(moved(self.client.run(_incoming_transfers)))
+        return seconds
+
+    def row(self, pixels: int) -> dict:
+        r = super().row(pixels)
+        r.update(case=self.case, codec=self.codec, path_layer=self.layer, blocks=self.blocks,
+                 moved_runs=[{k: m[k] for k in ("image_bytes", "small_bytes", "transfers")}
+                             for m in self.moved])
+        if self.moved:
+            image = [m["image_bytes"] for m in self.moved]
+            r["moved"] = {
+                "image_bytes": float(np.median(image)), "image_bytes_max": max(image),
+                "image_bytes_per_block": float(np.median(image)) / self.blocks,
+                "small_bytes": float(np.median([m["small_bytes"] for m in self.moved])),
+                "transfers": float(np.median([m["transfers"] for m in self.moved])),
+                "by_layer_last_run": self.moved[-1]["by_layer"]}
+        return r
+
+
+# --- an external cluster: `dask scheduler` and `dask worker` processes ----
+def free_port() -> int:
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def dask_command() -> List[str]:
+    """The ``dask`` command of this Python (its environment's bin/), else the one on PATH."""
+    beside = os.path.join(os.path.dirname(sys.executable), "dask")
+    if os.path.exists(beside):
+        return [beside]
+    found = shutil.which("dask")
+    return [found] if found else [sys.executable, "-m", "dask"]
+
+
+class Daemon:
+    """A command-line process in a session and process group of its own (so
+    the group holds whatever it starts: a nanny's worker process), its output
+    in a log file."""
+
+    def __init__(self, name: str, args: List[str], log: str, env: Dict[str, str]):
+        self.name, self.args, self.log = name, args, log
+        with open(log, "wb") as out:
+            self.popen = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out,
+                                          stderr=subprocess.STDOUT, cwd=os.path.dirname(log),
+                                          env=env, start_new_session=True)
+        self.pgid = self.popen.pid
+        self.seen: Dict[int, "psutil.Process"] = {}
+
+    def tail(self, n: int = 2000) -> str:
+        try:
+            with open(self.log, errors="replace") as fh:
+                return fh.read()[-n:]
+        except OSError as exc:
+            return f"<{exc}>"
+
+    def group(self) -> List["psutil.Process"]:
+        """Its live processes: the members of its group and its descendants
+        (remembered, so that an orphaned one is still found)."""
+        for p in psutil.process_iter():
+            try:
+                if os.getpgid(p.pid) == self.pgid:
+                    self.seen.setdefault(p.pid, p)
+            except (ProcessLookupError, PermissionError, psutil.Error):
+                continue
+        try:
+            for p in psutil.Process(self.popen.pid).children(recursive=True):
+                self.seen.setdefault(p.pid, p)
+        except psutil.Error:
+            pass
+
+        def alive(p):
+            try:
+                return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+            except psutil.Error:
+                return False
+        return [p for p in self.seen.values() if alive(p)]
+
+
+def _wait(condition: Callable[[], object], timeout: float, step: float = 0.1) -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(step)
+
+
+def stop_daemons(daemons: List[Daemon]) -> List[str]:
+    """SIGTERM to each in turn (a nanny then closes its worker), SIGKILL to
+    the groups of any left after STOP_TIMEOUT; returns the processes that
+    survived (none expected)."""
+    import signal
+    for d in daemons:
+        d.group()  # remember the members before they can be orphaned
+    for d in daemons:
+        if d.popen.poll() is None:
+            d.popen.send_signal(signal.SIGTERM)
+        _wait(lambda: not d.group(), STOP_TIMEOUT)
+    for d in daemons:
+        if d.group():
+            try:
+                os.killpg(d.pgid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            for p in d.group():  # any that left the group
+                try:
+                    p.kill()
+                except psutil.Error:
+                    pass
+    _wait(lambda: not any(d.group() for d in daemons), STOP_TIMEOUT)
+    for d in daemons:
+        try:
+            d.popen.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            pass
+    return [f"{d.name}: pid {p.pid}" for d in daemons for p in d.group()]
+
+
+class ExternalCluster:
+    """``dask scheduler`` and `n` ``dask worker`` processes (1 thread each,
+    under a nanny, no dashboard) on 127.0.0.1 and a free port, and a Client."""
+
+    def __init__(self, n: int, base: str):
+        if psutil is None:
+            raise RuntimeError("psutil is not installed (it stops the processes)")
+        os.makedirs(base, exist_ok=True)
+        env = child_env()
+        self.scheduler: Optional[Daemon] = None
+        self.workers: List[Daemon] = []
+        self.client = None
+        t0 = time.perf_counter()
+        try:
+            for attempt in range(3):  # another process may take the port first
+                port = free_port()
+                self.address = f"tcp://127.0.0.1:{port}"
+                d = Daemon("scheduler", dask_command() + [
+                    "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard",
+                    "--idle-timeout", "900s"], os.path.join(base, f"scheduler-{attempt}.log"), env)
+                seen = re.compile(r"Scheduler at:\s+" + re.escape(self.address) + r"\b")
+                _wait(lambda: d.popen.poll() is not None or seen.search(d.tail(10 ** 6)),
+                      STARTUP_TIMEOUT)
+                if d.popen.poll() is None and seen.search(d.tail(10 ** 6)):
+                    self.scheduler = d
+                    break
+                stop_daemons([d])
+                if "address already in use" not in d.tail().lower():
+                    raise RuntimeError(f"dask scheduler did not start: {d.tail(300)!r}")
+            if self.scheduler is None:
+                raise RuntimeError("dask scheduler did not start: no free port")
+            for i in range(n):
+                local = os.path.join(base, f"worker-{i}")
+                os.makedirs(local, exist_ok=True)
+                self.workers.append(Daemon(f"worker-{i}", dask_command() + [
+                    "worker", self.address, "--name", f"scale-{i}", "--host", "127.0.0.1",
+                    "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
+                    "--local-directory", local, "--death-timeout", "60s"],
+                    os.path.join(base, f"worker-{i}.log"), env))
+            self.client = distributed.Client(self.address, set_as_default=False,
+                                             timeout=f"{STARTUP_TIMEOUT:.0f}s")
+            try:
+                self.client.wait_for_workers(n, timeout=STARTUP_TIMEOUT)
+            except Exception:
+                logs = " | ".join(f"{d.name}: {d.tail(300)!r}" for d in self.workers)
+                raise RuntimeError(f"{n} workers were not up within {STARTUP_TIMEOUT:.0f} s: {logs}")
+            self.client.run(lambda: __import__("filterkit.dask"))
+        except BaseException:
+            self.close()
+            raise
+        self.startup = time.perf_counter() - t0
+        say(f"dask scheduler + {n} dask worker processes up at {self.address} in {self.startup:.1f} s")
+
+    def close(self) -> List[str]:
+        """Close the client, stop the workers, then the scheduler; returns
+        the processes left (none expected)."""
+        if self.client is not None:
+            try:
+                self.client.close()
+            except Exception:
+                pass
+            self.client = None
+        daemons = self.workers + ([self.scheduler] if self.scheduler else [])
+        self.workers, self.scheduler = [], None
+        return stop_daemons(daemons) if daemons else []
+
+
+# --- where the time goes ---------------------------------------------------
+def task_profile(p: ClusterPath) -> dict:
+    """One more run of `p` under distributed's task stream: the workers'
+    compute and transfer time per layer."""
+    with distributed.get_task_stream(client=p.client) as ts:
+        wall = Path.call(p)
+    layers: Dict[str, dict] = {}
+    compute = transfer = 0.0
+    for rec in ts.data:
+        key = rec["key"]
+        entry = layers.setdefault(layer_of(key[0] if isinstance(key, tuple) else key),
+                                  {"tasks": 0, "compute_ms": 0.0, "transfer_ms": 0.0})
+        entry["tasks"] += 1
+        for s in rec.get("startstops", ()):
+            ms = (s["stop"] - s["start"]) * 1e3
+            if s["action"] == "compute":
+                entry["compute_ms"] += ms
+                compute += ms
+            elif s["action"] == "transfer":
+                entry["transfer_ms"] += ms
+                transfer += ms
+    return {"key": p.key, "wall": wall, "tasks": len(ts.data), "compute_ms": compute,
+            "transfer_ms": transfer, "compute_ms_per_block": compute / p.blocks,
+            "busy": compute / 1e3 / (wall * p.cores), "layers": layers}
+
+
+def _block_costs(src: str, dst: str, sink: dict, chunk: int, halo: int, mask: np.ndarray,
+                 rounds: int = 7) -> dict:
+    """In a worker: the parts of one interior block's work, ms (medians of
+    `rounds`, interleaved): read the block, read it with its halo (a window
+    that touches the stored chunks around the block), filterkit.convolve on
+    that window (one thread, as filterkit.dask runs a chunk),
+    scipy.ndimage.convolve on it (what dask-image runs per chunk), write a
+    block into a store chunked like the blocks."""
+    import scipy.ndimage
+    z = zarr.open_array(src, mode="r")
+    i = chunk if z.shape[0] >= 3 * chunk and z.shape[1] >= 3 * chunk else 0
+    block = (slice(i, i + chunk), slice(i, i + chunk))
+    window = (slice(max(i - halo, 0), i + chunk + halo),) * 2
+    out = zarr.create_array(store=dst, shape=z.shape, chunks=(chunk, chunk), dtype=z.dtype,
+                            fill_value=0.0, overwrite=True, **sink)
+    w, b = np.asarray(z[window]), np.asarray(z[block])
+    threads = filterkit.get_num_threads()
+    filterkit.set_num_threads(1)
+    fns = {"read block": lambda: z[block], "read window": lambda: z[window],
+           "filterkit.convolve": lambda: filterkit.convolve(w, mask),
+           "scipy.ndimage.convolve": lambda: scipy.ndimage.convolve(w, mask, mode="reflect"),
+           "write block": lambda: out.__setitem__(block, b)}
+    times: Dict[str, List[float]] = {k: [] for k in fns}
+    try:
+        for _ in range(rounds):
+            for k, fn in fns.items():
+                t0 = time.perf_counter()
+                fn()
+                times[k].append(time.perf_counter() - t0)
+    finally:
+        filterkit.set_num_threads(threads)
+    return {k: float(np.median(v)) * 1e3 for k, v in times.items()}
+
+
+def cluster(cfg: dict, scratch: str, external: bool = True) -> dict:
+    """The cluster section: every case on every cluster, all alive together
+    and interleaved round by round; see the module's docstring."""
+    if distributed is None or zarr is None:
+        return {"skipped": "needs distributed and zarr"}
+    t_start = time.perf_counter()
+    side, chunk, repeat, sizes = cfg["cl_side"], cfg["cl_chunk"], cfg["cl_repeat"], cfg["cl_workers"]
+    mask = cluster_mask()
+    halo = mask.shape[0] // 2
+    pixels = side * side
+    blocks = (-(-side // chunk)) ** 2
+    out: Dict[str, object] = {
+        "date": datetime.date.today().isoformat(), "load_average": {"start": load_average()},
+        "image": [side, side], "dtype": "float32", "chunk": [chunk, chunk], "repeat": repeat,
+        "workers": list(sizes), "blocks": blocks, "mode": "reflect", "quick": bool(cfg.get("quick")),
+        "mask": {"shape": list(mask.shape), "seed": 9, "rank": int(np.linalg.matrix_rank(mask)),
+                 "abs_sum": float(np.abs(mask).sum())},
+        "auto_chunk": filterkit.choose_method((chunk + 2 * halo,) * 2, mask=mask).method,
+        "cores": os.cpu_count()}
+    base = os.path.join(scratch, "cluster")
+    shutil.rmtree(base, ignore_errors=True)
+    os.makedirs(os.path.join(base, "out"))
+    image = np.random.default_rng(0).random((side, side), dtype=np.float32)
+    sources = {}
+    for codec, kw in CODECS.items():
+        path = os.path.join(base, f"src_{codec}.zarr")
+        stored = chunk // STORED_DIVISOR[codec]
+        z = zarr.create_array(store=path, shape=image.shape, chunks=(stored, stored),
+                              dtype="float32", fill_value=0.0, **kw)
+        z[...] = image
+        size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+        sources[codec] = path
+        out.setdefault("codecs", {})[codec] = {
+            "compressors": [type(c).__name__ for c in (z.compressors or ())], "stored_chunk": stored,
+            "stored_bytes": size, "ratio": image.nbytes / size,
+            "chunk_reads": {"store path": stored_chunk_reads(side, chunk, stored, halo),
+                            "copy": (-(-side // stored)) ** 2}}
+    filterkit.set_num_threads(2)
+    ref = filterkit.convolve(image, mask)
+    # the check below must tell a flipped mask: correlate is convolve with the mask flipped
+    out["flipped_max_abs_diff"] = float(np.abs(filterkit.correlate(image, mask) - ref).max())
+
+    def builder(case: str, src: str) -> Callable[[], "da.Array"]:
+        c = (chunk, chunk)  # the stored chunks unless the source is the small-chunked one
+        if case == "filterkit store":
+            return lambda: fkd.convolve(da.from_zarr(src, chunks=c), mask)
+        if case == "filterkit computed":
+            return lambda: fkd.convolve(da.from_zarr(src, chunks=c).map_blocks(np.copy), mask)
+        if case == "dask-image":
+            return lambda: dask_ndfilters.convolve(da.from_zarr(src, chunks=c), mask)
+        return lambda: da.from_zarr(src, chunks=c)
+
+    clusters = ext = None
+    paths: List[ClusterPath] = []
+    import signal
+
+    def terminated(signum, frame):  # SIGTERM: stop the clusters on the way out (finally)
+        raise SystemExit(128 + signum)
+    previous = (signal.signal(signal.SIGTERM, terminated)
+                if threading.current_thread() is threading.main_thread() else None)
+    try:
+        clusters = Clusters(tuple(sizes))
+        logged = [all(c.run(_clear_transfers).values()) for c in clusters.clients.values()]
+        out["transfer_log"] = (
+            f"distributed.Worker.transfer_incoming_log (distributed {distributed.__version__}, up to "
+            f"{dask.config.get('distributed.admin.low-level-log-length')} transfers)"
+            if all(logged) else None)
+        if external:
+            try:
+                ext = ExternalCluster(2, os.path.join(base, "external"))
+                out["external"] = {"address": ext.address, "startup_seconds": ext.startup,
+                                   "command": dask_command()}
+            except Exception as exc:
+                out["external"] = {"skipped": f"failed: {type(exc).__name__}: {str(exc)[:300]}"}
+                say(f"cluster: external cluster {out['external']['skipped']}")
+        groups = [("LocalCluster", n, "uncompressed", clusters.clients[n]) for n in sizes]
+        if 2 in sizes:
+            groups.append(("LocalCluster", 2, "default", clusters.clients[2]))
+            groups.append(("LocalCluster", 2, "small", clusters.clients[2]))
+        if ext is not None:
+            groups.append(("external", 2, "uncompressed", ext.client))
+        for where, n, codec, client in groups:
+            for case in CLUSTER_CASES if codec != "small" and n == 2 else SMALL_CASES:
+                if case == "dask-image" and dask_ndfilters is None:
+                    continue
+                dst = os.path.join(base, "out", f"{case}_{where}_{n}_{codec}.zarr".replace(" ", "_"))
+                paths.append(ClusterPath(case, codec, where, n, client,
+                                         builder(case, sources[codec]), dst, blocks))
+        if dask_ndfilters is None:
+            out["notes"] = "dask-image is not installed: no dask-image rows"
+        label = f"cluster {side}x{side}"
+        warm_up(paths, label)
+        out["checks"] = cluster_checks(paths, image, ref, mask)
+        for p in paths:
+            p.warm_moved, p.moved = p.moved, []
+        interleaved(paths, repeat, label)
+        say("cluster: where the time goes ...")
+        out["profile"] = [task_profile(p) for p in paths
+                          if p.where == "LocalCluster" and p.cores == 2 and p.codec == "uncompressed"
+                          and p.warm is not None and p.skipped is None]
+        if 2 in sizes:
+            client = clusters.clients[2]
+            one = list(client.scheduler_info()["workers"])[:1]
+            out["block_costs"] = {
+                codec: client.run(_block_costs, sources[codec],
+                                  os.path.join(base, f"block_costs_{codec}.zarr"), CODECS[codec],
+                                  chunk, halo, mask, workers=one)[one[0]]
+                for codec in CODECS}
+        out["rows"] = [p.row(pixels) for p in paths]
+    finally:
+        if ext is not None:
+            left = ext.close()
+            out.setdefault("external", {})["left_after_stop"] = left
+            if left:
+                say(f"cluster: processes left after stopping the external cluster: {left}")
+        if clusters is not None:
+            clusters.close()
+        shutil.rmtree(base, ignore_errors=True)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    out["load_average"]["end"] = load_average()
+    out["seconds"] = time.perf_counter() - t_start
+    say(f"cluster: done in {out['seconds']:.0f} s")
+    return out
+
+
+def cluster_checks(paths: List[ClusterPath], image: np.ndarray, ref: np.ndarray,
+                   mask: np.ndarray) -> List[dict]:
+    """Every warm-up's output against in-memory filterkit (the copy against
+    the image), and filterkit against dask-image on the same cluster and
+    source: both are true convolutions (scipy.ndimage.convolve flips the
+    mask as filterkit.convolve does), within float32 rounding.  Raises
+    AssertionError when one is not."""
+    tol = 1e-5 * float(np.abs(mask).sum())  # float32 sums of 81 products of values in [0, 1)
+    got: Dict[str, np.ndarray] = {}
+    found = []
+    for p in paths:
+        if p.skipped is not None or p.warm is None:
+            continue
+        a = np.asarray(zarr.open_array(p.dst, mode="r")[...])
+        want = image if p.case == "copy" else ref
+        diff = float(np.abs(a - want).max()) if a.shape == want.shape else float("inf")
+        found.append({"key": p.key, "against": "the image" if p.case == "copy" else
+                      "filterkit.convolve in memory", "max_abs_diff": diff,
+                      "identical": bool(a.shape == want.shape and np.array_equal(a, want))})
+        if diff > (0.0 if p.case == "copy" else tol):
+            raise AssertionError(f"{p.key}: max |difference| {diff:.3g} from {found[-1]['against']} "
+                                 f"(tolerance {tol:.3g})")
+        if p.case in ("filterkit store", "dask-image"):
+            got[p.key] = a
+    for p in paths:
+        if p.case != "filterkit store" or p.key not in got:
+            continue
+        peer = p.key.replace("filterkit store", "dask-image", 1)
+        if peer in got:
+            diff = float(np.abs(got[p.key] - got[peer]).max())
+            found.append({"key": p.key, "against": peer, "max_abs_diff": diff,
+                          "identical": bool(np.array_equal(got[p.key], got[peer]))})
+            if diff > tol:
+                raise AssertionError(f"{p.key} against {peer}: max |difference| {diff:.3g} "
+                                     f"(tolerance {tol:.3g})")
+    say(f"cluster: outputs checked (filterkit against dask-image within "
+        f"{max([c['max_abs_diff'] for c in found if 'dask-image' in c['against']] or [0]):.1e}, "
+        f"tolerance {tol:.1e})")
+    return found
+
+
+def plot_workers(cl: dict, path: str) -> bool:
+    """MP/s and image data received per output block against the number of
+    worker processes (LocalCluster, uncompressed), the external cluster
+    hollow at 2."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        say("matplotlib is not installed: no plot (pip install matplotlib)")
+        return False
+    rows = [r for r in cl.get("rows", []) if r["codec"] == "uncompressed" and "mp_s" in r]
+    style = {"filterkit store": ("C0", "o", "filterkit.dask, store source (halo read)"),
+             "filterkit computed": ("C2", "s", "filterkit.dask, computed source (map_overlap)"),
+             "dask-image": ("C3", "^", "dask-image (map_overlap)"),
+             "copy": ("k", "D", "copy: read and write, no filter")}
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.4))
+    sizes = cl["workers"]
+    for case, (colour, marker, label) in style.items():
+        rs = sorted((r for r in rows if r["case"] == case and r["where"] == "LocalCluster"),
+                    key=lambda r: r["cores"])
+        if not rs:
+            continue
+        x = [r["cores"] for r in rs]
+        y = np.array([r["mp_s"]["median"] for r in rs])
+        lo = y - np.array([r["mp_s"]["min"] for r in rs])
+        hi = np.array([r["mp_s"]["max"] for r in rs]) - y
+        ax1.errorbar(x, y, yerr=[lo, hi], color=colour, marker=marker, capsize=3, linewidth=1.4,
+                     label=label)
+        ax2.plot(x, [r["moved"]["image_bytes_per_block"] / 2 ** 10 for r in rs], color=colour,
+                 marker=marker, linewidth=1.4, label=label)
+        for r in rows:
+            if r["case"] == case and r["where"] == "external":
+                ax1.plot([r["cores"] + 0.06], [r["mp_s"]["median"]], marker=marker, color=colour,
+                         markerfacecolor="white", linestyle="none")
+                ax2.plot([r["cores"] + 0.06], [r["moved"]["image_bytes_per_block"] / 2 ** 10],
+                         marker=marker, color=colour, markerfacecolor="white", linestyle="none")
+    zero = [r for r in rows if r["case"] in ("filterkit store", "copy")]
+    if zero and all(r["moved"]["image_bytes_per_block"] == 0 for r in zero):
+        ax2.text(0.03, 0.04, "store source and copy: 0 B at every count", fontsize=7,
+                 transform=ax2.transAxes)
+    cores = cl.get("cores") or 2
+    for ax in (ax1, ax2):
+        ax.set_xticks(sizes)
+        ax.set_xlabel("worker processes (1 thread each)", fontsize=9)
+        if max(sizes) > cores:
+            ax.axvspan(cores + 0.3, max(sizes) + 0.3, color="grey", alpha=0.12, linewidth=0)
+            ax.text(cores + 0.4, 0.6, f"more workers\nthan the {cores} cores", fontsize=7,
+                    va="center", transform=ax.get_xaxis_transform())
+        ax.set_xlim(0.7, max(sizes) + 0.3)
+        ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+        ax.tick_params(labelsize=8)
+    ax1.set_ylabel("megapixels per second (median; bars min–max)", fontsize=9)
+    ax2.set_ylabel("image data received per output block (KiB, median)", fontsize=9)
+    handles, labels = ax1.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, frameon=False)
+    side, chunk = cl["image"][0], cl["chunk"][0]
+    fig.suptitle(f"zarr → zarr on a LocalCluster, float32 {side}², chunks {chunk}², 9×9 random mask "
+                 f"({cl['date']}, {cores} cores)\nhollow: an external dask scheduler + 2 dask worker "
+                 "processes", fontsize=9)
+    fig.tight_layout(rect=(0, 0.1, 1, 0.93))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+# --- the cluster section's report -------------------------------------------
+def _crow(cl: dict, case: str, where: str, n: int, codec: str) -> Optional[dict]:
+    for r in cl.get("rows", []):
+        if r["case"] == case and r["where"] == where and r["cores"] == n and r["codec"] == codec:
+            return r
+    return None
+
+
+def _bytes(n: Optional[float]) -> str:
+    if n is None:
+        return "–"
+    for unit, size in (("GiB", 2 ** 30), ("MiB", 2 ** 20), ("KiB", 2 ** 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n:.0f} B"
+
+
+def _codec_name(cl: dict, codec: str, short: bool = False) -> str:
+    c = cl.get("codecs", {}).get(codec, {})
+    if codec == "default":
+        names = ", ".join(n.replace("Codec", "") for n in c.get("compressors") or ["?"])
+        return names if short else f"zarr's default compressor ({names})"
+    if c.get("stored_chunk", cl["chunk"][0]) != cl["chunk"][0]:
+        return f"uncompressed, stored in {c['stored_chunk']}² chunks"
+    return "uncompressed"
+
+
+def cluster_verdicts(cl: Optional[dict], quick: bool) -> List[str]:
+    if not cl or "rows" not in cl:
+        return [f"- **Cluster target**: {(cl or {}).get('skipped', 'not measured')}."]
+    side, chunk = cl["image"][0], cl["chunk"][0]
+    scope = (f"; --quick: {side}², chunks {chunk}², the target is for the default run's 4096², "
+             "chunks 1024²" if quick else "")
+    vs_peer, vs_copy = [], []
+    for codec in ("uncompressed", "default"):
+        fk, peer, copy = (_mps(_crow(cl, c, "LocalCluster", 2, codec))
+                          for c in ("filterkit store", "dask-image", "copy"))
+        name = _codec_name(cl, codec)
+        if fk and peer:
+            vs_peer.append(f"{name} {'met' if fk / peer >= TARGET_RATIO else 'NOT met'} "
+                           f"({fk / peer:.1f}×: {_fmt(fk)} against {_fmt(peer)} MP/s)")
+        if fk and copy:
+            vs_copy.append(f"{name} {'met' if fk / copy >= TARGET_COPY else 'NOT met'} "
+                           f"({fk / copy:.2f}×: {_fmt(fk)} against {_fmt(copy)} MP/s)")
+    lines = [f"- **Cluster target** (a LocalCluster of 2 single-threaded worker processes, zarr → zarr, "
+             f"float32 {side}² in {chunk}² chunks, 9×9 random mask, `filterkit.dask.convolve` of "
+             f"`da.from_zarr(src)`{scope}): ≥ {TARGET_RATIO:.0f}× dask-image: "
+             + ("; ".join(vs_peer) or "not measured") + f"; ≥ {TARGET_COPY}× the plain read and write "
+             "of the same data: " + ("; ".join(vs_copy) or "not measured") + "."]
+    fk, comp, copy = (_mps(_crow(cl, c, "LocalCluster", 2, "small")) for c in SMALL_CASES)
+    if fk and copy:
+        lines.append(f"- **The same image stored in smaller chunks** ({_codec_name(cl, 'small')}, read "
+                     f"in the same {chunk}² Dask chunks, so that a block's halo touches small stored "
+                     f"chunks only): filterkit.dask {fk / copy:.2f}× the plain read and write "
+                     f"({_fmt(fk)} against {_fmt(copy)} MP/s: "
+                     f"{'at or above' if fk / copy >= TARGET_COPY else 'below'} {TARGET_COPY}×)"
+                     + (f"; from a computed source {_fmt(comp)} MP/s" if comp else "") + ".")
+    store = [r for r in cl["rows"] if r["case"] == "filterkit store" and "moved" in r]
+    if store:
+        worst = max(r["moved"]["image_bytes_max"] for r in store)
+        runs = sum(len(r["moved_runs"]) for r in store)
+        small = max(r["moved"]["small_bytes"] for r in store)
+        others = []
+        for case in ("filterkit computed", "dask-image"):
+            r = _crow(cl, case, "LocalCluster", 2, "uncompressed")
+            if r and "moved" in r:
+                name = "dask-image" if case == "dask-image" else "a computed source (map_overlap)"
+                others.append(f"{name} {_bytes(r['moved']['image_bytes'])}")
+        lines.append(f"- **Data moved between workers with a store source** (target: 0 bytes of image "
+                     f"halo): {'met' if worst == 0 else 'NOT met'}: {_bytes(worst)} of image data at "
+                     f"most in the {runs} timed runs of the store path on {len(store)} clusters and "
+                     f"sources, {_bytes(small)} of small objects per run at most (the writes' results, "
+                     "gathered by the final task)"
+                     + ("; per run on 2 workers, " + ", ".join(others) if others else "") + ".")
+    ext = [r for r in cl["rows"] if r["where"] == "external" and "mp_s" in r]
+    if ext:
+        fk, peer, copy = (_mps(_crow(cl, c, "external", 2, "uncompressed"))
+                          for c in ("filterkit store", "dask-image", "copy"))
+        left = cl.get("external", {}).get("left_after_stop")
+        lines.append(f"- **An external cluster** (`dask scheduler` and 2 `dask worker --nthreads 1` "
+                     f"processes on 127.0.0.1, uncompressed): filterkit.dask {_fmt(fk)} MP/s"
+                     + (f", {fk / peer:.1f}× dask-image ({_fmt(peer)})" if fk and peer else "")
+                     + (f", {fk / copy:.2f}× the copy ({_fmt(copy)})" if fk and copy else "")
+                     + ("; stopped with no process left" if left == [] else
+                        f"; processes left after stopping: {left}" if left else "") + ".")
+    elif cl.get("external", {}).get("skipped"):
+        lines.append(f"- **An external cluster**: {cl['external']['skipped']}.")
+    return lines
+
+
+def cluster_markdown(cl: dict, quick: bool) -> List[str]:
+    """The cluster section's tables (its verdicts are in the list at the top)."""
+    if "rows" not in cl:
+        return ["", "## zarr → zarr on worker processes", "", cl.get("skipped", "not measured") + "."]
+    side, chunk, blocks = cl["image"][0], cl["chunk"][0], cl["blocks"]
+    la = cl.get("load_average", {})
+    comp = cl.get("codecs", {}).get("default", {})
+    ext = cl.get("external", {})
+    lines = [
+        "", "## zarr → zarr on worker processes", "",
+        f"Run on {cl['date']}{' (--quick)' if quick else ''} in {cl['seconds']:.0f} s; load average "
+        f"{la.get('start')} at the start, {la.get('end')} at the end"
+        + (" (other work on the machine: the figures are provisional)"
+           if (la.get("start") or 0) > 0.5 else "") + ".  "
+        f"One float32 {side}×{side} image ({side * side / 1e6:.1f} MP), random in [0, 1), in zarr arrays "
+        f"chunked {chunk}×{chunk} ({blocks} chunks): uncompressed, and with "
+        f"{_codec_name(cl, 'default')} ({comp.get('ratio', 0):.2f}× smaller); and (LocalCluster ×2, "
+        f"no dask-image) {_codec_name(cl, 'small')}, read in the same Dask chunks "
+        f"(`da.from_zarr(src, chunks={chunk})`).  Each row writes its result with "
+        "`da.to_zarr(result, new_store, mode=\"w\")` (Dask's chunks, its source's compressor).  "
+        "`convolve`, mode "
+        f"reflect, with a 9×9 random mask (rank {cl['mask']['rank']}: not separable), filterkit's default "
+        f"method (auto → {cl['auto_chunk']} per chunk).  Each row builds its graph and writes it in the "
+        f"timed call: median of {cl['repeat']} runs after a warm-up (min–max), every row interleaved "
+        "round by round while all the clusters are up: `LocalCluster`s of "
+        + ", ".join(str(n) for n in cl["workers"]) + " single-threaded worker processes"
+        + (" and an external cluster (`dask scheduler` and 2 `dask worker --nthreads 1 --no-dashboard` "
+           "processes, under a nanny each, started on 127.0.0.1 and a free port)" if "address" in ext
+           else "") + ".  The filterkit rows name the path `filterkit.dask` took (the result's layer, "
+        "`filterkit.dask.PATH_LAYERS`).  Data moved: what the workers received from each other during "
+        f"the run, summed ({cl.get('transfer_log') or 'no transfer log in this distributed'}, cleared "
+        "before each run; Dask's size of each result): image data are array chunks and pieces of them "
+        "(halos), small objects the writes' results (None) that the final task gathers; medians over "
+        f"the runs, and per output block ({blocks} blocks).",
+        "",
+        "| cluster | workers | source | case | filterkit path | MP/s | min–max | filterkit ÷ dask-image "
+        "| filterkit ÷ copy | image data moved | per block | small objects | transfers |",
+        "|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in cl["rows"]:
+        where = "LocalCluster" if r["where"] == "LocalCluster" else "external"
+        layer = (f"`{r['path_layer']}…`" if r.get("path_layer") else "–")
+        head = (f"| {where} | {r['cores']} | {_codec_name(cl, r['codec'], short=True)} "
+                f"| {CASE_TITLES[r['case']]} | {layer} ")
+        if r.get("skipped") or "mp_s" not in r:
+            lines.append(head + f"| {r.get('skipped') or 'failed'} | | | | | | | |")
+            continue
+        mps = r["mp_s"]["median"]
+        rel_peer = rel_copy = ""
+        if r["case"].startswith("filterkit"):
+            peer = _mps(_crow(cl, "dask-image", r["where"], r["cores"], r["codec"]))
+            copy = _mps(_crow(cl, "copy", r["where"], r["cores"], r["codec"]))
+            rel_peer = f"{mps / peer:.1f}×" if peer else ""
+            rel_copy = f"{mps / copy:.2f}×" if copy else ""
+        m = r.get("moved", {})
+        lines.append(head + f"| {_fmt(mps)} | {_fmt(r['mp_s']['min'])}–{_fmt(r['mp_s']['max'])} "
+                     f"| {rel_peer} | {rel_copy} | {_bytes(m.get('image_bytes'))} "
+                     f"| {_bytes(m.get('image_bytes_per_block'))} | {_bytes(m.get('small_bytes'))} "
+                     f"| {m.get('transfers', 0):.0f} |")
+    # scaling out
+    sizes = cl["workers"]
+    cores = cl.get("cores")
+    lines += ["", f"Scaling out on this machine ({cores} cores): the same uncompressed case against the "
+                  "number of single-threaded worker processes of a `LocalCluster` (MP/s, medians of the "
+                  "same interleaved rounds)"
+                  + (f"; {max(sizes)} workers oversubscribe the {cores} cores, so that row measures the "
+                     "cost of more processes sharing the cores, not what a larger machine would gain"
+                     if max(sizes) > (cores or 0) else "")
+                  + ".  dask-image runs with 2 workers only (it takes most of a round).  Image data "
+                  "received per output block: what each task moves.", "",
+              "| workers | filterkit.dask, store source | filterkit.dask, computed source | dask-image "
+              "| copy | store ÷ copy | image data per block: store / computed / dask-image |",
+              "|---:|---:|---:|---:|---:|---:|---:|"]
+    for n in sizes:
+        rs = {c: _crow(cl, c, "LocalCluster", n, "uncompressed") for c in CLUSTER_CASES}
+        m = {c: _mps(r) for c, r in rs.items()}
+        per = " / ".join(_bytes(rs[c]["moved"]["image_bytes_per_block"]) if rs[c] and "moved" in rs[c]
+                         else "–" for c in ("filterkit store", "filterkit computed", "dask-image"))
+        ratio = (f"{m['filterkit store'] / m['copy']:.2f}×" if m["filterkit store"] and m["copy"] else "")
+        lines.append(f"| {n} | {_fmt(m['filterkit store'])} | {_fmt(m['filterkit computed'])} "
+                     f"| {_fmt(m['dask-image'])} | {_fmt(m['copy'])} | {ratio} | {per} |")
+    lines += ["", "![MP/s and image data moved per block against the number of worker processes]"
+                  "(scale_workers.png)"]
+    # where the time goes
+    prof = cl.get("profile") or []
+    if prof:
+        lines += ["", "Where the time goes (`LocalCluster` ×2, uncompressed; one more run of each row "
+                      "under distributed's task stream): the workers' compute time summed over the "
+                      "tasks, per output block, the time spent receiving data, and how busy the two "
+                      "workers were (compute ÷ (wall × workers); the rest is the scheduler's round "
+                      "trips, the client building and sending the graph, and idle workers).", "",
+                  "| case | wall | tasks | compute per output block | receiving data | workers busy |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for p in prof:
+            case = next(c for c in CLUSTER_CASES if p["key"].startswith(c))
+            lines.append(f"| {CASE_TITLES[case]} | {p['wall'] * 1e3:.0f} ms | {p['tasks']} "
+                         f"| {p['compute_ms_per_block']:.1f} ms | {p['transfer_ms']:.0f} ms "
+                         f"| {100 * p['busy']:.0f} % |")
+    costs = cl.get("block_costs") or {}
+    if costs:
+        lines += ["", f"The parts of one interior block's work, timed on a worker (ms, medians of 7 "
+                      "interleaved): reading the block alone is what the copy does; reading it with its "
+                      f"{cl['mask']['shape'][0] // 2}-pixel halo is what the store path does.  zarr "
+                      "decodes every stored chunk a read touches, whole: stored in chunks as large as "
+                      "the blocks, an interior block's window touches 3×3 of them, and the whole image "
+                      "costs the store path the chunk reads counted in the last column, the copy (and "
+                      "map_overlap, which reads each chunk once) one per stored chunk.  The filters run "
+                      "on the window on one thread (filterkit.dask's `THREADS_PER_CHUNK`; "
+                      "scipy.ndimage is what dask-image runs per chunk).", "",
+                  "| source | read block | read block + halo | `filterkit.convolve` | "
+                  "`scipy.ndimage.convolve` | write block | stored chunks decoded: store path / copy |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        for codec, c in costs.items():
+            reads = cl["codecs"][codec]["chunk_reads"]
+            lines.append(f"| {_codec_name(cl, codec)} | {c['read block']:.1f} | {c['read window']:.1f} "
+                         f"| {c['filterkit.convolve']:.1f} | {c['scipy.ndimage.convolve']:.1f} "
+                         f"| {c['write block']:.1f} | {reads['store path']} / {reads['copy']} |")
+    checks = cl.get("checks") or []
+    if checks:
+        fk = [c for c in checks if c["against"] == "filterkit.convolve in memory"]
+        pair = [c for c in checks if c["against"].startswith("dask-image")]
+        same = all(c["identical"] for c in fk if not c["key"].startswith("dask-image"))
+        peer = [c["max_abs_diff"] for c in fk if c["key"].startswith("dask-image")]
+        said = ["Checks (each row's warm-up output): filterkit.dask "
+                + ("equals in-memory `filterkit.convolve` bit for bit on every cluster and source"
+                   if same else "is within "
+                   f"{max(c['max_abs_diff'] for c in fk if not c['key'].startswith('dask-image')):.1e} "
+                   "of in-memory `filterkit.convolve`")]
+        if peer:
+            said.append(f"dask-image is within {max(peer):.1e} of it"
+                        + (" (and of filterkit.dask on the same cluster: "
+                           f"{max(c['max_abs_diff'] for c in pair):.1e})" if pair else "")
+                        + f", the tolerance being {1e-5 * cl['mask']['abs_sum']:.1e}: both are true "
+                        "convolutions (`scipy.ndimage.convolve` flips the mask as `filterkit.convolve` "
+                        f"does; the unflipped `filterkit.correlate` is {cl['flipped_max_abs_diff']:.1f} "
+                        "away)")
+        said.append("the copies equal their source")
+        lines += ["", "; ".join(said) + "."]
+    return lines
+
+
+# --------------------------------------------------------------------------
 # the report
 
 
@@ -766,8 +1648,8 @@ def ratios(report: dict) -> List[dict]:
 
 def verdicts(report: dict) -> List[str]:
     lines = []
-    two = [r for r in report["ratios"] if r["workers"] == 2 and r["where"] == "threads"]
-    if two:
+    two = [r for r in report.get("ratios", []) if r["workers"] == 2 and r["where"] == "threads"]
+    if "throughput" in report and two:
         parts = []
         for r in two:
             parts.append(f"{r['title']}, {r['method']}: {'met' if r['ratio'] >= TARGET_RATIO else 'NOT met'} "
@@ -782,11 +1664,15 @@ def verdicts(report: dict) -> List[str]:
                  "chunk weighs more; the target is for the default run" if report["config"].get("quick") else "")
         lines.append(f"- **Throughput target** (filterkit.dask ≥ {TARGET_RATIO:.0f}× dask-image with "
                      f"2 workers, threaded scheduler{scope}): " + "; ".join(parts) + extra + ".")
-    else:
+    elif "throughput" in report:
         lines.append("- **Throughput target**: not measured (dask-image is not installed).")
+    quick = report["config"].get("quick")
+    if "cluster" in report:
+        lines += cluster_verdicts(report["cluster"], bool(report["cluster"].get("quick")))
+    if "memory" not in report:
+        return lines
     mem = [m for m in report.get("memory", []) if m.get("library") == "filterkit"]
     side = report["config"]["mem_side"]
-    quick = report["config"].get("quick")
     parts = []
     for m in mem:
         if "chunks_per_worker" not in m:
@@ -835,8 +1721,7 @@ def _path_title(r: dict, chunk: int) -> str:
 
 
 def markdown(report: dict) -> str:
-    m, tp = report["machine"], report["throughput"]
-    side, chunk = tp["image"][0], tp["chunk"][0]
+    m, tp = report["machine"], report.get("throughput")
     la = report.get("load_average", {})
     lines = [
         f"Machine: {m['cpu']}, {m['cores']} cores, {m.get('memory_gib', '?')} GiB; Python {m['python']}, "
@@ -849,6 +1734,9 @@ def markdown(report: dict) -> str:
         f"{' (other work on the machine: the figures are provisional)' if (la.get('start') or 0) > 0.5 else ''}.",
         "",
         *verdicts(report),
+    ]
+    side, chunk = (tp["image"][0], tp["chunk"][0]) if tp else (0, 0)
+    lines += [] if not tp else [
         "",
         f"Throughput: one float32 {side}×{side} image ({tp['megapixels']:.1f} MP), `convolve` with mode "
         f"reflect; Dask chunks {chunk}×{chunk}.  Megapixels per second = pixels / wall time: median "
@@ -864,7 +1752,7 @@ def markdown(report: dict) -> str:
         "| filter | method | path | MP/s | min–max | vs in memory |",
         "|---|---|---|---:|---:|---:|",
     ]
-    for f in tp["filters"]:
+    for f in (tp or {}).get("filters", []):
         for r in f["rows"]:
             method = r["method"] or ("–" if r["library"].startswith("dask ") else "scipy.ndimage")
             if method == "auto":
@@ -885,7 +1773,7 @@ def markdown(report: dict) -> str:
             name = "–" if r["library"].startswith("dask ") else f["title"]
             lines.append(f"| {name} | {method} | {title} | {_fmt(r['mp_s']['median'])} "
                          f"| {_fmt(r['mp_s']['min'])}–{_fmt(r['mp_s']['max'])} | {rel} |")
-    if report["ratios"]:
+    if report.get("ratios"):
         lines += ["", "filterkit.dask against dask-image, same scheduler, workers, source and sink "
                       "(MP/s, medians):", "",
                   "| filter | filterkit method | scheduler | workers | filterkit.dask | dask-image | ratio |",
@@ -893,7 +1781,7 @@ def markdown(report: dict) -> str:
         for r in report["ratios"]:
             lines.append(f"| {r['title']} | {r['method']} | {r['where']} | {r['workers']} "
                          f"| {_fmt(r['filterkit.dask'])} | {_fmt(r['dask-image'])} | {r['ratio']:.1f}× |")
-    checks = report.get("checks") or []
+    checks = (report.get("checks") or []) if tp else []
     said = []
     if checks:
         same = all(c["filterkit.dask_identical"] for c in checks)
@@ -901,7 +1789,8 @@ def markdown(report: dict) -> str:
         said.append(f"Seams check (700×650, uneven chunks 192×160): filterkit.dask "
                     f"{'equals' if same else 'does NOT equal'} in-memory filterkit bit for bit"
                     + (f"; dask-image is within {max(peer):.1e} of it (the same border)." if peer else "."))
-    diffs = [(f["title"], k, v) for f in tp["filters"] for k, v in f.get("cli_max_abs_diff", {}).items()]
+    diffs = [(f["title"], k, v) for f in (tp or {}).get("filters", [])
+             for k, v in f.get("cli_max_abs_diff", {}).items()]
     worst = [v for _, _, v in diffs if isinstance(v, float)]
     if worst:
         said.append("The command's outputs (whole image and tiled, the last run of each) "
@@ -943,42 +1832,89 @@ def markdown(report: dict) -> str:
             lines.append(f"| {name}, {where} | {e['wall']:.1f} s | {_fmt(e['megapixels_per_s'])} "
                          f"| {', '.join(f'{b / MIB:.0f}' for b in base)} MiB | {extra} "
                          f"| {e['chunks_per_worker']:.1f} |")
-    lines += ["", f"Run time {report['seconds']:.0f} s.  Commands: `python -m benchmarks.scale"
-                  f"{' --quick' if report['config'].get('quick') else ''}`."]
+    if "cluster" in report:
+        lines += cluster_markdown(report["cluster"], bool(report["cluster"].get("quick")))
+    quick = " --quick" if report["config"].get("quick") else ""
+    lines += ["", f"Run time {report['seconds']:.0f} s.  Commands: `python -m benchmarks.scale{quick}`"
+                  + (f"; the cluster section alone: `python -m benchmarks.scale{quick} --only cluster` "
+                     "(it replaces that section of the last results)" if "cluster" in report else "")
+                  + "."]
     return "\n".join(lines) + "\n"
+
+
+SECTIONS = ("throughput", "memory", "cluster")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.scale",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
-                        help="2048x2048 (chunks 512), 3 runs, memory case 6000x6000 (chunks 1024)")
-    parser.add_argument("--out", default=RESULTS, help="directory of scale.json and scale.md")
+                        help="2048x2048 (chunks 512), 3 runs, memory case 6000x6000 (chunks 1024), "
+                             "cluster section 2048x2048 (chunks 512), 3 runs")
+    parser.add_argument("--out", default=RESULTS, help="directory of scale.json, scale.md and scale_workers.png")
     parser.add_argument("--scratch", default=SCRATCH,
                         help="scratch folder: the memory case's zarr source (kept), temporary files")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory cases")
-    parser.add_argument("--no-cluster", action="store_true", help="skip the LocalCluster rows and case")
+    parser.add_argument("--no-cluster", action="store_true",
+                        help="skip the LocalCluster rows and case, and the cluster section")
+    parser.add_argument("--no-external", action="store_true",
+                        help="the cluster section without the external dask scheduler and workers")
+    parser.add_argument("--only", action="append", choices=SECTIONS, metavar="SECTION",
+                        help="run only this section (repeatable: throughput, memory, cluster); the "
+                             "other sections of the last results in --out (same --quick) are kept")
     args = parser.parse_args(argv)
     if fkd is None:
         parser.error("filterkit.dask needs Dask: pip install 'filterkit[dask]'")
+    run = set(args.only or SECTIONS)
+    if args.no_memory:
+        run.discard("memory")
+    if args.no_cluster:
+        run.discard("cluster")
     cfg = dict(QUICK if args.quick else DEFAULT, quick=args.quick)
     report: Dict[str, object] = {
         "machine": machine(), "date": datetime.date.today().isoformat(), "config": cfg,
         "load_average": {"start": load_average()}}
-    masks = make_masks()
-    say("seams check ...")
-    report["checks"] = check_seams(masks)
-    report["throughput"] = throughput(cfg, args.scratch, masks, not args.no_cluster)
-    report["ratios"] = ratios(report)
-    if not args.no_memory:
+    if args.only:  # keep the sections not run from the last results of the same kind
+        try:
+            with open(os.path.join(args.out, "scale.json")) as fh:
+                last = json.load(fh)
+        except (OSError, ValueError):
+            last = {}
+        if last and bool(last.get("config", {}).get("quick")) == args.quick:
+            keep = {"throughput": ("throughput", "ratios", "checks"),
+                    "memory": ("memory", "tiled_file"), "cluster": ("cluster",)}
+            if "throughput" not in run and "throughput" in last:
+                report.update({k: last[k] for k in ("machine", "date", "config", "load_average",
+                                                     "seconds") if k in last})
+                report["config"] = dict(last.get("config", {}), **{k: v for k, v in cfg.items()
+                                                                   if k.startswith("cl_")})
+            for section in SECTIONS:
+                if section not in run:
+                    report.update({k: last[k] for k in keep[section] if k in last})
+            say(f"keeping the last results' {', '.join(s for s in SECTIONS if s not in run)} "
+                f"(scale.json of {last.get('date')})")
+    if "throughput" in run:
+        masks = make_masks()
+        say("seams check ...")
+        report["checks"] = check_seams(masks)
+        report["throughput"] = throughput(cfg, args.scratch, masks, not args.no_cluster)
+        report["ratios"] = ratios(report)
+    if "memory" in run:
         report["memory"] = memory(cfg, args.scratch, report, not args.no_cluster)
         report["tiled_file"] = tiled_file(cfg, args.scratch)
-    report["load_average"]["end"] = load_average()
-    report["seconds"] = time.perf_counter() - T_START
+    if "cluster" in run:
+        report["cluster"] = cluster(cfg, args.scratch, external=not args.no_external)
+    if "throughput" in run or "seconds" not in report:
+        report["load_average"]["end"] = load_average()
+        report["seconds"] = time.perf_counter() - T_START
     table = markdown(report)
-    written = harness.publish("scale", report, table, args.out)
+    written = list(harness.publish("scale", report, table, args.out))
+    if "cluster" in run and "rows" in report["cluster"]:
+        png = os.path.join(args.out, "scale_workers.png")
+        if plot_workers(report["cluster"], png):
+            written.append(png)
     print(table)
-    say(f"done in {report['seconds']:.0f} s; written: {', '.join(written)}")
+    say(f"done in {time.perf_counter() - T_START:.0f} s; written: {', '.join(written)}")
     return 0
 
 
