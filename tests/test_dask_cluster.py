@@ -534,6 +534,118 @@ def test_what_moves_between_workers(live, tmp_path, source):
 
 
 # ----------------------------------------------------------------------------
+# the command line on the cluster: --scheduler ADDRESS with --tile
+# ----------------------------------------------------------------------------
+def filterkit_cli(args, cwd, env=None, timeout=COMPUTE_TIMEOUT):
+    """The command in `cwd` (never the source tree: ``-m`` would import the
+    uncompiled checkout); (exit code, stderr)."""
+    env = dict({k: v for k, v in os.environ.items() if k != "FILTERKIT_SCHEDULER"}, **(env or {}))
+    res = subprocess.run([sys.executable, "-m", "filterkit", *map(str, args)], cwd=cwd, env=env,
+                         capture_output=True, text=True, timeout=timeout)
+    return res.returncode, res.stderr
+
+
+def read_any(path):
+    path = str(path)
+    if path.endswith(".npy"):
+        return np.load(path)
+    if path.endswith(".zarr"):
+        return zarr.open_array(path, mode="r")[...]
+    return pytest.importorskip("tifffile").imread(path)
+
+
+CLI_CASES = {
+    # command arguments, output name: one pass; two passes (the largest
+    # magnitude first); three (and a second output, --direction)
+    "gaussian npy": (["gaussian", "--sigma", "2", "in.npy"], "out.npy"),
+    "sobel tif": (["sobel", "in.tif"], "out.tif"),
+    "gradient zarr": (["gradient", "in.tif"], "out.zarr"),
+    "convolve valid": (["convolve", "--mask", "mask.npy", "--mode", "valid", "--raw", "in.npy"],
+                       "out.tif"),
+}
+
+
+@pytest.mark.parametrize("case", list(CLI_CASES))
+def test_the_command_line_filters_tiles_on_the_cluster(live, tmp_path, case):
+    tifffile = pytest.importorskip("tifffile")
+    image = random_image(np.random.default_rng(seed("cli-cluster", case)), (300, 260), np.uint8,
+                         scale=255)
+    tifffile.imwrite(tmp_path / "in.tif", image)
+    np.save(tmp_path / "in.npy", image.astype(np.float32))
+    np.save(tmp_path / "mask.npy", np.random.default_rng(3).standard_normal((7, 5)))
+    args, out = CLI_CASES[case]
+    extra = ["--direction", "dir.tif"] if case.startswith("gradient") else []
+    here = tmp_path / "here"
+    there = tmp_path / "there"
+    here.mkdir()
+    there.mkdir()
+    extra_here = [a if a != "dir.tif" else here / a for a in extra]
+    extra_there = [a if a != "dir.tif" else there / a for a in extra]
+    code, err = filterkit_cli(args + [here / out, "--tile", "64"] + extra_here, tmp_path)
+    assert code == 0, err
+    with distributed.get_task_stream(client=live.client) as stream:
+        code, err = filterkit_cli(args + [there / out, "--tile", "64", "--scheduler",
+                                          live.client.scheduler.address] + extra_there, tmp_path)
+    assert code == 0, err
+    # bit for bit the tiles of this process, every output
+    np.testing.assert_array_equal(read_any(there / out), read_any(here / out), strict=True)
+    if extra:
+        np.testing.assert_array_equal(read_any(there / "dir.tif"), read_any(here / "dir.tif"),
+                                      strict=True)
+    # the workers did the tiles (at least 4 x 5 of 64 x 64 a pass), both of them
+    tasks = [t for t in stream.data if str(t["key"]).startswith("filterkit-tile-")]
+    assert len(tasks) >= 20 and {t["worker"] for t in tasks} == set(live.ready()), \
+        sorted({str(t["key"])[:40] for t in stream.data})
+    assert sorted(os.listdir(there)) == sorted(os.listdir(here))  # no temporary file left
+
+
+def test_the_scheduler_from_the_environment(live, tmp_path):
+    tifffile = pytest.importorskip("tifffile")
+    tifffile.imwrite(tmp_path / "in.tif", np.arange(120 * 90, dtype=np.uint16).reshape(120, 90))
+    with distributed.get_task_stream(client=live.client) as stream:
+        code, err = filterkit_cli(["mean", "in.tif", "out.tif", "--tile", "32"], tmp_path,
+                                  env={"FILTERKIT_SCHEDULER": live.client.scheduler.address})
+    assert code == 0, err
+    assert len(stream.data) >= 12
+    with distributed.get_task_stream(client=live.client) as stream:  # 'none': here
+        code, err = filterkit_cli(["mean", "in.tif", "here.tif", "--tile", "32", "--scheduler",
+                                   "none"], tmp_path,
+                                  env={"FILTERKIT_SCHEDULER": live.client.scheduler.address})
+    assert code == 0, err
+    assert stream.data == []
+    np.testing.assert_array_equal(read_any(tmp_path / "out.tif"), read_any(tmp_path / "here.tif"))
+
+
+def test_a_scheduler_that_does_not_answer_is_one_error_line(tmp_path, monkeypatch):
+    # no cluster needed: nothing listens on the port
+    from filterkit.cli import cluster as cli_cluster
+
+    monkeypatch.setattr(cli_cluster, "CONNECT_TIMEOUT", 2)
+    tifffile = pytest.importorskip("tifffile")
+    tifffile.imwrite(tmp_path / "in.tif", np.zeros((100, 100), np.uint8))
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    code, err = _in_process(["sobel", str(tmp_path / "in.tif"), str(tmp_path / "out.tif"),
+                             "--tile", "32", "--scheduler", address])
+    assert code == 2
+    assert err.startswith(f"filterkit: error: --scheduler {address}: cannot connect")
+    assert err.count("\n") == 1, err
+    assert sorted(os.listdir(tmp_path)) == ["in.tif"]
+
+
+def _in_process(argv):
+    """main(argv) in this process: (exit code, stderr)."""
+    import contextlib
+    import io
+
+    from filterkit.cli import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, err.getvalue()
+
+
+# ----------------------------------------------------------------------------
 # a worker killed in the middle of a job (last: it disturbs the cluster)
 # ----------------------------------------------------------------------------
 @pytest.mark.parametrize("source,path", [("from_zarr", "store"), ("computed", "overlap")])
@@ -591,3 +703,48 @@ def test_a_worker_killed_mid_job_the_result_is_still_complete_and_exact(live, tm
     # the nanny brought the killed worker back: two workers, a new process
     new = live.ready()
     assert pids[victim] not in new.values() and len(new) == N_WORKERS
+
+
+def test_a_worker_killed_mid_command_the_output_is_complete_and_exact(live, tmp_path):
+    # the command line's tiles on the cluster (576 of 32 x 32), one worker
+    # killed once some are done: Dask runs the lost tiles again, the command writes the whole
+    # output, equal to the tiles filtered here
+    client = live.client
+    image = random_image(np.random.default_rng(seed("cli-kill")), (768, 768), np.float32, scale=1)
+    np.save(tmp_path / "in.npy", image)
+    np.save(tmp_path / "mask.npy", np.random.default_rng(5).standard_normal((31, 31)))
+    args = ["convolve", "--mask", "mask.npy", "--raw", "in.npy"]
+    code, err = filterkit_cli(args + ["here.npy", "--tile", "32"], tmp_path)
+    assert code == 0, err
+    pids = live.ready()
+    victim_address, survivor = sorted(pids)
+    victim = psutil.Process(pids[victim_address])
+    with distributed.get_task_stream(client=client) as stream:
+        proc = subprocess.Popen([sys.executable, "-m", "filterkit", *args, "there.npy", "--tile", "32",
+                                 "--scheduler", client.scheduler.address],
+                                cwd=tmp_path, stderr=subprocess.PIPE, text=True,
+                                env={k: v for k, v in os.environ.items() if k != "FILTERKIT_SCHEDULER"})
+        try:
+            # the scheduler's transitions (5 or so a task): kill after some 40 tiles
+            def transitions():
+                return client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.transition_counter)
+
+            start = transitions()
+            done = _wait(lambda: proc.poll() is not None or transitions() - start >= 200,
+                         COMPUTE_TIMEOUT, 0.01)
+            assert done and proc.poll() is None, "the command ended before a worker could be killed"
+            victim.send_signal(signal.SIGKILL)
+            killed = time.time()
+            _, err = proc.communicate(timeout=COMPUTE_TIMEOUT)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == 0, err
+    assert not _alive(victim)
+    assert any(t["worker"] == survivor and any(s["start"] > killed for s in t.get("startstops", ()))
+               for t in stream.data)  # the tiles went on without the killed worker
+    np.testing.assert_array_equal(np.load(tmp_path / "there.npy"), np.load(tmp_path / "here.npy"),
+                                  strict=True)
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".filterkit-")]
+    live.ready()  # the nanny brought it back

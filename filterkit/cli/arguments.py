@@ -97,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "multiple of 16): for images larger than memory; writes .tif "
                             "(tiled, BigTIFF when needed), .zarr or .npy; reads TIFF, .zarr "
                             "and .npy a tile at a time")
+        p.add_argument("--scheduler", metavar="ADDRESS",
+                       help="with --tile: filter the tiles on a running Dask cluster "
+                            "(tcp://host:8786; also FILTERKIT_SCHEDULER; 'none': here); "
+                            "its workers read the input by the same path")
         p.add_argument("--jobs", type=parse_jobs, default=1, metavar="N",
                        help="filter N files at once (batch mode; default 1; at most 4 per core)")
         p.add_argument("--max-pixels", metavar="N",

@@ -184,6 +184,13 @@ def check_options(args: argparse.Namespace) -> None:
     """The filter's parameters, before any file is read (a Gaussian's sigma
     too wide for its mask, a mask file that is not a mask, a bad mode)."""
     check_mode(args.mode, args.cval)
+    if getattr(args, "scheduler", None) is not None and args.scheduler.lower() != "none":
+        if not args.tile:
+            raise CLIError("argument --scheduler: runs the tiles of --tile on a cluster; "
+                           "add --tile N")
+        if args.jobs > 1:
+            raise CLIError("argument --scheduler: not with --jobs (the cluster's workers are "
+                           "the parallelism)")
     name = args.command
     try:
         COMMANDS[name].radius(args)

@@ -11,9 +11,10 @@ of one file but Ctrl-C into its error message, so that a batch goes on.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import os
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -21,6 +22,7 @@ from filterkit._validate import check_mode
 
 from . import tiles
 from .batch import progress_bar
+from .cluster import Cluster, scheduler_address
 from .commands import COMMANDS, Command, command_kind
 from .images import (DEFAULT_MAX_PIXELS, CLIError, Staging, check_distinct, check_output_path,
                      read_image, write_image)
@@ -166,10 +168,69 @@ def process(name: str, src: str, dst: str, args: argparse.Namespace) -> None:
             write_image(outputs[1], direction_picture(values, direction, peak), stage)
 
 
+class _TileJob:
+    """One tile's work for ``--tile``, the same in the command's process and
+    on a cluster's worker (it travels there pickled, without its open file):
+    read the tile with its halo, filter it, and make of the result what the
+    pass needs (``peak``: its largest magnitude; ``final``: the output's
+    tile; ``direction``: the direction picture's tile)."""
+
+    def __init__(self, name: str, src: str, args: argparse.Namespace, mode: str,
+                 radius: Tuple[int, int], tile: int, depth16: bool) -> None:
+        self.name, self.src, self.args, self.mode = name, src, args, mode
+        self.radius, self.tile, self.depth16 = radius, tile, depth16
+        self.max_pixels = getattr(args, "max_pixels", DEFAULT_MAX_PIXELS)
+        self.kind = command_kind(name, args)
+        self.scaled = _scaled(name, args)
+        self._tiler: Optional[tiles.Tiler] = None
+
+    def __getstate__(self) -> Dict[str, Any]:
+        return dict(self.__dict__, _tiler=None)
+
+    def tiler(self, source: Optional[tiles.Source] = None) -> tiles.Tiler:
+        """The tiler over the input (opened here on first use, or `source`)."""
+        if self._tiler is None:
+            if source is None:
+                source = _open_source(self.src, self.max_pixels)
+            self._tiler = tiles.Tiler(
+                source, lambda block, m: filter_values(self.name, block, self.args, m),
+                self.radius, self.mode, self.tile)
+        return self._tiler
+
+    def output(self, outs: Tuple[Any, ...], stage: str, peak: float) -> Any:
+        if stage == "peak":
+            return largest_magnitude(outs[0])
+        if stage == "direction":
+            return direction_picture(outs[0], outs[1], peak)
+        return to_picture(outs[0], self.kind, self.depth16, self.args.invert, peak) \
+            if self.scaled else outs[0]
+
+    def __call__(self, box: Tuple[int, int, int, int], stage: str, peak: float) -> Any:
+        return self.output(self.tiler().block(*box), stage, peak)
+
+
+#: inputs a cluster's worker has open: (path, size, mtime, limit) -> Source;
+#: the tiles of one file reach a worker one after another
+_OPEN: Dict[Tuple[Any, ...], "tiles.Source"] = {}
+
+
+def _open_source(src: str, max_pixels: Optional[int]) -> "tiles.Source":
+    """The input opened for reading tiles, kept open for the next tile of it
+    (a worker keeps the last two files)."""
+    st = os.stat(src)
+    key = (os.path.abspath(src), st.st_size, st.st_mtime_ns, max_pixels)
+    if key not in _OPEN:
+        while len(_OPEN) >= 2:
+            _OPEN.pop(next(iter(_OPEN))).close()
+        _OPEN[key] = tiles.open_source(src, max_pixels)
+    return _OPEN[key]
+
+
 def _process_tiled(name: str, src: str, dst: str, args: argparse.Namespace) -> None:
     """``--tile N``: the same result as :func:`process`, a tile at a time
     (a first pass finds the largest magnitude when the output is scaled by
-    it; --direction is written in a last pass)."""
+    it; --direction is written in a last pass), here or on the cluster of
+    ``--scheduler`` (:mod:`.cluster`)."""
     tile = tiles.check_tile(args.tile)
     outputs = _outputs(args, dst)
     for out in outputs:
@@ -178,33 +239,35 @@ def _process_tiled(name: str, src: str, dst: str, args: argparse.Namespace) -> N
     want_direction = name == "gradient" and len(outputs) > 1
     mode, _ = check_mode(args.mode, args.cval)  # the canonical name: aliases resolved
     radius = COMMANDS[name].radius(args)
+    address = scheduler_address(args)
     source = tiles.open_source(src, getattr(args, "max_pixels", DEFAULT_MAX_PIXELS))
     args = argparse.Namespace(**dict(vars(args), keep_values=True))  # every --tile format holds floats
     progress = None
     try:
         _check_image_shape(src, source.shape)
         depth16 = source.dtype == np.uint16  # every --tile format holds 16 bits
-        tiler = tiles.Tiler(source, lambda block, m: filter_values(name, block, args, m), radius,
-                             mode, tile)
-        scaled = _scaled(name, args)
-        passes = 1 + (scaled or want_direction) + want_direction
-        progress = progress_bar(tiler.count * passes, "tile", f"{name} {os.path.basename(src)}")
-        peak = 0.0
-        if scaled or want_direction:
-            peaks = [p for _, p in tiler.run(lambda outs: largest_magnitude(outs[0]), progress)]
-            peak = float(np.max(np.array(peaks)))
-            check_peak(src, peak)
-        kind = command_kind(name, args)
+        job = _TileJob(name, os.path.abspath(src), args, mode, radius, tile, depth16)
+        tiler = job.tiler(source)
+        passes = 1 + (job.scaled or want_direction) + want_direction
+        with contextlib.ExitStack() as stack:
+            cluster = stack.enter_context(Cluster(address)) if address else None
+            progress = progress_bar(tiler.count * passes, "tile", f"{name} {os.path.basename(src)}")
 
-        def final(outs: Tuple[Any, ...]) -> np.ndarray:
-            return to_picture(outs[0], kind, depth16, args.invert, peak) if scaled else outs[0]
+            def run(stage: str, peak: float) -> Any:
+                """((a, b, c, d), the pass's tile) for every tile, row by row."""
+                if cluster is None:
+                    return tiler.run(lambda outs: job.output(outs, stage, peak), progress)
+                return cluster.ordered(job, tiles.tiles(tiler.shape, tiler.tile), stage, peak,
+                                       name=f"filterkit-tile-{stage}", progress=progress)
 
-        with Staging() as stage:
-            _write_tiled(dst, tiler, tiler.run(final, progress), stage)
-            if want_direction:
-                _write_tiled(outputs[1], tiler,
-                             tiler.run(lambda outs: direction_picture(outs[0], outs[1], peak),
-                                       progress), stage)
+            peak = 0.0
+            if job.scaled or want_direction:
+                peak = float(np.max(np.array([p for _, p in run("peak", 0.0)])))
+                check_peak(src, peak)
+            with Staging() as stage:
+                _write_tiled(dst, tiler, run("final", peak), stage)
+                if want_direction:
+                    _write_tiled(outputs[1], tiler, run("direction", peak), stage)
     finally:
         source.close()
         if progress is not None:
