@@ -57,6 +57,7 @@ Needs the ``dask`` extra: ``pip install 'filterkit[dask]'``.
 from __future__ import annotations
 
 import functools
+import itertools
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -223,18 +224,46 @@ def _store_reader(image: "da.Array") -> Optional[Tuple[str, Callable[..., Any], 
     return original, func, extra, kw
 
 
+def _stored_pieces(run: slice, chunk: Optional[int]) -> List[slice]:
+    """`run` cut where the store's chunks of side `chunk` end (the whole run
+    when the store is not chunked along the axis)."""
+    if not chunk or chunk <= 0:
+        return [run]
+    cuts = list(range((run.start // chunk + 1) * chunk, run.stop, chunk))
+    edges = [run.start] + cuts + [run.stop]
+    return [slice(a, b) for a, b in zip(edges, edges[1:])]
+
+
 def _read_window(store: Any, get: Callable[..., Any], extra: Tuple[Any, ...],
                  kw: Dict[str, Any], reads: List[List[slice]]) -> np.ndarray:
-    """The window `reads` (per axis, slices of consecutive indices) of
-    `store`, read with Dask's getter and assembled: a wrapped halo is read
-    from the far side as separate slices."""
-    def part(prefix: Tuple[slice, ...], axis: int) -> np.ndarray:
-        if axis == len(reads):
-            return np.asarray(get(store, prefix, *extra, **kw))
-        pieces = [part(prefix + (r,), axis + 1) for r in reads[axis]]
-        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=axis)
-
-    return part((), 0)
+    """The window `reads` (per axis, slices of consecutive indices; a
+    wrapped halo is read from the far side) of `store`, read with Dask's
+    getter into one array.  A chunked store (zarr, h5py) is read one stored
+    chunk at a time: it decodes each whole, and a window read at once would
+    hold every chunk it touches at the same time (up to 8 chunks' worth for
+    a window across four), where this holds the window and one chunk."""
+    stored = getattr(store, "chunks", None)
+    if not (isinstance(stored, tuple) and len(stored) == len(reads)
+            and all(isinstance(c, (int, np.integer)) for c in stored)):
+        stored = (None,) * len(reads)
+    axes = []
+    for runs_a, chunk in zip(reads, stored):
+        pieces, at = [], 0
+        for run in runs_a:
+            for piece in _stored_pieces(run, chunk):
+                pieces.append((piece, slice(at, at + piece.stop - piece.start)))
+                at += piece.stop - piece.start
+        axes.append(pieces)
+    if all(len(p) == 1 for p in axes):
+        return np.asarray(get(store, tuple(p[0][0] for p in axes), *extra, **kw))
+    out: Optional[np.ndarray] = None
+    for combo in itertools.product(*axes):
+        part = np.asarray(get(store, tuple(src for src, _ in combo), *extra, **kw))
+        if out is None:
+            out = np.empty(tuple(p[-1][1].stop for p in axes), dtype=part.dtype)
+        out[tuple(dst for _, dst in combo)] = part
+    assert out is not None
+    return out
 
 
 def _read_filtered(store: Any, get: Callable[..., Any], extra: Tuple[Any, ...],

@@ -881,6 +881,36 @@ def test_a_store_is_read_once_per_block_with_its_halo(mode):
     assert store.reads == {((0, 40), (0, 30)): 1}
 
 
+@pytest.mark.parametrize("mode", ["reflect", "wrap"])
+def test_a_chunked_store_is_read_a_stored_chunk_at_a_time(mode):
+    # a window across several stored chunks is read chunk by chunk (the
+    # store decodes each whole: reading them one at a time bounds memory),
+    # every read inside one stored chunk, the reads of a block tiling its
+    # window exactly
+    data = random_image(np.random.default_rng(seed("stored-chunks", mode)), (40, 30), np.float32,
+                        scale=100)
+    store = CountedReads(data)
+    store.chunks = (7, 9)
+    x = da.from_array(store, chunks=(10, (8, 12, 10)))
+    out = fkd.gaussian(x, 1.0, mode=mode)
+    for i, j in [(0, 0), (1, 1), (3, 2)]:
+        store.reads.clear()
+        block = out.blocks[i, j].compute(scheduler="sync")
+        reads = list(store.reads)
+        assert all(n == 1 for n in store.reads.values())
+        for (r0, r1), (c0, c1) in reads:
+            assert r0 // 7 == (r1 - 1) // 7 and c0 // 9 == (c1 - 1) // 9, (r0, r1, c0, c1)
+        r = filterkit.masks.gaussian_size(1.0) // 2
+        rows = _expected_windows((0, 10, 20, 30, 40), 40, r, mode == "wrap")[i]
+        cols = _expected_windows((0, 8, 20, 30), 30, r, mode == "wrap")[j]
+        assert sum((r1 - r0) * (c1 - c0) for (r0, r1), (c0, c1) in reads) == \
+            sum(b - a for a, b in rows) * sum(b - a for a, b in cols)
+        want = filterkit.gaussian(data, 1.0, mode=mode)
+        bounds_r, bounds_c = (0, 10, 20, 30, 40), (0, 8, 20, 30)
+        np.testing.assert_array_equal(block, want[bounds_r[i]:bounds_r[i + 1],
+                                                  bounds_c[j]:bounds_c[j + 1]], strict=True)
+
+
 def test_store_blocks_depend_on_nothing_but_the_store():
     # what keeps image data from crossing between workers: an output block's
     # task needs the store object only, never another task's pixels
