@@ -238,14 +238,16 @@ def _read_window(store: Any, get: Callable[..., Any], extra: Tuple[Any, ...],
                  kw: Dict[str, Any], reads: List[List[slice]]) -> np.ndarray:
     """The window `reads` (per axis, slices of consecutive indices; a
     wrapped halo is read from the far side) of `store`, read with Dask's
-    getter into one array.  A chunked store (zarr, h5py) is read one stored
-    chunk at a time: it decodes each whole, and a window read at once would
-    hold every chunk it touches at the same time (up to 8 chunks' worth for
-    a window across four), where this holds the window and one chunk."""
+    getter into one array.  A chunked store (zarr, h5py) is read a row of
+    stored chunks at a time: it decodes each chunk whole, and a window read
+    at once would hold every chunk it touches at the same time (up to 8
+    chunks' worth for a window across four); a row of them is about the
+    window's width in chunks, few calls when the stored chunks are small."""
     stored = getattr(store, "chunks", None)
     if not (isinstance(stored, tuple) and len(stored) == len(reads)
             and all(isinstance(c, (int, np.integer)) for c in stored)):
         stored = (None,) * len(reads)
+    stored = stored[:1] + (None,) * (len(reads) - 1)  # rows of stored chunks: split the first axis
     axes = []
     for runs_a, chunk in zip(reads, stored):
         pieces, at = [], 0

@@ -882,11 +882,11 @@ def test_a_store_is_read_once_per_block_with_its_halo(mode):
 
 
 @pytest.mark.parametrize("mode", ["reflect", "wrap"])
-def test_a_chunked_store_is_read_a_stored_chunk_at_a_time(mode):
-    # a window across several stored chunks is read chunk by chunk (the
-    # store decodes each whole: reading them one at a time bounds memory),
-    # every read inside one stored chunk, the reads of a block tiling its
-    # window exactly
+def test_a_chunked_store_is_read_a_row_of_stored_chunks_at_a_time(mode):
+    # a window across several stored chunks is read a row of stored chunks
+    # at a time (the store decodes each whole: reading a row at a time
+    # bounds memory), every read inside one row of stored chunks, the reads
+    # of a block tiling its window exactly
     data = random_image(np.random.default_rng(seed("stored-chunks", mode)), (40, 30), np.float32,
                         scale=100)
     store = CountedReads(data)
@@ -899,7 +899,7 @@ def test_a_chunked_store_is_read_a_stored_chunk_at_a_time(mode):
         reads = list(store.reads)
         assert all(n == 1 for n in store.reads.values())
         for (r0, r1), (c0, c1) in reads:
-            assert r0 // 7 == (r1 - 1) // 7 and c0 // 9 == (c1 - 1) // 9, (r0, r1, c0, c1)
+            assert r0 // 7 == (r1 - 1) // 7, (r0, r1, c0, c1)
         r = filterkit.masks.gaussian_size(1.0) // 2
         rows = _expected_windows((0, 10, 20, 30, 40), 40, r, mode == "wrap")[i]
         cols = _expected_windows((0, 8, 20, 30), 30, r, mode == "wrap")[j]
