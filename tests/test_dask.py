@@ -882,15 +882,15 @@ def test_a_store_is_read_once_per_block_with_its_halo(mode):
 
 
 @pytest.mark.parametrize("mode", ["reflect", "wrap"])
-def test_a_chunked_store_is_read_a_row_of_stored_chunks_at_a_time(mode):
-    # a window across several stored chunks is read a row of stored chunks
-    # at a time (the store decodes each whole: reading a row at a time
-    # bounds memory), every read inside one row of stored chunks, the reads
-    # of a block tiling its window exactly
+def test_a_chunked_store_is_read_a_stored_chunk_at_a_time(mode):
+    # a window across a few large stored chunks is read a stored chunk at a
+    # time (the store decodes each whole: one at a time bounds memory),
+    # every read inside one stored chunk, the reads of a block tiling its
+    # window exactly
     data = random_image(np.random.default_rng(seed("stored-chunks", mode)), (40, 30), np.float32,
                         scale=100)
     store = CountedReads(data)
-    store.chunks = (7, 9)
+    store.chunks = (7, 9)  # a window (at most 16 x 18) spans at most 4 of them: one at a time
     x = da.from_array(store, chunks=(10, (8, 12, 10)))
     out = fkd.gaussian(x, 1.0, mode=mode)
     for i, j in [(0, 0), (1, 1), (3, 2)]:
@@ -899,7 +899,7 @@ def test_a_chunked_store_is_read_a_row_of_stored_chunks_at_a_time(mode):
         reads = list(store.reads)
         assert all(n == 1 for n in store.reads.values())
         for (r0, r1), (c0, c1) in reads:
-            assert r0 // 7 == (r1 - 1) // 7, (r0, r1, c0, c1)
+            assert r0 // 7 == (r1 - 1) // 7 and c0 // 9 == (c1 - 1) // 9, (r0, r1, c0, c1)
         r = filterkit.masks.gaussian_size(1.0) // 2
         rows = _expected_windows((0, 10, 20, 30, 40), 40, r, mode == "wrap")[i]
         cols = _expected_windows((0, 8, 20, 30), 30, r, mode == "wrap")[j]
@@ -909,6 +909,16 @@ def test_a_chunked_store_is_read_a_row_of_stored_chunks_at_a_time(mode):
         bounds_r, bounds_c = (0, 10, 20, 30, 40), (0, 8, 20, 30)
         np.testing.assert_array_equal(block, want[bounds_r[i]:bounds_r[i + 1],
                                                   bounds_c[j]:bounds_c[j + 1]], strict=True)
+
+
+def test_small_stored_chunks_are_read_in_one_call():
+    data = np.arange(40 * 30, dtype=np.float32).reshape(40, 30)
+    store = CountedReads(data)
+    store.chunks = (2, 2)  # many across every window (11 or 12 wide): one read per block
+    out = fkd.sobel(da.from_array(store, chunks=(10, 10)))
+    store.reads.clear()
+    np.testing.assert_array_equal(out.compute(scheduler="sync"), filterkit.sobel(data), strict=True)
+    assert len(store.reads) == 12 and set(store.reads.values()) == {1}
 
 
 def test_store_blocks_depend_on_nothing_but_the_store():
