@@ -32,7 +32,10 @@ How the halo gets there (the result's layer is named after the path,
   :func:`filterkit._border.window`, the rule of the command line's tiles),
   filters it and cuts the halo off.  No task depends on another, so on a
   cluster no image data crosses between workers, and a worker holds a
-  window and its result;
+  window and its result.  The price is in the reads: zarr decodes every
+  stored chunk a window touches, whole, so a store chunked like the Dask
+  array decodes the 3 x 3 stored chunks around each block (a store chunked
+  a few times finer than the Dask array much less);
 - NumPy chunks held in the graph (``da.from_array`` of an ndarray, not
   rechunked): every chunk is read twice, once to copy its edges (a few rows
   and columns, all that its neighbours need) and once to be filtered with
@@ -290,9 +293,9 @@ def _halo_reads(image: "da.Array", reader: Tuple[str, Callable[..., Any], Tuple[
     from the store (the window of :func:`filterkit._border.window`, the
     rule the command line's tiles read by), filters it and cuts the halo
     off.  No task depends on another: no image data crosses between
-    workers, and a block's memory is its window and its result.  The store's
-    own chunks do not matter; a window across several of them decodes each
-    one it touches."""
+    workers, and a block's memory is its window and its result.  The
+    store's own chunks do not matter to the result; a window across several
+    of them decodes each one it touches (:func:`_read_window`)."""
     from dask.base import tokenize
     from dask.highlevelgraph import HighLevelGraph
 
