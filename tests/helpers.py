@@ -75,3 +75,18 @@ def check_choice(choice) -> None:
         assert isinstance(cost, float) and np.isfinite(cost) and cost > 0, (name, cost)
     assert method == min(costs, key=costs.get)
     assert costs[method] == min(costs.values())
+
+
+#: the start of a measured part of a child process's script: ``status(key)``
+#: reads /proc/self/status in bytes, the peak (VmHWM) is reset to the current
+#: RSS, and ``before`` holds that RSS; the script then runs what it measures
+#: and reports ``status("VmHWM:") - before`` (Linux: /proc/self/clear_refs)
+PEAK_FROM_HERE = r"""
+def status(key):
+    with open("/proc/self/status") as fh:
+        return next(int(l.split()[1]) * 1024 for l in fh if l.startswith(key))
+
+with open("/proc/self/clear_refs", "w") as fh:
+    fh.write("5")  # the peak (VmHWM) starts again from the current RSS
+before = status("VmRSS:")
+"""

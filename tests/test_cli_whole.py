@@ -27,6 +27,7 @@ from PIL import Image
 tifffile = pytest.importorskip("tifffile")
 
 from filterkit.cli import main  # noqa: E402
+from helpers import PEAK_FROM_HERE  # noqa: E402
 from filterkit.cli.images import read_image, write_image  # noqa: E402
 from filterkit.cli.pictures import SMALL_VALUES, largest_magnitude, to_picture  # noqa: E402
 
@@ -192,14 +193,7 @@ from filterkit.cli import main
 small, big, out, argv = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 assert main(argv + [small, out]) == 0  # every module loaded
 
-def status(key):
-    with open("/proc/self/status") as fh:
-        return next(int(l.split()[1]) * 1024 for l in fh if l.startswith(key))
-
-with open("/proc/self/clear_refs", "w") as fh:
-    fh.write("5")  # the peak (VmHWM) starts again from the current RSS
-before = status("VmRSS:")
-assert main(argv + [big, out]) == 0
+""" + PEAK_FROM_HERE + r"""assert main(argv + [big, out]) == 0
 print(json.dumps({"extra": status("VmHWM:") - before}))
 """
 

@@ -36,7 +36,7 @@ import pytest
 import filterkit
 from filterkit import _border
 from filterkit.methods import _fftlib as _fft
-from helpers import FFT_BACKENDS, same_for_every_thread_count
+from helpers import FFT_BACKENDS, PEAK_FROM_HERE, same_for_every_thread_count
 from oracle import (ALL_MODES, MODES, NONFINITE, compute_dtype, naive_convolve, naive_correlate,
                     oracle_tol, promise, random_image, seed)
 
@@ -516,14 +516,7 @@ image = rng.random((n, n), dtype=np.dtype(dtype))
 mask = rng.standard_normal((k, k))
 filterkit.convolve(image[:256, :256], mask, method="fft")  # modules and caches loaded
 
-def status(key):
-    with open("/proc/self/status") as fh:
-        return next(int(l.split()[1]) * 1024 for l in fh if l.startswith(key))
-
-with open("/proc/self/clear_refs", "w") as fh:
-    fh.write("5")  # the peak (VmHWM) starts again from the current RSS
-before = status("VmRSS:")
-out = filterkit.convolve(image, mask, method="fft")
+""" + PEAK_FROM_HERE + r"""out = filterkit.convolve(image, mask, method="fft")
 print(json.dumps({"extra": status("VmHWM:") - before, "image": image.nbytes}))
 """
 
