@@ -913,106 +913,6 @@ class ClusterPath(Path):
 
 
 # --- an external cluster: `dask scheduler` and `dask worker` processes ----
-def free_port() -> int:
-    import socket
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def dask_command() -> List[str]:
-    """The ``dask`` command of this Python (its environment's bin/), else the one on PATH."""
-    beside = os.path.join(os.path.dirname(sys.executable), "dask")
-    if os.path.exists(beside):
-        return [beside]
-    found = shutil.which("dask")
-    return [found] if found else [sys.executable, "-m", "dask"]
-
-
-class Daemon:
-    """A command-line process in a session and process group of its own (so
-    the group holds whatever it starts: a nanny's worker process), its output
-    in a log file."""
-
-    def __init__(self, name: str, args: List[str], log: str, env: Dict[str, str]):
-        self.name, self.args, self.log = name, args, log
-        with open(log, "wb") as out:
-            self.popen = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out,
-                                          stderr=subprocess.STDOUT, cwd=os.path.dirname(log),
-                                          env=env, start_new_session=True)
-        self.pgid = self.popen.pid
-        self.seen: Dict[int, "psutil.Process"] = {}
-
-    def tail(self, n: int = 2000) -> str:
-        try:
-            with open(self.log, errors="replace") as fh:
-                return fh.read()[-n:]
-        except OSError as exc:
-            return f"<{exc}>"
-
-    def group(self) -> List["psutil.Process"]:
-        """Its live processes: the members of its group and its descendants
-        (remembered, so that an orphaned one is still found)."""
-        for p in psutil.process_iter():
-            try:
-                if os.getpgid(p.pid) == self.pgid:
-                    self.seen.setdefault(p.pid, p)
-            except (ProcessLookupError, PermissionError, psutil.Error):
-                continue
-        try:
-            for p in psutil.Process(self.popen.pid).children(recursive=True):
-                self.seen.setdefault(p.pid, p)
-        except psutil.Error:
-            pass
-
-        def alive(p):
-            try:
-                return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
-            except psutil.Error:
-                return False
-        return [p for p in self.seen.values() if alive(p)]
-
-
-def _wait(condition: Callable[[], object], timeout: float, step: float = 0.1) -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(step)
-
-
-def stop_daemons(daemons: List[Daemon]) -> List[str]:
-    """SIGTERM to each in turn (a nanny then closes its worker), SIGKILL to
-    the groups of any left after STOP_TIMEOUT; returns the processes that
-    survived (none expected)."""
-    import signal
-    for d in daemons:
-        d.group()  # remember the members before they can be orphaned
-    for d in daemons:
-        if d.popen.poll() is None:
-            d.popen.send_signal(signal.SIGTERM)
-        _wait(lambda: not d.group(), STOP_TIMEOUT)
-    for d in daemons:
-        if d.group():
-            try:
-                os.killpg(d.pgid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            for p in d.group():  # any that left the group
-                try:
-                    p.kill()
-                except psutil.Error:
-                    pass
-    _wait(lambda: not any(d.group() for d in daemons), STOP_TIMEOUT)
-    for d in daemons:
-        try:
-            d.popen.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            pass
-    return [f"{d.name}: pid {p.pid}" for d in daemons for p in d.group()]
-
-
 class ExternalCluster:
     """``dask scheduler`` and `n` ``dask worker`` processes (1 thread each,
     under a nanny, no dashboard) on 127.0.0.1 and a free port, and a Client."""
@@ -1020,44 +920,25 @@ class ExternalCluster:
     def __init__(self, n: int, base: str):
         if psutil is None:
             raise RuntimeError("psutil is not installed (it stops the processes)")
+        from benchmarks import daskcluster
+
         os.makedirs(base, exist_ok=True)
         env = child_env()
-        self.scheduler: Optional[Daemon] = None
-        self.workers: List[Daemon] = []
+        self.scheduler: Optional["daskcluster.Process"] = None
+        self.workers: List["daskcluster.Process"] = []
         self.client = None
         t0 = time.perf_counter()
         try:
-            for attempt in range(3):  # another process may take the port first
-                port = free_port()
-                self.address = f"tcp://127.0.0.1:{port}"
-                d = Daemon("scheduler", dask_command() + [
-                    "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard",
-                    "--idle-timeout", "900s"], os.path.join(base, f"scheduler-{attempt}.log"), env)
-                seen = re.compile(r"Scheduler at:\s+" + re.escape(self.address) + r"\b")
-                _wait(lambda: d.popen.poll() is not None or seen.search(d.tail(10 ** 6)),
-                      STARTUP_TIMEOUT)
-                if d.popen.poll() is None and seen.search(d.tail(10 ** 6)):
-                    self.scheduler = d
-                    break
-                stop_daemons([d])
-                if "address already in use" not in d.tail().lower():
-                    raise RuntimeError(f"dask scheduler did not start: {d.tail(300)!r}")
-            if self.scheduler is None:
-                raise RuntimeError("dask scheduler did not start: no free port")
-            for i in range(n):
-                local = os.path.join(base, f"worker-{i}")
-                os.makedirs(local, exist_ok=True)
-                self.workers.append(Daemon(f"worker-{i}", dask_command() + [
-                    "worker", self.address, "--name", f"scale-{i}", "--host", "127.0.0.1",
-                    "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
-                    "--local-directory", local, "--death-timeout", "60s"],
-                    os.path.join(base, f"worker-{i}.log"), env))
+            self.scheduler, self.address = daskcluster.start_scheduler(
+                base, env, STARTUP_TIMEOUT, idle_timeout="900s")
+            self.workers = [daskcluster.start_worker(f"scale-{i}", self.address, base, env)
+                            for i in range(n)]
             self.client = distributed.Client(self.address, set_as_default=False,
                                              timeout=f"{STARTUP_TIMEOUT:.0f}s")
             try:
                 self.client.wait_for_workers(n, timeout=STARTUP_TIMEOUT)
             except Exception:
-                logs = " | ".join(f"{d.name}: {d.tail(300)!r}" for d in self.workers)
+                logs = " | ".join(f"{d.name}: {daskcluster.tail(d.log, 300)!r}" for d in self.workers)
                 raise RuntimeError(f"{n} workers were not up within {STARTUP_TIMEOUT:.0f} s: {logs}")
             self.client.run(lambda: __import__("filterkit.dask"))
         except BaseException:
@@ -1075,9 +956,11 @@ class ExternalCluster:
             except Exception:
                 pass
             self.client = None
+        from benchmarks import daskcluster
+
         daemons = self.workers + ([self.scheduler] if self.scheduler else [])
         self.workers, self.scheduler = [], None
-        return stop_daemons(daemons) if daemons else []
+        return daskcluster.stop(daemons, STOP_TIMEOUT) if daemons else []
 
 
 # --- where the time goes ---------------------------------------------------
@@ -1211,7 +1094,7 @@ def cluster(cfg: dict, scratch: str, external: bool = True) -> dict:
             try:
                 ext = ExternalCluster(2, os.path.join(base, "external"))
                 out["external"] = {"address": ext.address, "startup_seconds": ext.startup,
-                                   "command": dask_command()}
+                                   "command": f"{sys.executable} -m dask"}
             except Exception as exc:
                 out["external"] = {"skipped": f"failed: {type(exc).__name__}: {str(exc)[:300]}"}
                 say(f"cluster: external cluster {out['external']['skipped']}")

@@ -18,7 +18,9 @@ and ``mean``, which restart per chunk; those within test_dask.mean_tol).
 The tests use only the public API, so they exercise whichever way
 filterkit.dask chooses to bring the halo to a chunk.
 
-The cluster (module-scoped ``cluster`` fixture):
+The cluster (module-scoped ``cluster`` fixture; its processes are started
+and stopped by benchmarks/daskcluster.py, which the scale benchmark's
+external cluster uses too):
 
 - every process in a session and process group of its own
   (``start_new_session``), so the group is everything it started (the
@@ -44,9 +46,7 @@ The cluster (module-scoped ``cluster`` fixture):
 from __future__ import annotations
 
 import os
-import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -66,6 +66,17 @@ da = pytest.importorskip("dask.array")
 zarr = pytest.importorskip("zarr")
 
 import filterkit.dask as fkd  # noqa: E402
+
+# the checkout's root on sys.path only while benchmarks is imported (left
+# there, the workers, which copy sys.path, would import the uncompiled source)
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, _ROOT)
+try:
+    from benchmarks import daskcluster  # noqa: E402  (shared with benchmarks/scale.py)
+    from benchmarks.daskcluster import Process, alive as _alive, wait as _wait  # noqa: E402
+    from benchmarks.daskcluster import free_port as _free_port  # noqa: E402
+finally:
+    sys.path.remove(_ROOT)
 from helpers import PKG_ROOT  # noqa: E402
 from oracle import random_image, seed  # noqa: E402
 from test_dask import mean_tol  # noqa: E402  (the documented tolerance of the running sums)
@@ -74,8 +85,7 @@ from test_dask import mean_tol  # noqa: E402  (the documented tolerance of the r
 STARTUP_TIMEOUT = 90.0
 #: seconds for any one computation on the cluster
 COMPUTE_TIMEOUT = 180.0
-#: seconds between SIGTERM and SIGKILL, and then again until everything is gone
-STOP_TIMEOUT = 20.0
+STOP_TIMEOUT = 20.0  # for the client's close (the processes': daskcluster.STOP_TIMEOUT)
 MEMORY_LIMIT = "2GiB"
 N_WORKERS = 2
 
@@ -83,141 +93,15 @@ N_WORKERS = 2
 # ----------------------------------------------------------------------------
 # processes
 # ----------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _tail(path: str, n: int = 4000) -> str:
-    try:
-        with open(path, errors="replace") as f:
-            return f.read()[-n:]
-    except OSError as exc:
-        return f"<{exc}>"
-
-
-def _wait(condition, timeout: float, step: float = 0.05):
-    """Poll `condition()` until it returns something true or `timeout`
-    seconds pass; returns its last value (not a fixed sleep: it returns as
-    soon as the condition holds)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(step)
-
-
-class Process:
-    """A command-line process in its own session and process group, its
-    stdout and stderr in a log file."""
-
-    def __init__(self, name: str, args: List[str], log: str, cwd: str, env: Dict[str, str]) -> None:
-        self.name, self.args, self.log = name, args, log
-        with open(log, "wb") as out:
-            self.popen = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out,
-                                          stderr=subprocess.STDOUT, cwd=cwd, env=env,
-                                          start_new_session=True)
-        self.pid = self.pgid = self.popen.pid
-        self.seen: Dict[int, "psutil.Process"] = {}  # every process of its group ever seen
-
-    def describe(self) -> str:
-        state = "running" if self.popen.poll() is None else f"exited with {self.popen.returncode}"
-        return (f"--- {self.name} (pid {self.pid}, {state}): {' '.join(self.args)}\n"
-                f"{_tail(self.log)}")
-
-    def group(self) -> List["psutil.Process"]:
-        """The live (not zombie) processes of its group, and of its
-        descendants, wherever they are now; remembered for the final check."""
-        found = {}
-        for p in psutil.process_iter():
-            try:
-                if os.getpgid(p.pid) == self.pgid:
-                    found[p.pid] = p
-            except (ProcessLookupError, PermissionError, psutil.Error):
-                continue
-        try:
-            for p in psutil.Process(self.pid).children(recursive=True):
-                found.setdefault(p.pid, p)
-        except psutil.Error:
-            pass
-        self.seen.update(found)
-        return [p for p in self.seen.values() if _alive(p)]
-
-
-def _alive(p: "psutil.Process") -> bool:
-    """Running (a zombie is dead, only not yet reaped by its parent); a pid
-    taken again by another process does not count (psutil compares the
-    creation time)."""
-    try:
-        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
-def _stop(processes: List[Process]) -> List[str]:
-    """SIGTERM, then SIGKILL to the whole group; returns what survived."""
-    for p in processes:
-        p.group()  # remember the group's members before they are orphaned
-        if p.popen.poll() is None:
-            p.popen.send_signal(signal.SIGTERM)
-    _wait(lambda: not any(p.group() for p in processes), STOP_TIMEOUT, 0.1)
-    for p in processes:
-        if p.group():
-            try:
-                os.killpg(p.pgid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            for q in p.group():  # any that left the group
-                try:
-                    q.kill()
-                except psutil.Error:
-                    pass
-    _wait(lambda: not any(p.group() for p in processes), STOP_TIMEOUT, 0.1)
-    for p in processes:
-        try:
-            p.popen.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            pass
-    return [f"{p.name}: pid {q.pid} {q.cmdline() if _alive(q) else ''}"
-            for p in processes for q in p.group()]
-
-
 def _start_scheduler(base: str, env: Dict[str, str]) -> "tuple[Process, str]":
-    """``dask scheduler`` on 127.0.0.1 and a free port; a port taken by
-    someone else between the choice and the bind is retried."""
-    failures = []
-    for attempt in range(3):
-        port = _free_port()
-        address = f"tcp://127.0.0.1:{port}"
-        p = Process("scheduler", [sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1",
-                                  "--port", str(port), "--no-dashboard",
-                                  # its HTTP server (health, metrics) stays: not on 8787
-                                  "--dashboard-address", "127.0.0.1:0", "--idle-timeout", "600s"],
-                    os.path.join(base, f"scheduler-{attempt}.log"), base, env)
-        pattern = re.compile(r"Scheduler at:\s+" + re.escape(address) + r"\b")
-        up = _wait(lambda: p.popen.poll() is not None or pattern.search(_tail(p.log, 10 ** 6)),
-                   STARTUP_TIMEOUT, 0.1)
-        if p.popen.poll() is None and up:
-            return p, address
-        failures.append(p.describe())
-        failures += _stop([p])
-        if "address already in use" not in _tail(p.log).lower():
-            break
-    pytest.fail("dask scheduler did not start within %.0f s:\n%s"
-                % (STARTUP_TIMEOUT, "\n".join(failures)), pytrace=False)
+    try:
+        return daskcluster.start_scheduler(base, env, STARTUP_TIMEOUT)
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 def _start_worker(i: int, address: str, base: str, env: Dict[str, str]) -> Process:
-    local = os.path.join(base, f"worker-{i}")
-    os.makedirs(local, exist_ok=True)
-    return Process(f"worker-{i}", [
-        sys.executable, "-m", "dask", "worker", address, "--name", f"filterkit-{i}",
-        "--host", "127.0.0.1", "--nthreads", "1", "--memory-limit", MEMORY_LIMIT, "--nanny",
-        "--no-dashboard", "--dashboard-address", "127.0.0.1:0", "--local-directory", local,
-        "--death-timeout", "60s"],
-        os.path.join(base, f"worker-{i}.log"), base, env)
+    return daskcluster.start_worker(f"worker-{i}", address, base, env, MEMORY_LIMIT)
 
 
 def workers_info(client) -> Dict[str, dict]:
@@ -307,7 +191,7 @@ def cluster(tmp_path_factory):
         # the workers first: a scheduler closing at the same time asks them
         # to close too, and a worker caught between the two requests hangs
         # until its nanny kills it (8 s)
-        left = _stop(processes[1:]) + _stop(processes[:1])
+        left = daskcluster.stop(processes[1:] + processes[:1])
         assert not left, "processes of the cluster survived it:\n" + "\n".join(left)
 
 
