@@ -91,10 +91,12 @@ class Cluster:
         run = uuid.uuid4().hex[:12]
 
         def submit() -> None:
-            for i, item in numbered:
+            """The next item's task, if any is left."""
+            nxt = next(numbered, None)
+            if nxt is not None:
+                i, item = nxt
                 pending.append((item, self.client.submit(fn, item, *args, key=f"{name}-{run}-{i}",
                                                          pure=False)))
-                return
 
         try:
             for _ in range(self.in_flight):
