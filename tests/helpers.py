@@ -90,3 +90,19 @@ with open("/proc/self/clear_refs", "w") as fh:
     fh.write("5")  # the peak (VmHWM) starts again from the current RSS
 before = status("VmRSS:")
 """
+
+
+def benchmarks_module(name: str):
+    """``benchmarks.<name>`` from the checkout.  The checkout's root is on
+    sys.path only while it is imported: left there, processes spawned by
+    later tests (dask.distributed's workers copy sys.path) would import the
+    source tree's filterkit, which has no compiled core, instead of the
+    installed build."""
+    import importlib
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sys.path.insert(0, root)
+    try:
+        return importlib.import_module(f"benchmarks.{name}")
+    finally:
+        sys.path.remove(root)

@@ -5,22 +5,14 @@ No timing is asserted: these run in milliseconds on any machine.
 
 import json
 import os
-import sys
 from collections import Counter
 
 import pytest
 
-# the checkout's root on sys.path only while benchmarks is imported: left
-# there, processes spawned by later tests (dask.distributed's workers copy
-# sys.path) would import the source tree's filterkit, which has no
-# compiled core, instead of the installed build
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, _ROOT)
-try:
-    from benchmarks import harness  # noqa: E402
-    from benchmarks import compare  # noqa: E402
-finally:
-    sys.path.remove(_ROOT)
+from helpers import benchmarks_module  # noqa: E402
+
+harness = benchmarks_module("harness")
+compare = benchmarks_module("compare")
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 6, 7])

@@ -6,24 +6,15 @@ whole file is skipped.
 """
 
 import json
-import os
-import sys
 
 import pytest
 
 cv2 = pytest.importorskip("cv2")
 
-# the checkout's root on sys.path only while benchmarks is imported: left
-# there, processes spawned by later tests (dask.distributed's workers copy
-# sys.path) would import the source tree's filterkit, which has no
-# compiled core, instead of the installed build
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, _ROOT)
-try:
-    from benchmarks import harness  # noqa: E402
-    from benchmarks import photographs  # noqa: E402
-finally:
-    sys.path.remove(_ROOT)
+from helpers import benchmarks_module  # noqa: E402
+
+harness = benchmarks_module("harness")
+photographs = benchmarks_module("photographs")
 
 import filterkit  # noqa: E402
 

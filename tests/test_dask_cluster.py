@@ -67,16 +67,11 @@ zarr = pytest.importorskip("zarr")
 
 import filterkit.dask as fkd  # noqa: E402
 
-# the checkout's root on sys.path only while benchmarks is imported (left
-# there, the workers, which copy sys.path, would import the uncompiled source)
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, _ROOT)
-try:
-    from benchmarks import daskcluster  # noqa: E402  (shared with benchmarks/scale.py)
-    from benchmarks.daskcluster import Process, alive as _alive, wait as _wait  # noqa: E402
-    from benchmarks.daskcluster import free_port as _free_port  # noqa: E402
-finally:
-    sys.path.remove(_ROOT)
+from helpers import benchmarks_module  # noqa: E402
+
+daskcluster = benchmarks_module("daskcluster")  # shared with benchmarks/scale.py
+Process, _alive, _wait = daskcluster.Process, daskcluster.alive, daskcluster.wait
+_free_port = daskcluster.free_port
 from helpers import PKG_ROOT  # noqa: E402
 from oracle import random_image, seed  # noqa: E402
 from test_dask import mean_tol  # noqa: E402  (the documented tolerance of the running sums)
