@@ -30,12 +30,13 @@ How the halo gets there (the result's layer is named after the path,
   h5py, a memory map, any array-like that slices): one task per output
   block reads the block and its halo straight from the store (the window of
   :func:`filterkit._border.window`, the rule of the command line's tiles),
-  filters it and cuts the halo off.  No task depends on another, so on a
-  cluster no image data crosses between workers, and a worker holds a
-  window and its result.  The price is in the reads: zarr decodes every
-  stored chunk a window touches, whole, so a store chunked like the Dask
-  array decodes the 3 x 3 stored chunks around each block (a store chunked
-  a few times finer than the Dask array much less);
+  filters it and cuts the halo off.  No task depends on another's pixels
+  (only on the compute's epoch token), so on a cluster no image data
+  crosses between workers, and a worker holds a window and its result.
+  zarr decodes every stored chunk a window touches, whole: so a block
+  leaves the halo pieces of each chunk it decodes in its process for the
+  blocks that follow (:mod:`filterkit._chunkcache`, bounded, scoped to one
+  compute), and one process decodes each stored chunk once;
 - NumPy chunks held in the graph (``da.from_array`` of an ndarray, not
   rechunked): every chunk is read twice, once to copy its edges (a few rows
   and columns, all that its neighbours need) and once to be filtered with
@@ -72,10 +73,9 @@ except ImportError as _exc:  # pragma: no cover - the extra is missing
     raise ImportError(
         "filterkit.dask needs Dask: pip install 'filterkit[dask]'") from _exc
 
-from . import _convolve, _filters, color, masks
+from . import _chunkcache, _convolve, _filters, color, masks
 from ._choose import choose_method
 from ._border import halo as halo_of
-from ._border import runs, window
 from ._threads import limited
 from .methods import SPECTRAL
 from ._validate import (check_layout, check_mask, check_mode, check_output_dtype, describe, fail,
@@ -278,9 +278,17 @@ def _read_window(store: Any, get: Callable[..., Any], extra: Tuple[Any, ...],
 def _read_filtered(store: Any, get: Callable[..., Any], extra: Tuple[Any, ...],
                    kw: Dict[str, Any], reads: List[List[slice]], fn: Callable[..., Any],
                    kwargs: Dict[str, Any], crops: Tuple[Crop, ...], pick: Optional[int],
-                   where: Tuple[int, ...], count: Tuple[int, ...]) -> np.ndarray:
-    return _filtered(_read_window(store, get, extra, kw, reads), fn, kwargs, crops, pick,
-                     where, count)
+                   where: Tuple[int, ...], count: Tuple[int, ...],
+                   shared: Optional[Tuple[Tuple[Any, ...], str]] = None,
+                   epoch: Optional[str] = None) -> np.ndarray:
+    """Block `where` of the store path: its window read (through this
+    process's shelf of decoded chunks when `shared` = (the axes' geometry,
+    the layer) is given, :mod:`filterkit._chunkcache`), filtered, cut."""
+    if shared is not None and epoch is not None:
+        block = _chunkcache.read_window(store, get, extra, kw, shared[0], where, epoch, shared[1])
+    else:
+        block = _read_window(store, get, extra, kw, reads)
+    return _filtered(block, fn, kwargs, crops, pick, where, count)
 
 
 def _halo_reads(image: "da.Array", reader: Tuple[str, Callable[..., Any], Tuple[Any, ...],
@@ -303,20 +311,28 @@ def _halo_reads(image: "da.Array", reader: Tuple[str, Callable[..., Any], Tuple[
     token = tokenize(image.name, fn, kwargs, crops, pick, tuple(chunks))
     name = PATH_LAYERS["store"] + getattr(fn, "__name__", "filter") + "-" + token
     halo = {a: (r, periodic) for a, _, r, periodic, _ in crops}
-    bounds = [np.cumsum((0,) + tuple(c)).tolist() for c in chunks]
+    bounds = [tuple(int(b) for b in np.cumsum((0,) + tuple(c))) for c in chunks]
     count = tuple(len(c) for c in chunks)
-    dsk: Dict[Any, Any] = {}
+    # the stored chunks decoded once per worker (their halo pieces left on
+    # the worker's shelf for the blocks that follow), when the store is
+    # chunked as coarsely as the blocks
+    stored = getattr(image.dask.layers[original][original], "chunks", None)
+    shared: Optional[Tuple[Tuple[Any, ...], str]] = None
+    if (isinstance(stored, tuple) and len(stored) == len(chunks)
+            and all(isinstance(c, (int, np.integer)) and c > 0 for c in stored)):
+        axes = tuple((b[-1], b) + halo.get(a, (0, False)) + (int(stored[a]),)
+                     for a, b in enumerate(bounds))
+        if _chunkcache.shared(axes):
+            shared = (axes, name)
+    epoch = "filterkit-epoch-" + token
+    dsk: Dict[Any, Any] = {epoch: (_chunkcache.epoch,)} if shared else {}
     for where in np.ndindex(*count):
-        reads: List[List[slice]] = []
-        for a, i in enumerate(where):
-            lo, hi, n = bounds[a][i], bounds[a][i + 1], bounds[a][-1]
-            if a in halo:
-                r, periodic = halo[a]
-                reads.append(runs(window(lo, hi, n, r, "wrap" if periodic else "reflect")[0]))
-            else:
-                reads.append([slice(lo, hi)])
+        reads = [_chunkcache.axis_runs(bounds[a][i], bounds[a][i + 1], bounds[a][-1],
+                                       *halo.get(a, (0, False)))
+                 for a, i in enumerate(where)]
         dsk[(name,) + out_index(where)] = (_read_filtered, original, get, extra, kw, reads, fn,
-                                          kwargs, crops, pick, where, count)
+                                          kwargs, crops, pick, where, count, shared,
+                                          epoch if shared else None)
     layers = {original: image.dask.layers[original], name: dsk}
     graph = HighLevelGraph(layers, {original: set(), name: {original}})
     return da.Array(graph, name, chunks=out_chunks, dtype=dtype,

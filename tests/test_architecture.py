@@ -20,7 +20,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "filterkit"
 #: package.  A new module must be placed here.
 LAYERS: List[List[str]] = [
     ["_validate", "_cache", "_border", "_docstrings", "_version"],
-    ["_threads", "masks", "_costs", "_native"],
+    ["_threads", "masks", "_costs", "_native", "_chunkcache"],
     ["_job", "_maskinfo"],
     ["color", "methods", "methods."],
     ["_choose", "_spaces"],

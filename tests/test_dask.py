@@ -21,7 +21,9 @@ Oracles:
 
 The three ways filterkit.dask gets the halo are tested ("source" below):
 a store (an array-like read by slices, as zarr) is read a window per
-output block, its halo included; NumPy chunks held in the graph are read
+output block, its halo included (and, when the store is chunked, a stored
+chunk at a time, each decoded once per process: its halo pieces are kept
+for the blocks that follow); NumPy chunks held in the graph are read
 twice (edges, then the chunk); chunks computed by Dask go through
 map_overlap.
 
@@ -49,6 +51,7 @@ da = pytest.importorskip("dask.array")
 import dask  # noqa: E402  (after the importorskip of dask.array)
 
 import filterkit.dask as fkd  # noqa: E402
+from filterkit import _chunkcache  # noqa: E402
 from helpers import PKG_ROOT  # noqa: E402  (dask.distributed's workers import this build)
 from oracle import (ALL_MODES, MODES, error_bound, naive_convolve,  # noqa: E402
                     naive_correlate, promise, random_image, seed)
@@ -93,6 +96,9 @@ def lazy(image, chunks, source="stored"):
 
     'store': an array-like store (as zarr or h5py) read by Dask's getter:
     each output block reads its own window, halo included.
+    'chunked store': the same store chunked as zarr is (11 x 9 stored
+    chunks, unlike any Dask chunking below): each stored chunk is decoded
+    once per process and its halo pieces shared (filterkit._chunkcache).
     'stored': NumPy chunks held in the graph (da.from_array of an ndarray):
     when no chunk needs merging, filterkit.dask reads every chunk twice (its
     edges for the neighbours, then the chunk with their edges around it).
@@ -101,13 +107,17 @@ def lazy(image, chunks, source="stored"):
     """
     if source == "store":
         return da.from_array(CountedReads(image), chunks=chunks)
+    if source == "chunked store":
+        store = CountedReads(image)
+        store.chunks = (11, 9, 9)[:image.ndim]
+        return da.from_array(store, chunks=chunks)
     x = da.from_array(image, chunks=chunks)
     if source == "computed":
         x = x.map_blocks(np.copy, dtype=x.dtype)
     return x
 
 
-SOURCES = ["store", "stored", "computed"]
+SOURCES = ["store", "chunked store", "stored", "computed"]
 
 
 def run(result, scheduler="sync"):
@@ -881,34 +891,114 @@ def test_a_store_is_read_once_per_block_with_its_halo(mode):
     assert store.reads == {((0, 40), (0, 30)): 1}
 
 
+def _stored_chunks_touched(rows, cols, side):
+    """The stored chunks (of `side`) that a window of row and column runs
+    touches, as the (start, stop) pairs a whole-chunk read asks for."""
+    def along(runs_, n, c):
+        return {(k * c, min((k + 1) * c, n)) for a, b in runs_ for k in range(a // c, (b - 1) // c + 1)}
+    return {(r, c) for r in along(rows, 40, side[0]) for c in along(cols, 30, side[1])}
+
+
 @pytest.mark.parametrize("mode", ["reflect", "wrap"])
 def test_a_chunked_store_is_read_a_stored_chunk_at_a_time(mode):
-    # a window across a few large stored chunks is read a stored chunk at a
-    # time (the store decodes each whole: one at a time bounds memory),
-    # every read inside one stored chunk, the reads of a block tiling its
-    # window exactly
+    # a window across a few large stored chunks is read a whole stored chunk
+    # at a time (the store decodes each whole anyway: one at a time bounds
+    # memory), each chunk the window touches once, nothing else
     data = random_image(np.random.default_rng(seed("stored-chunks", mode)), (40, 30), np.float32,
                         scale=100)
     store = CountedReads(data)
     store.chunks = (7, 9)  # a window (at most 16 x 18) spans at most 4 of them: one at a time
     x = da.from_array(store, chunks=(10, (8, 12, 10)))
     out = fkd.gaussian(x, 1.0, mode=mode)
+    r = filterkit.masks.gaussian_size(1.0) // 2
+    want = filterkit.gaussian(data, 1.0, mode=mode)
+    bounds_r, bounds_c = (0, 10, 20, 30, 40), (0, 8, 20, 30)
     for i, j in [(0, 0), (1, 1), (3, 2)]:
         store.reads.clear()
         block = out.blocks[i, j].compute(scheduler="sync")
-        reads = list(store.reads)
-        assert all(n == 1 for n in store.reads.values())
-        for (r0, r1), (c0, c1) in reads:
-            assert r0 // 7 == (r1 - 1) // 7 and c0 // 9 == (c1 - 1) // 9, (r0, r1, c0, c1)
-        r = filterkit.masks.gaussian_size(1.0) // 2
-        rows = _expected_windows((0, 10, 20, 30, 40), 40, r, mode == "wrap")[i]
-        cols = _expected_windows((0, 8, 20, 30), 30, r, mode == "wrap")[j]
-        assert sum((r1 - r0) * (c1 - c0) for (r0, r1), (c0, c1) in reads) == \
-            sum(b - a for a, b in rows) * sum(b - a for a, b in cols)
-        want = filterkit.gaussian(data, 1.0, mode=mode)
-        bounds_r, bounds_c = (0, 10, 20, 30, 40), (0, 8, 20, 30)
+        rows = _expected_windows(bounds_r, 40, r, mode == "wrap")[i]
+        cols = _expected_windows(bounds_c, 30, r, mode == "wrap")[j]
+        assert store.reads == {k: 1 for k in _stored_chunks_touched(rows, cols, (7, 9))}
         np.testing.assert_array_equal(block, want[bounds_r[i]:bounds_r[i + 1],
                                                   bounds_c[j]:bounds_c[j + 1]], strict=True)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "wrap", "valid", "constant", "mirror"])
+@pytest.mark.parametrize("stored", [(10, 10), (7, 9), (20, 15), (40, 30)])
+def test_each_stored_chunk_is_decoded_once_per_compute(mode, stored):
+    # the halo pieces of a decoded chunk are left on the process's shelf for
+    # the blocks that follow: one process (the synchronous scheduler) decodes
+    # every stored chunk once, whether the stored chunks match the blocks, cut
+    # across them, or hold several blocks each, and the result is exact
+    data = random_image(np.random.default_rng(seed("decoded-once", mode)), (40, 30), np.float32,
+                        scale=100)
+    store = CountedReads(data)
+    store.chunks = stored
+    out = fkd.sobel(da.from_array(store, chunks=(10, 10)), mode=mode)
+    store.reads.clear()
+    np.testing.assert_array_equal(out.compute(scheduler="sync"), filterkit.sobel(data, mode=mode),
+                                  strict=True)
+    every = {((a, min(a + stored[0], 40)), (b, min(b + stored[1], 30)))
+             for a in range(0, 40, stored[0]) for b in range(0, 30, stored[1])}
+    assert store.reads == {k: 1 for k in every}
+    layer = next(n for n in out.dask.layers if n.startswith(fkd.PATH_LAYERS["store"]))
+    assert not [key for key in _chunkcache.SHELF.items if key[1] == layer]  # every piece taken
+    # the threaded scheduler may decode a chunk in two threads at once: exact all the same
+    np.testing.assert_array_equal(out.compute(scheduler="threads", num_workers=2),
+                                  filterkit.sobel(data, mode=mode), strict=True)
+
+
+def test_a_store_changed_between_two_computes_is_read_again():
+    # the shelf is scoped to one compute (its epoch is made when the compute
+    # runs): pieces left by a compute of one block are not taken by the next
+    # compute of the same graph after the store changed
+    data = random_image(np.random.default_rng(seed("stale")), (40, 30), np.float32, scale=100)
+    store = CountedReads(data.copy())
+    store.chunks = (10, 10)
+    out = fkd.sobel(da.from_array(store, chunks=(10, 10)))
+    out.blocks[1, 1].compute(scheduler="sync")  # leaves its neighbours' pieces
+    layer = next(n for n in out.dask.layers if n.startswith(fkd.PATH_LAYERS["store"]))
+    assert [key for key in _chunkcache.SHELF.items if key[1] == layer]
+    store.data[:] = data[::-1]
+    np.testing.assert_array_equal(out.compute(scheduler="sync"), filterkit.sobel(data[::-1]),
+                                  strict=True)
+
+
+def test_the_shelf_is_bounded_and_the_result_does_not_depend_on_it(monkeypatch):
+    # pieces that do not fit are dropped and read again by their block:
+    # the same result, more decodes
+    data = random_image(np.random.default_rng(seed("shelf-budget")), (40, 30), np.float32, scale=100)
+    store = CountedReads(data)
+    store.chunks = (10, 10)
+    want = filterkit.convolve(data, MASKS["9x9"], mode="wrap")
+    decoded = {}
+    for budget in (1 << 20, 2000, 0):
+        monkeypatch.setattr(_chunkcache, "SHELF", _chunkcache.Shelf({"strips": budget,
+                                                                     "bulk": budget}))
+        out = fkd.convolve(da.from_array(store, chunks=(10, 10)), MASKS["9x9"], mode="wrap")
+        store.reads.clear()
+        np.testing.assert_array_equal(out.compute(scheduler="sync"), want, strict=True)
+        decoded[budget] = sum(store.reads.values())
+        assert all(_chunkcache.SHELF.used[k] <= budget for k in ("strips", "bulk"))
+    assert decoded[1 << 20] == 12 < decoded[2000] < decoded[0] == 12 * 9
+
+
+def test_shelf_pieces_are_taken_once_and_not_kept_for_finished_blocks():
+    shelf = _chunkcache.Shelf({"strips": 100, "bulk": 1000})
+    piece = [np.zeros(4, np.float32)]
+    shelf.put(("e1", "layer", (0, 1), (0, 0)), piece, "strips")
+    assert shelf.take(("e1", "layer", (0, 1), (0, 0))) is piece
+    assert shelf.take(("e1", "layer", (0, 1), (0, 0))) is None
+    shelf.done("e1", "layer", (0, 2))
+    shelf.put(("e1", "layer", (0, 2), (0, 0)), piece, "strips")  # finished: not kept
+    assert shelf.used["strips"] == 0
+    shelf.put(("e1", "layer", (0, 3), (0, 0)), [np.zeros(30, np.float32)], "strips")  # too large
+    assert shelf.used["strips"] == 0
+    shelf.put(("e1", "layer", (0, 3), (0, 0)), [np.zeros(20, np.float32)], "strips")
+    shelf.put(("e2", "other", (0, 3), (0, 0)), [np.zeros(20, np.float32)], "strips")
+    assert shelf.used["strips"] == 80  # the other compute's strip made room
+    shelf.done("e3", "other", (1, 1))  # the other layer computed again: its old pieces go
+    assert shelf.used["strips"] == 0 and not shelf.items
 
 
 def test_small_stored_chunks_are_read_in_one_call():

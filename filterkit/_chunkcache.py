@@ -1,0 +1,253 @@
+"""Stored chunks decoded once per worker: the halo pieces one block's read
+leaves for its neighbours.
+
+A block of :mod:`filterkit.dask`'s store path reads its window (the block
+and its halo) from a chunked store such as zarr.  The store decodes every
+stored chunk a read touches, whole, so with stored chunks as large as the
+blocks each block decodes the 3 x 3 chunks around it for a halo a few pixels
+wide.  Here a block reads the stored chunks of its window one at a time,
+and from each chunk it decodes also cuts the pieces that the other blocks
+whose windows touch that chunk will need (halo strips, or the whole chunk
+for the block that owns it) and leaves them on this process's shelf.  A
+later block on the same worker takes its pieces from the shelf instead of
+decoding the chunk again.  Nothing crosses between workers: a block whose
+pieces are not on its worker's shelf reads them from the store, as before.
+
+The shelf is scoped to one compute: every key carries the compute's epoch,
+a token made when the compute runs (not when the graph is built), so a
+store written between two computes of the same graph is never read stale.
+It is bounded (:data:`SHELF_BYTES`): pieces that do not fit are not kept,
+and a block whose pieces were dropped reads them again.  The result never
+depends on the shelf, only the number of chunks decoded does.
+
+Pure geometry and bookkeeping: no Dask import; :mod:`filterkit.dask` builds
+the graph around :func:`read_window`.
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+import threading
+import uuid
+from collections import OrderedDict
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ._border import runs, window
+
+#: per axis of the image: (length, the blocks' bounds (cumulative, from 0),
+#: halo radius, periodic, side of the stored chunks)
+Axis = Tuple[int, Tuple[int, ...], int, bool, int]
+#: one piece of a block's window inside one stored chunk, per axis:
+#: (where it lies in the image, where it goes in the block's window)
+Piece = Tuple[slice, slice]
+
+#: bytes of pieces one process keeps for later blocks, by kind: strips (a
+#: piece at most a quarter of its stored chunk; halos) and whole parts of
+#: chunks (a chunk decoded early for the block that owns it).  At 4096^2
+#: float32 in 1024^2 chunks the bulk budget holds the next row of a worker's
+#: chunks; at 20000^2 in 2048^2 chunks, two chunks (16 MiB each).
+SHELF_BYTES = {"strips": 16 << 20, "bulk": 32 << 20}
+
+#: how many computes' records of finished blocks a process remembers
+_EPOCHS_KEPT = 8
+
+
+def epoch() -> str:
+    """A token for one compute, made when the compute runs (the graph's
+    epoch task): every key of the shelf carries it."""
+    return uuid.uuid4().hex
+
+
+def axis_runs(lo: int, hi: int, n: int, r: int, periodic: bool) -> List[slice]:
+    """What the block of rows [lo, hi) of an axis of length n reads with a
+    halo of r: :func:`filterkit._border.window` as slices of consecutive
+    indices (a wrapped halo is read from the far side)."""
+    if not r:
+        return [slice(lo, hi)]
+    return runs(window(lo, hi, n, r, "wrap" if periodic else "reflect")[0])
+
+
+@functools.lru_cache(maxsize=64)
+def _axis_pieces(axis: Axis) -> Dict[int, Dict[int, Tuple[Piece, ...]]]:
+    """Along one axis: for each stored chunk k, the blocks i whose windows
+    touch it and their pieces in it, in window order."""
+    n, bounds, r, periodic, side = axis
+    table: Dict[int, Dict[int, Tuple[Piece, ...]]] = {}
+    for i in range(len(bounds) - 1):
+        at = 0
+        for run in axis_runs(bounds[i], bounds[i + 1], n, r, periodic):
+            start = run.start
+            while start < run.stop:
+                k = start // side
+                stop = min(run.stop, (k + 1) * side)
+                piece = (slice(start, stop), slice(at, at + stop - start))
+                table.setdefault(k, {})
+                table[k][i] = table[k].get(i, ()) + (piece,)
+                at += stop - start
+                start = stop
+    return table
+
+
+def shared(axes: Sequence[Axis]) -> bool:
+    """Whether reading a stored chunk at a time pays: every block's window
+    spans at most 4 stored chunks along every axis (finer stored chunks are
+    read in one call per window; :func:`filterkit.dask._read_window`)."""
+    for n, bounds, r, periodic, side in axes:
+        if side <= 0:
+            return False
+        widest = max(b - a for a, b in zip(bounds, bounds[1:])) + 2 * r
+        if widest > 4 * side:
+            return False
+    return True
+
+
+def _pieces(tables: Sequence[Dict[int, Dict[int, Tuple[Piece, ...]]]], chunk: Tuple[int, ...],
+            block: Tuple[int, ...]) -> List[Tuple[Piece, ...]]:
+    """Block `block`'s pieces in stored chunk `chunk`, one per combination
+    of its per-axis pieces (the order its consumer places them in)."""
+    return list(itertools.product(*(t[k][i] for t, k, i in zip(tables, chunk, block))))
+
+
+class Shelf:
+    """Pieces left for later blocks, keyed by (epoch, layer, block, stored
+    chunk); each is taken once.  Thread-safe: Dask's threaded scheduler
+    runs blocks of one process in parallel."""
+
+    def __init__(self, budget: Dict[str, int]):
+        self.budget = budget
+        self.lock = threading.Lock()
+        self.items: "OrderedDict[Tuple[Any, ...], Tuple[List[np.ndarray], int, str]]" = OrderedDict()
+        self.used = {kind: 0 for kind in budget}
+        self.finished: "OrderedDict[Tuple[str, str], set]" = OrderedDict()
+        self.counts = {"decoded": 0, "taken": 0, "kept": 0, "dropped": 0}
+
+    def take(self, key: Tuple[Any, ...]) -> Optional[List[np.ndarray]]:
+        with self.lock:
+            item = self.items.pop(key, None)
+            if item is None:
+                return None
+            self.used[item[2]] -= item[1]
+            self.counts["taken"] += 1
+            return item[0]
+
+    def _evict(self, kind: str, size: int, epoch: str) -> None:
+        """Make room for `size` bytes of `kind`: pieces of other computes
+        first (oldest first), then, for strips, this compute's oldest."""
+        for own in (False, True):
+            if own and kind != "strips":
+                return  # this compute's whole chunks are kept for their owners
+            for key in [k for k, v in self.items.items()
+                        if v[2] == kind and (k[0] == epoch) == own]:
+                if self.used[kind] + size <= self.budget[kind]:
+                    return
+                self.used[kind] -= self.items.pop(key)[1]
+                self.counts["dropped"] += 1
+
+    def put(self, key: Tuple[Any, ...], arrays: List[np.ndarray], kind: str,
+            size: Optional[int] = None) -> None:
+        """Keep `arrays` (of `size` bytes in memory; their own by default)
+        for `key`'s block, if it has not finished and they fit."""
+        size = sum(a.nbytes for a in arrays) if size is None else size
+        with self.lock:
+            if key[2] in self.finished.get((key[0], key[1]), ()) or size > self.budget[kind]:
+                return
+            if self.used[kind] + size > self.budget[kind]:
+                self._evict(kind, size, key[0])
+                if self.used[kind] + size > self.budget[kind]:
+                    self.counts["dropped"] += 1
+                    return
+            old = self.items.pop(key, None)
+            if old is not None:
+                self.used[old[2]] -= old[1]
+            self.items[key] = (arrays, size, kind)
+            self.used[kind] += size
+            self.counts["kept"] += 1
+
+    def done(self, epoch: str, layer: str, block: Tuple[int, ...]) -> None:
+        """`block` has read its window: keep no more pieces for it, and forget
+        computes of the same layer before this one (a graph computed again)."""
+        with self.lock:
+            if (epoch, layer) not in self.finished:
+                self._forget(layer, epoch)
+                self.finished[(epoch, layer)] = set()
+                while len(self.finished) > _EPOCHS_KEPT:
+                    self.finished.popitem(last=False)
+            self.finished[(epoch, layer)].add(block)
+            for key in [k for k in self.items if k[:3] == (epoch, layer, block)]:
+                self.used[self.items[key][2]] -= self.items[key][1]
+                del self.items[key]
+
+    def _forget(self, layer: str, epoch: str) -> None:
+        for key in [k for k in self.items if k[1] == layer and k[0] != epoch]:
+            item = self.items.pop(key)
+            self.used[item[2]] -= item[1]
+
+    def is_done(self, epoch: str, layer: str, block: Tuple[int, ...]) -> bool:
+        with self.lock:
+            return block in self.finished.get((epoch, layer), ())
+
+
+#: this process's shelf (a Dask worker process, or the threaded scheduler's)
+SHELF = Shelf(SHELF_BYTES)
+
+
+def _decode(store: Any, get: Callable[..., Any], extra: Tuple[Any, ...], kw: Dict[str, Any],
+            axes: Sequence[Axis], tables: Sequence[Dict[int, Dict[int, Tuple[Piece, ...]]]],
+            chunk: Tuple[int, ...], block: Tuple[int, ...], epoch: str, layer: str,
+            shelf: Shelf) -> List[np.ndarray]:
+    """Decode stored chunk `chunk`, leave on the shelf the pieces of it that
+    the other unfinished blocks touching it need, and return `block`'s own
+    pieces (views of the decoded chunk)."""
+    region = tuple(slice(k * side, min((k + 1) * side, n))
+                   for k, (n, _, _, _, side) in zip(chunk, axes))
+    data = np.asarray(get(store, region, *extra, **kw))
+    with shelf.lock:
+        shelf.counts["decoded"] += 1
+
+    def cut(pieces: List[Tuple[Piece, ...]]) -> List[np.ndarray]:
+        return [data[tuple(slice(s.start - r.start, s.stop - r.start)
+                           for (s, _), r in zip(p, region))] for p in pieces]
+
+    for other in itertools.product(*(sorted(t[k]) for t, k in zip(tables, chunk))):
+        if other == block or shelf.is_done(epoch, layer, other):
+            continue
+        theirs = cut(_pieces(tables, chunk, other))
+        # strips are copied (they must not keep the chunk alive); a large
+        # part of the chunk is kept as a view, counted as the whole chunk it
+        # keeps alive
+        if sum(p.nbytes for p in theirs) * 4 > data.nbytes:
+            shelf.put((epoch, layer, other, chunk), theirs, "bulk", data.nbytes)
+        else:
+            shelf.put((epoch, layer, other, chunk), [p.copy() for p in theirs], "strips")
+    return cut(_pieces(tables, chunk, block))
+
+
+def read_window(store: Any, get: Callable[..., Any], extra: Tuple[Any, ...],
+                kw: Dict[str, Any], axes: Sequence[Axis], block: Tuple[int, ...],
+                epoch: str, layer: str, shelf: Optional[Shelf] = None) -> np.ndarray:
+    """Block `block`'s window of `store` (a stored chunk at a time, each
+    taken from the shelf when an earlier block of this compute on this
+    process left it there, else decoded with Dask's getter), leaving the
+    pieces other blocks need of every chunk it decodes.  One decoded chunk
+    is alive at a time: its pieces are placed before the next is read."""
+    shelf = SHELF if shelf is None else shelf
+    tables = [_axis_pieces(a) for a in axes]
+    touched = [[k for k in sorted(t) if i in t[k]] for t, i in zip(tables, block)]
+    size = tuple(sum(s.stop - s.start for _, s in
+                     itertools.chain.from_iterable(t[k][i] for k in ks))
+                 for t, ks, i in zip(tables, touched, block))
+    out: Optional[np.ndarray] = None
+    for chunk in itertools.product(*touched):
+        parts = shelf.take((epoch, layer, block, chunk))
+        if parts is None:
+            parts = _decode(store, get, extra, kw, axes, tables, chunk, block, epoch, layer, shelf)
+        if out is None:
+            out = np.empty(size, dtype=parts[0].dtype)
+        for piece, part in zip(_pieces(tables, chunk, block), parts):
+            out[tuple(d for _, d in piece)] = part
+        parts = None  # the chunk goes before the next one is decoded
+    shelf.done(epoch, layer, block)
+    assert out is not None
+    return out
