@@ -948,6 +948,27 @@ def test_each_stored_chunk_is_decoded_once_per_compute(mode, stored):
                                   filterkit.sobel(data, mode=mode), strict=True)
 
 
+def test_a_tiled_tiff_is_read_a_tile_at_a_time_each_tile_once(tmp_path):
+    # issue 19's other chunked store: a tiled TIFF read through tifffile's
+    # zarr store takes the store path, and one process decodes every tile
+    # once (the last column of tiles is only 4 pixels wide, under the halo
+    # of 2 on the far side: the window reaches across it)
+    tifffile = pytest.importorskip("tifffile")
+    zarr = pytest.importorskip("zarr")
+    image = random_image(np.random.default_rng(seed("tiled-tiff")), (300, 260), np.float32, scale=100)
+    path = tmp_path / "tiled.tif"
+    tifffile.imwrite(path, image, tile=(64, 64))
+    with tifffile.imread(path, aszarr=True) as store:
+        x = da.from_zarr(zarr.open(store, mode="r"))
+        y = fkd.convolve(x, MASKS["const_5x5"], mode="mirror")
+        assert any(n.startswith(fkd.PATH_LAYERS["store"]) for n in y.dask.layers)
+        before = _chunkcache.SHELF.counts["decoded"]
+        got = y.compute(scheduler="sync")
+        assert _chunkcache.SHELF.counts["decoded"] - before == 5 * 5
+    np.testing.assert_array_equal(got, filterkit.convolve(image, MASKS["const_5x5"], mode="mirror"),
+                                  strict=True)
+
+
 def test_a_store_changed_between_two_computes_is_read_again():
     # the shelf is scoped to one compute (its epoch is made when the compute
     # runs): pieces left by a compute of one block are not taken by the next
