@@ -95,7 +95,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 if __name__ == "__main__" and not __package__:  # python benchmarks/scale.py
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -290,18 +290,23 @@ class Clusters:
     """LocalClusters of 1 and 2 single-threaded worker processes, alive
     together so that their runs interleave with the others."""
 
-    def __init__(self, sizes: Tuple[int, ...]):
+    def __init__(self, sizes: Tuple[Any, ...]):
+        """`sizes`: worker counts, or (count, scheduler config) pairs."""
         os.environ.update(PYTHONPATH=child_env()["PYTHONPATH"])  # the workers import this filterkit
         quiet_distributed()
         self.clusters, self.clients = {}, {}
-        for n in sizes:
+        for key in sizes:
+            n, config = (key[0], dict(key[1])) if isinstance(key, tuple) else (key, {})
             t0 = time.perf_counter()
-            cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                               dashboard_address=None, silence_logs=logging.ERROR)
+            with dask.config.set(config):  # the scheduler reads its settings when it starts
+                cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1,
+                                                   processes=True, dashboard_address=None,
+                                                   silence_logs=logging.ERROR)
             client = distributed.Client(cluster, set_as_default=False)
             client.run(lambda: __import__("filterkit.dask"))
-            self.clusters[n], self.clients[n] = cluster, client
-            say(f"LocalCluster of {n} worker process(es) up in {time.perf_counter() - t0:.1f} s")
+            self.clusters[key], self.clients[key] = cluster, client
+            say(f"LocalCluster of {n} worker process(es) {config or ''} up in "
+                f"{time.perf_counter() - t0:.1f} s")
 
     def close(self) -> None:
         for n in list(self.clients):
@@ -796,6 +801,10 @@ CODECS = {"uncompressed": {"compressors": None}, "default": {}, "small": {"compr
 STORED_DIVISOR = {"uncompressed": 1, "default": 1, "small": 4}
 #: the cases run on the small-chunked source and on the LocalClusters of 1 and
 #: 4 workers (dask-image, the slowest by far, runs with 2 workers only)
+#: the scheduler settings of a second LocalCluster of 2: without root-task
+#: queuing, distributed hands runs of neighbouring blocks to one worker, so a
+#: worker's blocks share more of their stored chunks (fewer decodes)
+CO_ASSIGNED = (("distributed.scheduler.worker-saturation", float("inf")),)
 SMALL_CASES = ("filterkit store", "filterkit computed", "copy")
 #: transferred results that are not image data (the token stripped from the
 #: key's name): the writes' results (None), gathered by the final task, the
@@ -1101,7 +1110,7 @@ def cluster(cfg: dict, scratch: str, external: bool = True) -> dict:
     previous = (signal.signal(signal.SIGTERM, terminated)
                 if threading.current_thread() is threading.main_thread() else None)
     try:
-        clusters = Clusters(tuple(sizes))
+        clusters = Clusters(tuple(sizes) + ((2, CO_ASSIGNED),))
         logged = [all(c.run(_clear_transfers).values()) for c in clusters.clients.values()]
         out["transfer_log"] = (
             f"distributed.Worker.transfer_incoming_log (distributed {distributed.__version__}, up to "
@@ -1119,10 +1128,14 @@ def cluster(cfg: dict, scratch: str, external: bool = True) -> dict:
         if 2 in sizes:
             groups.append(("LocalCluster", 2, "default", clusters.clients[2]))
             groups.append(("LocalCluster", 2, "small", clusters.clients[2]))
+            for codec in ("uncompressed", "default"):
+                groups.append(("co-assigned", 2, codec, clusters.clients[(2, CO_ASSIGNED)]))
         if ext is not None:
             groups.append(("external", 2, "uncompressed", ext.client))
         for where, n, codec, client in groups:
-            for case in CLUSTER_CASES if codec != "small" and n == 2 else SMALL_CASES:
+            cases = (CLUSTER_CASES if codec != "small" and n == 2 and where != "co-assigned"
+                     else SMALL_CASES)
+            for case in cases:
                 if case == "dask-image" and dask_ndfilters is None:
                     continue
                 dst = os.path.join(base, "out", f"{case}_{where}_{n}_{codec}.zarr".replace(" ", "_"))
@@ -1336,6 +1349,20 @@ def cluster_verdicts(cl: Optional[dict], quick: bool) -> List[str]:
                      f"({_fmt(fk)} against {_fmt(copy)} MP/s: "
                      f"{'at or above' if fk / copy >= TARGET_COPY else 'below'} {TARGET_COPY}×)"
                      + (f"; from a computed source {_fmt(comp)} MP/s" if comp else "") + ".")
+    co = []
+    for codec in ("uncompressed", "default"):
+        r = _crow(cl, "filterkit store", "co-assigned", 2, codec)
+        fk, copy = _mps(r), _mps(_crow(cl, "copy", "co-assigned", 2, codec))
+        if fk and copy:
+            co.append(f"{_codec_name(cl, codec)} {fk / copy:.2f}× ({_fmt(fk)} against {_fmt(copy)} "
+                      f"MP/s, {r.get('decoded_per_block', float('nan')):.2f} stored chunks decoded "
+                      "per block)")
+    if co:
+        lines.append("- **Co-assigned blocks** (a second LocalCluster of 2 whose scheduler runs with "
+                     "`distributed.scheduler.worker-saturation: inf`: no root-task queuing, so runs of "
+                     "neighbouring blocks go to one worker, which decodes fewer chunks for their "
+                     "halos): filterkit.dask against the plain read and write on the same cluster: "
+                     + "; ".join(co) + ".")
     store = [r for r in cl["rows"] if r["case"] == "filterkit store" and "moved" in r]
     if store:
         worst = max(r["moved"]["image_bytes_max"] for r in store)
@@ -1394,7 +1421,9 @@ def cluster_markdown(cl: dict, quick: bool) -> List[str]:
         f"method (auto → {cl['auto_chunk']} per chunk).  Each row builds its graph and writes it in the "
         f"timed call: median of {cl['repeat']} runs after a warm-up (min–max), every row interleaved "
         "round by round while all the clusters are up: `LocalCluster`s of "
-        + ", ".join(str(n) for n in cl["workers"]) + " single-threaded worker processes"
+        + ", ".join(str(n) for n in cl["workers"]) + " single-threaded worker processes, a second "
+        "`LocalCluster` of 2 whose scheduler runs with `distributed.scheduler.worker-saturation: inf` "
+        "(\"co-assigned\", no dask-image)"
         + (" and an external cluster (`dask scheduler` and 2 `dask worker --nthreads 1 --no-dashboard` "
            "processes, under a nanny each, started on 127.0.0.1 and a free port)" if "address" in ext
            else "") + ".  The filterkit rows name the path `filterkit.dask` took (the result's layer, "
@@ -1412,7 +1441,8 @@ def cluster_markdown(cl: dict, quick: bool) -> List[str]:
         "|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in cl["rows"]:
-        where = "LocalCluster" if r["where"] == "LocalCluster" else "external"
+        where = {"LocalCluster": "LocalCluster", "co-assigned": "LocalCluster, co-assigned"}.get(
+            r["where"], "external")
         layer = (f"`{r['path_layer']}…`" if r.get("path_layer") else "–")
         head = (f"| {where} | {r['cores']} | {_codec_name(cl, r['codec'], short=True)} "
                 f"| {CASE_TITLES[r['case']]} | {layer} ")
