@@ -17,7 +17,9 @@ The shelf is scoped to one compute: every key carries the compute's epoch,
 a token made when the compute runs (not when the graph is built), so a
 store written between two computes of the same graph is never read stale.
 It is bounded (:data:`SHELF_BYTES`): pieces that do not fit are not kept,
-and a block whose pieces were dropped reads them again.  The result never
+and a block whose pieces were dropped reads them again.  A piece no block
+takes within :data:`PIECE_SECONDS` (one left for a block that ran on another
+worker) is dropped, so an idle worker holds none.  The result never
 depends on the shelf, only the number of chunks decoded does.
 
 Pure geometry and bookkeeping: no Dask import; :mod:`filterkit.dask` builds
@@ -27,7 +29,9 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -52,6 +56,11 @@ SHELF_BYTES = {"strips": 16 << 20, "bulk": 32 << 20}
 
 #: how many computes' records of finished blocks a process remembers
 _EPOCHS_KEPT = 8
+
+#: seconds a piece waits for its block: one left for a block that ran on
+#: another worker is never taken, and a worker idle after its computes
+#: should hold none of them
+PIECE_SECONDS = 60.0
 
 
 def epoch() -> str:
@@ -115,22 +124,41 @@ class Shelf:
     chunk); each is taken once.  Thread-safe: Dask's threaded scheduler
     runs blocks of one process in parallel."""
 
-    def __init__(self, budget: Dict[str, int]):
-        self.budget = budget
+    def __init__(self, budget: Dict[str, int], seconds: float = PIECE_SECONDS):
+        self.budget, self.seconds = budget, seconds
         self.lock = threading.Lock()
-        self.items: "OrderedDict[Tuple[Any, ...], Tuple[List[np.ndarray], int, str]]" = OrderedDict()
+        #: key -> (arrays, bytes, kind, when kept)
+        self.items: "OrderedDict[Tuple[Any, ...], Tuple[List[np.ndarray], int, str, float]]" = \
+            OrderedDict()
+        self.timer: Optional[threading.Timer] = None
         self.used = {kind: 0 for kind in budget}
         self.finished: "OrderedDict[Tuple[str, str], set]" = OrderedDict()
         self.counts = {"decoded": 0, "taken": 0, "kept": 0, "dropped": 0}
 
+    def reset(self) -> None:
+        """Start empty, with a new lock and no timer: in a child process
+        made by fork (its parent's lock may have been held, its timer thread
+        is not there)."""
+        self.lock = threading.Lock()
+        self.items.clear()
+        self.used = {kind: 0 for kind in self.budget}
+        self.finished.clear()
+        self.timer = None
+
+    def _drop(self, key: Tuple[Any, ...]) -> Optional[List[np.ndarray]]:
+        """Remove `key`'s piece, if any (called with the lock held)."""
+        item = self.items.pop(key, None)
+        if item is None:
+            return None
+        self.used[item[2]] -= item[1]
+        return item[0]
+
     def take(self, key: Tuple[Any, ...]) -> Optional[List[np.ndarray]]:
         with self.lock:
-            item = self.items.pop(key, None)
-            if item is None:
-                return None
-            self.used[item[2]] -= item[1]
-            self.counts["taken"] += 1
-            return item[0]
+            arrays = self._drop(key)
+            if arrays is not None:
+                self.counts["taken"] += 1
+            return arrays
 
     def _evict(self, kind: str, size: int, epoch: str) -> None:
         """Make room for `size` bytes of `kind`: pieces of other computes
@@ -142,7 +170,7 @@ class Shelf:
                         if v[2] == kind and (k[0] == epoch) == own]:
                 if self.used[kind] + size <= self.budget[kind]:
                     return
-                self.used[kind] -= self.items.pop(key)[1]
+                self._drop(key)
                 self.counts["dropped"] += 1
 
     def put(self, key: Tuple[Any, ...], arrays: List[np.ndarray], kind: str,
@@ -158,12 +186,31 @@ class Shelf:
                 if self.used[kind] + size > self.budget[kind]:
                     self.counts["dropped"] += 1
                     return
-            old = self.items.pop(key, None)
-            if old is not None:
-                self.used[old[2]] -= old[1]
-            self.items[key] = (arrays, size, kind)
+            self._drop(key)
+            self.items[key] = (arrays, size, kind, time.monotonic())
             self.used[kind] += size
             self.counts["kept"] += 1
+            self._arm(self.seconds)
+
+    def _arm(self, delay: float) -> None:
+        """Expire old pieces in `delay` seconds, unless already due to
+        (called with the lock held)."""
+        if self.timer is None:
+            self.timer = threading.Timer(delay, self._expire)
+            self.timer.daemon = True
+            self.timer.start()
+
+    def _expire(self) -> None:
+        """Drop the pieces kept more than :data:`PIECE_SECONDS` ago, and come
+        back when the oldest of the others is due."""
+        with self.lock:
+            self.timer = None
+            now = time.monotonic()
+            for key in [k for k, v in self.items.items() if now - v[3] >= self.seconds]:
+                self._drop(key)
+            if self.items:
+                oldest = min(v[3] for v in self.items.values())
+                self._arm(max(oldest + self.seconds - now, 0.01))
 
     def done(self, epoch: str, layer: str, block: Tuple[int, ...]) -> None:
         """`block` has read its window: keep no more pieces for it, and forget
@@ -176,13 +223,11 @@ class Shelf:
                     self.finished.popitem(last=False)
             self.finished[(epoch, layer)].add(block)
             for key in [k for k in self.items if k[:3] == (epoch, layer, block)]:
-                self.used[self.items[key][2]] -= self.items[key][1]
-                del self.items[key]
+                self._drop(key)
 
     def _forget(self, layer: str, epoch: str) -> None:
         for key in [k for k in self.items if k[1] == layer and k[0] != epoch]:
-            item = self.items.pop(key)
-            self.used[item[2]] -= item[1]
+            self._drop(key)
 
     def is_done(self, epoch: str, layer: str, block: Tuple[int, ...]) -> bool:
         with self.lock:
@@ -191,6 +236,8 @@ class Shelf:
 
 #: this process's shelf (a Dask worker process, or the threaded scheduler's)
 SHELF = Shelf(SHELF_BYTES)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=SHELF.reset)
 
 
 def _decode(store: Any, get: Callable[..., Any], extra: Tuple[Any, ...], kw: Dict[str, Any],

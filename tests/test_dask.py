@@ -37,6 +37,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -1002,6 +1003,53 @@ def test_the_shelf_is_bounded_and_the_result_does_not_depend_on_it(monkeypatch):
         decoded[budget] = sum(store.reads.values())
         assert all(_chunkcache.SHELF.used[k] <= budget for k in ("strips", "bulk"))
     assert decoded[1 << 20] == 12 < decoded[2000] < decoded[0] == 12 * 9
+
+
+def test_pieces_no_block_takes_expire():
+    # a piece left for a block that ran on another worker is never taken:
+    # it goes after PIECE_SECONDS, so an idle worker holds none
+    shelf = _chunkcache.Shelf({"strips": 1000, "bulk": 1000}, seconds=0.05)
+    shelf.put(("e1", "layer", (0, 1), (0, 0)), [np.zeros(4, np.float32)], "strips")
+    time.sleep(0.03)
+    shelf.put(("e1", "layer", (0, 2), (0, 0)), [np.zeros(8, np.float32)], "strips")
+    deadline = time.monotonic() + 10
+    while shelf.items and time.monotonic() < deadline:
+        time.sleep(0.01)
+        if len(shelf.items) == 1:  # the older one went first
+            assert list(shelf.items)[0][2] == (0, 2)
+    assert not shelf.items and shelf.used == {"strips": 0, "bulk": 0} and shelf.timer is None
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
+def test_a_forked_child_starts_with_an_empty_shelf():
+    # a child made by fork while another thread holds the shelf's lock must
+    # not deadlock on it, nor carry its parent's pieces
+    key = ("fork-epoch", "layer", (0, 1), (0, 0))
+    _chunkcache.SHELF.put(key, [np.zeros(4, np.float32)], "strips")
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with _chunkcache.SHELF.lock:
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(10)
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: only this thread, the lock copied as held
+            ok = False
+            try:
+                ok = _chunkcache.SHELF.lock.acquire(timeout=5) and not _chunkcache.SHELF.items
+            finally:
+                os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        release.set()
+        holder.join()
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert _chunkcache.SHELF.take(key) is not None  # the parent keeps its own
 
 
 def test_shelf_pieces_are_taken_once_and_not_kept_for_finished_blocks():
