@@ -78,6 +78,16 @@ def axis_runs(lo: int, hi: int, n: int, r: int, periodic: bool) -> List[slice]:
     return runs(window(lo, hi, n, r, "wrap" if periodic else "reflect")[0])
 
 
+def stored_pieces(run: slice, side: Optional[int]) -> List[slice]:
+    """`run` cut where the store's chunks of `side` end (the whole run when
+    the store is not chunked along the axis)."""
+    if not side or side <= 0:
+        return [run]
+    cuts = list(range((run.start // side + 1) * side, run.stop, side))
+    edges = [run.start] + cuts + [run.stop]
+    return [slice(a, b) for a, b in zip(edges, edges[1:])]
+
+
 @functools.lru_cache(maxsize=64)
 def _axis_pieces(axis: Axis) -> Dict[int, Dict[int, Tuple[Piece, ...]]]:
     """Along one axis: for each stored chunk k, the blocks i whose windows
@@ -87,15 +97,11 @@ def _axis_pieces(axis: Axis) -> Dict[int, Dict[int, Tuple[Piece, ...]]]:
     for i in range(len(bounds) - 1):
         at = 0
         for run in axis_runs(bounds[i], bounds[i + 1], n, r, periodic):
-            start = run.start
-            while start < run.stop:
-                k = start // side
-                stop = min(run.stop, (k + 1) * side)
-                piece = (slice(start, stop), slice(at, at + stop - start))
-                table.setdefault(k, {})
-                table[k][i] = table[k].get(i, ()) + (piece,)
-                at += stop - start
-                start = stop
+            for src in stored_pieces(run, side):
+                k = src.start // side
+                piece = (src, slice(at, at + src.stop - src.start))
+                table.setdefault(k, {})[i] = table.get(k, {}).get(i, ()) + (piece,)
+                at += src.stop - src.start
     return table
 
 
@@ -242,11 +248,11 @@ if hasattr(os, "register_at_fork"):
 
 def _decode(store: Any, get: Callable[..., Any], extra: Tuple[Any, ...], kw: Dict[str, Any],
             axes: Sequence[Axis], tables: Sequence[Dict[int, Dict[int, Tuple[Piece, ...]]]],
-            chunk: Tuple[int, ...], block: Tuple[int, ...], epoch: str, layer: str,
-            shelf: Shelf) -> List[np.ndarray]:
+            chunk: Tuple[int, ...], block: Tuple[int, ...], mine: List[Tuple[Piece, ...]],
+            epoch: str, layer: str, shelf: Shelf) -> List[np.ndarray]:
     """Decode stored chunk `chunk`, leave on the shelf the pieces of it that
     the other unfinished blocks touching it need, and return `block`'s own
-    pieces (views of the decoded chunk)."""
+    pieces `mine` (views of the decoded chunk)."""
     region = tuple(slice(k * side, min((k + 1) * side, n))
                    for k, (n, _, _, _, side) in zip(chunk, axes))
     data = np.asarray(get(store, region, *extra, **kw))
@@ -268,7 +274,7 @@ def _decode(store: Any, get: Callable[..., Any], extra: Tuple[Any, ...], kw: Dic
             shelf.put((epoch, layer, other, chunk), theirs, "bulk", data.nbytes)
         else:
             shelf.put((epoch, layer, other, chunk), [p.copy() for p in theirs], "strips")
-    return cut(_pieces(tables, chunk, block))
+    return cut(mine)
 
 
 def read_window(store: Any, get: Callable[..., Any], extra: Tuple[Any, ...],
@@ -287,12 +293,14 @@ def read_window(store: Any, get: Callable[..., Any], extra: Tuple[Any, ...],
                  for t, ks, i in zip(tables, touched, block))
     out: Optional[np.ndarray] = None
     for chunk in itertools.product(*touched):
+        mine = _pieces(tables, chunk, block)
         parts = shelf.take((epoch, layer, block, chunk))
         if parts is None:
-            parts = _decode(store, get, extra, kw, axes, tables, chunk, block, epoch, layer, shelf)
+            parts = _decode(store, get, extra, kw, axes, tables, chunk, block, mine, epoch, layer,
+                            shelf)
         if out is None:
             out = np.empty(size, dtype=parts[0].dtype)
-        for piece, part in zip(_pieces(tables, chunk, block), parts):
+        for piece, part in zip(mine, parts):
             out[tuple(d for _, d in piece)] = part
         parts = None  # the chunk goes before the next one is decoded
     shelf.done(epoch, layer, block)

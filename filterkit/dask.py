@@ -227,16 +227,6 @@ def _store_reader(image: "da.Array") -> Optional[Tuple[str, Callable[..., Any], 
     return original, func, extra, kw
 
 
-def _stored_pieces(run: slice, chunk: Optional[int]) -> List[slice]:
-    """`run` cut where the store's chunks of side `chunk` end (the whole run
-    when the store is not chunked along the axis)."""
-    if not chunk or chunk <= 0:
-        return [run]
-    cuts = list(range((run.start // chunk + 1) * chunk, run.stop, chunk))
-    edges = [run.start] + cuts + [run.stop]
-    return [slice(a, b) for a, b in zip(edges, edges[1:])]
-
-
 def _read_window(store: Any, get: Callable[..., Any], extra: Tuple[Any, ...],
                  kw: Dict[str, Any], reads: List[List[slice]]) -> np.ndarray:
     """The window `reads` (per axis, slices of consecutive indices; a
@@ -259,7 +249,7 @@ def _read_window(store: Any, get: Callable[..., Any], extra: Tuple[Any, ...],
     for runs_a, chunk in zip(reads, stored):
         pieces, at = [], 0
         for run in runs_a:
-            for piece in _stored_pieces(run, chunk):
+            for piece in _chunkcache.stored_pieces(run, chunk):
                 pieces.append((piece, slice(at, at + piece.stop - piece.start)))
                 at += piece.stop - piece.start
         axes.append(pieces)
@@ -284,8 +274,9 @@ def _read_filtered(store: Any, get: Callable[..., Any], extra: Tuple[Any, ...],
     """Block `where` of the store path: its window read (through this
     process's shelf of decoded chunks when `shared` = (the axes' geometry,
     the layer) is given, :mod:`filterkit._chunkcache`), filtered, cut."""
-    if shared is not None and epoch is not None:
-        block = _chunkcache.read_window(store, get, extra, kw, shared[0], where, epoch, shared[1])
+    if shared is not None:  # the graph then passes the compute's epoch too
+        block = _chunkcache.read_window(store, get, extra, kw, shared[0], where, str(epoch),
+                                        shared[1])
     else:
         block = _read_window(store, get, extra, kw, reads)
     # contiguous: the cut no longer holds the whole filtered window, and a
