@@ -1094,6 +1094,32 @@ def test_store_blocks_depend_on_nothing_but_the_store():
         assert dask.core.get_dependencies(graph, key) == {original}
 
 
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_write_fuses_into_the_store_paths_tasks(chunked):
+    # da.store / da.to_zarr's write joins each block's task: one task per
+    # block.  A layer of plain tasks would fuse too but leave an alias task
+    # per block, and on distributed's queue those idle the workers.
+    data = np.random.default_rng(seed("fuse")).random((40, 30)).astype(np.float32)
+    source = CountedReads(data)
+    if chunked:
+        source.chunks = (10, 10)  # the shelf's path: an epoch task besides
+    out = fkd.convolve(da.from_array(source, chunks=(10, 10)), MASKS["3x5"])
+    assert any(n.startswith(fkd.PATH_LAYERS["store"]) for n in out.dask.layers)
+    target = np.zeros(data.shape, np.float32)
+    (stored,) = dask.optimize(da.store(out, target, lock=False, compute=False))
+    graph = dict(stored.__dask_graph__())
+    # Dask before its task spec (2024.12; the newest on Python 3.9 is
+    # 2024.8) fuses no write into any source, da.from_array's included
+    if tuple(int(p) for p in dask.__version__.split(".")[:2]) >= (2024, 12):
+        blocks = [k for k in graph if isinstance(k, tuple)]
+        assert len(blocks) == 12
+        assert len({k[0] for k in blocks}) == 1
+        small = [k for k in graph if not isinstance(k, tuple)]
+        assert len(small) <= 3  # the store object, the epoch, the final task
+    dask.compute(stored, scheduler="sync")
+    np.testing.assert_array_equal(target, filterkit.convolve(data, MASKS["3x5"]), strict=True)
+
 @pytest.mark.parametrize("mode", ["wrap", "valid", "mirror"])
 def test_stored_chunks_are_read_twice_and_only_when_computed(mode):
     # NumPy chunks held in the graph (map_blocks without inputs here, so each
