@@ -1070,6 +1070,80 @@ def test_shelf_pieces_are_taken_once_and_not_kept_for_finished_blocks():
     assert shelf.used["strips"] == 0 and not shelf.items
 
 
+def test_a_window_buffer_is_lent_again_and_expires():
+    shelf = _chunkcache.Shelf({"strips": 100, "bulk": 100}, seconds=0.05)
+    with shelf.window((12, 12), np.float32) as first:
+        pass
+    with shelf.window((12, 12), np.float32) as again, shelf.window((12, 12), np.float32) as other:
+        assert again is first and other is not first  # one lent at a time
+    with shelf.window((12, 12), np.float64) as wide, shelf.window((12, 14), np.float32) as long:
+        assert wide.dtype == np.float64 and long.shape == (12, 14)
+    assert len(shelf.windows) == 2  # the most recently returned
+    deadline = time.monotonic() + 10
+    while shelf.windows and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not shelf.windows and shelf.timer is None  # an idle process keeps none
+    with shelf.window((3, 3), np.float32):
+        pass
+    shelf.reset()
+    assert not shelf.windows
+
+
+def test_a_result_never_shares_the_reused_window(monkeypatch):
+    # each process's next block reuses the window buffer: a filter whose
+    # result is a view of its input (none of filterkit's is) must still
+    # leave every block its own pixels.  Blocks as wide as the image with a
+    # halo in rows only: the cut is then contiguous, a view of the window.
+    data = random_image(np.random.default_rng(seed("window-view")), (40, 30), np.float32, scale=100)
+    store = CountedReads(data)
+    store.chunks = (10, 30)
+    halo = 1
+
+    def viewing(block, fn, kwargs, crops, pick, where, count):
+        lo = halo if where[0] > 0 else 0
+        hi = halo if where[0] < count[0] - 1 else 0
+        return block[lo:block.shape[0] - hi]
+
+    monkeypatch.setattr(fkd, "_filtered", viewing)
+    out = fkd.convolve(da.from_array(store, chunks=(10, 30)), np.ones((3, 1), np.float32))
+    assert any(n.startswith(fkd.PATH_LAYERS["store"]) for n in out.dask.layers)
+    np.testing.assert_array_equal(out.compute(scheduler="sync"), data, strict=True)
+
+
+def test_a_zarr_block_decodes_its_own_chunk_into_its_window(tmp_path, monkeypatch):
+    # zarr fills the window's own part directly (no array of zarr's own to
+    # allocate and copy); the result and the count of decodes are unchanged
+    zarr = pytest.importorskip("zarr")
+    from dask.array.core import getter
+    data = random_image(np.random.default_rng(seed("decode-into")), (40, 30), np.float32, scale=100)
+    z = zarr.open_array(str(tmp_path / "in.zarr"), mode="w", shape=data.shape, chunks=(10, 10),
+                        dtype="float32")
+    z[:] = data
+    straight = []
+    real = _chunkcache._decode_into
+
+    def counted(*args):
+        done = real(*args)
+        straight.append(done)
+        return done
+
+    monkeypatch.setattr(_chunkcache, "_decode_into", counted)
+    out = fkd.convolve(da.from_zarr(str(tmp_path / "in.zarr")), MASKS["9x9"], mode="wrap")
+    before = _chunkcache.SHELF.counts["decoded"]
+    np.testing.assert_array_equal(out.compute(scheduler="sync"),
+                                  filterkit.convolve(data, MASKS["9x9"], mode="wrap"), strict=True)
+    assert _chunkcache.SHELF.counts["decoded"] - before == 12
+    if int(zarr.__version__.split(".")[0]) >= 3:
+        assert any(straight)
+    # not for a lock, another getter's options, another store or dtype
+    region = (slice(0, 10), slice(0, 10))
+    target = np.empty((10, 10), np.float32)
+    assert not real(z, region, target, getter, (), {"lock": threading.Lock()})
+    assert not real(z, region, target, getter, (False,), {})
+    assert not real(CountedReads(data), region, target, getter, (), {})
+    assert not real(z, region, np.empty((10, 10), np.float64), getter, (), {})
+
+
 def test_small_stored_chunks_are_read_in_one_call():
     data = np.arange(40 * 30, dtype=np.float32).reshape(40, 30)
     store = CountedReads(data)
