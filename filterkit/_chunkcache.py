@@ -63,9 +63,10 @@ _EPOCHS_KEPT = 8
 #: should hold none of them
 PIECE_SECONDS = 60.0
 
-#: windows a process keeps for the blocks that follow (one per thread that
-#: filters at the same time; Dask's workers often run one)
-_WINDOWS_KEPT = 2
+#: buffers a process keeps for the blocks that follow (a window and a
+#: filtered window per thread that filters at the same time; Dask's workers
+#: often run one)
+_WINDOWS_KEPT = 4
 
 
 def epoch() -> str:

@@ -34,6 +34,7 @@ as documented), derived in ``mean_tol``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -1078,7 +1079,11 @@ def test_a_window_buffer_is_lent_again_and_expires():
         assert again is first and other is not first  # one lent at a time
     with shelf.window((12, 12), np.float64) as wide, shelf.window((12, 14), np.float32) as long:
         assert wide.dtype == np.float64 and long.shape == (12, 14)
-    assert len(shelf.windows) == 2  # the most recently returned
+    with contextlib.ExitStack() as lent:
+        for _ in range(_chunkcache._WINDOWS_KEPT + 2):
+            lent.enter_context(shelf.window((5, 5), np.float32))
+    assert len(shelf.windows) == _chunkcache._WINDOWS_KEPT  # the most recently returned
+    assert all(w.shape == (5, 5) for w, _ in shelf.windows)
     deadline = time.monotonic() + 10
     while shelf.windows and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -1089,25 +1094,53 @@ def test_a_window_buffer_is_lent_again_and_expires():
     assert not shelf.windows
 
 
-def test_a_result_never_shares_the_reused_window(monkeypatch):
-    # each process's next block reuses the window buffer: a filter whose
-    # result is a view of its input (none of filterkit's is) must still
-    # leave every block its own pixels.  Blocks as wide as the image with a
-    # halo in rows only: the cut is then contiguous, a view of the window.
+@pytest.mark.parametrize("viewed", ["window", "filtered window"])
+def test_a_result_never_shares_a_reused_buffer(monkeypatch, viewed):
+    # each process's next block reuses the window buffer and the buffer the
+    # filter writes into: a result that is a view of either (none of
+    # filterkit's filters returns a view of its input) must still leave
+    # every block its own pixels.  Blocks as wide as the image with a halo
+    # in rows only: the cut is then contiguous, a view.
     data = random_image(np.random.default_rng(seed("window-view")), (40, 30), np.float32, scale=100)
     store = CountedReads(data)
     store.chunks = (10, 30)
-    halo = 1
+    mask = np.array([[0.0], [1.0], [0.0]], np.float32)  # the identity: the result is the image
 
     def viewing(block, fn, kwargs, crops, pick, where, count):
-        lo = halo if where[0] > 0 else 0
-        hi = halo if where[0] < count[0] - 1 else 0
+        lo = 1 if where[0] > 0 else 0
+        hi = 1 if where[0] < count[0] - 1 else 0
+        if viewed == "filtered window":
+            assert isinstance(kwargs["output"], np.ndarray)  # the reused buffer
+            block = fn(block, **kwargs)
+            assert block is kwargs["output"]
         return block[lo:block.shape[0] - hi]
 
     monkeypatch.setattr(fkd, "_filtered", viewing)
-    out = fkd.convolve(da.from_array(store, chunks=(10, 30)), np.ones((3, 1), np.float32))
+    out = fkd.convolve(da.from_array(store, chunks=(10, 30)), mask)
     assert any(n.startswith(fkd.PATH_LAYERS["store"]) for n in out.dask.layers)
     np.testing.assert_array_equal(out.compute(scheduler="sync"), data, strict=True)
+
+
+@pytest.mark.parametrize("output", [None, np.float64, np.uint8])
+def test_a_filter_writes_into_a_reused_buffer_when_it_can(monkeypatch, output):
+    # float32 and float64 results go to a buffer the next block reuses (no
+    # new pages for each block in a Dask worker); other dtypes as before
+    data = random_image(np.random.default_rng(seed("into", str(output))), (40, 30), np.float32,
+                        scale=100)
+    store = CountedReads(data)
+    store.chunks = (10, 10)
+    seen = []
+    real = fkd._filtered
+
+    def watched(block, fn, kwargs, *rest):
+        seen.append(type(kwargs.get("output")))
+        return real(block, fn, kwargs, *rest)
+
+    monkeypatch.setattr(fkd, "_filtered", watched)
+    out = fkd.convolve(da.from_array(store, chunks=(10, 10)), MASKS["3x5"], output=output)
+    np.testing.assert_array_equal(out.compute(scheduler="sync"),
+                                  filterkit.convolve(data, MASKS["3x5"], output=output), strict=True)
+    assert set(seen) == ({type(np.dtype(np.uint8))} if output is np.uint8 else {np.ndarray})
 
 
 def test_a_zarr_block_decodes_its_own_chunk_into_its_window(tmp_path, monkeypatch):
