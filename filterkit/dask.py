@@ -352,16 +352,20 @@ def _halo_reads(image: "da.Array", reader: Tuple[str, Callable[..., Any], Tuple[
     name = PATH_LAYERS["store"] + getattr(fn, "__name__", "filter") + "-" + token
     halo = {a: (r, periodic) for a, _, r, periodic, _ in crops}
     bounds = tuple(tuple(int(b) for b in np.cumsum((0,) + tuple(c))) for c in chunks)
-    # the stored chunks decoded once per worker (their halo pieces left on
-    # the worker's shelf for the blocks that follow), when the store is
-    # chunked as coarsely as the blocks
-    stored = getattr(image.dask.layers[original][original], "chunks", None)
+    # a stored chunk at a time (filterkit._chunkcache.read_window): read by
+    # byte ranges from a store of raw chunk files, whatever their size;
+    # else decoded once per worker, their halo pieces left on the worker's
+    # shelf for the blocks that follow, when the store is chunked as
+    # coarsely as the blocks
+    source = image.dask.layers[original][original]
+    stored = getattr(source, "chunks", None)
     shared: Optional[Tuple[Tuple[Any, ...], str]] = None
     if (isinstance(stored, tuple) and len(stored) == len(chunks)
             and all(isinstance(c, (int, np.integer)) and c > 0 for c in stored)):
         axes = tuple((b[-1], b) + halo.get(a, (0, False)) + (int(stored[a]),)
                      for a, b in enumerate(bounds))
-        if _chunkcache.shared(axes):
+        if (_chunkcache.shared(axes)
+                or _chunkcache.raw_chunks(source, get, extra, kw) is not None):
             shared = (axes, name)
     # the store stays one key of the graph (not copied into every task)
     store = Delayed(original, HighLevelGraph({original: image.dask.layers[original]},

@@ -1177,6 +1177,123 @@ def test_a_zarr_block_decodes_its_own_chunk_into_its_window(tmp_path, monkeypatc
     assert not real(z, region, np.empty((10, 10), np.float64), getter, (), {})
 
 
+def _zarr3():
+    zarr = pytest.importorskip("zarr")
+    if int(zarr.__version__.split(".")[0]) < 3:
+        pytest.skip("byte-range reads are for zarr 3's arrays")
+    return zarr
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32, np.float32, np.float64])
+@pytest.mark.parametrize("stored, blocks", [((10, 10), (10, 10)), ((7, 13), (16, 11)),
+                                            ((4, 5), (20, 15))])
+def test_raw_zarr_chunks_are_read_by_the_rows_a_window_needs(tmp_path, monkeypatch, dtype,
+                                                            stored, blocks):
+    # an uncompressed zarr 3 array on disk: each block reads the rows of each
+    # stored chunk its window needs from the chunk's file (no chunk decoded
+    # whole for a halo), edge chunks and chunks never written (the fill
+    # value) included; the oracle is zarr's own read, filtered in memory
+    zarr = _zarr3()
+    rng = np.random.default_rng(seed("raw-zarr", np.dtype(dtype).name, *stored))
+    data = random_image(rng, (37, 41), dtype, scale=100)
+    group = zarr.open_group(str(tmp_path / "g.zarr"), mode="w")
+    z = group.create_array("sub/in", shape=data.shape, chunks=stored, dtype=dtype,
+                           compressors=None, fill_value=7)
+    z[:20] = data[:20]  # the lower rows' chunks are never written: the fill value
+    stored_data = z[:]
+    assert (stored_data[-1] == 7).all()
+    seen = []
+    real = _chunkcache.read_raw
+
+    def spied(raw, chunk, local, target, shelf):
+        seen.append(local[0].stop - local[0].start)
+        return real(raw, chunk, local, target, shelf)
+
+    monkeypatch.setattr(_chunkcache, "read_raw", spied)
+    x = da.from_zarr(str(tmp_path / "g.zarr"), component="sub/in", chunks=blocks)
+    for mode in ("wrap", "reflect", "constant"):
+        before = dict(_chunkcache.SHELF.counts)
+        out = fkd.convolve(x, MASKS["9x9"], mode=mode)
+        assert any(n.startswith(fkd.PATH_LAYERS["store"]) for n in out.dask.layers)
+        np.testing.assert_array_equal(out.compute(scheduler="threads"),
+                                      filterkit.convolve(stored_data, MASKS["9x9"], mode=mode),
+                                      strict=True)
+        assert _chunkcache.SHELF.counts["decoded"] == before["decoded"]  # none whole
+        assert _chunkcache.SHELF.counts["ranged"] > before["ranged"]
+    assert max(seen) == stored[0]  # a chunk inside a window: all its rows
+    if stored[0] > 4:
+        assert min(seen) < stored[0]  # a halo's few rows alone
+
+
+def test_raw_chunk_reads_are_only_for_raw_local_chunk_files(tmp_path):
+    zarr = _zarr3()
+    from dask.array.core import getter
+    from zarr.codecs import BytesCodec
+
+    def made(name, **kw):
+        z = zarr.create_array(str(tmp_path / name), shape=(20, 30), chunks=(10, 10),
+                              dtype=kw.pop("dtype", "float32"), overwrite=True, **kw)
+        z[:] = np.arange(600).reshape(20, 30)
+        return z
+
+    raw = made("raw.zarr", compressors=None)
+    found = _chunkcache.raw_chunks(raw, getter, (), {})
+    assert found is not None and found.chunk == (10, 10) and found.directory.startswith(
+        str(tmp_path))
+    # dask.array.from_zarr opens a path through fsspec's local file system
+    x = da.from_zarr(str(tmp_path / "raw.zarr"))
+    opened = next(v for v in dict(x.dask).values() if type(v).__module__.startswith("zarr."))
+    again = _chunkcache.raw_chunks(opened, getter, (), {})
+    assert again is not None and again[:3] == found[:3]  # (directory, chunk, dtype)
+    assert _chunkcache.raw_chunks(raw, getter, (), {"asarray": True}) is not None
+    refused = {
+        "compressed": (made("zstd.zarr"), getter, (), {}),
+        "big-endian": (made("big.zarr", compressors=None, serializer=BytesCodec(endian="big")),
+                       getter, (), {}),
+        "sharded": (made("shard.zarr", compressors=None, shards=(20, 30)), getter, (), {}),
+        "in memory": (zarr.create_array(zarr.storage.MemoryStore(), shape=(4, 4), chunks=(2, 2),
+                                        dtype="float32", compressors=None), getter, (), {}),
+        "a lock": (raw, getter, (), {"lock": threading.Lock()}),
+        "an argument": (raw, getter, (False,), {}),
+        "another getter": (raw, lambda a, b: a[b], (), {}),
+        "not zarr": (np.zeros((20, 30), np.float32), getter, (), {}),
+    }
+    for why, args in refused.items():
+        assert _chunkcache.raw_chunks(*args) is None, why
+    # zarr's own read of the refused ones: the store path's result is unchanged
+    for name in ("big.zarr", "shard.zarr", "zstd.zarr"):
+        y = da.from_zarr(str(tmp_path / name), chunks=(7, 11))
+        np.testing.assert_array_equal(fkd.convolve(y, MASKS["3x5"]).compute(scheduler="sync"),
+                                      filterkit.convolve(y.compute(), MASKS["3x5"]), strict=True)
+
+
+@pytest.mark.parametrize("damage", ["shortened", "a directory"])
+def test_a_damaged_raw_chunk_is_left_to_zarr_to_report(tmp_path, damage):
+    # a chunk file of the wrong size, or no file, is not read as pixels:
+    # zarr reads it and says what is wrong (never a result made of a
+    # partial chunk), or what it holds
+    zarr = _zarr3()
+    z = zarr.create_array(str(tmp_path / "in.zarr"), shape=(20, 20), chunks=(10, 10),
+                          dtype="float32", compressors=None)
+    z[:] = 1.0
+    chunk = tmp_path / "in.zarr" / "c" / "1" / "1"
+    if damage == "shortened":
+        os.truncate(chunk, 100)
+    else:
+        chunk.unlink()
+        chunk.mkdir()
+    x = da.from_zarr(str(tmp_path / "in.zarr"), chunks=(10, 10))
+    out = fkd.convolve(x, MASKS["3x5"])
+    if damage == "shortened":
+        with pytest.raises(ValueError, match="cannot reshape"):
+            out.compute(scheduler="sync")
+    else:  # zarr reads no chunk there: the fill value, as zarr's own read says
+        zarrs = x.compute(scheduler="sync")
+        assert (zarrs[10:, 10:] == 0).all()
+        np.testing.assert_array_equal(out.compute(scheduler="sync"),
+                                      filterkit.convolve(zarrs, MASKS["3x5"]), strict=True)
+
+
 def test_small_stored_chunks_are_read_in_one_call():
     data = np.arange(40 * 30, dtype=np.float32).reshape(40, 30)
     store = CountedReads(data)
