@@ -1161,6 +1161,8 @@ def test_a_zarr_block_decodes_its_own_chunk_into_its_window(tmp_path, monkeypatc
         return done
 
     monkeypatch.setattr(_chunkcache, "_decode_into", counted)
+    # zarr's decode, not the chunk files' (test_compressed_zarr_chunks_...)
+    monkeypatch.setattr(_chunkcache, "raw_chunks", lambda *args: None)
     out = fkd.convolve(da.from_zarr(str(tmp_path / "in.zarr")), MASKS["9x9"], mode="wrap")
     before = _chunkcache.SHELF.counts["decoded"]
     np.testing.assert_array_equal(out.compute(scheduler="sync"),
@@ -1246,8 +1248,16 @@ def test_raw_chunk_reads_are_only_for_raw_local_chunk_files(tmp_path):
     again = _chunkcache.raw_chunks(opened, getter, (), {})
     assert again is not None and again[:3] == found[:3]  # (directory, chunk, dtype)
     assert _chunkcache.raw_chunks(raw, getter, (), {"asarray": True}) is not None
+    packed = _chunkcache.raw_chunks(made("zstd.zarr"), getter, (), {})
+    assert packed is not None and type(packed.codec).__name__ == "Zstd"
+    assert found.codec is None
     refused = {
-        "compressed": (made("zstd.zarr"), getter, (), {}),
+        "checksummed": (made("crc.zarr", compressors=zarr.codecs.Crc32cCodec()), getter, (), {}),
+        "two compressors": (made("two.zarr", compressors=[zarr.codecs.ZstdCodec(),
+                                                          zarr.codecs.Crc32cCodec()]),
+                            getter, (), {}),
+        "transposed": (made("t.zarr", compressors=None,
+                            filters=[zarr.codecs.TransposeCodec(order=(1, 0))]), getter, (), {}),
         "big-endian": (made("big.zarr", compressors=None, serializer=BytesCodec(endian="big")),
                        getter, (), {}),
         "sharded": (made("shard.zarr", compressors=None, shards=(20, 30)), getter, (), {}),
@@ -1261,10 +1271,61 @@ def test_raw_chunk_reads_are_only_for_raw_local_chunk_files(tmp_path):
     for why, args in refused.items():
         assert _chunkcache.raw_chunks(*args) is None, why
     # zarr's own read of the refused ones: the store path's result is unchanged
-    for name in ("big.zarr", "shard.zarr", "zstd.zarr"):
+    for name in ("big.zarr", "shard.zarr", "crc.zarr", "two.zarr", "t.zarr"):
         y = da.from_zarr(str(tmp_path / name), chunks=(7, 11))
         np.testing.assert_array_equal(fkd.convolve(y, MASKS["3x5"]).compute(scheduler="sync"),
                                       filterkit.convolve(y.compute(), MASKS["3x5"]), strict=True)
+
+
+@pytest.mark.parametrize("compressor", ["ZstdCodec", "BloscCodec", "GzipCodec"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64])
+def test_compressed_zarr_chunks_are_decoded_from_their_files(tmp_path, monkeypatch, compressor,
+                                                             dtype):
+    # zstd, blosc and gzip chunks decoded from their files by numcodecs
+    # (through reused buffers), each once per compute as zarr's would be;
+    # edge chunks and chunks never written (the fill value) included; the
+    # oracle is zarr's own read, filtered in memory
+    zarr = _zarr3()
+    rng = np.random.default_rng(seed("packed-zarr", compressor, np.dtype(dtype).name))
+    data = random_image(rng, (45, 38), dtype, scale=100)
+    z = zarr.create_array(str(tmp_path / "in.zarr"), shape=data.shape, chunks=(10, 10),
+                          dtype=dtype, compressors=getattr(zarr.codecs, compressor)(),
+                          fill_value=3)
+    z[:30] = data[:30]
+    stored_data = z[:]
+    assert (stored_data[-1] == 3).all()
+    outcomes = []
+    real = _chunkcache.decode_chunk
+
+    def spied(*args):
+        done = real(*args)
+        outcomes.append(done is not None)
+        return done
+
+    monkeypatch.setattr(_chunkcache, "decode_chunk", spied)
+    x = da.from_zarr(str(tmp_path / "in.zarr"))
+    for mode in ("wrap", "reflect"):
+        before = _chunkcache.SHELF.counts["decoded"]
+        out = fkd.convolve(x, MASKS["9x9"], mode=mode)
+        np.testing.assert_array_equal(out.compute(scheduler="threads"),
+                                      filterkit.convolve(stored_data, MASKS["9x9"], mode=mode),
+                                      strict=True)
+        assert _chunkcache.SHELF.counts["decoded"] - before >= 20  # every chunk, once or more
+    assert outcomes and all(outcomes)
+
+
+def test_a_damaged_compressed_chunk_is_left_to_zarr_to_report(tmp_path):
+    zarr = _zarr3()
+    z = zarr.create_array(str(tmp_path / "in.zarr"), shape=(20, 20), chunks=(10, 10),
+                          dtype="float32")
+    z[:] = np.arange(400, dtype=np.float32).reshape(20, 20)
+    (tmp_path / "in.zarr" / "c" / "1" / "0").write_bytes(b"not zstd at all")
+    # not decoded into a result: zarr reads it and says what is wrong
+    with pytest.raises(RuntimeError, match="Zstd decompression error"):
+        z[:]
+    out = fkd.convolve(da.from_zarr(str(tmp_path / "in.zarr")), MASKS["3x5"])
+    with pytest.raises(RuntimeError, match="Zstd decompression error"):
+        out.compute(scheduler="sync")
 
 
 @pytest.mark.parametrize("damage", ["shortened", "a directory"])
