@@ -72,8 +72,9 @@ PIECE_SECONDS = 60.0
 
 #: buffers a process keeps for the blocks that follow (a window and a
 #: filtered window per thread that filters at the same time; Dask's workers
-#: often run one)
-_WINDOWS_KEPT = 4
+#: often run one; and a chunk's reading buffers: a decoded chunk and its
+#: compressed bytes, or a raw chunk's rows)
+_WINDOWS_KEPT = 5
 
 
 def epoch() -> str:
@@ -481,7 +482,11 @@ def decode_chunk(raw: RawChunks, chunk: Tuple[int, ...], region: Tuple[slice, ..
     except OSError:
         return None
     items = int(np.prod(raw.chunk, dtype=np.int64))
-    with f, shelf.window((items,), raw.dtype) as flat:
+    # a whole chunk into a contiguous target straight, else through a buffer
+    straight = target.size == items and target.flags.c_contiguous
+    with f, (contextlib.nullcontext(target) if straight
+             else shelf.window(raw.chunk, raw.dtype)) as flat:
+        flat = flat.reshape(-1)
         n = os.fstat(f.fileno()).st_size
         # the compressed bytes: a buffer as large as the chunk and a margin,
         # reused (a chunk that compresses to more is read into a new one)
@@ -500,7 +505,8 @@ def decode_chunk(raw: RawChunks, chunk: Tuple[int, ...], region: Tuple[slice, ..
                 return None
             if done is not flat and np.asarray(done).nbytes != flat.nbytes:
                 return None
-        target[...] = flat.reshape(raw.chunk)[inside]
+        if not straight:
+            target[...] = flat.reshape(raw.chunk)[inside]  # an edge chunk, or a window
     return target
 
 
@@ -525,7 +531,10 @@ def read_window(store: Any, get: Callable[..., Any], extra: Tuple[Any, ...],
     never kept on the shelf (the caller may reuse it); by default a new
     array.  The block's own stored chunk, when its pieces are the whole
     chunk, is decoded straight into the window where the store can
-    (:func:`_decode_into`)."""
+    (:func:`_decode_into`).  A store of chunk files this module reads
+    itself (:func:`raw_chunks`): raw ones are read by the rows the window
+    needs, with no shelf (:func:`read_raw`); compressed ones are decoded
+    from their files (:func:`decode_chunk`)."""
     shelf = SHELF if shelf is None else shelf
     tables = [_axis_pieces(a) for a in axes]
     touched = [[k for k in sorted(t) if i in t[k]] for t, i in zip(tables, block)]
@@ -562,6 +571,16 @@ def read_window(store: Any, get: Callable[..., Any], extra: Tuple[Any, ...],
                         or _decode_into(store, region, target, get, extra, kw)):
                     _leave(target, region, tables, chunk, block, epoch, layer, shelf, True)
                     continue
+            if packed is not None and out is not None and out.dtype == packed.dtype:
+                # into a reused buffer: this block's pieces placed, the
+                # others' copied out of it (a new array would cost its pages,
+                # see Shelf.window, whether or not a part of it is kept)
+                with shelf.window(tuple(r.stop - r.start for r in region), out.dtype) as scratch:
+                    if decode_chunk(packed, chunk, region, scratch, shelf) is not None:
+                        for piece, part in zip(mine, _cut(scratch, region, mine)):
+                            out[tuple(d for _, d in piece)] = part
+                        _leave(scratch, region, tables, chunk, block, epoch, layer, shelf, True)
+                        continue
             data = None if packed is None else decode_chunk(packed, chunk, region, None, shelf)
             if data is None:
                 data = np.asarray(get(store, region, *extra, **kw))
