@@ -1076,14 +1076,22 @@ def test_a_window_buffer_is_lent_again_and_expires():
     with shelf.window((12, 12), np.float32) as first:
         pass
     with shelf.window((12, 12), np.float32) as again, shelf.window((12, 12), np.float32) as other:
-        assert again is first and other is not first  # one lent at a time
+        # one lent at a time
+        assert np.shares_memory(again, first) and not np.shares_memory(other, first)
     with shelf.window((12, 12), np.float64) as wide, shelf.window((12, 14), np.float32) as long:
-        assert wide.dtype == np.float64 and long.shape == (12, 14)
+        assert wide.dtype == np.float64 and long.shape == (12, 14)  # neither fits a kept one
+        assert not np.shares_memory(wide, first) and not np.shares_memory(long, first)
+    # an edge block's smaller window: the start of the smallest kept buffer
+    # that is large enough, whatever its shape
+    with shelf.window((11, 10), np.float32) as edge:
+        assert edge.shape == (11, 10) and edge.flags.c_contiguous
+        assert np.shares_memory(edge, first) or np.shares_memory(edge, other)
+    with shelf.window((12, 13), np.float32) as between:
+        assert np.shares_memory(between, long)  # 156 elements: only the 168 fit
     with contextlib.ExitStack() as lent:
         for _ in range(_chunkcache._WINDOWS_KEPT + 2):
             lent.enter_context(shelf.window((5, 5), np.float32))
     assert len(shelf.windows) == _chunkcache._WINDOWS_KEPT  # the most recently returned
-    assert all(w.shape == (5, 5) for w, _ in shelf.windows)
     deadline = time.monotonic() + 10
     while shelf.windows and time.monotonic() < deadline:
         time.sleep(0.01)
