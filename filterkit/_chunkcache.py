@@ -442,29 +442,45 @@ def read_raw(raw: RawChunks, chunk: Tuple[int, ...], local: Tuple[slice, ...],
     A chunk with no file is the fill value (zarr writes no chunk that is
     all fill value).  A file of the wrong size: False, and the caller reads
     through zarr (which says what is wrong)."""
-    path = os.path.join(raw.directory, *raw.key(chunk).split("/"))
-    try:
-        f = open(path, "rb", buffering=0)
-    except FileNotFoundError:
-        target[...] = raw.fill
-        return True
-    except OSError:
-        return False  # zarr says what is wrong
+    f = _chunk_file(raw, chunk, target)
+    if f is None or f is False:
+        return f is None
     row = int(np.prod(raw.chunk[1:], dtype=np.int64))
     rows = local[0].stop - local[0].start
     with f, shelf.window((int(np.prod(raw.chunk, dtype=np.int64)),), raw.dtype) as flat:
         if os.fstat(f.fileno()).st_size != flat.nbytes:
             return False
         data = flat[:rows * row]
-        into = memoryview(data).cast("B")
         f.seek(local[0].start * row * raw.dtype.itemsize)
-        got = 0
-        while got < into.nbytes:
-            n = f.readinto(into[got:])
-            if not n:
-                return False  # shortened since: zarr says what is wrong
-            got += n
+        if not _read_whole(f, memoryview(data).cast("B")):
+            return False
         target[...] = data.reshape((rows,) + raw.chunk[1:])[(slice(None),) + local[1:]]
+    return True
+
+
+def _chunk_file(raw: RawChunks, chunk: Tuple[int, ...], target: np.ndarray) -> Any:
+    """Stored chunk `chunk`'s file, open unbuffered; None when there is none,
+    `target` then filled with the fill value (zarr writes no chunk that is
+    all fill value); False when it cannot be opened (zarr then says what is
+    wrong)."""
+    try:
+        return open(os.path.join(raw.directory, *raw.key(chunk).split("/")), "rb", buffering=0)
+    except FileNotFoundError:
+        target[...] = raw.fill
+        return None
+    except OSError:
+        return False
+
+
+def _read_whole(f: Any, into: memoryview) -> bool:
+    """Fill `into` from `f`'s position; False if the file ends first (it
+    was shortened since its size was read)."""
+    got = 0
+    while got < into.nbytes:
+        n = f.readinto(into[got:])
+        if not n:
+            return False
+        got += n
     return True
 
 
@@ -482,14 +498,9 @@ def decode_chunk(raw: RawChunks, chunk: Tuple[int, ...], region: Tuple[slice, ..
     inside = tuple(slice(0, n) for n in size)
     if target is None:
         target = np.empty(size, dtype=raw.dtype)
-    path = os.path.join(raw.directory, *raw.key(chunk).split("/"))
-    try:
-        f = open(path, "rb", buffering=0)
-    except FileNotFoundError:
-        target[...] = raw.fill
-        return target
-    except OSError:
-        return None
+    f = _chunk_file(raw, chunk, target)
+    if f is None or f is False:
+        return target if f is None else None
     items = int(np.prod(raw.chunk, dtype=np.int64))
     # a whole chunk into a contiguous target straight, else through a buffer
     straight = target.size == items and target.flags.c_contiguous
@@ -502,12 +513,8 @@ def decode_chunk(raw: RawChunks, chunk: Tuple[int, ...], region: Tuple[slice, ..
         room = items * raw.dtype.itemsize + (items * raw.dtype.itemsize >> 4) + 4096
         with shelf.window((room,) if n <= room else (n,), np.uint8) as packed:
             into = memoryview(packed[:n])
-            got = 0
-            while got < n:
-                k = f.readinto(into[got:])
-                if not k:
-                    return None
-                got += k
+            if not _read_whole(f, into):
+                return None
             try:
                 done = raw.codec.decode(into, out=flat)
             except Exception:  # noqa: BLE001 - zarr says what is wrong
