@@ -1,5 +1,6 @@
-"""Stored chunks decoded once per worker: the halo pieces one block's read
-leaves for its neighbours.
+"""A block's window read from a chunked store: stored chunks decoded once
+per worker (the halo pieces one block's read leaves for its neighbours),
+and a zarr array's chunk files read without zarr where they are simple.
 
 A block of :mod:`filterkit.dask`'s store path reads its window (the block
 and its halo) from a chunked store such as zarr.  The store decodes every
