@@ -1271,6 +1271,10 @@ def test_raw_chunk_reads_are_only_for_raw_local_chunk_files(tmp_path):
         "sharded": (made("shard.zarr", compressors=None, shards=(20, 30)), getter, (), {}),
         "in memory": (zarr.create_array(zarr.storage.MemoryStore(), shape=(4, 4), chunks=(2, 2),
                                         dtype="float32", compressors=None), getter, (), {}),
+        # fsspec, but not this machine's files
+        "fsspec memory": (zarr.create_array(f"memory://{tmp_path.name}.zarr", shape=(4, 4),
+                                            chunks=(2, 2), dtype="float32", compressors=None),
+                          getter, (), {}),
         "a lock": (raw, getter, (), {"lock": threading.Lock()}),
         "an argument": (raw, getter, (False,), {}),
         "another getter": (raw, lambda a, b: a[b], (), {}),
