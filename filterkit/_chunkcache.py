@@ -15,7 +15,7 @@ decoding the chunk again.  Nothing crosses between workers: a block whose
 pieces are not on its worker's shelf reads them from the store, as before.
 
 A store whose chunks are files of raw pixels (an uncompressed zarr 3 array
-on a local disk, :func:`raw_chunks`) needs no shelf: a block reads from
+on a local disk, :func:`chunk_files`) needs no shelf: a block reads from
 each chunk's file only the rows its window needs (:func:`read_raw`), a
 halo's few rows rather than the whole chunk.
 
@@ -330,6 +330,15 @@ def _leave(data: np.ndarray, region: Tuple[slice, ...],
             shelf.put((epoch, layer, other, chunk), [p.copy() for p in theirs], "strips")
 
 
+def _plain_zarr(store: Any, get: Callable[..., Any], extra: Tuple[Any, ...],
+                kw: Dict[str, Any]) -> bool:
+    """Whether `store` is a zarr array read through Dask's own getter with no
+    lock or option: then it may be read other than through the getter."""
+    return (type(store).__module__.startswith("zarr.")
+            and getattr(get, "__module__", "") == "dask.array.core" and not extra
+            and all(kw.get(k) in (None, True) for k in kw))
+
+
 def _decode_into(store: Any, region: Tuple[slice, ...], target: np.ndarray,
                  get: Callable[..., Any], extra: Tuple[Any, ...], kw: Dict[str, Any]) -> bool:
     """Decode `region` of a zarr 3 array straight into `target`, a view of
@@ -339,10 +348,8 @@ def _decode_into(store: Any, region: Tuple[slice, ...], target: np.ndarray,
     decoded in 4.9 ms against 6.8, measured).  Any other store, a lock or
     an option of Dask's getter: False, and the caller reads through the
     getter."""
-    if (getattr(get, "__module__", "") != "dask.array.core" or extra
-            or any(kw.get(k) not in (None, True) for k in kw)
-            or not type(store).__module__.startswith("zarr.")
-            or np.dtype(getattr(store, "dtype", None)) != target.dtype):
+    if not _plain_zarr(store, get, extra, kw) or \
+            np.dtype(getattr(store, "dtype", None)) != target.dtype:
         return False
     try:
         from zarr.core.buffer import default_buffer_prototype
@@ -353,7 +360,7 @@ def _decode_into(store: Any, region: Tuple[slice, ...], target: np.ndarray,
     return True
 
 
-class RawChunks(NamedTuple):
+class ChunkFiles(NamedTuple):
     """Where a zarr array keeps its chunks as files, and how they are made:
     raw pixels, or raw pixels compressed by `codec` (numcodecs' decoder)."""
     directory: str
@@ -370,11 +377,13 @@ _COMPRESSORS = {"ZstdCodec": ("numcodecs.zstd", "Zstd"), "BloscCodec": ("numcode
                 "GzipCodec": ("numcodecs.gzip", "GZip")}
 
 
-def _local_root(where: Any, local: type) -> Optional[str]:
+def _local_root(where: Any) -> Optional[str]:
     """The directory of a zarr store on this machine's file system (zarr's
     own, or fsspec's local file system, which ``dask.array.from_zarr`` opens
     for a path), else None."""
-    if isinstance(where, local):
+    from zarr.storage import LocalStore
+
+    if isinstance(where, LocalStore):
         return str(where.root)
     fs = getattr(where, "fs", None)
     fs = getattr(fs, "sync_fs", fs)  # zarr wraps a synchronous file system
@@ -386,8 +395,8 @@ def _local_root(where: Any, local: type) -> Optional[str]:
     return None
 
 
-def raw_chunks(store: Any, get: Callable[..., Any], extra: Tuple[Any, ...],
-               kw: Dict[str, Any]) -> Optional[RawChunks]:
+def chunk_files(store: Any, get: Callable[..., Any], extra: Tuple[Any, ...],
+               kw: Dict[str, Any]) -> Optional[ChunkFiles]:
     """The layout of `store` when its chunk files can be read here: a zarr 3
     array on a local directory, in regular chunks, whose codecs are the
     bytes codec in this machine's byte order and at most one compressor of
@@ -400,13 +409,11 @@ def raw_chunks(store: Any, get: Callable[..., Any], extra: Tuple[Any, ...],
     3 x 3 chunks of 4 MiB for a 4-pixel halo.  Raw chunks are read by the
     rows a window needs (:func:`read_raw`); compressed ones are decoded
     whole, but through reused buffers (:func:`decode_chunk`)."""
-    if not (type(store).__module__.startswith("zarr.") and getattr(get, "__module__", "") ==
-            "dask.array.core" and not extra and all(kw.get(k) in (None, True) for k in kw)):
+    if not _plain_zarr(store, get, extra, kw):
         return None
     try:
         from zarr.codecs import BytesCodec
         from zarr.core.chunk_grids import RegularChunkGrid
-        from zarr.storage import LocalStore
 
         meta = store.metadata
         if (meta.zarr_format != 3 or meta.storage_transformers or len(meta.codecs) not in (1, 2)
@@ -420,7 +427,7 @@ def raw_chunks(store: Any, get: Callable[..., Any], extra: Tuple[Any, ...],
                 return None
             import importlib
             codec = getattr(importlib.import_module(found[0]), found[1])()
-        root = _local_root(store.store, LocalStore)
+        root = _local_root(store.store)
         if root is None:
             return None
         dtype = np.dtype(store.dtype)
@@ -428,14 +435,14 @@ def raw_chunks(store: Any, get: Callable[..., Any], extra: Tuple[Any, ...],
         if dtype.kind not in "biufc" or not dtype.isnative or (
                 dtype.itemsize > 1 and endian != sys.byteorder):
             return None
-        return RawChunks(os.path.join(root, store.path),
+        return ChunkFiles(os.path.join(root, store.path),
                          tuple(int(c) for c in meta.chunk_grid.chunk_shape), dtype,
                          np.asarray(store.fill_value, dtype), meta.encode_chunk_key, codec)
     except (ImportError, AttributeError, TypeError, ValueError):
         return None  # zarr 2, or an array-like of zarr's that is not an array
 
 
-def read_raw(raw: RawChunks, chunk: Tuple[int, ...], local: Tuple[slice, ...],
+def read_raw(raw: ChunkFiles, chunk: Tuple[int, ...], local: Tuple[slice, ...],
              target: np.ndarray, shelf: Shelf) -> bool:
     """Read `local` (of stored chunk `chunk`, in its coordinates) into
     `target` from the chunk's file, and say whether it was done: only the
@@ -459,7 +466,7 @@ def read_raw(raw: RawChunks, chunk: Tuple[int, ...], local: Tuple[slice, ...],
     return True
 
 
-def _chunk_file(raw: RawChunks, chunk: Tuple[int, ...], target: np.ndarray) -> Any:
+def _chunk_file(raw: ChunkFiles, chunk: Tuple[int, ...], target: np.ndarray) -> Any:
     """Stored chunk `chunk`'s file, open unbuffered; None when there is none,
     `target` then filled with the fill value (zarr writes no chunk that is
     all fill value); False when it cannot be opened (zarr then says what is
@@ -485,46 +492,42 @@ def _read_whole(f: Any, into: memoryview) -> bool:
     return True
 
 
-def decode_chunk(raw: RawChunks, chunk: Tuple[int, ...], region: Tuple[slice, ...],
-                 target: Optional[np.ndarray], shelf: Shelf) -> Optional[np.ndarray]:
-    """Stored chunk `chunk` (the image's `region`) of a compressed store,
-    decoded from its file into `target` (a view of a window) or else a new
-    array, which it returns; None when the file is not what zarr would
-    read (the caller then reads through zarr, which says what is wrong).
-    The compressed bytes and the decoded chunk pass through reused buffers
-    (in a Dask worker a 4 MiB zstd chunk then decodes into a window in 5.3
-    ms against zarr's 8.6, measured): only a chunk other blocks keep a part
-    of is a new array."""
-    size = tuple(r.stop - r.start for r in region)
-    inside = tuple(slice(0, n) for n in size)
-    if target is None:
-        target = np.empty(size, dtype=raw.dtype)
-    f = _chunk_file(raw, chunk, target)
+def decode_chunk(files: ChunkFiles, chunk: Tuple[int, ...], region: Tuple[slice, ...],
+                 target: np.ndarray, shelf: Shelf) -> bool:
+    """Decode stored chunk `chunk` (the image's `region`) of a compressed
+    store from its file into `target` (of the region's shape), and say
+    whether it was done; False when the file is not what zarr would read
+    (the caller then reads through zarr, which says what is wrong).  The
+    compressed bytes pass through a reused buffer, and so does the decoded
+    chunk unless `target` is the whole chunk (in a Dask worker a 4 MiB zstd
+    chunk then decodes in 5.3 ms against zarr's 8.6, measured)."""
+    f = _chunk_file(files, chunk, target)
     if f is None or f is False:
-        return target if f is None else None
-    items = int(np.prod(raw.chunk, dtype=np.int64))
-    # a whole chunk into a contiguous target straight, else through a buffer
+        return f is None
+    items = int(np.prod(files.chunk, dtype=np.int64))
     straight = target.size == items and target.flags.c_contiguous
     with f, (contextlib.nullcontext(target) if straight
-             else shelf.window(raw.chunk, raw.dtype)) as flat:
-        flat = flat.reshape(-1)
+             else shelf.window(files.chunk, files.dtype)) as whole:
+        flat = whole.reshape(-1)
         n = os.fstat(f.fileno()).st_size
         # the compressed bytes: a buffer as large as the chunk and a margin,
         # reused (a chunk that compresses to more is read into a new one)
-        room = items * raw.dtype.itemsize + (items * raw.dtype.itemsize >> 4) + 4096
+        room = flat.nbytes + (flat.nbytes >> 4) + 4096
         with shelf.window((room,) if n <= room else (n,), np.uint8) as packed:
             into = memoryview(packed[:n])
             if not _read_whole(f, into):
-                return None
+                return False
             try:
-                done = raw.codec.decode(into, out=flat)
+                done = np.asarray(files.codec.decode(into, out=flat))
             except Exception:  # noqa: BLE001 - zarr says what is wrong
-                return None
-            if done is not flat and np.asarray(done).nbytes != flat.nbytes:
-                return None
-        if not straight:
-            target[...] = flat.reshape(raw.chunk)[inside]  # an edge chunk, or a window
-    return target
+                return False
+            if done.nbytes != flat.nbytes:
+                return False
+            if not np.shares_memory(done, flat):  # a decoder that ignored `out`
+                flat.view(np.uint8)[...] = done.reshape(-1).view(np.uint8)
+        if not straight:  # an edge chunk's region, or a view of a window
+            target[...] = whole[tuple(slice(0, r.stop - r.start) for r in region)]
+    return True
 
 
 def window_shape(axes: Sequence[Axis], block: Tuple[int, ...]) -> Tuple[int, ...]:
@@ -549,7 +552,7 @@ def read_window(store: Any, get: Callable[..., Any], extra: Tuple[Any, ...],
     array.  The block's own stored chunk, when its pieces are the whole
     chunk, is decoded straight into the window where the store can
     (:func:`_decode_into`).  A store of chunk files this module reads
-    itself (:func:`raw_chunks`): raw ones are read by the rows the window
+    itself (:func:`chunk_files`): raw ones are read by the rows the window
     needs, with no shelf (:func:`read_raw`); compressed ones are decoded
     from their files (:func:`decode_chunk`)."""
     shelf = SHELF if shelf is None else shelf
@@ -558,21 +561,19 @@ def read_window(store: Any, get: Callable[..., Any], extra: Tuple[Any, ...],
     size = window_shape(axes, block)
     if out is not None and out.shape != size:
         raise ValueError(f"read_window: out is {out.shape}, the window {size}")
-    raw = raw_chunks(store, get, extra, kw)
-    packed = raw if raw is not None and raw.codec is not None else None
-    raw = raw if packed is None else None
-    if raw is not None and out is None:
-        out = np.empty(size, dtype=raw.dtype)
-    elif raw is not None and out is not None and out.dtype != raw.dtype:
-        raw = None  # zarr's getter says what is wrong
+    files = chunk_files(store, get, extra, kw)
+    if files is not None and out is None:
+        out = np.empty(size, dtype=files.dtype)
+    elif files is not None and out is not None and out.dtype != files.dtype:
+        files = None  # zarr's getter says what is wrong
     for chunk in itertools.product(*touched):
         mine = _pieces(tables, chunk, block)
-        if raw is not None and out is not None:
+        if files is not None and files.codec is None and out is not None:
             # only the rows this block needs: no chunk is decoded whole for a
             # halo, and none is kept for the blocks that follow
-            origin = [k * c for k, c in zip(chunk, raw.chunk)]
-            if all(read_raw(raw, chunk, tuple(slice(s.start - o, s.stop - o)
-                                              for (s, _), o in zip(piece, origin)),
+            origin = [k * c for k, c in zip(chunk, files.chunk)]
+            if all(read_raw(files, chunk, tuple(slice(s.start - o, s.stop - o)
+                                                for (s, _), o in zip(piece, origin)),
                             out[tuple(d for _, d in piece)], shelf) for piece in mine):
                 with shelf.lock:
                     shelf.counts["ranged"] += 1
@@ -580,27 +581,23 @@ def read_window(store: Any, get: Callable[..., Any], extra: Tuple[Any, ...],
         parts = shelf.take((epoch, layer, block, chunk))
         if parts is None:
             region = _region(axes, chunk)
-            if (out is not None and len(mine) == 1
-                    and all(s == r for (s, _), r in zip(mine[0], region))):
-                target = out[tuple(d for _, d in mine[0])]
-                if ((packed is not None and out.dtype == packed.dtype
-                     and decode_chunk(packed, chunk, region, target, shelf) is not None)
-                        or _decode_into(store, region, target, get, extra, kw)):
-                    _leave(target, region, tables, chunk, block, epoch, layer, shelf, True)
-                    continue
-            if packed is not None and out is not None and out.dtype == packed.dtype:
-                # into a reused buffer: this block's pieces placed, the
-                # others' copied out of it (a new array would cost its pages,
-                # see Shelf.window, whether or not a part of it is kept)
+            if files is not None and out is not None:
+                # into a reused buffer (a new array would cost its pages, see
+                # Shelf.window): this block's pieces placed, the others'
+                # copied out of it
                 with shelf.window(tuple(r.stop - r.start for r in region), out.dtype) as scratch:
-                    if decode_chunk(packed, chunk, region, scratch, shelf) is not None:
+                    if decode_chunk(files, chunk, region, scratch, shelf):
                         for piece, part in zip(mine, _cut(scratch, region, mine)):
                             out[tuple(d for _, d in piece)] = part
                         _leave(scratch, region, tables, chunk, block, epoch, layer, shelf, True)
                         continue
-            data = None if packed is None else decode_chunk(packed, chunk, region, None, shelf)
-            if data is None:
-                data = np.asarray(get(store, region, *extra, **kw))
+            if (out is not None and len(mine) == 1
+                    and all(s == r for (s, _), r in zip(mine[0], region))):
+                target = out[tuple(d for _, d in mine[0])]
+                if _decode_into(store, region, target, get, extra, kw):
+                    _leave(target, region, tables, chunk, block, epoch, layer, shelf, True)
+                    continue
+            data = np.asarray(get(store, region, *extra, **kw))
             _leave(data, region, tables, chunk, block, epoch, layer, shelf, False)
             parts = _cut(data, region, mine)
             data = None  # the chunk goes before the next one is decoded

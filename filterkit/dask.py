@@ -365,7 +365,7 @@ def _halo_reads(image: "da.Array", reader: Tuple[str, Callable[..., Any], Tuple[
         axes = tuple((b[-1], b) + halo.get(a, (0, False)) + (int(stored[a]),)
                      for a, b in enumerate(bounds))
         if (_chunkcache.shared(axes)
-                or _chunkcache.raw_chunks(source, get, extra, kw) is not None):
+                or _chunkcache.chunk_files(source, get, extra, kw) is not None):
             shared = (axes, name)
     # the store stays one key of the graph (not copied into every task)
     store = Delayed(original, HighLevelGraph({original: image.dask.layers[original]},

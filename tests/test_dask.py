@@ -1170,7 +1170,7 @@ def test_a_zarr_block_decodes_its_own_chunk_into_its_window(tmp_path, monkeypatc
 
     monkeypatch.setattr(_chunkcache, "_decode_into", counted)
     # zarr's decode, not the chunk files' (test_compressed_zarr_chunks_...)
-    monkeypatch.setattr(_chunkcache, "raw_chunks", lambda *args: None)
+    monkeypatch.setattr(_chunkcache, "chunk_files", lambda *args: None)
     out = fkd.convolve(da.from_zarr(str(tmp_path / "in.zarr")), MASKS["9x9"], mode="wrap")
     before = _chunkcache.SHELF.counts["decoded"]
     np.testing.assert_array_equal(out.compute(scheduler="sync"),
@@ -1247,16 +1247,16 @@ def test_raw_chunk_reads_are_only_for_raw_local_chunk_files(tmp_path):
         return z
 
     raw = made("raw.zarr", compressors=None)
-    found = _chunkcache.raw_chunks(raw, getter, (), {})
+    found = _chunkcache.chunk_files(raw, getter, (), {})
     assert found is not None and found.chunk == (10, 10) and found.directory.startswith(
         str(tmp_path))
     # dask.array.from_zarr opens a path through fsspec's local file system
     x = da.from_zarr(str(tmp_path / "raw.zarr"))
     opened = next(v for v in dict(x.dask).values() if type(v).__module__.startswith("zarr."))
-    again = _chunkcache.raw_chunks(opened, getter, (), {})
+    again = _chunkcache.chunk_files(opened, getter, (), {})
     assert again is not None and again[:3] == found[:3]  # (directory, chunk, dtype)
-    assert _chunkcache.raw_chunks(raw, getter, (), {"asarray": True}) is not None
-    packed = _chunkcache.raw_chunks(made("zstd.zarr"), getter, (), {})
+    assert _chunkcache.chunk_files(raw, getter, (), {"asarray": True}) is not None
+    packed = _chunkcache.chunk_files(made("zstd.zarr"), getter, (), {})
     assert packed is not None and type(packed.codec).__name__ == "Zstd"
     assert found.codec is None
     refused = {
@@ -1281,7 +1281,7 @@ def test_raw_chunk_reads_are_only_for_raw_local_chunk_files(tmp_path):
         "not zarr": (np.zeros((20, 30), np.float32), getter, (), {}),
     }
     for why, args in refused.items():
-        assert _chunkcache.raw_chunks(*args) is None, why
+        assert _chunkcache.chunk_files(*args) is None, why
     # zarr's own read of the refused ones: the store path's result is unchanged
     for name in ("big.zarr", "shard.zarr", "crc.zarr", "two.zarr", "t.zarr"):
         y = da.from_zarr(str(tmp_path / name), chunks=(7, 11))
@@ -1311,7 +1311,7 @@ def test_compressed_zarr_chunks_are_decoded_from_their_files(tmp_path, monkeypat
 
     def spied(*args):
         done = real(*args)
-        outcomes.append(done is not None)
+        outcomes.append(done is True)
         return done
 
     monkeypatch.setattr(_chunkcache, "decode_chunk", spied)
