@@ -41,6 +41,7 @@ import sys
 import threading
 import time
 import uuid
+import weakref
 from collections import OrderedDict
 from typing import (Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence,
                     Tuple)
@@ -158,8 +159,10 @@ class Shelf:
         self.used = {kind: 0 for kind in budget}
         self.finished: "OrderedDict[Tuple[str, str], set]" = OrderedDict()
         self.counts = {"decoded": 0, "ranged": 0, "taken": 0, "kept": 0, "dropped": 0}
-        #: window buffers free for the next block: (buffer, when returned)
+        #: buffers free for the next block: (buffer, when given back)
         self.windows: List[Tuple[np.ndarray, float]] = []
+        #: buffers given back since the last lend (appended without the lock)
+        self.returned: List[Tuple[np.ndarray, float]] = []
 
     def reset(self) -> None:
         """Start empty, with a new lock and no timer: in a child process
@@ -170,6 +173,7 @@ class Shelf:
         self.used = {kind: 0 for kind in self.budget}
         self.finished.clear()
         self.windows = []
+        self.returned = []
         self.timer = None
 
     def _drop(self, key: Tuple[Any, ...]) -> Optional[List[np.ndarray]]:
@@ -235,6 +239,7 @@ class Shelf:
             now = time.monotonic()
             for key in [k for k, v in self.items.items() if now - v[3] >= self.seconds]:
                 self._drop(key)
+            self._collect()
             self.windows = [w for w in self.windows if now - w[1] < self.seconds]
             times = [v[3] for v in self.items.values()] + [w[1] for w in self.windows]
             if times:
@@ -242,30 +247,60 @@ class Shelf:
 
     @contextlib.contextmanager
     def window(self, shape: Tuple[int, ...], dtype: Any) -> Iterator[np.ndarray]:
-        """A buffer of `shape` and `dtype` for one block's window, given back
-        for the next block when the block is done with it.  A Dask worker's
-        allocator returns freed memory to the system at once (distributed
-        sets MALLOC_TRIM_THRESHOLD_), so a new window there costs its pages
-        again: 1.1 ms of page faults for 4 MiB, against 0.2 in a process
-        that reuses its memory (measured).
+        """:meth:`lend` as a context: the buffer for the ``with`` block."""
+        yield self.lend(shape, dtype)
 
-        The buffer is the start of the smallest kept one of `dtype` that is
-        large enough, whatever its shape: the blocks at the image's edges
-        have smaller windows, and a buffer kept per shape would hold a
-        chunk's worth of memory more for each."""
+    def lend(self, shape: Tuple[int, ...], dtype: Any) -> np.ndarray:
+        """A buffer of `shape` and `dtype` (for a block's window, a decoded
+        chunk, a filtered block), taken from the ones earlier blocks gave
+        back.  A Dask worker's allocator returns freed memory to the system
+        at once (distributed sets MALLOC_TRIM_THRESHOLD_), so a new 4 MiB
+        array there costs its pages again: 1.1 ms of page faults, against
+        0.2 in a process that reuses its memory (measured).
+
+        The buffer goes back when the array lent and every view of it are
+        gone, not when a caller says so: a piece cut from it and kept on
+        the shelf keeps it out of the pool, and a filtered block returned to
+        Dask goes back once it is written.  It is the start of the smallest
+        kept buffer of `dtype` that is large enough, whatever its shape: the
+        blocks at the image's edges have smaller windows, and a buffer kept
+        per shape would hold a chunk's worth of memory more for each."""
         dtype = np.dtype(dtype)
         n = int(np.prod(shape, dtype=np.int64))
+        if n == 0:
+            return np.empty(shape, dtype)
         with self.lock:
+            self._collect()
             fits = [(w.size, i) for i, (w, _) in enumerate(self.windows)
                     if w.dtype == dtype and w.size >= n]
             buf = self.windows.pop(min(fits)[1])[0] if fits else None
+            self._arm(self.seconds)
         if buf is None:
             buf = np.empty(n, dtype=dtype)
-        yield buf[:n].reshape(shape)
-        with self.lock:
-            self.windows.append((buf, time.monotonic()))
-            del self.windows[:-_WINDOWS_KEPT]
-            self._arm(self.seconds)
+        # an array whose base is a memoryview: every view of it has it as
+        # its base (NumPy stops there), so it lives as long as any of them
+        lent = np.frombuffer(buf.data, dtype=dtype, count=n)
+        weakref.finalize(lent, self._give_back, buf).atexit = False
+        return lent.reshape(shape)
+
+    def _give_back(self, buf: np.ndarray) -> None:
+        """A lent buffer's last view is gone (any thread, perhaps one that
+        holds the lock: the garbage collector may run anywhere): put it
+        where :meth:`lend` finds it, without waiting for the lock."""
+        self.returned.append((buf, time.monotonic()))
+        del self.returned[:-_WINDOWS_KEPT]
+        if self.lock.acquire(blocking=False):
+            try:
+                self._arm(self.seconds)
+            finally:
+                self.lock.release()
+
+    def _collect(self) -> None:
+        """The buffers given back, with the kept ones (called with the lock
+        held); the newest :data:`_WINDOWS_KEPT` are kept."""
+        while self.returned:
+            self.windows.append(self.returned.pop(0))
+        del self.windows[:-_WINDOWS_KEPT]
 
     def done(self, epoch: str, layer: str, block: Tuple[int, ...]) -> None:
         """`block` has read its window: keep no more pieces for it, and forget
@@ -583,14 +618,18 @@ def read_window(store: Any, get: Callable[..., Any], extra: Tuple[Any, ...],
             region = _region(axes, chunk)
             if files is not None and out is not None:
                 # into a reused buffer (a new array would cost its pages, see
-                # Shelf.window): this block's pieces placed, the others'
-                # copied out of it
-                with shelf.window(tuple(r.stop - r.start for r in region), out.dtype) as scratch:
-                    if decode_chunk(files, chunk, region, scratch, shelf):
-                        for piece, part in zip(mine, _cut(scratch, region, mine)):
-                            out[tuple(d for _, d in piece)] = part
-                        _leave(scratch, region, tables, chunk, block, epoch, layer, shelf, True)
-                        continue
+                # Shelf.lend): this block's pieces placed, the others' strips
+                # copied out of it; a whole part left for its owner keeps the
+                # buffer itself, uncopied, until that block takes it
+                scratch = shelf.lend(tuple(r.stop - r.start for r in region), out.dtype)
+                decoded = decode_chunk(files, chunk, region, scratch, shelf)
+                if decoded:
+                    for piece, part in zip(mine, _cut(scratch, region, mine)):
+                        out[tuple(d for _, d in piece)] = part
+                    _leave(scratch, region, tables, chunk, block, epoch, layer, shelf, False)
+                scratch = None  # back to the pool unless the shelf kept part of it
+                if decoded:
+                    continue
             if (out is not None and len(mine) == 1
                     and all(s == r for (s, _), r in zip(mine[0], region))):
                 target = out[tuple(d for _, d in mine[0])]

@@ -34,7 +34,6 @@ as documented), derived in ``mean_tol``.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import threading
@@ -1071,35 +1070,76 @@ def test_shelf_pieces_are_taken_once_and_not_kept_for_finished_blocks():
     assert shelf.used["strips"] == 0 and not shelf.items
 
 
-def test_a_window_buffer_is_lent_again_and_expires():
+def _address(a: np.ndarray) -> int:
+    return a.__array_interface__["data"][0]
+
+
+def test_a_lent_buffer_comes_back_when_its_last_view_is_gone():
     shelf = _chunkcache.Shelf({"strips": 100, "bulk": 100}, seconds=0.05)
-    with shelf.window((12, 12), np.float32) as first:
-        pass
-    with shelf.window((12, 12), np.float32) as again, shelf.window((12, 12), np.float32) as other:
-        # one lent at a time
-        assert np.shares_memory(again, first) and not np.shares_memory(other, first)
-    with shelf.window((12, 12), np.float64) as wide, shelf.window((12, 14), np.float32) as long:
-        assert wide.dtype == np.float64 and long.shape == (12, 14)  # neither fits a kept one
-        assert not np.shares_memory(wide, first) and not np.shares_memory(long, first)
+    first = shelf.lend((12, 12), np.float32)
+    at = _address(first)
+    kept = first[2:4, 1:]  # as a piece the shelf keeps for another block
+    del first
+    other = shelf.lend((12, 12), np.float32)
+    assert not np.shares_memory(other, kept)  # a view of it lives: not lent again
+    kept[...] = 7
+    del kept
+    again = shelf.lend((12, 12), np.float32)
+    assert _address(again) == at  # back once its last view went
+    with shelf.window((12, 12), np.float32) as inside:
+        assert not np.shares_memory(inside, again) and not np.shares_memory(inside, other)
+    del again, other, inside
+    wide, long = shelf.lend((12, 12), np.float64), shelf.lend((12, 14), np.float32)
+    assert wide.dtype == np.float64 and long.shape == (12, 14)  # neither fits a kept one
+    assert len(shelf.returned) + len(shelf.windows) == 3  # the three 144-element ones kept
+    long_at = _address(long)
+    del wide, long
     # an edge block's smaller window: the start of the smallest kept buffer
     # that is large enough, whatever its shape
-    with shelf.window((11, 10), np.float32) as edge:
-        assert edge.shape == (11, 10) and edge.flags.c_contiguous
-        assert np.shares_memory(edge, first) or np.shares_memory(edge, other)
-    with shelf.window((12, 13), np.float32) as between:
-        assert np.shares_memory(between, long)  # 156 elements: only the 168 fit
-    with contextlib.ExitStack() as lent:
-        for _ in range(_chunkcache._WINDOWS_KEPT + 2):
-            lent.enter_context(shelf.window((5, 5), np.float32))
-    assert len(shelf.windows) == _chunkcache._WINDOWS_KEPT  # the most recently returned
+    edge = shelf.lend((11, 10), np.float32)
+    assert edge.shape == (11, 10) and edge.flags.c_contiguous and edge.base is not None
+    assert _address(edge) != long_at  # 110 elements: a 144 one fits before the 168
+    between = shelf.lend((12, 13), np.float32)
+    assert _address(between) == long_at  # 156 elements: only the 168 fits
+    del edge, between
+    lent = [shelf.lend((5, 5), np.float32) for _ in range(_chunkcache._WINDOWS_KEPT + 2)]
+    del lent
+    shelf.lend((1,), np.uint8)  # collects what came back, newest kept
+    assert len(shelf.windows) == _chunkcache._WINDOWS_KEPT
     deadline = time.monotonic() + 10
-    while shelf.windows and time.monotonic() < deadline:
+    while (shelf.windows or shelf.returned) and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert not shelf.windows and shelf.timer is None  # an idle process keeps none
+    assert not shelf.windows and not shelf.returned  # an idle process keeps none
+    while shelf.timer is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert shelf.timer is None
+    assert shelf.lend((0, 4), np.float32).shape == (0, 4)
     with shelf.window((3, 3), np.float32):
         pass
     shelf.reset()
-    assert not shelf.windows
+    assert not shelf.windows and not shelf.returned
+
+
+def test_a_buffer_given_back_while_the_shelf_is_locked_does_not_wait():
+    # the garbage collector may free a lent buffer's last view in a thread
+    # that holds the shelf's lock (dropping pieces): giving it back must not
+    # take that lock
+    shelf = _chunkcache.Shelf({"strips": 100, "bulk": 1 << 20}, seconds=5)
+    piece = shelf.lend((8, 8), np.float32)[:4]
+    shelf.put(("e", "l", (0,), (0,)), [piece], "bulk", 256)
+    del piece
+    done = threading.Event()
+
+    def expire():
+        with shelf.lock:
+            shelf._drop(("e", "l", (0,), (0,)))  # the last view goes here
+        done.set()
+
+    t = threading.Thread(target=expire, daemon=True)
+    t.start()
+    assert done.wait(10), "giving a buffer back waited for the lock its thread holds"
+    assert len(shelf.returned) == 1
+    shelf.reset()
 
 
 @pytest.mark.parametrize("viewed", ["window", "filtered window"])
