@@ -193,10 +193,11 @@ class Shelf:
 
     def _evict(self, kind: str, size: int, epoch: str) -> None:
         """Make room for `size` bytes of `kind`: pieces of other computes
-        first (oldest first), then, for strips, this compute's oldest."""
+        first (oldest first), then this compute's oldest: a piece that has
+        waited longest is the likeliest to be for a block that ran on another
+        worker (measured on 2 workers with Zstd: two thirds of the whole
+        chunks kept were never taken, and new ones found the budget full)."""
         for own in (False, True):
-            if own and kind != "strips":
-                return  # this compute's whole chunks are kept for their owners
             for key in [k for k, v in self.items.items()
                         if v[2] == kind and (k[0] == epoch) == own]:
                 if self.used[kind] + size <= self.budget[kind]:
