@@ -441,7 +441,7 @@ def chunk_files(store: Any, get: Callable[..., Any], extra: Tuple[Any, ...],
 
     zarr reads a chunk whole even for the few rows of a halo (only sharding
     decodes part of a chunk), and a read of its own costs an array of new
-    pages (see :meth:`Shelf.window`): an interior block's window touches
+    pages (see :meth:`Shelf.lend`): an interior block's window touches
     3 x 3 chunks of 4 MiB for a 4-pixel halo.  Raw chunks are read by the
     rows a window needs (:func:`read_raw`); compressed ones are decoded
     whole, but through reused buffers (:func:`decode_chunk`)."""
