@@ -33,7 +33,6 @@ the graph around :func:`read_window`.
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import itertools
 import os
@@ -43,8 +42,7 @@ import time
 import uuid
 import weakref
 from collections import OrderedDict
-from typing import (Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence,
-                    Tuple)
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -245,11 +243,6 @@ class Shelf:
             times = [v[3] for v in self.items.values()] + [w[1] for w in self.windows]
             if times:
                 self._arm(max(min(times) + self.seconds - now, 0.01))
-
-    @contextlib.contextmanager
-    def window(self, shape: Tuple[int, ...], dtype: Any) -> Iterator[np.ndarray]:
-        """:meth:`lend` as a context: the buffer for the ``with`` block."""
-        yield self.lend(shape, dtype)
 
     def lend(self, shape: Tuple[int, ...], dtype: Any) -> np.ndarray:
         """A buffer of `shape` and `dtype` (for a block's window, a decoded
@@ -491,7 +484,8 @@ def read_raw(raw: ChunkFiles, chunk: Tuple[int, ...], local: Tuple[slice, ...],
         return f is None
     row = int(np.prod(raw.chunk[1:], dtype=np.int64))
     rows = local[0].stop - local[0].start
-    with f, shelf.window((int(np.prod(raw.chunk, dtype=np.int64)),), raw.dtype) as flat:
+    flat = shelf.lend((int(np.prod(raw.chunk, dtype=np.int64)),), raw.dtype)
+    with f:
         if os.fstat(f.fileno()).st_size != flat.nbytes:
             return False
         data = flat[:rows * row]
@@ -542,25 +536,24 @@ def decode_chunk(files: ChunkFiles, chunk: Tuple[int, ...], region: Tuple[slice,
         return f is None
     items = int(np.prod(files.chunk, dtype=np.int64))
     straight = target.size == items and target.flags.c_contiguous
-    with f, (contextlib.nullcontext(target) if straight
-             else shelf.window(files.chunk, files.dtype)) as whole:
+    whole = target if straight else shelf.lend(files.chunk, files.dtype)
+    with f:
         flat = whole.reshape(-1)
         n = os.fstat(f.fileno()).st_size
         # the compressed bytes: a buffer as large as the chunk and a margin,
         # reused (a chunk that compresses to more is read into a new one)
         room = flat.nbytes + (flat.nbytes >> 4) + 4096
-        with shelf.window((room,) if n <= room else (n,), np.uint8) as packed:
-            into = memoryview(packed[:n])
-            if not _read_whole(f, into):
-                return False
-            try:
-                done = np.asarray(files.codec.decode(into, out=flat))
-            except Exception:  # noqa: BLE001 - zarr says what is wrong
-                return False
-            if done.nbytes != flat.nbytes:
-                return False
-            if not np.shares_memory(done, flat):  # a decoder that ignored `out`
-                flat.view(np.uint8)[...] = done.reshape(-1).view(np.uint8)
+        into = memoryview(shelf.lend((room,) if n <= room else (n,), np.uint8)[:n])
+        if not _read_whole(f, into):
+            return False
+        try:
+            done = np.asarray(files.codec.decode(into, out=flat))
+        except Exception:  # noqa: BLE001 - zarr says what is wrong
+            return False
+        if done.nbytes != flat.nbytes:
+            return False
+        if not np.shares_memory(done, flat):  # a decoder that ignored `out`
+            flat.view(np.uint8)[...] = done.reshape(-1).view(np.uint8)
         if not straight:  # an edge chunk's region, or a view of a window
             target[...] = whole[tuple(slice(0, r.stop - r.start) for r in region)]
     return True

@@ -60,7 +60,6 @@ Needs the ``dask`` extra: ``pip install 'filterkit[dask]'``.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import itertools
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -278,30 +277,33 @@ def _read_filtered(store: Any, get: Callable[..., Any], extra: Tuple[Any, ...],
     `into`: the dtype of `fn`'s one output, as large as its input, when
     `fn` can write into a given array (``output=``): it then writes into a
     buffer the next block reuses, as the window is."""
-    # contiguous: the cut no longer holds the whole filtered window, and a
-    # store writes it without gathering it first (measured on zarr: 0.7 ms
-    # for the copy against 1.3 ms saved in the write of a 1024^2 block)
+    # contiguous: a store writes it without gathering it first (measured on
+    # zarr: 0.7 ms for the copy against 1.3 ms saved in the write of a
+    # 1024^2 block); the copy goes into a buffer of the pool, back there
+    # once Dask has written the block (a new 4 MiB array costs a worker
+    # 1.1 ms of page faults)
     if shared is None:
         block = _read_window(store, get, extra, kw, reads)
-        return np.ascontiguousarray(_filtered(block, fn, kwargs, crops, pick, where, count))
-    # the graph then passes the compute's epoch too; the window is a buffer
-    # the process's next block reuses, so the result must not be a view of it
+        return _contiguous(_filtered(block, fn, kwargs, crops, pick, where, count))
+    # the graph then passes the compute's epoch too.  The window and the
+    # filtered window are lent buffers: one the result is a view of goes
+    # back to the pool only once the result is gone too
     shape = _chunkcache.window_shape(shared[0], where)
-    with contextlib.ExitStack() as lent:
-        bufs = [lent.enter_context(_chunkcache.SHELF.window(shape, store.dtype))]
-        if into is not None:
-            bufs.append(lent.enter_context(_chunkcache.SHELF.window(shape, into)))
-            kwargs = dict(kwargs, output=bufs[1])
-        block = _chunkcache.read_window(store, get, extra, kw, shared[0], where, str(epoch),
-                                        shared[1], out=bufs[0])
-        cut = _filtered(block, fn, kwargs, crops, pick, where, count)
-        if cut.flags.c_contiguous and not any(np.may_share_memory(cut, b) for b in bufs):
-            return cut
-        # into a buffer of the pool too, back there once Dask has written
-        # the block (a new 4 MiB array costs a worker 1.1 ms of page faults)
-        result = _chunkcache.SHELF.lend(cut.shape, cut.dtype)
-        np.copyto(result, cut)
-        return result
+    window = _chunkcache.SHELF.lend(shape, store.dtype)
+    if into is not None:
+        kwargs = dict(kwargs, output=_chunkcache.SHELF.lend(shape, into))
+    block = _chunkcache.read_window(store, get, extra, kw, shared[0], where, str(epoch),
+                                    shared[1], out=window)
+    return _contiguous(_filtered(block, fn, kwargs, crops, pick, where, count))
+
+
+def _contiguous(cut: np.ndarray) -> np.ndarray:
+    """`cut` as a C-contiguous array: itself, or a copy in a lent buffer."""
+    if cut.flags.c_contiguous:
+        return cut
+    result = _chunkcache.SHELF.lend(cut.shape, cut.dtype)
+    np.copyto(result, cut)
+    return result
 
 
 #: the dtypes of a filter's output that the store path lets it write into
